@@ -1,0 +1,121 @@
+// The resource registry: every served kind, described once. Discovery, OpenAPI, protobuf
+// decoding, Table output and the store all read from here.
+import type { ObjTy } from "./dsl";
+import { resources as coreResources } from "./types/core";
+import { resources as podResources } from "./types/pod";
+import { resources as appsResources } from "./types/apps";
+import { resources as batchResources } from "./types/batch";
+import { resources as networkingResources } from "./types/networking";
+import { resources as rbacResources } from "./types/rbac";
+import { resources as miscResources } from "./types/misc";
+import { columnsByKind } from "./columns/index";
+
+export interface FieldError {
+  /** JSON path like "spec.containers[0].image" */
+  field: string;
+  /** Kubernetes cause reason: FieldValueRequired, FieldValueInvalid, FieldValueNotSupported, FieldValueDuplicate, FieldValueForbidden */
+  type: "FieldValueRequired" | "FieldValueInvalid" | "FieldValueNotSupported" | "FieldValueDuplicate" | "FieldValueForbidden" | "FieldValueTooLong";
+  message: string;
+}
+
+export interface Column {
+  name: string;
+  type: "string" | "integer" | "number" | "boolean" | "date";
+  format?: string; // "name" for the NAME column
+  description: string;
+  /** 0 = shown always, 1 = only with -o wide */
+  priority: 0 | 1;
+  /** The cell for an object. `now` is ms since epoch (for AGE-like cells computed server side). */
+  cell: (o: any, now: number) => string | number | boolean | null;
+}
+
+export interface ScaleDef {
+  specReplicasPath: string; // ".spec.replicas"
+  statusReplicasPath: string; // ".status.replicas"
+  labelSelectorPath?: string; // ".status.selector" (string form)
+}
+
+export interface ResourceDef {
+  group: string; // "" for core
+  version: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  categories?: string[];
+  /** Root type: apiVersion, kind, metadata, spec, status... */
+  type: ObjTy;
+  /** verbs; default: create delete deletecollection get list patch update watch */
+  verbs?: string[];
+  subresources?: { status?: boolean; scale?: ScaleDef };
+  /** Extra field selector keys beyond metadata.name/metadata.namespace, with how to read them. */
+  fieldSelectors?: Record<string, (o: any) => string | undefined>;
+  /** Kubernetes defaulting, mutating in place (after decoding, before validation). */
+  defaults?: (o: any) => void;
+  /** Semantic validation beyond the type check (names, required values, enums...). old is set on update. */
+  validate?: (o: any, old?: any) => FieldError[];
+  /** Fields that may not change on update, as dotted paths ("spec.selector"). */
+  immutable?: string[];
+  /** The spec-like part whose change bumps metadata.generation. Default: everything except metadata and status. */
+  noGeneration?: boolean;
+}
+
+export interface RegisteredResource extends ResourceDef {
+  apiVersion: string; // "v1" or "apps/v1"
+  listKind: string;
+  columns: Column[];
+}
+
+const all: ResourceDef[] = [
+  ...coreResources,
+  ...podResources,
+  ...appsResources,
+  ...batchResources,
+  ...networkingResources,
+  ...rbacResources,
+  ...miscResources,
+];
+
+export const registry: RegisteredResource[] = all.map((r) => ({
+  ...r,
+  apiVersion: r.group ? `${r.group}/${r.version}` : r.version,
+  listKind: `${r.kind}List`,
+  columns: columnsByKind[`${r.group}/${r.kind}`] ?? [],
+}));
+
+const byGvr = new Map<string, RegisteredResource>();
+const byGvk = new Map<string, RegisteredResource>();
+for (const r of registry) {
+  byGvr.set(`${r.group}/${r.version}/${r.plural}`, r);
+  byGvk.set(`${r.apiVersion}/${r.kind}`, r);
+}
+
+export function findByPlural(group: string, version: string, plural: string): RegisteredResource | undefined {
+  return byGvr.get(`${group}/${version}/${plural}`);
+}
+
+export function findByKind(apiVersion: string, kind: string): RegisteredResource | undefined {
+  return byGvk.get(`${apiVersion}/${kind}`);
+}
+
+/** Group versions served, in discovery order (core first). */
+export function groupVersions(): { group: string; version: string }[] {
+  const seen = new Map<string, { group: string; version: string }>();
+  for (const r of registry) seen.set(`${r.group}/${r.version}`, { group: r.group, version: r.version });
+  return [...seen.values()];
+}
+
+/** Resolve what a user typed ("po", "deploy", "deployments.apps", "Deployment") to a resource. */
+export function resolveUserResource(name: string): RegisteredResource | undefined {
+  const lower = name.toLowerCase();
+  const [base, ...groupParts] = lower.split(".");
+  const group = groupParts.join(".");
+  const candidates = registry.filter((r) => !group || r.group === group || r.group.startsWith(group));
+  return (
+    candidates.find((r) => r.plural === base) ??
+    candidates.find((r) => r.singular === base) ??
+    candidates.find((r) => r.kind.toLowerCase() === base) ??
+    candidates.find((r) => r.shortNames?.includes(base!))
+  );
+}
