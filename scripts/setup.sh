@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything Skiff needs to build and test on a fresh Debian 12 machine:
+# npm packages (Bun itself comes from npm) and the Debian tools the tests use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+# The `bun` npm package ships the binary via a postinstall script; run it if npm skipped it.
+if ! node_modules/.bin/bun --version >/dev/null 2>&1; then
+  (cd node_modules/bun && node install.js)
+fi
+node_modules/.bin/bun --version >/dev/null

@@ -1,0 +1,342 @@
+// Generic REST handlers for every registered resource: get, list, watch, create, update,
+// patch, delete, deletecollection, and the status/scale subresources.
+import type { Context } from "hono";
+import type { RegisteredResource } from "../../schemas/registry";
+import { ExpiredError, type Store } from "../store/store";
+import { decodeObject, mediaType, parseText, readBody, requireObject } from "./body";
+import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } from "./patch/index";
+import { buildMatcher, parseResourcePath, queryInt, scaleSelector, type ResourceRequest } from "./request";
+import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "./status";
+import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
+import { negotiate, toTable, type IncludeObject } from "./table";
+import { serveWatch } from "./watch";
+import { checked, createObject, deleteObject, parseFieldValidation, updateObject, type DeleteOpts, type WriteCtx } from "./write";
+
+export interface ApiDeps {
+  store: Store;
+  /** Signs service account tokens (TokenRequest). */
+  tokenKey: Uint8Array;
+}
+
+function managerFrom(c: Context): string {
+  const fm = c.req.query("fieldManager");
+  if (fm) return fm;
+  const ua = c.req.header("user-agent") ?? "unknown";
+  return ua.split("/")[0]!.slice(0, 128) || "unknown";
+}
+
+function writeCtx(c: Context, deps: ApiDeps): WriteCtx {
+  const dry = c.req.queries("dryRun") ?? [];
+  for (const d of dry) if (d !== "All") throw badRequest(`unsupported dryRun value "${d}": the only supported value is All`);
+  return { store: deps.store, manager: managerFrom(c), dryRun: dry.length > 0, fieldValidation: parseFieldValidation(c.req.query("fieldValidation")), warnings: [] };
+}
+
+function respond(c: Context, ctx: WriteCtx | undefined, body: unknown, code: number): Response {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  const res = new Response(JSON.stringify(body), { status: code, headers });
+  for (const w of ctx?.warnings ?? []) res.headers.append("Warning", `299 - ${JSON.stringify(w)}`);
+  return res;
+}
+
+function checkAccept(c: Context): "table" | "partial" | "json" {
+  const n = negotiate(c.req.header("accept"));
+  if (n === "protobuf-only") throw notAcceptable("only the following media types are accepted: application/json, application/yaml");
+  return n;
+}
+
+function includeObject(c: Context): IncludeObject {
+  const v = c.req.query("includeObject");
+  if (!v) return "Metadata";
+  if (v === "None" || v === "Metadata" || v === "Object") return v;
+  throw badRequest(`includeObject must be one of None, Metadata, Object`);
+}
+
+function decodeContinue(token: string): { rev: number; ns: string; name: string } {
+  try {
+    const v = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (typeof v?.rev === "number" && typeof v?.ns === "string" && typeof v?.name === "string") return v;
+  } catch {}
+  throw badRequest(`continue key is not valid: decode it from a list response's metadata.continue`);
+}
+
+function encodeContinue(rev: number, key: { ns: string; name: string }): string {
+  return Buffer.from(JSON.stringify({ rev, ns: key.ns, name: key.name })).toString("base64url");
+}
+
+export async function handleResource(c: Context, deps: ApiDeps): Promise<Response> {
+  const req = parseResourcePath(new URL(c.req.url).pathname);
+  if (!req) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  const method = c.req.method;
+  const { r } = req;
+  if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
+  if (req.sub && !["status", "scale"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
+  if (req.sub === "status" && !r.subresources?.status) throw notFound(r, `${req.name}/status`);
+  if (req.sub === "scale" && !r.subresources?.scale) throw notFound(r, `${req.name}/scale`);
+  const verbs = r.verbs;
+  const allowed = (v: string) => !verbs || verbs.includes(v);
+  const ns = r.namespaced ? req.ns : "";
+  if (r.namespaced && req.name !== undefined && req.ns === undefined) throw badRequest(`${r.kind} is namespaced: use /namespaces/NAMESPACE/${r.plural}/${req.name}`);
+
+  if (method === "GET") {
+    if (req.name === undefined) {
+      if (!allowed("list")) throw methodNotAllowed();
+      const w = c.req.query("watch");
+      if (req.watchPath || w === "true" || w === "1") return watch(c, deps, req);
+      return list(c, deps, req);
+    }
+    if (!allowed("get")) throw methodNotAllowed();
+    const fmt = checkAccept(c);
+    const cur = deps.store.get(req.res, ns ?? "", req.name);
+    if (!cur) throw notFound(r, req.name);
+    if (req.sub === "scale") return respond(c, undefined, toScale(r, cur.obj), 200);
+    if (fmt === "table") return respond(c, undefined, toTable(r, [cur.obj], { resourceVersion: String(cur.rev) }, includeObject(c)), 200);
+    if (fmt === "partial") return respond(c, undefined, { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: cur.obj.metadata }, 200);
+    return respond(c, undefined, cur.obj, 200);
+  }
+
+  if (method === "POST") {
+    if (req.name !== undefined) throw methodNotAllowed(`POST is not allowed on a named ${r.kind}: use PUT or PATCH to change it`);
+    if (!allowed("create")) throw methodNotAllowed();
+    if (r.namespaced && ns === undefined) throw badRequest(`${r.kind} is namespaced: POST to /namespaces/NAMESPACE/${r.plural}`);
+    const ctx = writeCtx(c, deps);
+    const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type")));
+    const obj = checked(ctx, r, raw);
+    const created = await createObject(ctx, r, ns, obj);
+    return respond(c, ctx, created, ctx.dryRun ? 200 : 201);
+  }
+
+  if (method === "PUT") {
+    if (req.name === undefined) throw methodNotAllowed("PUT needs an object name in the path");
+    if (!allowed("update")) throw methodNotAllowed();
+    const ctx = writeCtx(c, deps);
+    const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type")));
+    if (req.sub === "scale") return updateScale(c, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
+    const obj = checked(ctx, r, raw);
+    const userRev = obj.metadata?.resourceVersion || undefined;
+    const exists = deps.store.get(req.res, ns ?? "", req.name);
+    if (!exists && !req.sub && createOnUpdate(r)) {
+      obj.metadata ??= {};
+      obj.metadata.name ??= req.name;
+      const created = await createObject(ctx, r, ns, obj);
+      return respond(c, ctx, created, 201);
+    }
+    const { obj: out } = await updateObject(ctx, r, ns ?? "", req.name, () => obj, { sub: req.sub, userRev, retries: userRev ? 0 : 5 });
+    return respond(c, ctx, out, 200);
+  }
+
+  if (method === "PATCH") {
+    if (req.name === undefined) throw methodNotAllowed("PATCH needs an object name in the path");
+    if (!allowed("patch")) throw methodNotAllowed();
+    return patch(c, deps, req);
+  }
+
+  if (method === "DELETE") {
+    const ctx = writeCtx(c, deps);
+    const opts = await deleteOptions(c);
+    if (req.name === undefined) {
+      if (!allowed("deletecollection")) throw methodNotAllowed();
+      const match = buildMatcher(r, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+      const page = deps.store.list(req.res, ns, { match });
+      const items: any[] = [];
+      for (const o of page.items) {
+        try {
+          items.push((await deleteObject(ctx, r, o.metadata.namespace ?? "", o.metadata.name, opts)).obj);
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === 404)) throw e;
+        }
+      }
+      return respond(c, ctx, { kind: r.listKind, apiVersion: r.apiVersion, metadata: { resourceVersion: String(deps.store.rev) }, items }, 200);
+    }
+    if (!allowed("delete")) throw methodNotAllowed();
+    const { obj, gone } = await deleteObject(ctx, r, ns ?? "", req.name, opts);
+    return respond(c, ctx, obj, gone ? 200 : 202);
+  }
+  throw methodNotAllowed(`method ${method} is not supported`);
+}
+
+/** Kinds that Kubernetes lets PUT create (AllowCreateOnUpdate). */
+function createOnUpdate(r: RegisteredResource): boolean {
+  return (r.group === "" && ["endpoints", "events"].includes(r.plural)) || (r.group === "coordination.k8s.io" && r.plural === "leases") || r.group === "discovery.k8s.io";
+}
+
+async function deleteOptions(c: Context): Promise<DeleteOpts> {
+  const bytes = await readBody(c.req.raw);
+  let body: any = {};
+  if (bytes.byteLength) {
+    const decoded = decodeObject(bytes, c.req.header("content-type") || "application/json");
+    body = requireObject(decoded, "DeleteOptions object");
+  }
+  const grace = queryInt(c.req.query("gracePeriodSeconds"), "gracePeriodSeconds") ?? body.gracePeriodSeconds;
+  let policy = c.req.query("propagationPolicy") ?? body.propagationPolicy;
+  const orphan = c.req.query("orphanDependents") ?? body.orphanDependents;
+  if (policy === undefined && (orphan === true || orphan === "true")) policy = "Orphan";
+  if (policy !== undefined && !["Foreground", "Background", "Orphan"].includes(policy))
+    throw badRequest(`propagationPolicy must be one of Foreground, Background, Orphan, got "${policy}"`);
+  if (grace !== undefined && (typeof grace !== "number" || grace < 0)) throw badRequest("gracePeriodSeconds must be a non-negative integer");
+  const pre = body.preconditions ?? {};
+  return { gracePeriodSeconds: grace, propagationPolicy: policy, preconditions: { uid: pre.uid, resourceVersion: pre.resourceVersion } };
+}
+
+function list(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
+  const { r } = req;
+  const fmt = checkAccept(c);
+  const match = buildMatcher(r, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+  const limit = queryInt(c.req.query("limit"), "limit");
+  const cont = c.req.query("continue");
+  const rvParam = c.req.query("resourceVersion");
+  const rvMatch = c.req.query("resourceVersionMatch");
+  let atRev: number | undefined;
+  let after: { ns: string; name: string } | undefined;
+  if (cont) {
+    if (rvParam) throw badRequest("specifying resource version is not allowed when using continue");
+    const t = decodeContinue(cont);
+    atRev = t.rev;
+    after = { ns: t.ns, name: t.name };
+  } else if (rvParam && rvParam !== "0") {
+    const n = Number(rvParam);
+    if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resourceVersion "${rvParam}": must be a non-negative integer`);
+    if (n > deps.store.rev) throw timeoutError(`Too large resource version: ${n}, current: ${deps.store.rev}`);
+    // Exact asks for the state at that revision; NotOlderThan (the default) is served by current state.
+    if (rvMatch === "Exact") atRev = n;
+    else if (rvMatch && rvMatch !== "NotOlderThan") throw badRequest(`resourceVersionMatch must be Exact or NotOlderThan`);
+  }
+  let page;
+  try {
+    page = deps.store.list(req.res, req.ns, { match, limit, after, atRev });
+  } catch (e) {
+    if (e instanceof ExpiredError) {
+      if (cont) throw expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.");
+      throw expired(`too old resource version: ${e.requested} (${e.oldest})`);
+    }
+    throw e;
+  }
+  const meta: Record<string, unknown> = { resourceVersion: String(page.rev) };
+  if (page.more) meta.continue = encodeContinue(page.rev, page.more);
+  if (fmt === "table") return respond(c, undefined, toTable(r, page.items, meta, includeObject(c)), 200);
+  if (fmt === "partial")
+    return respond(c, undefined, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: meta, items: page.items.map((o) => ({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata })) }, 200);
+  return respond(c, undefined, { kind: r.listKind, apiVersion: r.apiVersion, metadata: meta, items: page.items }, 200);
+}
+
+function watch(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
+  const fmt = checkAccept(c);
+  const match = buildMatcher(req.r, c.req.query("labelSelector"), c.req.query("fieldSelector")) ?? (() => true);
+  return serveWatch(
+    deps.store,
+    {
+      r: req.r,
+      res: req.res,
+      ns: req.ns,
+      match,
+      resourceVersion: c.req.query("resourceVersion"),
+      bookmarks: c.req.query("allowWatchBookmarks") === "true",
+      timeoutSeconds: queryInt(c.req.query("timeoutSeconds"), "timeoutSeconds"),
+      format: fmt === "table" ? "table" : "json",
+      include: includeObject(c),
+      sendInitialEvents: c.req.query("sendInitialEvents") === "true",
+    },
+    c.req.raw.signal,
+  );
+}
+
+async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
+  const { r } = req;
+  const ctx = writeCtx(c, deps);
+  const ct = c.req.header("content-type");
+  const type = patchTypeFromContentType(ct ?? "");
+  if (!type)
+    throw unsupportedMediaType(mediaType(ct), ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"]);
+  const text = new TextDecoder().decode(await readBody(c.req.raw));
+  const body = parseText(text, type === "apply");
+  const ns = req.ns ?? "";
+  const name = req.name!;
+  const wrap = (f: () => any) => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof PatchError) throw new ApiError(e.code, e.reason, e.message, e.causes ? { name, kind: r.kind, causes: e.causes } : undefined);
+      throw e;
+    }
+  };
+  if (req.sub === "scale") {
+    return updateScale(c, ctx, req, (curReplicas, curScale) => {
+      const patched = wrap(() => applyPatch(type === "apply" ? "merge" : type, curScale, body, undefined));
+      return patched?.spec?.replicas ?? curReplicas;
+    });
+  }
+  if (type === "apply") {
+    if (!c.req.query("fieldManager")) throw badRequest("PATCH with application/apply-patch+yaml requires the fieldManager query parameter");
+    const config = requireObject(body, "apply configuration");
+    const force = c.req.query("force") === "true";
+    const cur = deps.store.get(req.res, ns, name);
+    if (config.metadata?.name && config.metadata.name !== name) throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
+    const cleanConfig = checked(ctx, r, config);
+    if (!cur) {
+      if (req.sub) throw notFound(r, name);
+      const obj = wrap(() => serverSideApply(undefined, cleanConfig, { manager: ctx.manager, force, apiVersion: r.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: r.type }));
+      obj.metadata ??= {};
+      obj.metadata.name = name;
+      const created = await createObject(ctx, r, req.ns, obj);
+      return respond(c, ctx, created, 201);
+    }
+    const { obj } = await updateObject(
+      ctx,
+      r,
+      ns,
+      name,
+      (current) => wrap(() => serverSideApply(current, structuredClone(cleanConfig), { manager: ctx.manager, force, apiVersion: r.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: r.type, subresource: req.sub })),
+      { sub: req.sub, keepManagedFields: true, userRev: config.metadata?.resourceVersion },
+    );
+    return respond(c, ctx, obj, 200);
+  }
+  const { obj } = await updateObject(
+    ctx,
+    r,
+    ns,
+    name,
+    (current) => {
+      const patched = wrap(() => applyPatch(type, current, body, r.type));
+      const raw = requireObject(patched, "patched object");
+      return checked(ctx, r, raw);
+    },
+    { sub: req.sub, userRev: (body as any)?.metadata?.resourceVersion },
+  );
+  return respond(c, ctx, obj, 200);
+}
+
+function toScale(r: RegisteredResource, o: any): any {
+  return {
+    kind: "Scale",
+    apiVersion: "autoscaling/v1",
+    metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+    spec: { replicas: o.spec?.replicas ?? 0 },
+    status: { replicas: o.status?.replicas ?? 0, selector: scaleSelector(o) },
+  };
+}
+
+async function updateScale(c: Context, ctx: WriteCtx, req: ResourceRequest, replicasFrom: (cur: number, curScale: any) => unknown, userRev?: string): Promise<Response> {
+  const { r } = req;
+  const { obj } = await updateObject(
+    ctx,
+    r,
+    req.ns ?? "",
+    req.name!,
+    (cur) => {
+      const want = replicasFrom(cur.spec?.replicas ?? 0, toScale(r, cur));
+      if (typeof want !== "number" || !Number.isInteger(want) || want < 0) throw new ApiError(422, "Invalid", `Scale "${req.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(want)}: must be greater than or equal to 0`);
+      cur.spec = { ...(cur.spec ?? {}), replicas: want };
+      return cur;
+    },
+    { userRev },
+  );
+  return respond(c, ctx, toScale(r, obj), 200);
+}
+
+export function errorResponse(e: unknown): Response {
+  if (e instanceof ApiError) return new Response(JSON.stringify(e.toStatus()), { status: e.code, headers: { "Content-Type": "application/json" } });
+  console.error("internal error:", e);
+  return new Response(JSON.stringify(statusObject(500, "InternalError", `Internal error occurred: ${(e as Error)?.message ?? String(e)}`)), {
+    status: 500,
+    headers: { "Content-Type": "application/json" },
+  });
+}

@@ -1,0 +1,198 @@
+// Label and field selectors as Kubernetes parses them (k8s.io/apimachinery/pkg/labels, fields).
+import { badRequest } from "./status";
+
+export type LabelRequirement =
+  | { key: string; op: "=" | "!="; values: [string] }
+  | { key: string; op: "in" | "notin"; values: string[] }
+  | { key: string; op: "exists" | "!" }
+  | { key: string; op: "gt" | "lt"; values: [string] };
+
+const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** Parse "a=b,c!=d,e in (x,y),f notin (z),g,!h,n>3". Throws a 400 naming the problem. */
+export function parseLabelSelector(s: string): LabelRequirement[] {
+  const reqs: LabelRequirement[] = [];
+  let i = 0;
+  const src = s.trim();
+  const fail = (why: string): never => {
+    throw badRequest(`unable to parse requirement: ${why} (in label selector "${s}")`);
+  };
+  const ws = () => {
+    while (i < src.length && src[i] === " ") i++;
+  };
+  const ident = (): string => {
+    ws();
+    const start = i;
+    while (i < src.length && !" ,=!()<>".includes(src[i]!)) i++;
+    return src.slice(start, i);
+  };
+  const checkKey = (k: string) => {
+    if (!k) fail("found '' , expected: identifier");
+    if (k.length > 316 || !KEY.test(k)) fail(`invalid label key "${k}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+  };
+  const checkValue = (v: string) => {
+    if (v.length > 63 || !VALUE.test(v)) fail(`invalid label value: "${v}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+  };
+  while (i < src.length) {
+    ws();
+    if (src[i] === "!") {
+      i++;
+      const k = ident();
+      checkKey(k);
+      reqs.push({ key: k, op: "!" });
+    } else {
+      const k = ident();
+      checkKey(k);
+      ws();
+      const rest = src.slice(i);
+      if (rest.startsWith("==") || rest.startsWith("=") || rest.startsWith("!=")) {
+        const op = rest.startsWith("!=") ? "!=" : "=";
+        i += rest.startsWith("==") || rest.startsWith("!=") ? 2 : 1;
+        const v = ident();
+        checkValue(v);
+        reqs.push({ key: k, op, values: [v] });
+      } else if (rest.startsWith(">") || rest.startsWith("<")) {
+        i++;
+        const v = ident();
+        if (!/^-?\d+$/.test(v)) fail(`for 'Gt', 'Lt' operators, the value must be an integer`);
+        reqs.push({ key: k, op: rest[0] === ">" ? "gt" : "lt", values: [v] });
+      } else if (/^(in|notin)\s*\(/.test(rest)) {
+        const op = rest.startsWith("in") ? "in" : "notin";
+        i += op.length;
+        ws();
+        i++; // (
+        const values: string[] = [];
+        for (;;) {
+          ws();
+          const v = ident();
+          checkValue(v);
+          values.push(v);
+          ws();
+          if (src[i] === ",") {
+            i++;
+            continue;
+          }
+          if (src[i] === ")") {
+            i++;
+            break;
+          }
+          fail(`found '${src[i] ?? "end of string"}', expected: ',', ')'`);
+        }
+        reqs.push({ key: k, op, values });
+      } else if (rest === "" || rest.startsWith(",")) {
+        reqs.push({ key: k, op: "exists" });
+      } else {
+        fail(`found '${rest[0]}', expected: in, notin, =, ==, !=, gt, lt`);
+      }
+    }
+    ws();
+    if (i < src.length) {
+      if (src[i] !== ",") fail(`found '${src[i]}', expected: ','`);
+      i++;
+    }
+  }
+  return reqs;
+}
+
+export function matchLabels(reqs: LabelRequirement[], labels: Record<string, string> | undefined): boolean {
+  const l = labels ?? {};
+  for (const r of reqs) {
+    const has = Object.prototype.hasOwnProperty.call(l, r.key);
+    const v = l[r.key];
+    switch (r.op) {
+      case "=":
+        if (!has || v !== r.values[0]) return false;
+        break;
+      case "!=":
+        if (has && v === r.values[0]) return false;
+        break;
+      case "in":
+        if (!has || !r.values.includes(v!)) return false;
+        break;
+      case "notin":
+        if (has && r.values.includes(v!)) return false;
+        break;
+      case "exists":
+        if (!has) return false;
+        break;
+      case "!":
+        if (has) return false;
+        break;
+      case "gt":
+      case "lt": {
+        if (!has || !/^-?\d+$/.test(v!)) return false;
+        const n = Number(v);
+        const want = Number(r.values[0]);
+        if (r.op === "gt" ? !(n > want) : !(n < want)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+export interface FieldRequirement {
+  field: string;
+  op: "=" | "!=";
+  value: string;
+}
+
+/** Parse "metadata.name=x,spec.nodeName!=y" (with \\ escapes for , = ! like Kubernetes). */
+export function parseFieldSelector(s: string): FieldRequirement[] {
+  const out: FieldRequirement[] = [];
+  for (const part of splitUnescaped(s.trim(), ",")) {
+    if (!part) continue;
+    const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(part);
+    if (!m) throw badRequest(`invalid field selector: "${part}": expected field=value, field==value or field!=value`);
+    out.push({ field: m[1]!.trim(), op: m[2] === "!=" ? "!=" : "=", value: unescape(m[3]!) });
+  }
+  return out;
+}
+
+function splitUnescaped(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "\\" && i + 1 < s.length) {
+      cur += s[i]! + s[i + 1]!;
+      i++;
+    } else if (s[i] === sep) {
+      out.push(cur);
+      cur = "";
+    } else cur += s[i];
+  }
+  out.push(cur);
+  return out;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\(.)/g, "$1");
+}
+
+/** Label selector object (matchLabels/matchExpressions) → requirements. */
+export function labelSelectorToRequirements(sel: any): LabelRequirement[] {
+  const out: LabelRequirement[] = [];
+  for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) out.push({ key: k, op: "=", values: [String(v)] });
+  for (const e of sel?.matchExpressions ?? []) {
+    const op = String(e.operator ?? "");
+    if (op === "In") out.push({ key: e.key, op: "in", values: e.values ?? [] });
+    else if (op === "NotIn") out.push({ key: e.key, op: "notin", values: e.values ?? [] });
+    else if (op === "Exists") out.push({ key: e.key, op: "exists" });
+    else if (op === "DoesNotExist") out.push({ key: e.key, op: "!" });
+  }
+  return out;
+}
+
+/** The string form of a label selector object, as Scale.status.selector shows it. */
+export function labelSelectorString(sel: any): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(sel?.matchLabels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) parts.push(`${k}=${v}`);
+  for (const e of sel?.matchExpressions ?? []) {
+    const op = String(e.operator ?? "");
+    if (op === "In") parts.push(`${e.key} in (${[...(e.values ?? [])].sort().join(",")})`);
+    else if (op === "NotIn") parts.push(`${e.key} notin (${[...(e.values ?? [])].sort().join(",")})`);
+    else if (op === "Exists") parts.push(e.key);
+    else if (op === "DoesNotExist") parts.push(`!${e.key}`);
+  }
+  return parts.join(",");
+}
