@@ -1,0 +1,54 @@
+// Small JSON helpers shared by the patch engines. Objects here are plain parsed JSON.
+import type { Field, Ty } from "../../../schemas/dsl";
+
+export function isObj(v: unknown): v is Record<string, any> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Deep copy of parsed JSON (faster than structuredClone for small trees). */
+export function clone<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(clone) as any;
+  if (isObj(v)) {
+    const out: Record<string, any> = {};
+    for (const k in v) out[k] = clone((v as any)[k]);
+    return out as T;
+  }
+  return v;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (isObj(a)) {
+    if (!isObj(b)) return false;
+    let n = 0;
+    for (const k in a) {
+      if (!(k in b) || !deepEqual(a[k], b[k])) return false;
+      n++;
+    }
+    for (const _ in b) n--;
+    return n === 0;
+  }
+  return false;
+}
+
+/** The type of field `key` inside an object of type t (map values for MapTy). */
+export function childType(t: Ty | undefined, key: string): Ty | undefined {
+  if (!t) return undefined;
+  if (t.kind === "obj") return t.fields()[key]?.t;
+  if (t.kind === "map") return t.of;
+  return undefined;
+}
+
+export function fieldOf(t: Ty | undefined, key: string): Field | undefined {
+  return t?.kind === "obj" ? t.fields()[key] : undefined;
+}
+
+/** True when `key` is a field the struct type declares (as opposed to a map entry or unknown field). */
+export function isDeclared(t: Ty | undefined, key: string): boolean {
+  return t?.kind === "obj" && t.fields()[key] !== undefined;
+}
