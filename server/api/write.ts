@@ -139,6 +139,8 @@ export interface UpdateOpts {
   retries?: number;
   /** For SSA and patches the managedFields were computed by the caller. */
   keepManagedFields?: boolean;
+  /** Server-internal writes that Kubernetes does not validate as user updates (pods/binding). */
+  skipValidate?: boolean;
 }
 
 /**
@@ -162,7 +164,7 @@ export async function updateObject(
     if (opts.userRev && opts.userRev !== String(cur.rev)) throw conflict(r, name);
     if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
     if (!opts.sub) r.defaults?.(next);
-    validate(r, next, cur.obj);
+    if (!opts.skipValidate) validate(r, next, cur.obj);
     const now = timestamp();
     if (!opts.keepManagedFields) managedOnWrite(ctx, r, cur.obj, next, now, opts.sub);
     const oldCmp = { ...cur.obj, metadata: { ...cur.obj.metadata, resourceVersion: undefined, managedFields: undefined } };
