@@ -125,7 +125,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
 
 if (import.meta.main) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    // Let buffered output reach a pipe before exiting.
+    (code) => process.stdout.write("", () => process.exit(code)),
     (e) => {
       console.error(`error: ${(e as Error)?.message ?? e}`);
       process.exit(1);

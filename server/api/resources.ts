@@ -276,7 +276,7 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
       const obj = wrap(() => serverSideApply(undefined, cleanConfig, { manager: ctx.manager, force, apiVersion: r.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: r.type }));
       obj.metadata ??= {};
       obj.metadata.name = name;
-      const created = await createObject(ctx, r, req.ns, obj);
+      const created = await createObject(ctx, r, req.ns, obj, { keepManagedFields: true });
       return respond(c, ctx, created, 201);
     }
     const { obj } = await updateObject(

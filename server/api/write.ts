@@ -11,6 +11,9 @@ import { deepEqual, podQosClass, randomSuffix, specPart, timestamp, tracksGenera
 import { recordUpdate } from "./patch/index";
 import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, qualifiedResource } from "./status";
 
+/** Kubernetes refuses to delete these (NamespaceLifecycle admission). */
+const UNDELETABLE_NAMESPACES = new Set(["default", "kube-system", "kube-public"]);
+
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
 
 export interface WriteCtx {
@@ -95,7 +98,7 @@ function resultOrThrow(r: RegisteredResource, name: string, res: ApplyResult): a
 }
 
 /** Fill server-decided metadata, default, validate and create. obj is already type-checked. */
-export async function createObject(ctx: WriteCtx, r: RegisteredResource, ns: string | undefined, obj: any, opts: { sub?: string } = {}): Promise<any> {
+export async function createObject(ctx: WriteCtx, r: RegisteredResource, ns: string | undefined, obj: any, opts: { keepManagedFields?: boolean } = {}): Promise<any> {
   checkTypeMeta(r, obj);
   obj.metadata ??= {};
   const m = obj.metadata;
@@ -125,7 +128,7 @@ export async function createObject(ctx: WriteCtx, r: RegisteredResource, ns: str
   }
   if (r.group === "" && r.plural === "services") allocateServiceFields(ctx.store, obj);
   validate(r, obj);
-  if (m.managedFields?.length || ctx.manager.endsWith("!apply")) managedOnWrite(ctx, r, undefined, obj, now);
+  if (m.managedFields?.length && !opts.keepManagedFields) managedOnWrite(ctx, r, undefined, obj, now);
   if (ctx.dryRun) return obj;
   const res = await ctx.store.propose({ op: "create", res: resKeyOf(r.group, r.plural), ns: m.namespace ?? "", name: m.name, obj });
   return resultOrThrow(r, m.name, res);
@@ -264,6 +267,7 @@ export async function deleteObject(ctx: WriteCtx, r: RegisteredResource, ns: str
       }
     }
     const isNs = r.group === "" && r.plural === "namespaces";
+    if (isNs && UNDELETABLE_NAMESPACES.has(name)) throw forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
     const gracefulPod = r.group === "" && r.plural === "pods" && !!cur.obj.spec?.nodeName && !["Succeeded", "Failed"].includes(cur.obj.status?.phase);
     let grace = 0;
     if (gracefulPod) grace = o.gracePeriodSeconds ?? cur.obj.spec?.terminationGracePeriodSeconds ?? 30;
