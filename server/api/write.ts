@@ -40,7 +40,13 @@ export function checked(ctx: WriteCtx, r: RegisteredResource, raw: Record<string
     }
     if (ctx.fieldValidation === "Warn") for (const f of res.unknownFields) ctx.warnings.push(`unknown field "${f}"`);
   }
-  if (res.errors.length) throw invalid(r, raw?.metadata?.name ?? "", res.errors);
+  // Kubernetes reports undecodable bodies as 400 "cannot be handled as", not 422 Invalid.
+  if (res.errors.length)
+    throw badRequest(`${r.kind} in version "${r.version}" cannot be handled as a ${r.kind}: ${res.errors.map((e) => e.message).join("; ")}`, {
+      name: raw?.metadata?.name,
+      kind: r.kind,
+      causes: res.errors.map((e) => ({ reason: e.type, message: e.message, field: e.field })),
+    });
   return res.value;
 }
 
