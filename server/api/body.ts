@@ -1,5 +1,6 @@
 // Request bodies: size-limited, decoded from JSON, YAML or Kubernetes protobuf.
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
+import { duplicateJsonFields } from "./duplicate-fields";
 import { findByKind } from "../../schemas/registry";
 import { extraKinds } from "./extra-kinds";
 import { decodeK8sProtobuf } from "./protobuf";
@@ -40,8 +41,8 @@ export function mediaType(ct: string | null | undefined): string {
 
 const ACCEPTED = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
 
-/** Decode an object body (create/update). */
-export function decodeObject(bytes: Uint8Array, contentType: string | null | undefined): unknown {
+/** Decode an object body (create/update). With strict, duplicate JSON/YAML keys are a 400. */
+export function decodeObject(bytes: Uint8Array, contentType: string | null | undefined, strict = false): unknown {
   const mt = mediaType(contentType);
   if (mt === "application/vnd.kubernetes.protobuf") {
     try {
@@ -51,22 +52,40 @@ export function decodeObject(bytes: Uint8Array, contentType: string | null | und
     }
   }
   const text = new TextDecoder().decode(bytes);
-  if (mt === "application/yaml" || mt === "application/apply-patch+yaml") return parseText(text, true);
-  if (mt === "application/json" || mt === "" || mt.endsWith("+json")) return parseText(text, false);
+  if (mt === "application/yaml" || mt === "application/apply-patch+yaml") return parseText(text, true, strict);
+  if (mt === "application/json" || mt === "" || mt.endsWith("+json")) return parseText(text, false, strict);
   throw unsupportedMediaType(mt, ACCEPTED);
 }
 
-export function parseText(text: string, yaml: boolean): unknown {
+export function parseText(text: string, yaml: boolean, strict = false): unknown {
   if (!text.trim()) throw badRequest("the request body is empty: send a JSON or YAML object");
-  if (!yaml) {
+  // apply-patch+yaml bodies are usually JSON (kubectl sends JSON); JSON is valid YAML anyway.
+  const trimmed = text.trimStart();
+  if (!yaml || trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    let v: unknown;
     try {
-      return JSON.parse(text);
+      v = JSON.parse(text);
     } catch (e) {
+      if (yaml) return parseYamlText(text, strict);
       throw badRequest(`json parse error: ${(e as Error).message}`);
     }
+    if (strict) {
+      const dups = duplicateJsonFields(text);
+      if (dups.length) throw badRequest(`strict decoding error: ${dups.map((d) => `json: duplicate field "${d}"`).join(", ")}`);
+    }
+    return v;
   }
+  return parseYamlText(text, strict);
+}
+
+function parseYamlText(text: string, strict: boolean): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  const dup = doc.errors.find((e) => e.code === "DUPLICATE_KEY");
+  if (dup) {
+    if (strict) throw badRequest(`strict decoding error: yaml: ${dup.message.split("\n")[0]}`);
+  } else if (doc.errors.length) throw badRequest(`yaml parse error: ${doc.errors[0]!.message.split("\n")[0]}`);
   try {
-    return parseYaml(text, { maxAliasCount: 100 });
+    return doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw badRequest(`yaml parse error: ${(e as Error).message.split("\n")[0]}`);
   }

@@ -99,7 +99,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (!allowed("create")) throw methodNotAllowed();
     if (r.namespaced && ns === undefined) throw badRequest(`${r.kind} is namespaced: POST to /namespaces/NAMESPACE/${r.plural}`);
     const ctx = writeCtx(c, deps);
-    const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type")));
+    const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
     const obj = checked(ctx, r, raw);
     const created = await createObject(ctx, r, ns, obj);
     return respond(c, ctx, created, ctx.dryRun ? 200 : 201);
@@ -109,7 +109,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (req.name === undefined) throw methodNotAllowed("PUT needs an object name in the path");
     if (!allowed("update")) throw methodNotAllowed();
     const ctx = writeCtx(c, deps);
-    const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type")));
+    const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
     if (req.sub === "scale") return updateScale(c, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
     const obj = checked(ctx, r, raw);
     const userRev = obj.metadata?.resourceVersion || undefined;
@@ -247,7 +247,7 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
   if (!type)
     throw unsupportedMediaType(mediaType(ct), ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"]);
   const text = new TextDecoder().decode(await readBody(c.req.raw));
-  const body = parseText(text, type === "apply");
+  const body = parseText(text, type === "apply", ctx.fieldValidation === "Strict");
   const ns = req.ns ?? "";
   const name = req.name!;
   const wrap = (f: () => any) => {
