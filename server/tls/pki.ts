@@ -1,0 +1,154 @@
+// The cluster's own PKI, K3s style: a CA made at first start, a serving certificate for the
+// API, and an admin client certificate for the kubeconfig. ECDSA P-256 throughout.
+// @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+x509.cryptoProvider.set(crypto);
+
+const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+const YEAR = 365 * 24 * 3600 * 1000;
+
+export interface KeyPairPem {
+  cert: string;
+  key: string;
+}
+
+export interface ClusterPki {
+  ca: KeyPairPem;
+  serving: KeyPairPem;
+  admin: KeyPairPem;
+  /** SHA-256 of the CA certificate (DER), hex: what join tokens pin (K10<hash>::secret). */
+  caHash: string;
+}
+
+async function exportKeyPem(key: CryptoKey): Promise<string> {
+  const der = await crypto.subtle.exportKey("pkcs8", key);
+  return x509.PemConverter.encode(der, "PRIVATE KEY");
+}
+
+async function importKeyPem(pem: string): Promise<CryptoKey> {
+  const der = x509.PemConverter.decode(pem)[0]!;
+  return crypto.subtle.importKey("pkcs8", der, ALG, true, ["sign"]);
+}
+
+function serial(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1");
+}
+
+async function makeCa(): Promise<KeyPairPem> {
+  const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
+  const now = new Date();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=skiff-ca@${Math.floor(now.getTime() / 1000)}`,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 10 * YEAR),
+    keys,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert: cert.toString("pem"), key: await exportKeyPem(keys.privateKey) };
+}
+
+/** Issue a leaf certificate signed by the CA. */
+export async function issue(
+  ca: KeyPairPem,
+  o: { cn: string; org?: string[]; dnsNames?: string[]; ips?: string[]; server?: boolean; client?: boolean; years?: number },
+): Promise<KeyPairPem> {
+  const caCert = new x509.X509Certificate(ca.cert);
+  const caKey = await importKeyPem(ca.key);
+  const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
+  const now = new Date();
+  const names: x509.JsonGeneralName[] = [...(o.dnsNames ?? []).map((v) => ({ type: "dns" as const, value: v })), ...(o.ips ?? []).map((v) => ({ type: "ip" as const, value: v }))];
+  const usages: string[] = [];
+  if (o.server) usages.push(x509.ExtendedKeyUsage.serverAuth);
+  if (o.client) usages.push(x509.ExtendedKeyUsage.clientAuth);
+  const subject = [`CN=${o.cn}`, ...(o.org ?? []).map((g) => `O=${g}`)].join(", ");
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject,
+    issuer: caCert.subject,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + (o.years ?? 1) * YEAR),
+    signingKey: caKey,
+    publicKey: keys.publicKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension(usages, false),
+      ...(names.length ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
+    ],
+  });
+  return { cert: cert.toString("pem"), key: await exportKeyPem(keys.privateKey) };
+}
+
+export function caHashOf(caPem: string): string {
+  const der = x509.PemConverter.decode(caPem)[0]!;
+  return new Bun.CryptoHasher("sha256").update(new Uint8Array(der)).digest("hex");
+}
+
+function load(dir: string, name: string): KeyPairPem | undefined {
+  const c = join(dir, `${name}.crt`);
+  const k = join(dir, `${name}.key`);
+  if (!existsSync(c) || !existsSync(k)) return undefined;
+  return { cert: readFileSync(c, "utf8"), key: readFileSync(k, "utf8") };
+}
+
+function save(dir: string, name: string, kp: KeyPairPem): void {
+  writeFileSync(join(dir, `${name}.crt`), kp.cert, { mode: 0o644 });
+  writeFileSync(join(dir, `${name}.key`), kp.key, { mode: 0o600 });
+}
+
+/**
+ * Load the PKI from <dir>, creating what is missing. The serving certificate is re-issued when
+ * the requested names are not all in it (a new --tls-san or bind address).
+ */
+export async function ensurePki(dir: string, o: { dnsNames: string[]; ips: string[] }): Promise<ClusterPki> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let ca = load(dir, "ca");
+  if (!ca) {
+    ca = await makeCa();
+    save(dir, "ca", ca);
+  }
+  let serving = load(dir, "serving");
+  if (!serving || !coversNames(serving.cert, o)) {
+    serving = await issue(ca, { cn: "skiff-apiserver", dnsNames: o.dnsNames, ips: o.ips, server: true, years: 1 });
+    save(dir, "serving", serving);
+  }
+  let admin = load(dir, "admin");
+  if (!admin) {
+    admin = await issue(ca, { cn: "system:admin", org: ["system:masters"], client: true, years: 1 });
+    save(dir, "admin", admin);
+  }
+  return { ca, serving, admin, caHash: caHashOf(ca.cert) };
+}
+
+function coversNames(certPem: string, o: { dnsNames: string[]; ips: string[] }): boolean {
+  const cert = new x509.X509Certificate(certPem);
+  if (cert.notAfter.getTime() - Date.now() < 30 * 24 * 3600 * 1000) return false;
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const have = new Set((san?.names.toJSON() ?? []).map((n) => `${n.type}:${n.value}`));
+  return o.dnsNames.every((d) => have.has(`dns:${d}`)) && o.ips.every((i) => have.has(`ip:${i}`));
+}
+
+/** Verify that a client certificate (PEM) was issued by our CA; returns its subject CN and O. */
+export async function verifyClientCert(caPem: string, certPem: string): Promise<{ user: string; groups: string[] } | undefined> {
+  try {
+    const cert = new x509.X509Certificate(certPem);
+    const ca = new x509.X509Certificate(caPem);
+    if (!(await cert.verify({ publicKey: await ca.publicKey.export(), date: new Date() }))) return undefined;
+    const name = cert.subjectName;
+    return { user: name.getField("CN")[0] ?? "", groups: name.getField("O") };
+  } catch {
+    return undefined;
+  }
+}
