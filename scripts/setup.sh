@@ -11,3 +11,5 @@ if ! node_modules/.bin/bun --version >/dev/null 2>&1; then
   (cd node_modules/bun && node install.js)
 fi
 node_modules/.bin/bun --version >/dev/null
+# Debian packages for the agent (containerd, runc, CNI plugins, iptables, busybox-static for test images).
+bash scripts/setup-node.sh
