@@ -29,7 +29,9 @@ ${Object.entries(VERBS)
 Server flags:
   --data-dir DIR              State directory (default /var/lib/skiff, or ~/.skiff when not root)
   --bind-address ADDR         Address to listen on (default 127.0.0.1)
-  --https-listen-port PORT    API port (default 6443; plain HTTP for now)
+  --https-listen-port PORT    API port (default 6443, HTTPS with the cluster's own CA)
+  --tls-san NAME|IP           Extra name or IP for the serving certificate (repeatable)
+  -t, --token SECRET          Join secret for agents (default: generated, stored in <data-dir>/server/token)
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
   --disable-agent             Do not run the embedded node agent
   --node-name NAME            Node name (default: the hostname)
@@ -49,6 +51,8 @@ async function server(args: string[]): Promise<number> {
       "write-kubeconfig": { type: "string" },
       "disable-agent": { type: "boolean", default: false },
       "node-name": { type: "string" },
+      "tls-san": { type: "string", multiple: true },
+      token: { type: "string", short: "t" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -72,6 +76,8 @@ async function server(args: string[]): Promise<number> {
     writeKubeconfig: values["write-kubeconfig"] ?? `${dataDir}/kubeconfig.yaml`,
     disableAgent: values["disable-agent"]!,
     nodeName: values["node-name"] ?? hostname(),
+    tlsSans: values["tls-san"],
+    token: values.token ?? process.env.SKIFF_TOKEN,
   });
   const shutdown = async () => {
     await srv.stop();

@@ -1,12 +1,16 @@
-// `skiff server`: the API server, its store and the leader's controllers in one process.
+// `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
+// leader's controllers in one process.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
+import { Authenticator } from "./auth/authn";
+import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
 import { GarbageCollector } from "./controllers/garbage-collector";
 import { NamespaceController } from "./controllers/namespace";
 import { Store } from "./store/store";
+import { ensurePki } from "./tls/pki";
 
 export interface ServerFlags {
   dataDir: string;
@@ -15,25 +19,40 @@ export interface ServerFlags {
   writeKubeconfig: string;
   disableAgent: boolean;
   nodeName: string;
+  /** Extra names and IPs for the serving certificate. */
+  tlsSans?: string[];
+  /** Join secret (or a full K10 token) to use instead of a generated one. */
+  token?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  /** The join token agents use (K10<ca-hash>::server:<secret>). */
+  joinToken: string;
+  caPem: string;
+  /** Credentials for an agent running in this process (the embedded agent). */
+  nodeCredentials(nodeName: string): Promise<{ server: string; caData: string; token: string }>;
+  stop(): Promise<void>;
 }
 
 export function defaultDataDir(): string {
   return process.getuid?.() === 0 ? "/var/lib/skiff" : join(homedir(), ".skiff");
 }
 
-function loadOrCreateKey(path: string): Uint8Array {
-  if (existsSync(path)) return new Uint8Array(readFileSync(path));
-  const key = crypto.getRandomValues(new Uint8Array(32));
+function loadOrCreate(path: string, make: () => string | Uint8Array, mode = 0o600): string | Uint8Array {
+  if (existsSync(path)) return path.endsWith("-key") ? new Uint8Array(readFileSync(path)) : readFileSync(path, "utf8").trim();
+  const v = make();
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, key, { mode: 0o600 });
-  return key;
+  writeFileSync(path, v, { mode });
+  return v;
 }
 
-export function kubeconfigYaml(server: string): string {
+export function kubeconfigYaml(server: string, caPem: string, token: string): string {
   return `apiVersion: v1
 kind: Config
 clusters:
 - cluster:
+    certificate-authority-data: ${Buffer.from(caPem).toString("base64")}
     server: ${server}
   name: default
 contexts:
@@ -45,39 +64,65 @@ current-context: default
 preferences: {}
 users:
 - name: default
-  user: {}
+  user:
+    token: ${token}
 `;
 }
 
-export async function runServer(flags: ServerFlags): Promise<{ stop: () => Promise<void>; url: string }> {
+export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const serverDir = join(flags.dataDir, "server");
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
+  const host = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::" ? "127.0.0.1" : flags.bindAddress;
+  const sans = flags.tlsSans ?? [];
+  const isIp = (s: string) => /^[0-9.]+$/.test(s) || s.includes(":");
+  const pki = await ensurePki(join(serverDir, "tls"), {
+    dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", hostname(), flags.nodeName, ...sans.filter((s) => !isIp(s))],
+    ips: [...new Set(["127.0.0.1", "10.43.0.1", ...(isIp(host) ? [host] : []), ...sans.filter(isIp)])],
+  });
+  const tokenKey = loadOrCreate(join(serverDir, "token-key"), () => crypto.getRandomValues(new Uint8Array(32))) as Uint8Array;
+  const adminToken = loadOrCreate(join(serverDir, "admin-token"), () => randomSecret()) as string;
+  // The join token is stored whole (K3s keeps <data-dir>/server/token); --token may set the secret.
+  const tokenPath = join(serverDir, "token");
+  let joinSecret: string;
+  if (flags.token) {
+    const t = parseJoinToken(flags.token);
+    if (t.caHash && t.caHash !== pki.caHash) throw new Error("--token pins a different CA than this server's: use the token this cluster printed, or only its secret part");
+    joinSecret = t.secret;
+    writeFileSync(tokenPath, formatJoinToken(pki.caHash, joinSecret), { mode: 0o600 });
+  } else {
+    joinSecret = parseJoinToken(loadOrCreate(tokenPath, () => formatJoinToken(pki.caHash, randomSecret())) as string).secret;
+  }
+  const joinToken = formatJoinToken(pki.caHash, joinSecret);
+  const auth = new Authenticator(adminToken, joinSecret, tokenKey);
+
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
   const store = new Store({ dataDir: join(serverDir, "db"), windowSize });
-  const tokenKey = loadOrCreateKey(join(serverDir, "token-key"));
   await bootstrap(store);
   const gc = new GarbageCollector(store);
   const nsc = new NamespaceController(store);
 
-  const host = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::" ? "127.0.0.1" : flags.bindAddress;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${flags.port}`;
-  const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}` });
+  const url = `https://${host.includes(":") ? `[${host}]` : host}:${flags.port}`;
+  const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert });
   const server = Bun.serve({
     hostname: flags.bindAddress,
     port: flags.port,
     fetch: app.fetch,
+    tls: { cert: pki.serving.cert, key: pki.serving.key },
     // Bodies over 3 MiB are refused by the API with a Status; this only stops abuse earlier.
     maxRequestBodySize: 16 * 1024 * 1024,
     // Watches are long-lived and may be quiet for minutes.
     idleTimeout: 0,
   });
   mkdirSync(dirname(flags.writeKubeconfig), { recursive: true });
-  writeFileSync(flags.writeKubeconfig, kubeconfigYaml(url), { mode: 0o600 });
+  writeFileSync(flags.writeKubeconfig, kubeconfigYaml(url, pki.ca.cert, adminToken), { mode: 0o600 });
   console.log(`skiff server listening on ${url} (data dir ${flags.dataDir})`);
   console.log(`kubeconfig written to ${flags.writeKubeconfig}: kubectl --kubeconfig ${flags.writeKubeconfig} get nodes`);
-  if (!flags.disableAgent) console.log("note: the embedded agent is not built yet; this server runs the control plane only");
+  console.log(`join token (also in ${tokenPath}): ${joinToken}`);
   return {
     url,
+    joinToken,
+    caPem: pki.ca.cert,
+    nodeCredentials: async (nodeName) => ({ server: url, caData: pki.ca.cert, token: await auth.nodeToken(nodeName) }),
     stop: async () => {
       gc.stop();
       nsc.stop();

@@ -66,7 +66,8 @@ function defaultBinding(o: any): void {
   if (Array.isArray(o.subjects)) {
     for (const s of o.subjects) {
       if (!isObj(s) || s.apiGroup) continue;
-      if (s.kind === "ServiceAccount") s.apiGroup = "";
+      // ServiceAccount subjects default to the empty group, which Go's omitempty leaves out of JSON.
+      if (s.kind === "ServiceAccount") delete s.apiGroup;
       else if (s.kind === "User" || s.kind === "Group") s.apiGroup = rbacGroup;
     }
   }

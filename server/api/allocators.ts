@@ -81,3 +81,25 @@ export function allocateServiceFields(store: Store, svc: any): void {
     spec.externalTrafficPolicy ??= "Cluster";
   }
 }
+
+export const CLUSTER_CIDR = { base: (10 << 24) | (42 << 16), nodeBits: 8 }; // 10.42.0.0/16, a /24 per node like K3s
+
+/** Give a new Node a free /24 from the cluster CIDR (spec.podCIDR and podCIDRs). */
+export function allocateNodePodCidr(store: Store, node: any): void {
+  const spec = (node.spec ??= {});
+  if (spec.podCIDR) {
+    spec.podCIDRs ??= [spec.podCIDR];
+    return;
+  }
+  const used = new Set<string>();
+  for (const n of store.list("nodes", undefined).items) for (const c of n.spec?.podCIDRs ?? [n.spec?.podCIDR]) if (c) used.add(c);
+  for (let i = 0; i < 256; i++) {
+    const cidr = `${ipToString(CLUSTER_CIDR.base + (i << CLUSTER_CIDR.nodeBits))}/24`;
+    if (!used.has(cidr) && !isReserved(`cidr:${cidr}`)) {
+      reserve(`cidr:${cidr}`);
+      spec.podCIDR = cidr;
+      spec.podCIDRs = [cidr];
+      return;
+    }
+  }
+}
