@@ -1,5 +1,7 @@
 #!/usr/bin/env bun
 // The one entry point: `skiff server`, `skiff agent` and the kubectl-like verbs.
+// @peculiar/x509 (server PKI) needs the Reflect metadata polyfill before it loads, even when bundled.
+import "reflect-metadata";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
 import { KUBE_VERSION } from "../server/api/discovery";

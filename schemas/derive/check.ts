@@ -7,6 +7,7 @@
 //    layer rejects them when fieldValidation=Strict, warns otherwise);
 //  - null is "absent": dropped;
 //  - quantities are rewritten to their canonical form ("1000m" -> "1").
+import { setOwn } from "../json";
 import * as v from "valibot";
 import type { ObjTy, PrimTy, Ty } from "../dsl";
 import type { FieldError } from "../registry";
@@ -246,7 +247,7 @@ function clean(t: Ty, x: unknown, path: Seg[], unknown: string[]): unknown {
       const out: Record<string, unknown> = {};
       for (const [k, val] of Object.entries(x)) {
         if (val === null) continue;
-        out[k] = clean(t.of, val, [...path, k], unknown);
+        setOwn(out, k, clean(t.of, val, [...path, k], unknown));
       }
       return out;
     }
@@ -257,12 +258,12 @@ function clean(t: Ty, x: unknown, path: Seg[], unknown: string[]): unknown {
       for (const [k, val] of Object.entries(x)) {
         const f = Object.hasOwn(fields, k) ? fields[k] : undefined;
         if (!f) {
-          if (t.open) out[k] = val;
+          if (t.open) setOwn(out, k, val);
           else unknown.push(fmtPath([...path, k]));
           continue;
         }
         if (val === null) continue;
-        out[k] = clean(f.t, val, [...path, k], unknown);
+        setOwn(out, k, clean(f.t, val, [...path, k], unknown));
       }
       return out;
     }

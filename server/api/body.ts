@@ -46,18 +46,39 @@ export function decodeObject(bytes: Uint8Array, contentType: string | null | und
   const mt = mediaType(contentType);
   if (mt === "application/vnd.kubernetes.protobuf") {
     try {
-      return decodeK8sProtobuf(bytes, (apiVersion, kind) => findByKind(apiVersion, kind)?.type ?? extraKinds[`${apiVersion}/${kind}`]).object;
+      const obj = decodeK8sProtobuf(bytes, (apiVersion, kind) => findByKind(apiVersion, kind)?.type ?? extraKinds[`${apiVersion}/${kind}`]).object;
+      checkDepth(obj);
+      return obj;
     } catch (e) {
       throw badRequest(`unable to decode protobuf body: ${(e as Error).message}`);
     }
   }
   const text = new TextDecoder().decode(bytes);
-  if (mt === "application/yaml" || mt === "application/apply-patch+yaml") return parseText(text, true, strict);
-  if (mt === "application/json" || mt === "" || mt.endsWith("+json")) return parseText(text, false, strict);
+  if (mt === "application/yaml") return parseText(text, true, strict);
+  if (mt === "application/json" || mt === "") return parseText(text, false, strict);
   throw unsupportedMediaType(mt, ACCEPTED);
 }
 
+/** Deeper than this is no Kubernetes object; refusing it keeps recursive code off the stack limit. */
+export const MAX_DEPTH = 1000;
+
+function checkDepth(v: unknown): void {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== "object") continue;
+    if (d >= MAX_DEPTH) throw badRequest(`the request body is nested more than ${MAX_DEPTH} levels deep`);
+    for (const c of Array.isArray(x) ? x : Object.values(x as object)) if (c !== null && typeof c === "object") stack.push([c, d + 1]);
+  }
+}
+
 export function parseText(text: string, yaml: boolean, strict = false): unknown {
+  const v = parseTextUnchecked(text, yaml, strict);
+  checkDepth(v);
+  return v;
+}
+
+function parseTextUnchecked(text: string, yaml: boolean, strict: boolean): unknown {
   if (!text.trim()) throw badRequest("the request body is empty: send a JSON or YAML object");
   // apply-patch+yaml bodies are usually JSON (kubectl sends JSON); JSON is valid YAML anyway.
   const trimmed = text.trimStart();

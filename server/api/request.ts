@@ -15,7 +15,12 @@ export interface ResourceRequest {
 
 /** /api/v1/..., /apis/G/V/... → request. Returns undefined when the path is not a resource path. */
 export function parseResourcePath(path: string): ResourceRequest | undefined {
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw badRequest(`the request path ${JSON.stringify(path)} has an invalid percent-encoding`);
+  }
   let group: string;
   let version: string;
   let rest: string[];

@@ -1,7 +1,7 @@
 // Watch streams: newline-delimited JSON events, from the store's window, with bookmarks.
 import type { RegisteredResource } from "../../schemas/registry";
 import { ExpiredError, type Store } from "../store/store";
-import { statusObject } from "./status";
+import { badRequest, expired, statusObject } from "./status";
 import { tableRow, columnDefinitions, type IncludeObject } from "./table";
 
 export interface WatchParams {
@@ -26,6 +26,13 @@ function maxTimeout(): number {
 }
 
 export function serveWatch(store: Store, p: WatchParams, signal: AbortSignal): Response {
+  // Like the watch cache, refuse a too-old or malformed resourceVersion before streaming.
+  const rv = p.resourceVersion;
+  if (rv && rv !== "0" && !p.sendInitialEvents) {
+    const from = Number(rv);
+    if (!Number.isInteger(from) || from < 0) throw badRequest(`invalid resourceVersion "${rv}": must be a non-negative integer`);
+    if (!store.window.since(from)) throw expired(`too old resource version: ${from} (${store.window.floor})`);
+  }
   let cleanup = () => {};
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -57,6 +64,9 @@ export function serveWatch(store: Store, p: WatchParams, signal: AbortSignal): R
         }
         controller.enqueue(line);
       };
+      // Bun sends response headers with the first body bytes; a quiet watch must still tell the
+      // client it started (informers wait for the headers). Watch decoders skip whitespace.
+      controller.enqueue(enc.encode("\n"));
       const bookmark = () => write("BOOKMARK", { kind: p.r.kind, apiVersion: p.r.apiVersion, metadata: { resourceVersion: String(lastRev) } });
       const rv = p.resourceVersion;
       let from: number;

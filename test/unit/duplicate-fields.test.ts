@@ -13,3 +13,8 @@ test("strict JSON and YAML bodies with duplicate keys are a 400 naming the field
   // Not strict: last one wins, like Kubernetes' non-strict decoding.
   expect(parseText('{"a":1,"a":2}', false, false)).toEqual({ a: 2 });
 });
+
+test("bodies nested deeper than any Kubernetes object are a 400, not a stack overflow", () => {
+  const deep = "[".repeat(5000) + "]".repeat(5000);
+  expect(() => parseText(`{"a":${deep}}`, false, false)).toThrow("nested more than");
+});

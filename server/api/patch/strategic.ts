@@ -2,6 +2,7 @@
 // MergeParallelList and IgnoreUnmatchedNulls on). The patch metadata (patchStrategy,
 // patchMergeKey) comes from the DSL types; fields without metadata merge like JSON merge patch
 // for maps and replace for lists.
+import { setOwn } from "../../../schemas/json";
 import type { ListTy, ObjTy, Ty } from "../../../schemas/dsl";
 import { PatchError, badRequest, invalid } from "./errors";
 import { childType, clone, deepEqual, fieldOf, isObj } from "./util";
@@ -74,18 +75,18 @@ function mergeMap(original: Record<string, any>, patch: Record<string, any>, t: 
     }
     const origV = original[k];
     if (origV === undefined || origV === null) {
-      if (!isDeleteList) original[k] = fresh(patchV, t, k);
+      if (!isDeleteList) setOwn(original, k, fresh(patchV, t, k));
       continue;
     }
     if (isObj(origV) && isObj(patchV)) {
-      original[k] = mapStrategy(t, k) === "replace" ? fresh(patchV, t, k) : mergeMap(origV, patchV, childType(t, k));
+      setOwn(original, k, mapStrategy(t, k) === "replace" ? fresh(patchV, t, k) : mergeMap(origV, patchV, childType(t, k)));
     } else if (Array.isArray(origV) && Array.isArray(patchV)) {
       const lm = listMeta(t, k);
-      if (isDeleteList) original[k] = deleteFromSlice(origV, patchV);
-      else if (lm.strategy === "merge") original[k] = mergeSlice(origV, patchV, lm);
-      else original[k] = fresh(patchV, t, k);
+      if (isDeleteList) setOwn(original, k, deleteFromSlice(origV, patchV));
+      else if (lm.strategy === "merge") setOwn(original, k, mergeSlice(origV, patchV, lm));
+      else setOwn(original, k, fresh(patchV, t, k));
     } else if (!isDeleteList) {
-      original[k] = fresh(patchV, t, k);
+      setOwn(original, k, fresh(patchV, t, k));
     }
   }
   return original;

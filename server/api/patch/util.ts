@@ -1,4 +1,5 @@
 // Small JSON helpers shared by the patch engines. Objects here are plain parsed JSON.
+import { setOwn } from "../../../schemas/json";
 import type { Field, Ty } from "../../../schemas/dsl";
 
 export function isObj(v: unknown): v is Record<string, any> {
@@ -10,7 +11,7 @@ export function clone<T>(v: T): T {
   if (Array.isArray(v)) return v.map(clone) as any;
   if (isObj(v)) {
     const out: Record<string, any> = {};
-    for (const k in v) out[k] = clone((v as any)[k]);
+    for (const k of Object.keys(v)) setOwn(out, k, clone((v as any)[k]));
     return out as T;
   }
   return v;
