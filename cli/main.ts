@@ -13,6 +13,7 @@ const VERBS: Record<string, string> = {
   delete: "Delete resources by file, name or label selector",
   create: "Create a namespace or resources from a file",
   scale: "Set a new size for a Deployment, ReplicaSet or StatefulSet",
+  images: "Import, list or remove images in this node's containerd (air-gap)",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -126,6 +127,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/delete");
     case "create":
       return import("./commands/create");
+    case "images":
+      return import("./commands/images");
     default:
       return import("./commands/scale");
   }
