@@ -1,0 +1,45 @@
+// Prove that the simulator's checkers can fail: run the simulation with a deliberate bug
+// switched on in the Raft core and expect a violation to be reported (with a replay command).
+import { describe, expect, test } from "bun:test";
+import type { TestingBugs } from "../../server/raft/core/raft";
+import { runSeed, type SimResult } from "../sim/simulation";
+
+function firstFailure(bugs: TestingBugs, maxSeeds: number): SimResult | undefined {
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    const r = runSeed({ seed, nodes: seed % 2 === 0 ? 5 : 3, steps: 1500, bugs });
+    if (!r.ok) return r;
+  }
+  return undefined;
+}
+
+describe("simulator catches injected bugs", () => {
+  test("followers skipping the log-matching term check → log matching / state machine safety", () => {
+    const r = firstFailure({ skipAppendTermCheck: true }, 100);
+    expect(r).toBeDefined();
+    expect(["log-matching", "state-machine-safety", "committed-entry-changed", "leader-completeness", "exception"]).toContain(
+      r!.failure!.kind,
+    );
+    expect(r!.replay).toMatch(/^bun test\/sim\/run\.ts --seed \d+ --nodes [35] --steps \d+$/);
+  }, 60_000);
+
+  test("voting without the up-to-date log check → leader completeness", () => {
+    const r = firstFailure({ voteIgnoringLog: true }, 100);
+    expect(r).toBeDefined();
+    expect(["leader-completeness", "state-machine-safety", "committed-entry-changed", "log-matching"]).toContain(
+      r!.failure!.kind,
+    );
+  }, 60_000);
+
+  test("answering ReadIndex without a quorum round → the linearizability checker fails", () => {
+    const r = firstFailure({ readIndexWithoutQuorum: true }, 600);
+    expect(r).toBeDefined();
+    expect(r!.failure!.kind).toBe("linearizability");
+  }, 60_000);
+
+  test("the same seeds pass without the bug", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = runSeed({ seed, nodes: seed % 2 === 0 ? 5 : 3, steps: 1500 });
+      expect(r.failure?.message ?? "ok").toBe("ok");
+    }
+  }, 60_000);
+});
