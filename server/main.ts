@@ -4,11 +4,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
+import { createStreamServer } from "./api/streams/index";
+import { listenNode } from "./api/streams/listen";
 import { Authenticator } from "./auth/authn";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
-import { GarbageCollector } from "./controllers/garbage-collector";
-import { NamespaceController } from "./controllers/namespace";
+import { startControllers } from "./controllers/index";
 import { Store } from "./store/store";
 import { ensurePki } from "./tls/pki";
 
@@ -98,20 +99,22 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
   const store = new Store({ dataDir: join(serverDir, "db"), windowSize });
   await bootstrap(store);
-  const gc = new GarbageCollector(store);
-  const nsc = new NamespaceController(store);
+  // Controllers and the scheduler run where writes are decided (the Raft leader, once replicated).
+  const controllers = startControllers(store);
 
   const url = `https://${host.includes(":") ? `[${host}]` : host}:${flags.port}`;
   const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert });
-  const server = Bun.serve({
+  // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
+  const streams = createStreamServer({ store, authenticate: (h) => auth.authenticate(h) });
+  // A node:http listener, because older kubectl (1.27-1.29 exec, <= 1.30 port-forward) upgrade
+  // to SPDY and only node:http hands over the raw socket; Bun.serve cannot.
+  const listener = await listenNode({
     hostname: flags.bindAddress,
     port: flags.port,
-    fetch: app.fetch,
     tls: { cert: pki.serving.cert, key: pki.serving.key },
-    // Bodies over 3 MiB are refused by the API with a Status; this only stops abuse earlier.
+    fetch: (r) => app.fetch(r),
+    streams,
     maxRequestBodySize: 16 * 1024 * 1024,
-    // Watches are long-lived and may be quiet for minutes.
-    idleTimeout: 0,
   });
   mkdirSync(dirname(flags.writeKubeconfig), { recursive: true });
   writeFileSync(flags.writeKubeconfig, kubeconfigYaml(url, pki.ca.cert, adminToken), { mode: 0o600 });
@@ -124,9 +127,9 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     caPem: pki.ca.cert,
     nodeCredentials: async (nodeName) => ({ server: url, caData: pki.ca.cert, token: await auth.nodeToken(nodeName) }),
     stop: async () => {
-      gc.stop();
-      nsc.stop();
-      server.stop(true);
+      await controllers.stop();
+      streams.stop();
+      await listener.stop();
       store.close();
     },
   };

@@ -225,7 +225,7 @@ export function validateConfigMap(o: any, old?: any): FieldError[] {
   }
   for (const [k, v] of Object.entries(bin)) {
     for (const m of configMapKeyErrors(k)) errs.push(invalid(`binaryData[${k}]`, k, m));
-    if (k in data) errs.push(invalid(`binaryData[${k}]`, k, "duplicate of key present in data"));
+    if (Object.hasOwn(data, k)) errs.push(invalid(`binaryData[${k}]`, k, "duplicate of key present in data"));
     total += Math.floor((String(v ?? "").replace(/=+$/, "").length * 3) / 4);
   }
   if (total > maxConfigMapSize) errs.push(tooLong("", "", maxConfigMapSize));

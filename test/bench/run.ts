@@ -2,6 +2,7 @@
 // table; they are never timed tests.
 const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<void> }>> = {
   api: () => import("./api.ts"),
+  scheduler: () => import("./scheduler.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

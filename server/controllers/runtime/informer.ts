@@ -1,0 +1,216 @@
+// Informers over the in-process Store: list, then watch from the list's revision, keeping a
+// cache and secondary indexes, and calling event handlers (which usually enqueue keys).
+// The store delivers watch events synchronously while a write is applied, so by the time a
+// controller's write resolves, every informer has already seen it: no "expectations"
+// bookkeeping is needed to avoid acting twice on a stale cache.
+import type { ResKey } from "../../store/commands";
+import { ExpiredError, type Store } from "../../store/store";
+
+export type IndexFn = (obj: any) => string[];
+
+export interface Handlers {
+  add?: (obj: any) => void;
+  update?: (old: any, obj: any) => void;
+  delete?: (obj: any) => void;
+}
+
+export const objKey = (obj: any): string => {
+  const ns = obj?.metadata?.namespace;
+  return ns ? `${ns}/${obj.metadata.name}` : obj?.metadata?.name;
+};
+
+export function splitKey(key: string): { ns: string; name: string } {
+  const i = key.indexOf("/");
+  return i < 0 ? { ns: "", name: key } : { ns: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export const byNamespace: IndexFn = (o) => [o?.metadata?.namespace ?? ""];
+export const byOwnerUid: IndexFn = (o) => (o?.metadata?.ownerReferences ?? []).map((r: any) => r.uid).filter(Boolean);
+export const byControllerUid: IndexFn = (o) => {
+  const r = (o?.metadata?.ownerReferences ?? []).find((x: any) => x.controller);
+  return r?.uid ? [r.uid] : [];
+};
+
+export class Informer {
+  private cache = new Map<string, any>();
+  private indexers = new Map<string, IndexFn>();
+  private indexes = new Map<string, Map<string, Set<string>>>();
+  private handlers: Handlers[] = [];
+  private cancel?: () => void;
+  private started = false;
+  rev = 0;
+
+  constructor(
+    private readonly store: Store,
+    readonly res: ResKey,
+  ) {}
+
+  addIndexer(name: string, fn: IndexFn): this {
+    if (this.indexers.has(name)) return this;
+    this.indexers.set(name, fn);
+    const idx = new Map<string, Set<string>>();
+    this.indexes.set(name, idx);
+    for (const [k, o] of this.cache) for (const v of fn(o)) addTo(idx, v, k);
+    return this;
+  }
+
+  addHandler(h: Handlers): () => void {
+    this.handlers.push(h);
+    // Late handlers see the current state as adds, like client-go's shared informers.
+    if (this.started && h.add) for (const o of this.cache.values()) h.add(o);
+    return () => {
+      this.handlers = this.handlers.filter((x) => x !== h);
+    };
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.relist();
+  }
+
+  /** List everything and start watching from that revision; replaces the cache. */
+  private relist(): void {
+    this.cancel?.();
+    const page = this.store.list(this.res, undefined);
+    const seen = new Set<string>();
+    for (const o of page.items) {
+      const k = objKey(o);
+      seen.add(k);
+      this.upsert(k, o);
+    }
+    for (const [k, o] of [...this.cache]) if (!seen.has(k)) this.remove(k, o);
+    this.rev = page.rev;
+    try {
+      this.cancel = this.store.watch(
+        {
+          res: this.res,
+          match: () => true,
+          send: (type, obj, rev) => {
+            this.rev = rev;
+            const k = objKey(obj);
+            if (type === "DELETED") this.remove(k, this.cache.get(k) ?? obj);
+            else this.upsert(k, obj);
+          },
+        },
+        page.rev,
+      );
+    } catch (e) {
+      if (e instanceof ExpiredError) {
+        queueMicrotask(() => this.relist());
+        return;
+      }
+      throw e;
+    }
+  }
+
+  private upsert(k: string, obj: any): void {
+    const old = this.cache.get(k);
+    if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion && old.metadata?.uid === obj.metadata?.uid) return;
+    if (old) this.unindex(k, old);
+    this.cache.set(k, obj);
+    for (const [name, fn] of this.indexers) {
+      const idx = this.indexes.get(name)!;
+      for (const v of fn(obj)) addTo(idx, v, k);
+    }
+    for (const h of this.handlers) {
+      try {
+        if (old) h.update?.(old, obj);
+        else h.add?.(obj);
+      } catch (e) {
+        console.error(`informer ${this.res}: handler failed: ${(e as Error).stack}`);
+      }
+    }
+  }
+
+  private remove(k: string, obj: any): void {
+    const old = this.cache.get(k);
+    if (!old) return;
+    this.unindex(k, old);
+    this.cache.delete(k);
+    for (const h of this.handlers) {
+      try {
+        h.delete?.(obj);
+      } catch (e) {
+        console.error(`informer ${this.res}: handler failed: ${(e as Error).stack}`);
+      }
+    }
+  }
+
+  private unindex(k: string, obj: any): void {
+    for (const [name, fn] of this.indexers) {
+      const idx = this.indexes.get(name)!;
+      for (const v of fn(obj)) {
+        const s = idx.get(v);
+        s?.delete(k);
+        if (s && !s.size) idx.delete(v);
+      }
+    }
+  }
+
+  get(key: string): any | undefined {
+    return this.cache.get(key);
+  }
+
+  getBy(ns: string, name: string): any | undefined {
+    return this.cache.get(ns ? `${ns}/${name}` : name);
+  }
+
+  list(): any[] {
+    return [...this.cache.values()];
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  byIndex(name: string, value: string): any[] {
+    const idx = this.indexes.get(name);
+    if (!idx) throw new Error(`informer ${this.res}: no index ${name}`);
+    const out: any[] = [];
+    for (const k of idx.get(value) ?? []) {
+      const o = this.cache.get(k);
+      if (o) out.push(o);
+    }
+    return out;
+  }
+
+  stop(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+    this.handlers = [];
+  }
+}
+
+function addTo(idx: Map<string, Set<string>>, v: string, k: string): void {
+  let s = idx.get(v);
+  if (!s) idx.set(v, (s = new Set()));
+  s.add(k);
+}
+
+/** One informer per resource, shared by every controller in the process. */
+export class InformerFactory {
+  private informers = new Map<ResKey, Informer>();
+  private started = false;
+  constructor(private readonly store: Store) {}
+
+  for(res: ResKey): Informer {
+    let inf = this.informers.get(res);
+    if (!inf) {
+      inf = new Informer(this.store, res).addIndexer("namespace", byNamespace).addIndexer("owner", byOwnerUid);
+      this.informers.set(res, inf);
+      if (this.started) inf.start();
+    }
+    return inf;
+  }
+
+  start(): void {
+    this.started = true;
+    for (const i of this.informers.values()) i.start();
+  }
+
+  stop(): void {
+    this.started = false;
+    for (const i of this.informers.values()) i.stop();
+  }
+}

@@ -1,0 +1,112 @@
+// A keyed work queue like client-go's rate-limited workqueue: each key is processed by one
+// worker at a time, duplicates collapse, a key re-added while it is being processed runs again
+// afterwards, failures retry with per-key exponential back-off (5 ms doubling to 60 s), and
+// addAfter() schedules a key for later (deadlines, minReadySeconds, cron times).
+export class WorkQueue {
+  private pending = new Set<string>();
+  private active = new Set<string>();
+  private dirty = new Set<string>();
+  private failures = new Map<string, number>();
+  private timers = new Map<string, { at: number; t: ReturnType<typeof setTimeout> }>();
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly handler: (key: string) => Promise<void>,
+    private readonly concurrency = 4,
+    private readonly onError: (key: string, e: unknown) => void = () => {},
+    private readonly maxDelayMs = 60_000,
+  ) {}
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    this.pending.add(key);
+    this.pump();
+  }
+
+  /** Process key after ms (the earliest of several requests wins). */
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
+    const cur = this.timers.get(key);
+    if (cur && cur.at <= at) return;
+    if (cur) clearTimeout(cur.t);
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    (t as any).unref?.();
+    this.timers.set(key, { at, t });
+  }
+
+  /** Retry with back-off (a failure without an exception, e.g. "not yet"). */
+  addRateLimited(key: string): void {
+    const n = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, n);
+    this.addAfter(key, Math.min(5 * 2 ** n, this.maxDelayMs));
+  }
+
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  get length(): number {
+    return this.pending.size + this.active.size;
+  }
+
+  /** Resolves when nothing is pending or running (tests). */
+  idle(): Promise<void> {
+    if (this.pending.size === 0 && this.active.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.pending.size) {
+      const key = this.pending.values().next().value as string;
+      this.pending.delete(key);
+      this.active.add(key);
+      this.running++;
+      let p: Promise<void>;
+      try {
+        p = this.handler(key);
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      p.then(
+        () => {},
+        (e) => {
+          if (this.stopped) return;
+          this.onError(key, e);
+          this.addRateLimited(key);
+        },
+      ).finally(() => {
+        this.running--;
+        this.active.delete(key);
+        if (this.dirty.delete(key)) this.pending.add(key);
+        this.pump();
+        if (this.pending.size === 0 && this.active.size === 0) {
+          const w = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const f of w) f();
+        }
+      });
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.pending.clear();
+    this.dirty.clear();
+    for (const { t } of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+}
