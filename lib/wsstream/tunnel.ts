@@ -1,0 +1,367 @@
+// The agent tunnel: one WebSocket the agent opens to the server (edge nodes sit behind NAT, so
+// the server never dials them), multiplexing many streams. Binary messages:
+//
+//   [type u8][stream id u32 BE][payload]
+//   OPEN   server→agent  payload: JSON TunnelRequest
+//   REPLY  agent→server  payload: JSON TunnelReply (accepted, or a Status-like error)
+//   DATA   both          payload: bytes (exec/attach: one channel-framed message, see channel.ts)
+//   END    both          half-close: the sender writes no more DATA
+//   RESET  both          abort; payload: UTF-8 reason
+//   WINDOW both          payload: u32 credit; the receiver grants it back as it delivers DATA
+//
+// Flow control: each direction of a stream may have at most WINDOW bytes in flight; a writer
+// beyond it queues locally (`write` returns false, `drain` fires when the queue empties), so a
+// slow kubectl or a slow tunnel bounds memory instead of growing it. Ids are chosen by the
+// server (the only side that opens streams).
+
+export const T_OPEN = 1;
+export const T_REPLY = 2;
+export const T_DATA = 3;
+export const T_END = 4;
+export const T_RESET = 5;
+export const T_WINDOW = 6;
+
+/** Initial per-stream, per-direction credit. */
+export const WINDOW = 1 << 20;
+/** Largest DATA payload; big writes are split. */
+export const MAX_DATA = 64 * 1024;
+
+export type LogRequest = {
+  kind: "log";
+  namespace: string;
+  pod: string;
+  uid: string;
+  container: string;
+  /** containerd id of the current (or, with previous, the last terminated) container, if known. */
+  containerId?: string;
+  restartCount?: number;
+  previous?: boolean;
+  follow?: boolean;
+  tailLines?: number;
+  /** RFC 3339; sinceSeconds is turned into this by the server. */
+  sinceTime?: string;
+  timestamps?: boolean;
+  limitBytes?: number;
+};
+
+export type ExecRequest = {
+  kind: "exec" | "attach";
+  namespace: string;
+  pod: string;
+  uid: string;
+  container: string;
+  containerId: string;
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+};
+
+export type PortForwardRequest = {
+  kind: "portforward";
+  namespace: string;
+  pod: string;
+  uid: string;
+  podIP?: string;
+  port: number;
+};
+
+export type TunnelRequest = LogRequest | ExecRequest | PortForwardRequest | { kind: "ping" };
+
+export type TunnelReply = { ok: true } | { ok: false; code: number; reason: string; message: string };
+
+export function frame(type: number, id: number, payload?: Uint8Array): Uint8Array {
+  const b = new Uint8Array(5 + (payload?.length ?? 0));
+  b[0] = type;
+  new DataView(b.buffer).setUint32(1, id >>> 0);
+  if (payload) b.set(payload, 5);
+  return b;
+}
+
+export function parseFrame(b: Uint8Array): { type: number; id: number; payload: Uint8Array } | null {
+  if (b.length < 5) return null;
+  return { type: b[0]!, id: new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(1), payload: b.subarray(5) };
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export interface TunnelHandlers {
+  data?: (chunk: Uint8Array) => void;
+  end?: () => void;
+  reset?: (reason: string) => void;
+  /** The write queue emptied (after write() returned false). */
+  drain?: () => void;
+}
+
+type Ev = { k: "data"; d: Uint8Array } | { k: "end" } | { k: "reset"; r: string };
+
+export class TunnelStream {
+  localEnded = false;
+  remoteEnded = false;
+  closed = false;
+  private credit = WINDOW;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private endQueued = false;
+  private handlers: TunnelHandlers | null = null;
+  private pending: Ev[] = [];
+
+  constructor(
+    private readonly mux: TunnelMux,
+    readonly id: number,
+    readonly request: TunnelRequest | null,
+  ) {}
+
+  on(h: TunnelHandlers): this {
+    this.handlers = h;
+    const p = this.pending;
+    this.pending = [];
+    for (const e of p) this.dispatch(e);
+    return this;
+  }
+
+  private dispatch(e: Ev): void {
+    if (!this.handlers) {
+      this.pending.push(e);
+      return;
+    }
+    if (e.k === "data") {
+      this.handlers.data?.(e.d);
+      // Delivered: give the credit back.
+      this.mux._send(frame(T_WINDOW, this.id, u32(e.d.length)));
+    } else if (e.k === "end") this.handlers.end?.();
+    else this.handlers.reset?.(e.r);
+  }
+
+  /** Bytes waiting for credit. */
+  get buffered(): number {
+    return this.queuedBytes;
+  }
+
+  /** Returns false when the data had to be queued (wait for `drain`). */
+  write(data: Uint8Array): boolean {
+    if (this.localEnded || this.closed) return false;
+    for (let o = 0; o < data.length; o += MAX_DATA) {
+      const part = data.subarray(o, o + MAX_DATA);
+      if (!this.queue.length && this.credit >= part.length) {
+        this.credit -= part.length;
+        this.mux._send(frame(T_DATA, this.id, part));
+      } else {
+        this.queue.push(part.slice());
+        this.queuedBytes += part.length;
+      }
+    }
+    return this.queue.length === 0;
+  }
+
+  end(): void {
+    if (this.localEnded || this.closed) return;
+    this.localEnded = true;
+    if (this.queue.length) this.endQueued = true;
+    else this.mux._send(frame(T_END, this.id));
+    this.maybeDone();
+  }
+
+  reset(reason = "reset"): void {
+    if (this.closed) return;
+    this.mux._send(frame(T_RESET, this.id, enc.encode(reason)));
+    this.closeNow("reset locally: " + reason, false);
+  }
+
+  /** @internal */ _credit(n: number): void {
+    this.credit += n;
+    while (this.queue.length && this.credit >= this.queue[0]!.length) {
+      const p = this.queue.shift()!;
+      this.queuedBytes -= p.length;
+      this.credit -= p.length;
+      this.mux._send(frame(T_DATA, this.id, p));
+    }
+    if (!this.queue.length) {
+      if (this.endQueued) {
+        this.endQueued = false;
+        this.mux._send(frame(T_END, this.id));
+        this.maybeDone();
+      }
+      this.handlers?.drain?.();
+    }
+  }
+  /** @internal */ _data(d: Uint8Array): void {
+    if (!this.remoteEnded && !this.closed) this.dispatch({ k: "data", d: d.slice() });
+  }
+  /** @internal */ _end(): void {
+    if (this.remoteEnded || this.closed) return;
+    this.remoteEnded = true;
+    this.dispatch({ k: "end" });
+    this.maybeDone();
+  }
+  /** @internal */ closeNow(reason: string, notify = true): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.mux._forget(this.id);
+    if (notify) this.dispatch({ k: "reset", r: reason });
+  }
+  private maybeDone(): void {
+    if (this.localEnded && this.remoteEnded && !this.endQueued && !this.closed) {
+      this.closed = true;
+      this.mux._forget(this.id);
+    }
+  }
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n >>> 0);
+  return b;
+}
+
+export interface MuxOptions {
+  send: (bytes: Uint8Array) => void;
+  /** Agent side: a stream the server opened. Reply with `accept`/`refuse`. */
+  onOpen?: (s: TunnelStream, req: TunnelRequest, accept: () => void, refuse: (code: number, reason: string, message: string) => void) => void;
+}
+
+export class TunnelMux {
+  private readonly streams = new Map<number, TunnelStream>();
+  private readonly waiting = new Map<number, { resolve: (s: TunnelStream) => void; reject: (e: TunnelOpenError) => void }>();
+  private nextId = 1;
+  closed = false;
+
+  constructor(private readonly o: MuxOptions) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Server side: opens a stream and waits for the agent's REPLY. */
+  open(req: TunnelRequest, timeoutMs = 30_000): Promise<TunnelStream> {
+    if (this.closed) return Promise.reject(new TunnelOpenError(503, "ServiceUnavailable", "the node's tunnel is closed"));
+    const id = this.nextId++;
+    if (this.nextId > 0x7fffffff) this.nextId = 1;
+    const s = new TunnelStream(this, id, req);
+    this.streams.set(id, s);
+    return new Promise<TunnelStream>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        this.streams.delete(id);
+        reject(new TunnelOpenError(504, "Timeout", `the node did not answer the ${req.kind} request within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting.set(id, {
+        resolve: (x) => {
+          clearTimeout(timer);
+          resolve(x);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this._send(frame(T_OPEN, id, enc.encode(JSON.stringify(req))));
+    });
+  }
+
+  receive(msg: Uint8Array): void {
+    const f = parseFrame(msg);
+    if (!f || this.closed) return;
+    const s = this.streams.get(f.id);
+    switch (f.type) {
+      case T_OPEN: {
+        if (s || !this.o.onOpen) {
+          this._send(frame(T_REPLY, f.id, enc.encode(JSON.stringify({ ok: false, code: 500, reason: "InternalError", message: "stream refused" }))));
+          return;
+        }
+        let req: TunnelRequest;
+        try {
+          req = JSON.parse(dec.decode(f.payload));
+        } catch {
+          this._send(frame(T_REPLY, f.id, enc.encode(JSON.stringify({ ok: false, code: 400, reason: "BadRequest", message: "unparseable tunnel request" }))));
+          return;
+        }
+        const ns = new TunnelStream(this, f.id, req);
+        this.streams.set(f.id, ns);
+        let answered = false;
+        this.o.onOpen(
+          ns,
+          req,
+          () => {
+            if (answered || ns.closed) return;
+            answered = true;
+            this._send(frame(T_REPLY, f.id, enc.encode(JSON.stringify({ ok: true }))));
+          },
+          (code, reason, message) => {
+            if (answered) return;
+            answered = true;
+            this._send(frame(T_REPLY, f.id, enc.encode(JSON.stringify({ ok: false, code, reason, message }))));
+            ns.closeNow("refused", false);
+          },
+        );
+        return;
+      }
+      case T_REPLY: {
+        const w = this.waiting.get(f.id);
+        if (!w || !s) return;
+        this.waiting.delete(f.id);
+        let rep: TunnelReply;
+        try {
+          rep = JSON.parse(dec.decode(f.payload));
+        } catch {
+          rep = { ok: false, code: 500, reason: "InternalError", message: "unparseable reply from the node" };
+        }
+        if (rep.ok) w.resolve(s);
+        else {
+          s.closeNow("refused", false);
+          w.reject(new TunnelOpenError(rep.code, rep.reason, rep.message));
+        }
+        return;
+      }
+      case T_DATA:
+        s?._data(f.payload);
+        return;
+      case T_END:
+        s?._end();
+        return;
+      case T_RESET:
+        if (s) {
+          const w = this.waiting.get(f.id);
+          this.waiting.delete(f.id);
+          w?.reject(new TunnelOpenError(500, "InternalError", dec.decode(f.payload)));
+          s.closeNow(dec.decode(f.payload) || "reset by peer");
+        }
+        return;
+      case T_WINDOW:
+        if (s && f.payload.length >= 4) s._credit(new DataView(f.payload.buffer, f.payload.byteOffset, 4).getUint32(0));
+        return;
+    }
+  }
+
+  /** The transport is gone: every stream is reset, every pending open fails. */
+  close(reason = "tunnel closed"): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [, w] of this.waiting) w.reject(new TunnelOpenError(503, "ServiceUnavailable", reason));
+    this.waiting.clear();
+    for (const s of [...this.streams.values()]) s.closeNow(reason);
+    this.streams.clear();
+  }
+
+  /** @internal */ _send(b: Uint8Array): void {
+    if (!this.closed) this.o.send(b);
+  }
+  /** @internal */ _forget(id: number): void {
+    this.streams.delete(id);
+  }
+}
+
+export class TunnelOpenError extends Error {
+  override name = "TunnelOpenError";
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,308 @@
+// pods/log, exec, attach and port-forward through the agent tunnel, with the real kubectl:
+// a real `skiff server` process (its listener composed with the stream server the way
+// server/main.ts is asked to), a real agent (runAgent + startTunnel) on a real containerd, a
+// busybox pod with httpd. kubectl 1.32 uses WebSocket (v5 exec, SPDY-in-WebSocket
+// port-forward); kubectl 1.27 uses SPDY/3.1 upgrades for both.
+//
+// Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { preflight } from "../../agent/containerd/preflight.ts";
+import { runAgent, type Agent } from "../../agent/main.ts";
+import { podLogsRoot } from "../../agent/logs/logs.ts";
+import { startTunnel, type Tunnel } from "../../agent/tunnel/client.ts";
+import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { REPO, BUN, startServer, freePort, type SkiffServer } from "../harness/server.ts";
+import { describeResult, kubectl, spawnKubectl, type KubectlOptions } from "../harness/kubectl.ts";
+
+setDefaultTimeout(120_000);
+
+const NODE = "streams-node";
+const BRIDGE = "skiffst0";
+const POD_CIDR = "10.87.0.0/24";
+const NS = "default";
+
+function skipReason(): string | null {
+  if (process.getuid?.() !== 0) return "not root: containerd needs root";
+  let pf = preflight();
+  if (pf.missingPackages.length || !existsSync("/bin/busybox")) {
+    const r = spawnSync("bash", [join(REPO, "scripts/setup-node.sh")], { encoding: "utf8" });
+    pf = preflight();
+    if (pf.missingPackages.length) return `Debian packages missing and could not be installed (${pf.errors.join("; ")}): ${r.stderr}`;
+  }
+  if (!pf.ok) return pf.errors.join("; ");
+  return null;
+}
+const reason = skipReason();
+if (reason) console.warn(`SKIP test/e2e/streams.test.ts: ${reason}`);
+
+/** The server process: `skiff server` with its listener composed with the stream server. */
+function launcherSource(): string {
+  return `
+import { readFileSync } from "node:fs";
+import { main } from ${JSON.stringify(join(REPO, "cli/main.ts"))};
+import { createStreamServer } from ${JSON.stringify(join(REPO, "server/api/streams/index.ts"))};
+import { listenNode } from ${JSON.stringify(join(REPO, "server/api/streams/listen.ts"))};
+import { Authenticator } from ${JSON.stringify(join(REPO, "server/auth/authn.ts"))};
+import { parseJoinToken } from ${JSON.stringify(join(REPO, "server/auth/tokens.ts"))};
+const dataDir = process.argv[process.argv.indexOf("--data-dir") + 1];
+const mode = process.env.STREAMS_LISTENER ?? "node";
+const realServe = Bun.serve;
+(Bun as any).serve = (opts: any) => {
+  // Only runServer's call is ours (node:http itself is built on Bun.serve).
+  (Bun as any).serve = realServe;
+  const sd = dataDir + "/server";
+  const admin = readFileSync(sd + "/admin-token", "utf8").trim();
+  const auth = new Authenticator(admin, parseJoinToken(readFileSync(sd + "/token", "utf8").trim()).secret, new Uint8Array(readFileSync(sd + "/token-key")));
+  // The launcher has no handle on runServer's store: read pods through the app itself.
+  const getPod = async (ns: string, name: string) => {
+    const r = await opts.fetch(new Request("https://127.0.0.1/api/v1/namespaces/" + ns + "/pods/" + name, { headers: { authorization: "Bearer " + admin } }));
+    return r.ok ? r.json() : undefined;
+  };
+  const streams = createStreamServer({ getPod, authenticate: (h) => auth.authenticate(h) });
+  if (mode === "bun")
+    return realServe({ ...opts, fetch: (req: Request, srv: any) => (streams.handles(req) ? streams.fetch(req, srv) : opts.fetch(req, srv)), websocket: streams.websocket });
+  const p = listenNode({ hostname: opts.hostname, port: opts.port, tls: opts.tls, fetch: (r) => opts.fetch(r), streams });
+  p.catch((e) => { console.error("listen failed", e); process.exit(1); });
+  return { stop() { p.then((l) => l.stop()); }, port: opts.port };
+};
+main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });
+`;
+}
+
+function podYaml(name: string, containers: string): string {
+  return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${NS}
+spec:
+  nodeName: ${NODE}
+  terminationGracePeriodSeconds: 1
+  containers:
+${containers}`;
+}
+
+/** Removes the test's cgroups; returns true while some are still there. */
+function removeCgroup(name: string): boolean {
+  // Depth-first: pods' cgroups under the test's root, then the root, in every hierarchy.
+  const rm = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
+    try {
+      rmdirSync(dir);
+    } catch {}
+  };
+  const dirs = [...readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, name)), join("/sys/fs/cgroup", name)];
+  for (const d of dirs) rm(d);
+  return dirs.some((d) => existsSync(d));
+}
+
+for (const listener of ["node", "bun"] as const)
+describe.skipIf(reason !== null)(`streams through the agent tunnel (${listener === "node" ? "node:http listener" : "Bun.serve listener"})`, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "skiff-streams-agent-"));
+  const runDir = mkdtempSync(join(tmpdir(), "skiff-streams-run-"));
+  const cgroupRoot = `/skiff-streams-${process.pid}-${listener}`;
+  const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  let srv: SkiffServer;
+  let agent: Agent | undefined;
+  let tunnel: Tunnel | undefined;
+  let podIP = "";
+
+  const k = (args: string[], opts?: KubectlOptions) => kubectl(srv, args, opts);
+
+  async function waitRunning(name: string, timeoutMs = 60_000): Promise<any> {
+    const end = Date.now() + timeoutMs;
+    let last: any;
+    while (Date.now() < end) {
+      const r = await srv.fetch(`/api/v1/namespaces/${NS}/pods/${name}`);
+      if (r.ok) {
+        last = await r.json();
+        const ready = (last.status?.containerStatuses ?? []).every((c: any) => c.state?.running);
+        if (last.status?.phase === "Running" && ready && last.status.containerStatuses?.length) return last;
+      }
+      await Bun.sleep(250);
+    }
+    throw new Error(`pod ${name} not Running after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
+  }
+
+  beforeAll(async () => {
+    const launcher = join(runDir, "server-launcher.ts");
+    writeFileSync(launcher, launcherSource());
+    srv = await startServer({ name: "streams", command: [BUN, launcher], env: { STREAMS_LISTENER: listener } });
+    const imagesDir = join(dataDir, "agent", "images");
+    mkdirSync(imagesDir, { recursive: true });
+    spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
+    const creds = { server: srv.creds.server, caData: srv.creds.tls?.ca, token: srv.creds.headers.authorization?.replace(/^Bearer /, "") };
+    agent = await runAgent({
+      ...creds,
+      dataDir,
+      nodeName: NODE,
+      podCidr: POD_CIDR,
+      nodeIp: "127.0.0.1",
+      log: () => {},
+      tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
+    } as any);
+    tunnel = startTunnel({ config: creds, nodeName: NODE, cri: agent.runtime.cri, podLogsDir: podLogsRoot(dataDir) });
+    await tunnel.ready();
+    const web = podYaml(
+      "web",
+      `  - name: web
+    image: ${BUSYBOX_IMAGE}
+    command: ["sh", "-c", "mkdir -p /www && echo hello-from-pod > /www/index.html && echo line-1 && echo line-2 && echo to-stderr >&2 && httpd -p 80 -h /www && i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done"]
+  - name: side
+    image: ${BUSYBOX_IMAGE}
+    command: ["sh", "-c", "echo side-started; exec sleep 3600"]
+`,
+    );
+    const solo = podYaml(
+      "solo",
+      `  - name: main
+    image: ${BUSYBOX_IMAGE}
+    command: ["sh", "-c", "echo run-$(cat /proc/uptime | cut -d' ' -f1); sleep 1; exit 1"]
+`,
+    );
+    const ap = await k(["apply", "-f", "-"], { stdin: web + "---\n" + solo });
+    expect(ap.code, describeResult(ap)).toBe(0);
+    const pod = await waitRunning("web");
+    podIP = pod.status.podIP;
+  });
+
+  afterAll(async () => {
+    try {
+      await k(["delete", "pod", "web", "solo", "--wait=false"]).catch(() => {});
+      tunnel?.stop();
+      if (agent) {
+        // Containers survive an agent stop by design: remove the sandboxes (and so their
+        // netns, IPs and cgroups) through CRI first, then stop the agent and containerd.
+        const cri = agent.runtime.cri;
+        for (const sb of await cri.listPodSandbox().catch(() => [])) {
+          await cri.stopPodSandbox(sb.id).catch(() => {});
+          await cri.removePodSandbox(sb.id).catch(() => {});
+        }
+        await agent.stop().catch(() => {});
+        await agent.runtime.supervisor?.cleanup().catch(() => {});
+      }
+      await srv?.stop();
+    } finally {
+      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
+      // The last container processes may still be exiting: retry for a few seconds.
+      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  // Bun.serve cannot accept SPDY upgrades: kubectl 1.27 needs the node:http listener.
+  for (const minor of listener === "node" ? ([undefined, 27] as const) : ([undefined] as const)) {
+    const v = minor ? `kubectl 1.${minor}` : "kubectl 1.32";
+    test(`${v} exec: stdout, stderr and the exit code`, async () => {
+      const r = await k(["exec", "web", "-c", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], { minor });
+      expect(r.code, describeResult(r)).toBe(3);
+      expect(r.stdout, describeResult(r)).toBe("out\n");
+      expect(r.stderr, describeResult(r)).toContain("err\n");
+      const ok = await k(["exec", "web", "-c", "web", "--", "cat", "/www/index.html"], { minor });
+      expect(ok.code, describeResult(ok)).toBe(0);
+      expect(ok.stdout).toBe("hello-from-pod\n");
+    });
+
+    test(`${v} exec -i: stdin reaches the command and EOF ends it`, async () => {
+      const input = Array.from({ length: 2000 }, (_, i) => `row ${i}`).join("\n") + "\n";
+      const r = await k(["exec", "-i", "web", "-c", "web", "--", "sh", "-c", "wc -l; echo done"], { minor, stdin: input });
+      expect(r.code, describeResult(r)).toBe(0);
+      expect(r.stdout.trim().split(/\s+/)).toEqual(["2000", "done"]);
+    });
+
+    test(`${v} port-forward reaches busybox httpd in the pod`, async () => {
+      const port = await freePort();
+      const pf = spawnKubectl(srv, ["port-forward", "pod/web", `${port}:80`], { minor });
+      try {
+        let body = "";
+        const end = Date.now() + 20_000;
+        while (Date.now() < end) {
+          try {
+            const r = await fetch(`http://127.0.0.1:${port}/index.html`);
+            body = await r.text();
+            break;
+          } catch {
+            await Bun.sleep(200);
+          }
+        }
+        expect(body).toBe("hello-from-pod\n");
+        // several connections, in parallel
+        const many = await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/index.html`).then((r) => r.text())));
+        expect(many).toEqual(Array(5).fill("hello-from-pod\n"));
+      } finally {
+        await pf.kill();
+      }
+    });
+  }
+
+  test("kubectl logs: -c, --tail, --timestamps, the container-name error", async () => {
+    const noC = await k(["logs", "web"]);
+    // kubectl picks the first container itself (with a notice) in recent versions
+    expect(noC.code, describeResult(noC)).toBe(0);
+    const side = await k(["logs", "web", "-c", "side"]);
+    expect(side.stdout, describeResult(side)).toBe("side-started\n");
+    const all = await k(["logs", "web", "-c", "web"]);
+    // stdout and stderr are separate pipes: only the order within one of them is certain
+    expect(all.stdout.split("\n").filter((l) => !l.startsWith("tick-")), describeResult(all)).toEqual(expect.arrayContaining(["line-1", "line-2", "to-stderr"]));
+    expect(all.stdout.indexOf("line-1")).toBeLessThan(all.stdout.indexOf("line-2"));
+    const tail = await k(["logs", "web", "-c", "web", "--tail=2"]);
+    expect(tail.stdout.trim().split("\n").length, describeResult(tail)).toBe(2);
+    expect(tail.stdout).toMatch(/^tick-\d+\ntick-\d+\n$/);
+    const ts = await k(["logs", "web", "-c", "side", "--timestamps"]);
+    expect(ts.stdout, describeResult(ts)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z side-started\n$/);
+    const lim = await k(["logs", "web", "-c", "side", "--limit-bytes=4"]);
+    expect(lim.stdout).toBe("side");
+    // the raw API without a container: Kubernetes' message
+    const raw = await srv.fetch(`/api/v1/namespaces/${NS}/pods/web/log`);
+    expect(raw.status).toBe(400);
+    expect(((await raw.json()) as any).message).toBe("a container name must be specified for pod web, choose one of: [web side]");
+    const since = await k(["logs", "web", "-c", "web", "--since=1s"]);
+    expect(since.stdout).not.toContain("line-1");
+  });
+
+  test("kubectl logs -f streams new lines", async () => {
+    const p = spawnKubectl(srv, ["logs", "-f", "web", "-c", "web", "--tail=1"]);
+    try {
+      await p.waitForLine((l) => /tick-/.test(l), 10_000);
+      const first = p.lines.length;
+      await p.waitForLine(() => true, 10_000, first + 3);
+      const ticks = p.lines.map((l) => Number(/tick-(\d+)/.exec(l)?.[1])).filter((n) => !Number.isNaN(n));
+      expect(ticks.length, p.lines.join("\n")).toBeGreaterThanOrEqual(4);
+      for (let i = 1; i < ticks.length; i++) expect(ticks[i]).toBe(ticks[i - 1]! + 1);
+    } finally {
+      await p.kill();
+    }
+  });
+
+  test("kubectl logs --previous shows the last terminated container", async () => {
+    const end = Date.now() + 40_000;
+    let pod: any;
+    while (Date.now() < end) {
+      pod = await (await srv.fetch(`/api/v1/namespaces/${NS}/pods/solo`)).json();
+      if ((pod.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1) break;
+      await Bun.sleep(300);
+    }
+    const prev = await k(["logs", "solo", "--previous"]);
+    expect(prev.code, describeResult(prev)).toBe(0);
+    expect(prev.stdout).toMatch(/^run-[\d.]+\n$/);
+    const noPrev = await k(["logs", "web", "-c", "side", "--previous"]);
+    expect(noPrev.code).not.toBe(0);
+    expect(noPrev.stderr).toContain('previous terminated container "side" in pod "web" not found');
+  });
+
+  test("errors: unknown pod, unknown container", async () => {
+    const r = await k(["exec", "nope", "--", "true"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('pods "nope" not found');
+    const c = await k(["exec", "web", "-c", "nope", "--", "true"]);
+    expect(c.code).not.toBe(0);
+    expect(c.stderr, describeResult(c)).toContain("container nope is not valid for pod web");
+    void podIP;
+  });
+});

@@ -1,0 +1,137 @@
+// The exec channel protocols, the agent tunnel multiplexer (with flow control) and the CRI
+// log formatter.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LogFormatter, parseCriLine, tailOffset, timeKey } from "../../agent/tunnel/logs.ts";
+import { channelVersion, decodeChannel, encodeChannel, exitCodeStatus, pickProtocol, statusBytes, successStatus } from "../../lib/wsstream/channel.ts";
+import { MAX_DATA, TunnelMux, TunnelOpenError, WINDOW, type TunnelStream } from "../../lib/wsstream/tunnel.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+describe("exec channel protocol", () => {
+  test("binary and base64 framing", () => {
+    expect(encodeChannel(1, enc.encode("hi"))).toEqual(new Uint8Array([1, 104, 105]));
+    expect(decodeChannel(new Uint8Array([255, 0]))).toEqual({ channel: 255, data: new Uint8Array([0]) });
+    const t = encodeChannel(2, enc.encode("hi"), true);
+    expect(t).toBe("2aGk=");
+    expect(dec.decode(decodeChannel(t as string)!.data)).toBe("hi");
+  });
+
+  test("protocol choice and versions", () => {
+    expect(pickProtocol(["v4.channel.k8s.io", "v5.channel.k8s.io"], ["v5.channel.k8s.io", "v4.channel.k8s.io"])).toBe("v5.channel.k8s.io");
+    expect(pickProtocol(["x"], ["v5.channel.k8s.io"])).toBeNull();
+    expect(channelVersion("v5.channel.k8s.io")).toBe(5);
+    expect(channelVersion("channel.k8s.io")).toBe(1);
+  });
+
+  test("the exit code travels as kubectl decodes it (v4+), as text before", () => {
+    const st = JSON.parse(dec.decode(statusBytes(exitCodeStatus(3), 5)));
+    expect(st).toMatchObject({ kind: "Status", status: "Failure", reason: "NonZeroExitCode", details: { causes: [{ reason: "ExitCode", message: "3" }] } });
+    expect(statusBytes(successStatus(), 2).length).toBe(0);
+    expect(dec.decode(statusBytes(exitCodeStatus(3), 2))).toContain("exit code 3");
+  });
+});
+
+function muxPair() {
+  const toAgent: Uint8Array[] = [];
+  let agent!: TunnelMux;
+  const server = new TunnelMux({ send: (b) => queueMicrotask(() => agent.receive(b)) });
+  const opened: { s: TunnelStream; req: any }[] = [];
+  agent = new TunnelMux({
+    send: (b) => queueMicrotask(() => server.receive(b)),
+    onOpen: (s, req, accept, refuse) => {
+      if ((req as any).kind === "ping") return refuse(404, "NotFound", "nope");
+      opened.push({ s, req });
+      accept();
+    },
+  });
+  void toAgent;
+  return { server, agent, opened };
+}
+
+describe("agent tunnel", () => {
+  test("open, data both ways, END, refusal as an error", async () => {
+    const { server, opened } = muxPair();
+    const s = await server.open({ kind: "log", namespace: "ns", pod: "p", uid: "u", container: "c" });
+    expect(opened[0]!.req.pod).toBe("p");
+    let got = "";
+    const done = new Promise<void>((r) => s.on({ data: (b) => (got += dec.decode(b)), end: r }));
+    opened[0]!.s.write(enc.encode("line\n"));
+    opened[0]!.s.end();
+    await done;
+    expect(got).toBe("line\n");
+    const err = await server.open({ kind: "ping" }).catch((e) => e);
+    expect(err).toBeInstanceOf(TunnelOpenError);
+    expect(err.code).toBe(404);
+  });
+
+  test("flow control: a writer beyond the window queues until the reader delivers", async () => {
+    const { server, opened } = muxPair();
+    const s = await server.open({ kind: "portforward", namespace: "n", pod: "p", uid: "u", port: 80 });
+    const agentSide = opened[0]!.s;
+    // nobody reads on the agent side yet: handlers not set, so no credit comes back
+    const big = new Uint8Array(WINDOW + 3 * MAX_DATA);
+    expect(s.write(big)).toBe(false);
+    expect(s.buffered).toBe(3 * MAX_DATA);
+    let received = 0;
+    const drained = new Promise<void>((r) => s.on({ drain: r }));
+    agentSide.on({ data: (b) => (received += b.length) });
+    await drained;
+    await Bun.sleep(5);
+    expect(s.buffered).toBe(0);
+    expect(received).toBe(big.length);
+  });
+
+  test("a closed tunnel fails pending opens and resets streams", async () => {
+    const { server, opened } = muxPair();
+    const s = await server.open({ kind: "log", namespace: "n", pod: "p", uid: "u", container: "c" });
+    const reset = new Promise<string>((r) => s.on({ reset: r }));
+    server.close("gone");
+    expect(await reset).toBe("gone");
+    await expect(server.open({ kind: "ping" })).rejects.toThrow(/closed/);
+    void opened;
+  });
+});
+
+describe("CRI log files", () => {
+  const line = (t: string, s: string, tag: string, m: string) => enc.encode(`${t} ${s} ${tag} ${m}`);
+
+  test("parse, partial lines joined, timestamps, since, limit", () => {
+    expect(parseCriLine(line("2024-01-01T00:00:00.5Z", "stdout", "F", "hi there"))).toMatchObject({ stream: "stdout", partial: false });
+    const f = new LogFormatter({ timestamps: true });
+    const out = [
+      f.format(line("2024-01-01T00:00:01.000000001Z", "stdout", "P", "ab")),
+      f.format(line("2024-01-01T00:00:01.000000002Z", "stdout", "F", "cd")),
+    ].map((b) => dec.decode(b!));
+    expect(out.join("")).toBe("2024-01-01T00:00:01.000000001Z abcd\n");
+    const since = new LogFormatter({ sinceKey: timeKey("2024-01-01T00:00:02Z") });
+    expect(since.format(line("2024-01-01T00:00:01.999999999Z", "stdout", "F", "old"))).toBeNull();
+    expect(dec.decode(since.format(line("2024-01-01T00:00:02.000000001Z", "stdout", "F", "new"))!)).toBe("new\n");
+    const lim = new LogFormatter({ limitBytes: 5 });
+    expect(dec.decode(lim.format(line("2024-01-01T00:00:00Z", "stdout", "F", "abc"))!)).toBe("abc\n");
+    expect(dec.decode(lim.format(line("2024-01-01T00:00:00Z", "stdout", "F", "def"))!)).toBe("d");
+    expect(lim.done).toBe(true);
+  });
+
+  test("tail offset counts physical lines, with or without a final newline", () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-logs-"));
+    try {
+      const p = join(dir, "0.log");
+      const text = Array.from({ length: 10 }, (_, i) => `l${i}`).join("\n") + "\n";
+      writeFileSync(p, text);
+      const fd = openSync(p, "r");
+      expect(text.slice(tailOffset(fd, text.length, 2))).toBe("l8\nl9\n");
+      expect(tailOffset(fd, text.length, 100)).toBe(0);
+      expect(tailOffset(fd, text.length, 0)).toBe(text.length);
+      const noNl = text.slice(0, -1);
+      writeFileSync(p, noNl);
+      const fd2 = openSync(p, "r");
+      expect(noNl.slice(tailOffset(fd2, noNl.length, 1))).toBe("l9");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
