@@ -1,0 +1,218 @@
+// The node agent: registers the Node, keeps its Lease fresh, reports node status, and runs the
+// pods bound to it on containerd through CRI (agent/pods), with a node-local cache so pods keep
+// running and restarting while the server is unreachable.
+//
+//   const agent = await runAgent({ server, caData, token, dataDir, nodeName });
+//   ...
+//   await agent.stop();   // the agent stops; containerd's containers keep running
+//
+// The API is reached only through lib/client.ts's KubeClient built from { server, caData, token }.
+
+import { AgentApi, isUnreachable, makeClient } from "./api.ts";
+import { PodCache } from "./cache/pod-cache.ts";
+import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
+import type { RotationOptions } from "./logs/logs.ts";
+import { NodeLease } from "./node/lease.ts";
+import { defaultNodeIp } from "./node/info.ts";
+import { loadNodeState, NodeStatus, saveNodeState } from "./node/node.ts";
+import { Backoff } from "./pods/backoff.ts";
+import { PodManager } from "./pods/manager.ts";
+import { StatusManager } from "./pods/status-manager.ts";
+import { ObjectStore } from "./volumes/objects.ts";
+
+export const DEFAULT_POD_CIDR = "10.42.0.0/24";
+
+export interface AgentOptions {
+  server: string;
+  /** PEM of the cluster CA the server certificate must chain to. */
+  caData?: string;
+  token?: string;
+  dataDir: string;
+  nodeName: string;
+  nodeIp?: string;
+  /** Use this CRI socket instead of starting containerd. */
+  containerRuntimeEndpoint?: string;
+  /** Used when the server assigns none (spec.podCIDR wins). */
+  podCidr?: string;
+  hollow?: false;
+  /** Cluster DNS servers for dnsPolicy ClusterFirst pods (none: the host's resolv.conf). */
+  clusterDns?: string[];
+  clusterDomain?: string;
+  log?: (msg: string) => void;
+  /** Knobs for tests and benchmarks; the defaults are Kubernetes'. */
+  tuning?: AgentTuning;
+}
+
+export interface AgentTuning {
+  /** Linux bridge for pods (default skiff0). */
+  bridge?: string;
+  /** Use options.podCidr even if the server assigned another one (tests sharing a host). */
+  forcePodCidr?: boolean;
+  /** Container restart back-off (default 10 s doubling to 5 min). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** CRI relist interval (default 1 s). */
+  relistMs?: number;
+  /** Lease renewal (default 10 s). */
+  leaseRenewMs?: number;
+  /** Node condition checks (default 10 s) and forced status reports (default 5 min). */
+  nodeStatusCheckMs?: number;
+  nodeStatusReportMs?: number;
+  /** Retry interval of failed pod steps (default 2 s). */
+  retryMs?: number;
+  /** cgroupfs parent of all pods (default /skiff). */
+  cgroupRoot?: string;
+  /** How long to wait for the server to assign spec.podCIDR (default 3 s). */
+  podCidrWaitMs?: number;
+  logRotation?: RotationOptions;
+  logRotateMs?: number;
+}
+
+export interface Agent {
+  stop(): Promise<void>;
+  readonly nodeName: string;
+  readonly podCidr: string;
+  readonly runtime: Runtime;
+  readonly pods: PodManager;
+  readonly statuses: StatusManager;
+  readonly lease: NodeLease;
+  readonly nodeStatus: NodeStatus;
+  /** Is the API server reachable (as of the last request)? */
+  online(): boolean;
+}
+
+export async function runAgent(opts: AgentOptions): Promise<Agent> {
+  const log = opts.log ?? ((m: string) => console.error(`agent: ${m}`));
+  const t = opts.tuning ?? {};
+  const api = new AgentApi(makeClient({ server: opts.server, caData: opts.caData, token: opts.token }));
+  const runtime = await startRuntime({
+    dataDir: opts.dataDir,
+    containerRuntimeEndpoint: opts.containerRuntimeEndpoint,
+    bridge: t.bridge,
+    onEvent: (e: RuntimeEvent) => {
+      if (e.type === "airgap" && e.result.errors.length) for (const er of e.result.errors) log(`image import ${er.file}: ${er.error}`);
+      else if (e.type === "exited" || e.type === "restarting" || e.type === "warning") log(`containerd: ${JSON.stringify(e)}`);
+    },
+  });
+  const stoppers: (() => unknown)[] = [];
+  try {
+    const nodeIp = opts.nodeIp ?? defaultNodeIp();
+    const v = await runtime.cri.version();
+    const nodeStatus = new NodeStatus(api, {
+      nodeName: opts.nodeName,
+      nodeIp,
+      dataDir: opts.dataDir,
+      runtimeVersion: `${v.runtimeName}://${v.runtimeVersion}`,
+      runtimeReady: async () => {
+        const c = await runtime.cri.conditions({ timeoutMs: 5000 });
+        const bad = ["RuntimeReady", "NetworkReady"].filter((k) => !c[k]?.status);
+        return bad.length ? { ok: false, message: `container runtime not ready: ${bad.map((k) => `${k}=false: ${c[k]?.message ?? ""}`).join("; ")}` } : { ok: true, message: "" };
+      },
+      checkIntervalMs: t.nodeStatusCheckMs,
+      statusReportMs: t.nodeStatusReportMs,
+      log,
+    });
+    const lease = new NodeLease(api, { nodeName: opts.nodeName, renewIntervalMs: t.leaseRenewMs, log });
+    const state = loadNodeState(opts.dataDir);
+
+    // Registration; an unreachable server is not fatal when the node ran before (offline start).
+    let registered = false;
+    try {
+      const node = await nodeStatus.register();
+      lease.setNodeUid(node?.metadata?.uid);
+      registered = true;
+    } catch (e) {
+      if (!isUnreachable(e)) throw e;
+      log(`server ${opts.server} unreachable (${(e as Error).message}); starting from the local cache`);
+    }
+    let podCidr: string;
+    if (t.forcePodCidr && opts.podCidr) podCidr = opts.podCidr;
+    else if (registered) podCidr = (await nodeStatus.waitPodCidr(t.podCidrWaitMs ?? 3000)) ?? opts.podCidr ?? state.podCidr ?? DEFAULT_POD_CIDR;
+    else podCidr = state.podCidr ?? opts.podCidr ?? DEFAULT_POD_CIDR;
+    if (registered && !nodeStatus.node?.spec?.podCIDR) {
+      // Nobody assigned one: record ours so other components (routes, proxies) can see it.
+      await api.mergePatch(`/api/v1/nodes/${encodeURIComponent(opts.nodeName)}`, { spec: { podCIDR: podCidr, podCIDRs: [podCidr] } }).catch(() => {});
+    }
+    saveNodeState(opts.dataDir, { podCidr, uid: nodeStatus.node?.metadata?.uid ?? state.uid });
+    await runtime.setPodCidr(podCidr);
+    if (registered) await nodeStatus.report(false); // NetworkReady flipped: the node is Ready now
+
+    const startHeartbeats = () => {
+      lease.start();
+      nodeStatus.start();
+    };
+    let stopping = false;
+    if (registered) startHeartbeats();
+    else {
+      void (async () => {
+        while (!stopping) {
+          await Bun.sleep(2000);
+          try {
+            const node = await nodeStatus.register();
+            lease.setNodeUid(node?.metadata?.uid);
+            startHeartbeats();
+            log("registered with the server");
+            return;
+          } catch {
+            /* still offline */
+          }
+        }
+      })();
+    }
+    stoppers.push(() => lease.stop(), () => nodeStatus.stop());
+
+    const statuses = new StatusManager(api, { log });
+    let pods!: PodManager;
+    const objects = new ObjectStore(api, (_kind, _ns, _name, users) => {
+      for (const uid of users) pods?.workers.get(uid)?.kick();
+    });
+    stoppers.push(() => objects.close(), () => statuses.close());
+    const cache = PodCache.forDataDir(opts.dataDir);
+    pods = new PodManager(
+      {
+        cri: runtime.cri,
+        api,
+        objects,
+        statuses,
+        cache,
+        dataDir: opts.dataDir,
+        hostIPs: () => [nodeIp],
+        node: nodeStatus.facts.resources,
+        backoff: new Backoff({ initialMs: t.backoffInitialMs, maxMs: t.backoffMaxMs }),
+        cgroupRoot: t.cgroupRoot ?? "/skiff",
+        clusterDns: opts.clusterDns,
+        clusterDomain: opts.clusterDomain,
+        tmpfs: process.getuid?.() === 0,
+        log,
+        retryMs: t.retryMs ?? 2000,
+      },
+      cache,
+      { nodeName: opts.nodeName, relistMs: t.relistMs, logRotateMs: t.logRotateMs, logRotation: t.logRotation },
+    );
+    pods.start();
+
+    let stopped = false;
+    return {
+      nodeName: opts.nodeName,
+      podCidr,
+      runtime,
+      pods,
+      statuses,
+      lease,
+      nodeStatus,
+      online: () => pods.online,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        stopping = true;
+        await pods.stop();
+        for (const s of stoppers) s();
+        await runtime.stop();
+      },
+    };
+  } catch (e) {
+    for (const s of stoppers) s();
+    await runtime.stop();
+    throw e;
+  }
+}

@@ -1,0 +1,100 @@
+// Running one probe or lifecycle hook action: exec through CRI ExecSync, httpGet to the pod IP,
+// tcpSocket. Shared by probes (liveness/readiness/startup) and hooks (postStart/preStop).
+
+import type { CriClient } from "../cri/client.ts";
+import type { Container, Handler } from "../pods/types.ts";
+
+export interface ActionTarget {
+  cri: CriClient;
+  containerId: string;
+  container: Container;
+  /** Where httpGet/tcpSocket connect when the action names no host: the pod IP. */
+  podIp: string;
+}
+
+export interface ActionResult {
+  ok: boolean;
+  /** Output or error, trimmed, for events and status messages. */
+  output: string;
+}
+
+export function resolvePort(port: number | string, c: Container): number {
+  if (typeof port === "number") return port;
+  if (/^\d+$/.test(port)) return Number(port);
+  const p = c.ports?.find((x) => x.name === port);
+  if (!p) throw new Error(`port ${JSON.stringify(port)} not found in container ${c.name}`);
+  return p.containerPort;
+}
+
+const MAX_OUTPUT = 10 * 1024;
+
+export async function runAction(h: Handler & { grpc?: unknown }, t: ActionTarget, timeoutSeconds: number): Promise<ActionResult> {
+  const timeoutMs = Math.max(1, timeoutSeconds) * 1000;
+  try {
+    if (h.exec) {
+      const r = await t.cri.execSync(t.containerId, h.exec.command ?? [], Math.max(1, timeoutSeconds));
+      const out = Buffer.concat([r.stdout, r.stderr]).toString("utf8").slice(0, MAX_OUTPUT).trim();
+      return { ok: r.exitCode === 0, output: r.exitCode === 0 ? out : `command ${JSON.stringify(h.exec.command ?? [])} exited with ${r.exitCode}: ${out}` };
+    }
+    if (h.httpGet) {
+      const g = h.httpGet;
+      const port = resolvePort(g.port, t.container);
+      const scheme = (g.scheme ?? "HTTP").toLowerCase();
+      let host = g.host || t.podIp;
+      if (host.includes(":")) host = `[${host}]`;
+      const path = g.path ? (g.path.startsWith("/") ? g.path : "/" + g.path) : "/";
+      const headers: Record<string, string> = { "User-Agent": "kube-probe/1.32", Accept: "*/*" };
+      for (const hd of g.httpHeaders ?? []) headers[hd.name] = hd.value;
+      const url = `${scheme}://${host}:${port}${path}`;
+      const res = await fetch(url, {
+        headers,
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+        ...(scheme === "https" ? { tls: { rejectUnauthorized: false } } : {}),
+      } as RequestInit);
+      const body = (await res.text().catch(() => "")).slice(0, MAX_OUTPUT);
+      const ok = res.status >= 200 && res.status < 400;
+      return { ok, output: ok ? body : `HTTP probe failed with statuscode: ${res.status}` };
+    }
+    if (h.tcpSocket) {
+      const port = resolvePort(h.tcpSocket.port, t.container);
+      const host = h.tcpSocket.host || t.podIp;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`dial tcp ${host}:${port}: i/o timeout`)), timeoutMs);
+        Bun.connect({
+          hostname: host,
+          port,
+          socket: {
+            open(s) {
+              clearTimeout(timer);
+              s.end();
+              resolve();
+            },
+            data() {},
+            error(_s, e) {
+              clearTimeout(timer);
+              reject(e);
+            },
+            connectError(_s, e) {
+              clearTimeout(timer);
+              reject(e);
+            },
+          },
+        }).catch((e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+      });
+      return { ok: true, output: "" };
+    }
+    if (h.sleep) {
+      await Bun.sleep(Math.min(h.sleep.seconds * 1000, timeoutMs));
+      return { ok: true, output: "" };
+    }
+    if (h.grpc) return { ok: false, output: "grpc probes are not supported by this agent" };
+    return { ok: false, output: "no probe action" };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return { ok: false, output: /timeout|timed out|abort/i.test(msg) ? `probe timed out after ${timeoutSeconds}s: ${msg}` : msg };
+  }
+}

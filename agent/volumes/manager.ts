@@ -1,0 +1,311 @@
+// Pod volumes on the node, under the pod directory like kubelet's:
+//
+//   <data-dir>/agent/pods/<uid>/volumes/<plugin>/<volume>
+//
+// plugin names follow kubelet (kubernetes.io~empty-dir, ~configmap, ~secret, ~downward-api,
+// ~projected). setup() is idempotent and cheap when nothing changed, so the pod worker calls it
+// on every sync; that is also how configMap/secret/downwardAPI volumes are updated in place.
+
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { isUnreachable, type AgentApi } from "../api.ts";
+import { fieldRefValue, type RuntimeIps } from "../pods/fieldref.ts";
+import { bytesOf, resourceFieldValue } from "../pods/resources.ts";
+import type { ConfigMapLike, DownwardAPIVolumeFile, KeyToPath, Pod, Volume } from "../pods/types.ts";
+import { cleanPath, writeAtomic, type FileProjection } from "./atomic-writer.ts";
+import { checkHostPath } from "./hostpath.ts";
+import { mountTmpfs, unmountAll } from "./mount.ts";
+import type { ObjectKind, ObjectStore } from "./objects.ts";
+
+export interface NodeResources {
+  cpuMilli: number;
+  memory: number;
+  ephemeralStorage: number;
+}
+
+export interface VolumeContext {
+  api: AgentApi;
+  objects: ObjectStore;
+  node: NodeResources;
+  ips: RuntimeIps;
+  /** Use tmpfs for memory media (off only where mount is impossible). */
+  tmpfs: boolean;
+}
+
+export interface MountedVolume {
+  /** Host path to bind into containers. */
+  path: string;
+  /** Forced read-only (configMap, secret, downwardAPI, projected are read-only in containers). */
+  readOnly: boolean;
+}
+
+export class VolumeError extends Error {
+  override name = "VolumeError";
+}
+
+const PLUGIN: Record<string, string> = {
+  emptyDir: "kubernetes.io~empty-dir",
+  configMap: "kubernetes.io~configmap",
+  secret: "kubernetes.io~secret",
+  downwardAPI: "kubernetes.io~downward-api",
+  projected: "kubernetes.io~projected",
+};
+
+export function podDir(dataDir: string, uid: string): string {
+  return join(dataDir, "agent", "pods", uid);
+}
+
+/** The ConfigMaps and Secrets a pod's volumes and env use. */
+export function objectRefs(pod: Pod): { kind: ObjectKind; ns: string; name: string }[] {
+  const ns = pod.metadata.namespace ?? "default";
+  const out = new Map<string, { kind: ObjectKind; ns: string; name: string }>();
+  const add = (kind: ObjectKind, name?: string) => {
+    if (name) out.set(`${kind}/${name}`, { kind, ns, name });
+  };
+  for (const v of pod.spec.volumes ?? []) {
+    add("configmaps", v.configMap?.name);
+    add("secrets", v.secret?.secretName);
+    for (const s of v.projected?.sources ?? []) {
+      add("configmaps", s.configMap?.name);
+      add("secrets", s.secret?.name);
+    }
+  }
+  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+    for (const e of c.env ?? []) {
+      add("configmaps", e.valueFrom?.configMapKeyRef?.name);
+      add("secrets", e.valueFrom?.secretKeyRef?.name);
+    }
+    for (const e of c.envFrom ?? []) {
+      add("configmaps", e.configMapRef?.name);
+      add("secrets", e.secretRef?.name);
+    }
+  }
+  return [...out.values()];
+}
+
+function objectData(obj: ConfigMapLike, kind: ObjectKind): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  if (kind === "secrets") {
+    for (const [k, v] of Object.entries(obj.data ?? {})) out.set(k, Buffer.from(v, "base64"));
+  } else {
+    for (const [k, v] of Object.entries(obj.data ?? {})) out.set(k, Buffer.from(v));
+    for (const [k, v] of Object.entries(obj.binaryData ?? {})) out.set(k, Buffer.from(v, "base64"));
+  }
+  return out;
+}
+
+/** Files of a configMap/secret source; undefined when the object is optional and missing. */
+function projectObject(
+  obj: ConfigMapLike | null,
+  kind: ObjectKind,
+  what: string,
+  items: KeyToPath[] | undefined,
+  optional: boolean | undefined,
+  mode: number,
+  out: Map<string, FileProjection>,
+): void {
+  if (!obj) {
+    if (optional) return;
+    throw new VolumeError(`${kind === "secrets" ? "secret" : "configmap"} ${JSON.stringify(what)} not found`);
+  }
+  const data = objectData(obj, kind);
+  if (items?.length) {
+    for (const it of items) {
+      const v = data.get(it.key);
+      if (v === undefined) {
+        if (optional) continue;
+        throw new VolumeError(`configuration key ${JSON.stringify(it.key)} not found in ${kind === "secrets" ? "secret" : "configmap"} ${JSON.stringify(what)}`);
+      }
+      out.set(cleanPath(it.path), { data: v, mode: it.mode ?? mode });
+    }
+  } else {
+    for (const [k, v] of data) out.set(k, { data: v, mode });
+  }
+}
+
+function projectDownward(pod: Pod, items: DownwardAPIVolumeFile[] | undefined, mode: number, ctx: VolumeContext, out: Map<string, FileProjection>) {
+  for (const it of items ?? []) {
+    let value: string;
+    if (it.fieldRef) value = fieldRefValue(pod, it.fieldRef.fieldPath, ctx.ips);
+    else if (it.resourceFieldRef) {
+      const c = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((x) => x.name === it.resourceFieldRef!.containerName);
+      value = resourceFieldValue(c, it.resourceFieldRef.resource, it.resourceFieldRef.divisor, ctx.node);
+    } else continue;
+    out.set(cleanPath(it.path), { data: value, mode: it.mode ?? mode });
+  }
+}
+
+export class PodVolumes {
+  /** Resolved persistentVolumeClaim paths, kept so the pod keeps its volume while offline. */
+  private pvcPaths: Record<string, string>;
+  private readonly statePath: string;
+
+  constructor(
+    readonly pod: () => Pod,
+    readonly dir: string,
+  ) {
+    this.statePath = join(dir, "volumes.json");
+    try {
+      this.pvcPaths = JSON.parse(readFileSync(this.statePath, "utf8"));
+    } catch {
+      this.pvcPaths = {};
+    }
+  }
+
+  private volDir(kind: string, name: string): string {
+    return join(this.dir, "volumes", PLUGIN[kind]!, name);
+  }
+
+  /** Sets up every volume; returns name → host path. Throws VolumeError with a FailedMount-like message. */
+  async setup(ctx: VolumeContext): Promise<Map<string, MountedVolume>> {
+    const pod = this.pod();
+    const ns = pod.metadata.namespace ?? "default";
+    const out = new Map<string, MountedVolume>();
+    for (const v of pod.spec.volumes ?? []) {
+      try {
+        out.set(v.name, await this.setupOne(pod, ns, v, ctx));
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new VolumeError(`MountVolume.SetUp failed for volume ${JSON.stringify(v.name)} : ${msg}`);
+      }
+    }
+    return out;
+  }
+
+  private async fetch(ctx: VolumeContext, kind: ObjectKind, ns: string, name: string, dir: string): Promise<ConfigMapLike | null | "keep"> {
+    try {
+      return await ctx.objects.get(kind, ns, name);
+    } catch (e) {
+      // Offline: keep what was written last time.
+      if (isUnreachable(e) && existsSync(join(dir, "..data"))) return "keep";
+      throw e;
+    }
+  }
+
+  private async setupOne(pod: Pod, ns: string, v: Volume, ctx: VolumeContext): Promise<MountedVolume> {
+    if (v.emptyDir) {
+      const dir = this.volDir("emptyDir", v.name);
+      mkdirSync(dir, { recursive: true, mode: 0o777 });
+      if (v.emptyDir.medium === "Memory" && ctx.tmpfs) {
+        const size = bytesOf(v.emptyDir.sizeLimit) ?? ctx.node.memory;
+        mountTmpfs(dir, size, "0777");
+      }
+      return { path: dir, readOnly: false };
+    }
+    if (v.hostPath) {
+      checkHostPath(v.hostPath.path, v.hostPath.type);
+      return { path: v.hostPath.path, readOnly: false };
+    }
+    if (v.configMap || v.secret) {
+      const kind: ObjectKind = v.configMap ? "configmaps" : "secrets";
+      const src = v.configMap ?? { ...v.secret!, name: v.secret!.secretName };
+      const dir = this.volDir(v.configMap ? "configMap" : "secret", v.name);
+      mkdirSync(dir, { recursive: true });
+      if (v.secret && ctx.tmpfs) mountTmpfs(dir, undefined, "0755");
+      const obj = await this.fetch(ctx, kind, ns, src.name ?? "", dir);
+      if (obj !== "keep") {
+        const files = new Map<string, FileProjection>();
+        projectObject(obj, kind, src.name ?? "", src.items, src.optional, src.defaultMode ?? 0o644, files);
+        writeAtomic(dir, files);
+      }
+      return { path: dir, readOnly: true };
+    }
+    if (v.downwardAPI) {
+      const dir = this.volDir("downwardAPI", v.name);
+      const files = new Map<string, FileProjection>();
+      projectDownward(pod, v.downwardAPI.items, v.downwardAPI.defaultMode ?? 0o644, ctx, files);
+      writeAtomic(dir, files);
+      return { path: dir, readOnly: true };
+    }
+    if (v.projected) {
+      const dir = this.volDir("projected", v.name);
+      mkdirSync(dir, { recursive: true });
+      if (ctx.tmpfs) mountTmpfs(dir, undefined, "0755");
+      const mode = v.projected.defaultMode ?? 0o644;
+      const files = new Map<string, FileProjection>();
+      let keep = false;
+      for (const s of v.projected.sources ?? []) {
+        if (s.configMap || s.secret) {
+          const kind: ObjectKind = s.configMap ? "configmaps" : "secrets";
+          const src = (s.configMap ?? s.secret)!;
+          const obj = await this.fetch(ctx, kind, ns, src.name ?? "", dir);
+          if (obj === "keep") keep = true;
+          else projectObject(obj, kind, src.name ?? "", src.items, src.optional, mode, files);
+        } else if (s.downwardAPI) projectDownward(pod, s.downwardAPI.items, mode, ctx, files);
+        else if (s.serviceAccountToken) {
+          // No token signer on the agent side yet: the projected token is requested from the
+          // server (serviceaccounts/token) when it answers, else the path is left out.
+          const token = await this.serviceAccountToken(pod, ctx, s.serviceAccountToken).catch(() => null);
+          if (token) files.set(cleanPath(s.serviceAccountToken.path), { data: token, mode });
+          else if (existsSync(join(dir, "..data"))) keep = true;
+        }
+      }
+      if (!keep) writeAtomic(dir, files);
+      return { path: dir, readOnly: true };
+    }
+    if (v.persistentVolumeClaim) {
+      return { path: await this.pvcPath(pod, ns, v, ctx), readOnly: !!v.persistentVolumeClaim.readOnly };
+    }
+    throw new VolumeError(`volume type of ${JSON.stringify(v.name)} is not supported by this agent (${Object.keys(v).filter((k) => k !== "name").join(", ")})`);
+  }
+
+  private async serviceAccountToken(pod: Pod, ctx: VolumeContext, s: { audience?: string; expirationSeconds?: number }): Promise<string | null> {
+    const sa = pod.spec.serviceAccountName || "default";
+    const ns = pod.metadata.namespace ?? "default";
+    const r = await ctx.api.create(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: {
+        audiences: s.audience ? [s.audience] : [],
+        expirationSeconds: s.expirationSeconds ?? 3607,
+        boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid },
+      },
+    });
+    return r?.status?.token ?? null;
+  }
+
+  private async pvcPath(pod: Pod, ns: string, v: Volume, ctx: VolumeContext): Promise<string> {
+    const claim = v.persistentVolumeClaim!.claimName;
+    try {
+      const pvc = await ctx.api.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${encodeURIComponent(claim)}`);
+      const pvName: string | undefined = pvc?.spec?.volumeName;
+      if (!pvName || (pvc?.status?.phase && pvc.status.phase !== "Bound"))
+        throw new VolumeError(`persistentvolumeclaim ${JSON.stringify(claim)} is not bound`);
+      const pv = await ctx.api.get(`/api/v1/persistentvolumes/${encodeURIComponent(pvName)}`);
+      const path: string | undefined = pv?.spec?.hostPath?.path ?? pv?.spec?.local?.path;
+      if (!path) throw new VolumeError(`persistentvolume ${JSON.stringify(pvName)} is neither hostPath nor local: not supported on this node`);
+      const localPath =
+        pv?.spec?.storageClassName === "local-path" ||
+        pv?.metadata?.annotations?.["pv.kubernetes.io/provisioned-by"]?.includes("local-path") ||
+        pv?.spec?.hostPath?.type === "DirectoryOrCreate";
+      if (localPath && !existsSync(path)) mkdirSync(path, { recursive: true, mode: 0o777 });
+      else if (pv?.spec?.hostPath) checkHostPath(path, pv.spec.hostPath.type);
+      else if (!existsSync(path)) throw new VolumeError(`local volume path ${path} does not exist`);
+      if (this.pvcPaths[v.name] !== path) {
+        this.pvcPaths[v.name] = path;
+        mkdirSync(this.dir, { recursive: true });
+        await Bun.write(this.statePath, JSON.stringify(this.pvcPaths));
+      }
+      return path;
+    } catch (e) {
+      if (isUnreachable(e) && this.pvcPaths[v.name]) return this.pvcPaths[v.name]!;
+      throw e;
+    }
+  }
+
+  /** Unmounts tmpfs volumes and removes the pod directory. */
+  teardown(): void {
+    const stuck = unmountAll(this.dir);
+    if (stuck.length) throw new Error(`could not unmount ${stuck.join(", ")}`);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** For tests: the target of a volume's ..data link. */
+export function dataVersion(dir: string): string | null {
+  try {
+    return readlinkSync(join(dir, "..data"));
+  } catch {
+    return null;
+  }
+}

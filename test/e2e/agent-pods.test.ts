@@ -1,0 +1,598 @@
+// The node agent against a real `skiff server` process and a real containerd: node registration
+// and Lease, pods with CNI networking, init containers, restarts with back-off, probes, OOM,
+// configMap/secret volumes and env, hostNetwork, image errors, deletion with preStop, the
+// server going away (pods keep running and restarting from the node-local cache) and an agent
+// restart that re-adopts its pods without duplicates.
+//
+// The agent runs in this test process (runAgent) with its own containerd, bridge (skiffap0),
+// pod CIDR (10.89.0.0/24), cgroup root and short restart back-off (1 s doubling to 8 s; the
+// defaults are Kubernetes' 10 s to 5 min). Everything is removed afterwards.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { preflight } from "../../agent/containerd/preflight.ts";
+import { killShims } from "../../agent/containerd/supervisor.ts";
+import { podLogDir } from "../../agent/logs/logs.ts";
+import { runAgent, type Agent, type AgentOptions } from "../../agent/main.ts";
+import { mountsUnder, unmountAll } from "../../agent/volumes/mount.ts";
+import { startServer, type SkiffServer } from "../harness/server.ts";
+import { busyboxImage } from "../images/builder.ts";
+
+setDefaultTimeout(90_000);
+
+const NODE = "agent-e2e";
+const BRIDGE = "skiffap0";
+const POD_CIDR = "10.89.0.0/24";
+const CGROUP_ROOT = `/skiff-e2e-agent-${process.pid}`;
+const IMAGE = "busybox:latest";
+
+function skipReason(): string | null {
+  if (process.getuid?.() !== 0) return "not root: containerd needs root";
+  const pf = preflight();
+  if (pf.missingPackages.length) return `missing Debian packages: ${pf.missingPackages.join(" ")} (scripts/setup-node.sh)`;
+  if (!pf.ok) return pf.errors.join("; ");
+  return null;
+}
+const reason = skipReason();
+if (reason) console.warn(`SKIP test/e2e/agent-pods.test.ts: ${reason}`);
+
+describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
+  let srv: SkiffServer;
+  let agent: Agent;
+  const dataDir = mkdtempSync(join(tmpdir(), "skiff-agent-e2e-"));
+  const logs: string[] = [];
+  let agentOpts: AgentOptions;
+
+  const api = async (path: string, init: RequestInit = {}) => {
+    const r = await srv.fetch(path, { ...init, headers: { "content-type": "application/json", ...(init.headers ?? {}) } });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const getPod = async (name: string) => (await api(`/api/v1/namespaces/default/pods/${name}`)).body;
+  const createPod = async (spec: any, name: string, extra: any = {}) => {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: "default", labels: { app: name } },
+      spec: { nodeName: NODE, terminationGracePeriodSeconds: 1, ...spec, ...extra },
+    };
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      c.image ??= IMAGE;
+      c.imagePullPolicy ??= "IfNotPresent";
+    }
+    const r = await api("/api/v1/namespaces/default/pods", { method: "POST", body: JSON.stringify(pod) });
+    if (r.status !== 201) throw new Error(`create ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const deletePod = (name: string, grace?: number) =>
+    api(`/api/v1/namespaces/default/pods/${name}${grace !== undefined ? `?gracePeriodSeconds=${grace}` : ""}`, { method: "DELETE" });
+  async function until<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000, stepMs = 250): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    let last: unknown;
+    for (;;) {
+      try {
+        const v = await fn();
+        if (v) return v;
+        last = v;
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}\nagent log:\n${logs.slice(-20).join("\n")}`);
+      await Bun.sleep(stepMs);
+    }
+  }
+  const cond = (p: any, type: string) => p?.status?.conditions?.find((c: any) => c.type === type)?.status;
+  const cs = (p: any, name: string) => [...(p?.status?.containerStatuses ?? []), ...(p?.status?.initContainerStatuses ?? [])].find((c: any) => c.name === name);
+  const logOf = (p: any, container: string, restart = 0) => {
+    const f = join(podLogDir(dataDir, "default", p.metadata.name, p.metadata.uid), container, `${restart}.log`);
+    return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, "")) : [];
+  };
+  const waitGone = (name: string, timeoutMs = 30_000) => until(`pod ${name} deleted`, async () => (await api(`/api/v1/namespaces/default/pods/${name}`)).status === 404, timeoutMs);
+
+  beforeAll(async () => {
+    srv = await startServer({ name: "agent" });
+    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
+    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
+    agentOpts = {
+      server: srv.url,
+      caData: srv.creds.tls?.ca,
+      token: srv.creds.headers.authorization?.replace(/^Bearer /, ""),
+      dataDir,
+      nodeName: NODE,
+      podCidr: POD_CIDR,
+      log: (m) => logs.push(m),
+      tuning: {
+        bridge: BRIDGE,
+        forcePodCidr: true,
+        cgroupRoot: CGROUP_ROOT,
+        backoffInitialMs: 1000,
+        backoffMaxMs: 8000,
+        leaseRenewMs: 1000,
+        retryMs: 500,
+        relistMs: 500,
+        logRotation: { maxSize: 8192, maxFiles: 3 },
+        logRotateMs: 300,
+      },
+    };
+    agent = await runAgent(agentOpts);
+  });
+
+  afterAll(async () => {
+    try {
+      if (agent) {
+        const cri = agent.runtime.cri;
+        for (const s of await cri.listPodSandbox().catch(() => [])) {
+          await cri.stopPodSandbox(s.id).catch(() => {});
+          await cri.removePodSandbox(s.id).catch(() => {});
+        }
+        const sock = agent.runtime.socket;
+        const sup = agent.runtime.supervisor;
+        await agent.stop();
+        await sup?.cleanup();
+        await killShims(sock);
+      }
+    } finally {
+      unmountAll(dataDir);
+      if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
+      for (const h of readdirSync("/sys/fs/cgroup")) {
+        const root = join("/sys/fs/cgroup", h, CGROUP_ROOT);
+        if (!existsSync(root)) continue;
+        const dirs = spawnSync("find", [root, "-depth", "-type", "d"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+        for (const d of dirs) try { rmdirSync(d); } catch {}
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+      await srv?.stop();
+    }
+  });
+
+  test("the node registers with capacity, conditions and a renewed Lease", async () => {
+    const node = await until("node Ready", async () => {
+      const n = (await api(`/api/v1/nodes/${NODE}`)).body;
+      return n?.status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True" && n;
+    });
+    expect(Number(node.status.capacity.cpu)).toBeGreaterThan(0);
+    expect(node.status.capacity.memory).toMatch(/^\d+Ki$/);
+    expect(node.status.capacity.pods).toBe("110");
+    expect(node.status.allocatable["ephemeral-storage"]).toMatch(/^\d+Ki$/);
+    expect(node.status.conditions.map((c: any) => c.type).sort()).toEqual(["DiskPressure", "MemoryPressure", "PIDPressure", "Ready"]);
+    expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+    expect(node.status.addresses.find((a: any) => a.type === "InternalIP")).toBeTruthy();
+    expect(node.metadata.labels["kubernetes.io/os"]).toBe("linux");
+    const lease1 = (await api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).body;
+    expect(lease1.spec.holderIdentity).toBe(NODE);
+    const lease2 = await until("lease renewed", async () => {
+      const l = (await api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).body;
+      return l.spec.renewTime !== lease1.spec.renewTime && l;
+    }, 5000);
+    expect(lease2.metadata.ownerReferences?.[0]?.kind).toBe("Node");
+    // idle: node status is not rewritten while nothing changes
+    const w = agent.nodeStatus.writes;
+    await Bun.sleep(1500);
+    expect(agent.nodeStatus.writes).toBe(w);
+  });
+
+  test("two containers share the pod IP, localhost and a memory emptyDir", async () => {
+    await createPod(
+      {
+        containers: [
+          {
+            name: "httpd",
+            command: ["sh", "-c", "mkdir -p /www && echo hello-from-httpd > /www/index.html && exec httpd -f -p 8080 -h /www"],
+            ports: [{ containerPort: 8080, name: "http" }],
+            readinessProbe: { httpGet: { port: "http", path: "/" }, periodSeconds: 1 },
+          },
+          {
+            name: "sidecar",
+            command: ["sh", "-c", "while true; do wget -q -O /shared/got http://localhost:8080/ && cat /shared/got; sleep 1; done"],
+            volumeMounts: [{ name: "shared", mountPath: "/shared" }],
+          },
+        ],
+        volumes: [{ name: "shared", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }],
+      },
+      "web",
+    );
+    const p = await until("web Ready", async () => {
+      const p = await getPod("web");
+      return cond(p, "Ready") === "True" && p;
+    });
+    expect(p.status.phase).toBe("Running");
+    expect(p.status.podIP).toMatch(/^10\.89\.0\.\d+$/);
+    expect(p.status.podIPs).toEqual([{ ip: p.status.podIP }]);
+    expect(p.status.hostIP).toBeTruthy();
+    expect(p.status.qosClass).toBe("BestEffort");
+    expect(p.status.startTime).toBeTruthy();
+    for (const t of ["PodScheduled", "Initialized", "ContainersReady", "Ready"]) expect(cond(p, t)).toBe("True");
+    for (const n of ["httpd", "sidecar"]) {
+      const s = cs(p, n);
+      expect(s.state.running.startedAt).toBeTruthy();
+      expect(s.ready).toBe(true);
+      expect(s.started).toBe(true);
+      expect(s.restartCount).toBe(0);
+      expect(s.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+      expect(s.imageID).toBeTruthy();
+    }
+    // reachable from the host on the pod IP
+    const body = await (await fetch(`http://${p.status.podIP}:8080/`)).text();
+    expect(body.trim()).toBe("hello-from-httpd");
+    // the sidecar got it over localhost, and wrote it into the shared tmpfs
+    await until("sidecar log", async () => logOf(p, "sidecar").includes("hello-from-httpd"));
+    const vol = join(dataDir, "agent", "pods", p.metadata.uid, "volumes", "kubernetes.io~empty-dir", "shared");
+    expect(mountsUnder(vol)).toEqual([vol]);
+    expect(readFileSync(join(vol, "got"), "utf8").trim()).toBe("hello-from-httpd");
+  });
+
+  test("init containers run in order before the app", async () => {
+    await createPod(
+      {
+        restartPolicy: "Never",
+        initContainers: [
+          { name: "first", command: ["sh", "-c", "echo first $(date +%s) >> /work/order; sleep 1"], volumeMounts: [{ name: "w", mountPath: "/work" }] },
+          { name: "second", command: ["sh", "-c", "echo second $(date +%s) >> /work/order; sleep 1"], volumeMounts: [{ name: "w", mountPath: "/work" }] },
+        ],
+        containers: [{ name: "app", command: ["sh", "-c", "echo app $(date +%s) >> /work/order; cat /work/order"], volumeMounts: [{ name: "w", mountPath: "/work" }] }],
+        volumes: [{ name: "w", emptyDir: {} }],
+      },
+      "inits",
+    );
+    const p = await until("inits Succeeded", async () => {
+      const p = await getPod("inits");
+      return p?.status?.phase === "Succeeded" && p;
+    });
+    const lines = logOf(p, "app");
+    expect(lines.map((l) => l.split(" ")[0])).toEqual(["first", "second", "app"]);
+    const ts = lines.map((l) => Number(l.split(" ")[1]));
+    expect(ts[1]! - ts[0]!).toBeGreaterThanOrEqual(1);
+    expect(ts[2]! - ts[1]!).toBeGreaterThanOrEqual(1);
+    expect(cs(p, "first").state.terminated.reason).toBe("Completed");
+    expect(cs(p, "app").state.terminated.exitCode).toBe(0);
+    expect(cond(p, "Initialized")).toBe("True");
+    expect(cond(p, "Ready")).toBe("False");
+    await deletePod("inits");
+    await waitGone("inits");
+  });
+
+  test("exit 1 under Always goes into CrashLoopBackOff with growing delays", async () => {
+    await createPod({ containers: [{ name: "crash", command: ["sh", "-c", "echo crashing; exit 1"] }] }, "crash");
+    const restarts: number[] = [];
+    let sawBackOff = false;
+    let last = -1;
+    await until(
+      "4 restarts",
+      async () => {
+        const p = await getPod("crash");
+        const s = cs(p, "crash");
+        if (!s) return false;
+        if (s.state.waiting?.reason === "CrashLoopBackOff") {
+          sawBackOff = true;
+          expect(s.state.waiting.message).toContain("back-off");
+          expect(s.lastState.terminated.exitCode).toBe(1);
+          expect(s.lastState.terminated.reason).toBe("Error");
+        }
+        if (s.restartCount !== last) {
+          last = s.restartCount;
+          restarts.push(Date.now());
+        }
+        return s.restartCount >= 4;
+      },
+      40_000,
+      100,
+    );
+    expect(sawBackOff).toBe(true);
+    const gaps = restarts.slice(1).map((t, i) => t - restarts[i]!);
+    // 1 s, 2 s, 4 s: each wait is longer than the one before (with some slack for polling)
+    expect(gaps[gaps.length - 1]!).toBeGreaterThan(gaps[0]! + 1000);
+    const p = await getPod("crash");
+    expect(p.status.phase).toBe("Running");
+  });
+
+  test("a failing liveness probe restarts, a failing readiness probe only unreadies", async () => {
+    await createPod(
+      {
+        containers: [
+          {
+            name: "live",
+            command: ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600"],
+            livenessProbe: { exec: { command: ["test", "-f", "/tmp/healthy"] }, periodSeconds: 1, failureThreshold: 2 },
+          },
+        ],
+      },
+      "liveness",
+    );
+    await createPod(
+      {
+        containers: [
+          {
+            name: "unready",
+            command: ["sh", "-c", "touch /tmp/ready; sleep 3; rm /tmp/ready; sleep 3600"],
+            readinessProbe: { exec: { command: ["test", "-f", "/tmp/ready"] }, periodSeconds: 1, failureThreshold: 1 },
+          },
+        ],
+      },
+      "readiness",
+    );
+    await until("readiness pod Ready", async () => cond(await getPod("readiness"), "Ready") === "True", 20_000, 100);
+    const live = await until("liveness restart", async () => {
+      const p = await getPod("liveness");
+      return cs(p, "live")?.restartCount >= 1 && p;
+    });
+    expect(cs(live, "live").lastState.terminated).toBeTruthy();
+    const unready = await until("readiness pod unready", async () => {
+      const p = await getPod("readiness");
+      return cond(p, "Ready") === "False" && p;
+    });
+    expect(cs(unready, "unready").ready).toBe(false);
+    expect(cs(unready, "unready").restartCount).toBe(0);
+    expect(cs(unready, "unready").state.running).toBeTruthy();
+    expect(cond(unready, "ContainersReady")).toBe("False");
+    await Promise.all(["liveness", "readiness", "crash"].map((n) => deletePod(n)));
+  });
+
+  test("a memory hog is OOMKilled", async () => {
+    await createPod(
+      {
+        restartPolicy: "Never",
+        containers: [{ name: "hog", command: ["sh", "-c", "tail /dev/zero"], resources: { limits: { memory: "32Mi", cpu: "500m" } } }],
+      },
+      "hog",
+    );
+    const p = await until("hog terminated", async () => {
+      const p = await getPod("hog");
+      return cs(p, "hog")?.state?.terminated && p;
+    });
+    expect(cs(p, "hog").state.terminated.reason).toBe("OOMKilled");
+    expect(cs(p, "hog").state.terminated.exitCode).toBe(137);
+    expect(p.status.phase).toBe("Failed");
+    expect(p.status.qosClass).toBe("Guaranteed");
+    await deletePod("hog");
+  });
+
+  test("configMap and secret volumes and env; a changed ConfigMap shows up in the file", async () => {
+    await api("/api/v1/namespaces/default/configmaps", {
+      method: "POST",
+      body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg" }, data: { "app.conf": "v1\n", mode: "fast" } }),
+    });
+    await api("/api/v1/namespaces/default/secrets", {
+      method: "POST",
+      body: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "sec" }, data: { password: Buffer.from("s3cret").toString("base64") } }),
+    });
+    await createPod(
+      {
+        containers: [
+          {
+            name: "app",
+            command: ["sh", "-c", "echo MODE=$MODE PASS=$PASS POD=$POD_NAME IP=$POD_IP CPU=$CPU_LIMIT X=$EXPANDED; ls /etc/cfg; sleep 3600"],
+            env: [
+              { name: "MODE", valueFrom: { configMapKeyRef: { name: "cfg", key: "mode" } } },
+              { name: "PASS", valueFrom: { secretKeyRef: { name: "sec", key: "password" } } },
+              { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+              { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+              { name: "CPU_LIMIT", valueFrom: { resourceFieldRef: { resource: "limits.cpu", divisor: "1m" } } },
+              { name: "EXPANDED", value: "$(MODE)-x" },
+            ],
+            envFrom: [{ configMapRef: { name: "cfg" }, prefix: "CFG_" }],
+            resources: { limits: { cpu: "250m", memory: "64Mi" }, requests: { cpu: "100m", memory: "32Mi" } },
+            volumeMounts: [
+              { name: "cfg", mountPath: "/etc/cfg" },
+              { name: "sec", mountPath: "/etc/sec" },
+              { name: "info", mountPath: "/etc/info" },
+            ],
+            securityContext: { readOnlyRootFilesystem: true },
+          },
+        ],
+        volumes: [
+          { name: "cfg", configMap: { name: "cfg", items: [{ key: "app.conf", path: "conf/app.conf" }] } },
+          { name: "sec", secret: { secretName: "sec", defaultMode: 0o400 } },
+          { name: "info", downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }] } },
+        ],
+      },
+      "config",
+    );
+    const p = await until("config running", async () => {
+      const p = await getPod("config");
+      return cs(p, "app")?.state?.running && p;
+    });
+    expect(p.status.qosClass).toBe("Burstable");
+    const line = await until("env line", async () => logOf(p, "app").find((l) => l.startsWith("MODE=")));
+    expect(line).toBe(`MODE=fast PASS=s3cret POD=config IP=${p.status.podIP} CPU=250 X=fast-x`);
+    const cri = agent.runtime.cri;
+    const id = cs(p, "app").containerID.replace("containerd://", "");
+    const cat = async (f: string) => (await cri.execSync(id, ["cat", f], 5)).stdout.toString();
+    expect(await cat("/etc/cfg/conf/app.conf")).toBe("v1\n");
+    expect(await cat("/etc/sec/password")).toBe("s3cret");
+    expect(await cat("/etc/info/labels")).toBe('app="config"');
+    expect((await cri.execSync(id, ["stat", "-L", "-c", "%a", "/etc/sec/password"], 5)).stdout.toString().trim()).toBe("400");
+    expect((await cri.execSync(id, ["sh", "-c", "echo $CFG_mode"], 5)).stdout.toString().trim()).toBe("fast");
+    // read-only root filesystem, read-only configMap volume
+    expect((await cri.execSync(id, ["touch", "/x"], 5)).exitCode).not.toBe(0);
+    expect((await cri.execSync(id, ["touch", "/etc/cfg/y"], 5)).exitCode).not.toBe(0);
+    // update in place
+    await api("/api/v1/namespaces/default/configmaps/cfg", {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ data: { "app.conf": "v2\n" } }),
+    });
+    await until("configmap update visible", async () => (await cat("/etc/cfg/conf/app.conf")) === "v2\n", 15_000);
+    // labels change → downwardAPI file follows
+    await api("/api/v1/namespaces/default/pods/config", {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ metadata: { labels: { app: "config", tier: "x" } } }),
+    });
+    await until("labels update visible", async () => (await cat("/etc/info/labels")) === 'app="config"\ntier="x"', 15_000);
+    expect(cs(await getPod("config"), "app").restartCount).toBe(0);
+  });
+
+  test("a missing image reports ErrImagePull / ImagePullBackOff, Never reports ErrImageNeverPull", async () => {
+    await createPod({ containers: [{ name: "c", image: "registry.invalid/nope:1", imagePullPolicy: "IfNotPresent" }] }, "noimage");
+    await createPod({ containers: [{ name: "c", image: "nope:2", imagePullPolicy: "Never" }] }, "neverpull");
+    const seen = new Set<string>();
+    await until(
+      "pull errors",
+      async () => {
+        const s = cs(await getPod("noimage"), "c");
+        if (s?.state?.waiting) {
+          seen.add(s.state.waiting.reason);
+          if (s.state.waiting.reason === "ErrImagePull") expect(s.state.waiting.message).toContain("registry.invalid/nope:1");
+        }
+        return seen.has("ErrImagePull") && seen.has("ImagePullBackOff");
+      },
+      60_000,
+      100,
+    );
+    const never = cs(await getPod("neverpull"), "c");
+    expect(never.state.waiting.reason).toBe("ErrImageNeverPull");
+    expect(never.state.waiting.message).toContain("is not present with pull policy of Never");
+    await Promise.all(["noimage", "neverpull"].map((n) => deletePod(n)));
+  });
+
+  test("hostNetwork and hostPort", async () => {
+    await createPod(
+      {
+        hostNetwork: true,
+        containers: [{ name: "h", command: ["sh", "-c", "exec httpd -f -p 127.0.0.1:18089 -h /etc"] }],
+      },
+      "hostnet",
+    );
+    await createPod(
+      {
+        containers: [{ name: "h", command: ["sh", "-c", "echo via-hostport > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"], ports: [{ containerPort: 8080, hostPort: 18090 }] }],
+      },
+      "hostport",
+    );
+    const hn = await until("hostnet running", async () => {
+      const p = await getPod("hostnet");
+      return cs(p, "h")?.state?.running && p;
+    });
+    expect(hn.status.podIP).toBe(hn.status.hostIP);
+    const r = await until("host port 18089", async () => (await fetch("http://127.0.0.1:18089/passwd").catch(() => null))?.status === 200);
+    expect(r).toBe(true);
+    const hp = await until("hostport running", async () => {
+      const p = await getPod("hostport");
+      return cs(p, "h")?.state?.running && p;
+    });
+    expect(hp.status.podIP).toMatch(/^10\.89\./);
+    await deletePod("hostnet");
+    await deletePod("hostport");
+  });
+
+  test("deletion runs preStop, stops with the grace period and removes the pod", async () => {
+    const marker = join(dataDir, "prestop-marker");
+    await createPod(
+      {
+        terminationGracePeriodSeconds: 5,
+        containers: [
+          {
+            name: "c",
+            command: ["sh", "-c", "trap 'echo TERM >> /host/marker; exit 0' TERM; while true; do sleep 0.2; done"],
+            lifecycle: { preStop: { exec: { command: ["sh", "-c", "echo preStop >> /host/marker"] } } },
+            volumeMounts: [{ name: "host", mountPath: "/host" }],
+          },
+        ],
+        volumes: [{ name: "host", hostPath: { path: marker.replace(/\/[^/]+$/, "/prestop"), type: "DirectoryOrCreate" } }],
+      },
+      "graceful",
+    );
+    const p = await until("graceful running", async () => {
+      const p = await getPod("graceful");
+      return cs(p, "c")?.state?.running && p;
+    });
+    const t0 = Date.now();
+    expect([200, 202]).toContain((await deletePod("graceful")).status);
+    await waitGone("graceful");
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(readFileSync(join(dataDir, "prestop", "marker"), "utf8")).toBe("preStop\nTERM\n");
+    const left = await agent.runtime.cri.listPodSandbox({ labelSelector: { "io.kubernetes.pod.uid": p.metadata.uid } });
+    expect(left).toEqual([]);
+    expect(existsSync(join(dataDir, "agent", "pods", p.metadata.uid))).toBe(false);
+  });
+
+  test("server down: pods keep running, a crashing one restarts locally, status catches up", async () => {
+    await createPod({ containers: [{ name: "flaky", command: ["sh", "-c", "sleep 2; exit 3"] }] }, "flaky");
+    const before = await until("flaky restarted once", async () => {
+      const p = await getPod("flaky");
+      return cs(p, "flaky")?.restartCount >= 1 && p;
+    });
+    const web = await getPod("web");
+    const countBefore = cs(before, "flaky").restartCount;
+    await srv.kill("SIGKILL");
+    const cri = agent.runtime.cri;
+    const attempts = async () =>
+      Math.max(...(await cri.listContainers({ labelSelector: { "io.kubernetes.pod.uid": before.metadata.uid } })).map((c) => c.metadata?.attempt ?? 0));
+    const base = await attempts();
+    await until("local restarts while offline", async () => (await attempts()) >= base + 2, 30_000);
+    // the running pod still answers on its IP
+    const got = await fetch(`http://${web.status.podIP}:8080/`).then((r) => r.text(), async (e) => {
+      const sbs = await cri.listPodSandbox();
+      const detail = await Promise.all(sbs.map(async (s) => [s.metadata?.name, s.state, (await cri.podSandboxStatus(s.id)).status?.network?.ip]));
+      return `fetch failed: ${e}; sandboxes ${JSON.stringify(detail)}; ${spawnSync("ip", ["-br", "addr"], { encoding: "utf8" }).stdout}; ${spawnSync("ip", ["neigh"], { encoding: "utf8" }).stdout}`;
+    });
+    expect(got.trim()).toBe("hello-from-httpd");
+    expect(agent.online()).toBe(false);
+    await srv.restart();
+    const after = await until("status caught up", async () => {
+      const p = await getPod("flaky");
+      return cs(p, "flaky")?.restartCount >= countBefore + 2 && p;
+    });
+    expect(after.status.phase).toBe("Running");
+    await until("agent online", async () => agent.online());
+    // no duplicates: one sandbox per pod
+    const sbs = await cri.listPodSandbox({ labelSelector: { "io.kubernetes.pod.uid": web.metadata.uid } });
+    expect(sbs.length).toBe(1);
+    await deletePod("flaky", 0);
+  });
+
+  test("an agent restart re-adopts running pods without duplicates", async () => {
+    const web = await getPod("web");
+    const cri = agent.runtime.cri;
+    const sel = { labelSelector: { "io.kubernetes.pod.uid": web.metadata.uid } };
+    const sbBefore = (await cri.listPodSandbox(sel)).map((s) => s.id);
+    const ctrBefore = (await cri.listContainers(sel)).map((c) => c.id).sort();
+    await agent.stop();
+    // stopped agent: the pod still serves
+    expect((await (await fetch(`http://${web.status.podIP}:8080/`)).text()).trim()).toBe("hello-from-httpd");
+    agent = await runAgent(agentOpts);
+    await until("web Ready again", async () => cond(await getPod("web"), "Ready") === "True");
+    await Bun.sleep(1500);
+    const c2 = agent.runtime.cri;
+    expect((await c2.listPodSandbox(sel)).map((s) => s.id)).toEqual(sbBefore);
+    expect((await c2.listContainers(sel)).map((c) => c.id).sort()).toEqual(ctrBefore);
+    const p = await getPod("web");
+    expect(cs(p, "httpd").restartCount).toBe(0);
+    expect(p.status.podIP).toBe(web.status.podIP);
+  });
+
+  test("container logs are rotated by size (kubelet layout, CRI ReopenContainerLog)", async () => {
+    await createPod(
+      { containers: [{ name: "chatty", command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo line-$i-0123456789012345678901234567890123456789012345678901234567890123456789; [ $((i % 50)) = 0 ] && sleep 0.05; done"] }] },
+      "chatty",
+    );
+    const p = await until("chatty running", async () => {
+      const p = await getPod("chatty");
+      return cs(p, "chatty")?.state?.running && p;
+    });
+    const dir = join(podLogDir(dataDir, "default", "chatty", p.metadata.uid), "chatty");
+    await until("rotated files", async () => readdirSync(dir).some((f) => /^0\.log\.\d{8}-\d{6}/.test(f)), 15_000);
+    await Bun.sleep(1500);
+    const files = readdirSync(dir);
+    expect(files).toContain("0.log");
+    expect(files.length).toBeLessThanOrEqual(3);
+    // the live file keeps getting new lines after a rotation
+    const size1 = readFileSync(join(dir, "0.log")).length;
+    await Bun.sleep(500);
+    expect(readdirSync(dir).length).toBeLessThanOrEqual(3);
+    expect(readFileSync(join(dir, "0.log"), "utf8")).toMatch(/^\S+Z stdout F line-\d+-/m);
+    expect(size1).toBeGreaterThanOrEqual(0);
+    await deletePod("chatty", 0);
+  });
+
+  test("deleting the remaining pods leaves no sandboxes, mounts or pod dirs", async () => {
+    const list = (await api("/api/v1/namespaces/default/pods")).body.items.map((p: any) => p.metadata.name);
+    await Promise.all(list.map((n: string) => deletePod(n, 0)));
+    await until("all pods gone", async () => (await api("/api/v1/namespaces/default/pods")).body.items.length === 0);
+    await until("no sandboxes", async () => (await agent.runtime.cri.listPodSandbox()).length === 0, 15_000);
+    await until("no pod dirs", async () => readdirSync(join(dataDir, "agent", "pods")).length === 0, 15_000);
+    expect(mountsUnder(join(dataDir, "agent", "pods"))).toEqual([]);
+  });
+});
