@@ -8,6 +8,8 @@
 //
 // The API is reached only through lib/client.ts's KubeClient built from { server, caData, token }.
 
+import { podLogsRoot } from "./logs/logs";
+import { startTunnel } from "./tunnel/client";
 import { AgentApi, isUnreachable, makeClient } from "./api.ts";
 import { PodCache } from "./cache/pod-cache.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
@@ -190,6 +192,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       { nodeName: opts.nodeName, relistMs: t.relistMs, logRotateMs: t.logRotateMs, logRotation: t.logRotation },
     );
     pods.start();
+    // logs/exec/attach/port-forward arrive over this outbound connection (the node may be behind NAT).
+    const tunnel = startTunnel({ config: { server: opts.server, caData: opts.caData, token: opts.token }, nodeName: opts.nodeName, cri: runtime.cri, podLogsDir: podLogsRoot(opts.dataDir) });
+    stoppers.push(() => tunnel.stop());
 
     let stopped = false;
     return {

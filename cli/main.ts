@@ -20,7 +20,7 @@ const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
 
 Usage:
   skiff server [flags]        Run a control-plane node (API server, store, controllers)
-  skiff agent  [flags]        Run a node agent (not available yet)
+  skiff agent  [flags]        Run a node agent that joins a server with its token
   skiff <verb> [args]         Talk to a cluster like kubectl
   skiff version               Print the version
 
@@ -36,8 +36,16 @@ Server flags:
   --tls-san NAME|IP           Extra name or IP for the serving certificate (repeatable)
   -t, --token SECRET          Join secret for agents (default: generated, stored in <data-dir>/server/token)
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
-  --disable-agent             Do not run the embedded node agent
+  --disable-agent             Do not run the embedded node agent (needs root, containerd, runc, CNI)
   --node-name NAME            Node name (default: the hostname)
+
+Agent flags:
+  -s, --server URL            Server to join, e.g. https://10.0.0.1:6443
+  -t, --token TOKEN           Join token printed by the server (K10<ca-hash>::server:<secret>)
+  --data-dir DIR              State directory (default as for the server)
+  --node-name NAME            Node name (default: the hostname)
+  --node-ip IP                Address other nodes reach this node on
+  --container-runtime-endpoint SOCK  Use an existing containerd instead of starting one
 
 Client flags (every verb):
   --kubeconfig FILE           Kubeconfig to use (default $KUBECONFIG, ~/.kube/config, then <data-dir>/kubeconfig.yaml)
@@ -82,8 +90,77 @@ async function server(args: string[]): Promise<number> {
     tlsSans: values["tls-san"],
     token: values.token ?? process.env.SKIFF_TOKEN,
   });
+  // The embedded agent makes this node a worker too (K3s style); it talks to the API like any agent.
+  let agent: { stop(): Promise<void> } | undefined;
+  if (!values["disable-agent"]) {
+    const nodeName = values["node-name"] ?? hostname();
+    try {
+      const { runAgent } = await import("../agent/main");
+      agent = await runAgent({ ...(await srv.nodeCredentials(nodeName)), dataDir, nodeName });
+      console.log(`agent: node ${nodeName} registered`);
+    } catch (e) {
+      console.error(`agent: not started: ${(e as Error).message}\n(the control plane keeps running; use --disable-agent to run without one)`);
+    }
+  }
   const shutdown = async () => {
+    await agent?.stop();
     await srv.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  return await new Promise<number>(() => {});
+}
+
+async function agentCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      server: { type: "string", short: "s" },
+      token: { type: "string", short: "t" },
+      "data-dir": { type: "string" },
+      "node-name": { type: "string" },
+      "node-ip": { type: "string" },
+      "container-runtime-endpoint": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const server = values.server ?? process.env.SKIFF_URL;
+  const token = values.token ?? process.env.SKIFF_TOKEN;
+  if (!server || !token) {
+    console.error("error: skiff agent needs --server https://SERVER:6443 and --token TOKEN (the token `skiff server` printed, also in <data-dir>/server/token on the server)");
+    return 1;
+  }
+  const { defaultDataDir } = await import("../server/main");
+  const { hostname } = await import("node:os");
+  const { joinCluster } = await import("../lib/join");
+  const dataDir = values["data-dir"] ?? defaultDataDir();
+  const nodeName = values["node-name"] ?? hostname();
+  let creds;
+  try {
+    creds = await joinCluster({ server, token, nodeName, credFile: `${dataDir}/agent/credentials.json` });
+  } catch (e) {
+    console.error(`error: cannot join the cluster: ${(e as Error).message}`);
+    return 1;
+  }
+  const { runAgent } = await import("../agent/main");
+  const agent = await runAgent({
+    server: creds.server,
+    caData: creds.caData,
+    token: creds.token,
+    dataDir,
+    nodeName,
+    nodeIp: values["node-ip"],
+    containerRuntimeEndpoint: values["container-runtime-endpoint"],
+  });
+  console.log(`skiff agent: node ${nodeName} joined ${creds.server}`);
+  const shutdown = async () => {
+    await agent.stop();
     process.exit(0);
   };
   process.on("SIGTERM", shutdown);
@@ -102,10 +179,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (verb === "server") return server(rest);
-  if (verb === "agent") {
-    console.error("error: `skiff agent` is not available yet in this build");
-    return 1;
-  }
+  if (verb === "agent") return agentCommand(rest);
   if (verb in VERBS) {
     const mod = await loadVerb(verb);
     return mod.run(rest);
