@@ -97,6 +97,7 @@ export function serveWatch(store: Store, p: WatchParams, signal: AbortSignal): R
               lastRev = rev;
               write(type, obj);
             },
+            close: () => close(),
           },
           from,
         );

@@ -1,6 +1,6 @@
 // The store: applied state (SQLite), the watch window, and watchers. Reads are local; writes go
 // through the proposer seam.
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ApplyResult, Command, ResKey } from "./commands";
 import { LocalProposer, type Proposer } from "./proposer";
@@ -19,6 +19,8 @@ export interface Watcher {
   ns?: string;
   match: (obj: any) => boolean;
   send: (type: EventType, obj: any, rev: number) => void;
+  /** Called when the store can no longer continue this watch (state replaced by a snapshot). */
+  close?: () => void;
 }
 
 export class ExpiredError extends Error {
@@ -38,9 +40,16 @@ export interface ListPage {
 }
 
 export class Store {
-  readonly sm: StateMachine;
-  readonly window: WatchWindow;
+  /** Replaced (not mutated) when a Raft snapshot is installed: see restoreFrom. */
+  sm: StateMachine;
+  window: WatchWindow;
   proposer: Proposer;
+  /**
+   * Linearizable-read hook: resolves once this replica has applied everything committed
+   * before the call (Raft ReadIndex). The API awaits it for resourceVersion="" reads. A
+   * lone local store is always up to date.
+   */
+  readBarrier: () => Promise<void> = async () => {};
   private watchers = new Map<ResKey, Set<Watcher>>();
   private appliedListeners: ((events: ChangeEvent[]) => void)[] = [];
   private compactTimer: ReturnType<typeof setInterval>;
@@ -184,6 +193,37 @@ export class Store {
     const set = this.watchers.get(e.res);
     if (!set) return;
     for (const w of set) deliver(w, e);
+  }
+
+  /** A consistent copy of state.db (for a Raft snapshot): `VACUUM INTO` a new file. */
+  snapshotTo(file: string): { appliedIndex: number; rev: number } {
+    rmSync(file, { force: true });
+    const at = { appliedIndex: this.sm.appliedIndex, rev: this.sm.rev };
+    this.sm.db.run("VACUUM INTO ?", [file]);
+    return at;
+  }
+
+  /**
+   * Replace state.db by a snapshot file (a follower installing the leader's snapshot) and
+   * reopen. The watch window restarts from the snapshot's own event history; open watches
+   * are ended (see below).
+   */
+  restoreFrom(file: string): void {
+    const path = join(this.opts.dataDir, "state.db");
+    this.sm.close();
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+    copyFileSync(file, path);
+    this.sm = new StateMachine(path, { synchronous: this.opts.synchronous });
+    const cap = this.window.capacity;
+    const loaded = this.sm.loadEvents(cap);
+    const floor = loaded.length ? loaded[0]!.rev - 1 : this.sm.rev;
+    this.window = new WatchWindow(cap, Math.max(floor, this.sm.compacted));
+    for (const e of loaded) this.window.push(e);
+    // Events between the old state and the snapshot were never seen here: end every watch so
+    // clients resume from their last revision (served from the new window) or relist on 410.
+    const open = [...this.watchers.values()].flatMap((set) => [...set]);
+    this.watchers.clear();
+    for (const w of open) w.close?.();
   }
 
   compact(): void {

@@ -125,3 +125,18 @@ describe("store", () => {
     store.close();
   });
 });
+
+test("installing a snapshot ends open watches so clients resume or relist", async () => {
+  const a = fresh();
+  const b = fresh();
+  await a.store.propose({ op: "create", res: "configmaps", ns: "ns", name: "x", obj: cm("x") });
+  let closed = 0;
+  b.store.watch({ res: "configmaps", match: () => true, send: () => {}, close: () => closed++ }, b.store.rev);
+  const snap = join(a.dir, "snap.db");
+  a.store.snapshotTo(snap);
+  b.store.restoreFrom(snap);
+  expect(closed).toBe(1);
+  expect(b.store.get("configmaps", "ns", "x")?.obj.data.v).toBe("1");
+  a.store.close();
+  b.store.close();
+});

@@ -1,0 +1,432 @@
+// Consensus for `skiff server`: the durable log, the Raft node, the gRPC peer transport and
+// cluster membership (found a cluster, join one, list and remove members), behind the small
+// surface the server needs: a Proposer for the Store, a ReadIndex barrier, leadership
+// notifications for the controllers, and HTTPS routes for `skiff cluster` and joining.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ApiError } from "../../api/status";
+import { parseJoinToken } from "../../auth/tokens";
+import type { Proposer } from "../../store/proposer";
+import type { Store } from "../../store/store";
+import { issue, type KeyPairPem } from "../../tls/pki";
+import { bootstrapEntries } from "../core/config";
+import type { NodeId } from "../core/types";
+import { MEMBERS_RES, memberCommand, RaftNode, unavailable, type MemberRecord } from "../node/node";
+import { SqliteLogStorage } from "../storage/log-storage";
+import { GrpcTransport, PEER_TLS_NAME, type TlsMaterial } from "../transport/grpc";
+
+export interface ConsensusOptions {
+  /** <data-dir>/server: raft.db goes to <serverDir>/raft, the CA is read from <serverDir>/tls. */
+  serverDir: string;
+  /** This server's member name (unique in the cluster; default: the node name). */
+  name: string;
+  /** How other servers reach this server's API (https://host:port). */
+  apiUrl: string;
+  /** Address to bind the peer (gRPC) listener to. Default 0.0.0.0. */
+  raftBindHost?: string;
+  /** --raft-listen-port. Default 2380. */
+  raftPort?: number;
+  /** Host other servers use to reach the peer port. Default: the host of apiUrl. */
+  advertiseHost?: string;
+  /** --server URL --token T: join an existing cluster (ignored once this server is a member). */
+  join?: { server: string; token: string };
+  /** Plain-text gRPC instead of mutual TLS with the cluster CA (tests only). */
+  insecureTransport?: boolean;
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  snapshotEntries?: number;
+  keepEntries?: number;
+}
+
+export interface MemberStatus {
+  id: string;
+  name: string;
+  address: string;
+  apiUrl: string;
+  role: "voter" | "learner" | "none";
+  leader: boolean;
+  term?: number;
+  applied?: number;
+  commit?: number;
+  lag?: number;
+  reachable: boolean;
+  error?: string;
+}
+
+export interface Consensus {
+  proposer: Proposer;
+  /** Await before serving a resourceVersion="" read (linearizable via ReadIndex). */
+  readBarrier(): Promise<void>;
+  isLeader(): boolean;
+  /** Called with true when this server becomes leader, false when it stops being leader. */
+  onLeaderChange(cb: (leader: boolean) => void): () => void;
+  members(): Promise<MemberStatus[]>;
+  remove(name: string): Promise<{ removed: string; id: string }>;
+  /** Handle a join request (from the HTTPS route). */
+  join(req: JoinRequest): Promise<JoinResponse>;
+  /** Cluster secrets for a joining server (from the HTTPS route). */
+  bootstrapSecrets(): BootstrapSecrets;
+  /** Fault switch (tests): drop all peer traffic to and from these member names. */
+  setBlocked(names: string[]): void;
+  readonly id: NodeId;
+  readonly node: RaftNode;
+  readonly raftPort: number;
+  stop(opts?: { transfer?: boolean }): Promise<void>;
+}
+
+export interface JoinRequest {
+  id: number;
+  name: string;
+  raftAddr: string;
+  apiUrl: string;
+}
+export interface JoinResponse {
+  clusterId: string;
+  members: MemberRecord[];
+}
+export interface BootstrapSecrets {
+  caCert: string;
+  caKey: string;
+  /** base64 of <serverDir>/token-key (signs node and service-account tokens). */
+  tokenKey: string;
+  adminToken: string;
+  joinToken: string;
+}
+
+const randomId = (): number => {
+  const b = crypto.getRandomValues(new Uint32Array(2));
+  return (b[0]! & 0xffff) * 2 ** 32 + b[1]! || 1;
+};
+const hex = (id: number) => id.toString(16);
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return "127.0.0.1";
+  }
+}
+
+/**
+ * Before runServer's PKI setup: a server joining with --server/--token fetches the cluster's
+ * CA (checked against the token's hash), CA key, token-signing key, admin token and join
+ * token, so that every server issues and accepts the same credentials. No-op once present.
+ */
+export async function prepareJoin(o: { serverDir: string; server: string; token: string }): Promise<void> {
+  const tlsDir = join(o.serverDir, "tls");
+  if (existsSync(join(tlsDir, "ca.key")) && existsSync(join(o.serverDir, "token-key"))) return;
+  const server = o.server.replace(/\/$/, "");
+  const { caHash, secret } = parseJoinToken(o.token);
+  let caPem: string;
+  try {
+    const r = await fetch(`${server}/cacerts`, { tls: { rejectUnauthorized: false }, signal: AbortSignal.timeout(10_000) } as RequestInit);
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    caPem = await r.text();
+  } catch (e) {
+    throw new Error(`cannot reach the server at ${server} to fetch its CA: ${(e as Error).message}`);
+  }
+  const { caHashOf } = await import("../../tls/pki");
+  if (caHash && caHashOf(caPem) !== caHash) throw new Error(`the CA of ${server} does not match the token's hash: check --server and --token`);
+  const r = await fetch(`${server}/v1-skiff/raft/bootstrap`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: "{}",
+    tls: { ca: caPem },
+    signal: AbortSignal.timeout(10_000),
+  } as RequestInit);
+  if (r.status === 401 || r.status === 403) throw new Error("the server rejected the join token: use the token printed by the first `skiff server` (<data-dir>/server/token)");
+  if (!r.ok) throw new Error(`the server refused to share the cluster secrets: HTTP ${r.status} ${await r.text()}`);
+  const s = (await r.json()) as BootstrapSecrets;
+  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(tlsDir, "ca.crt"), s.caCert, { mode: 0o644 });
+  writeFileSync(join(tlsDir, "ca.key"), s.caKey, { mode: 0o600 });
+  writeFileSync(join(o.serverDir, "token-key"), Buffer.from(s.tokenKey, "base64"), { mode: 0o600 });
+  writeFileSync(join(o.serverDir, "admin-token"), s.adminToken, { mode: 0o600 });
+  writeFileSync(join(o.serverDir, "token"), s.joinToken, { mode: 0o600 });
+}
+
+async function peerTls(serverDir: string, name: string): Promise<TlsMaterial> {
+  const dir = join(serverDir, "tls");
+  const ca: KeyPairPem = { cert: readFileSync(join(dir, "ca.crt"), "utf8"), key: readFileSync(join(dir, "ca.key"), "utf8") };
+  const crt = join(dir, "raft-peer.crt");
+  const key = join(dir, "raft-peer.key");
+  let kp: KeyPairPem;
+  if (existsSync(crt) && existsSync(key)) kp = { cert: readFileSync(crt, "utf8"), key: readFileSync(key, "utf8") };
+  else {
+    kp = await issue(ca, { cn: `skiff-raft:${name}`, org: ["skiff:servers"], dnsNames: [PEER_TLS_NAME], server: true, client: true, years: 10 });
+    writeFileSync(crt, kp.cert, { mode: 0o644 });
+    writeFileSync(key, kp.key, { mode: 0o600 });
+  }
+  return { caPem: ca.cert, certPem: kp.cert, keyPem: kp.key };
+}
+
+async function postJoin(server: string, token: string, caPem: string, body: JoinRequest): Promise<JoinResponse> {
+  const { secret } = parseJoinToken(token);
+  const deadline = Date.now() + 120_000;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${server.replace(/\/$/, "")}/v1-skiff/raft/join`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+        tls: { ca: caPem },
+        signal: AbortSignal.timeout(30_000),
+      } as RequestInit);
+      if (r.ok) return (await r.json()) as JoinResponse;
+      last = `HTTP ${r.status} ${await r.text()}`;
+      if (r.status !== 503 && r.status !== 504) throw new Error(`joining through ${server} failed: ${last}`);
+    } catch (e) {
+      if ((e as Error).message.startsWith("joining")) throw e;
+      last = (e as Error).message;
+    }
+    await Bun.sleep(500);
+  }
+  throw new Error(`joining through ${server} failed: ${last}`);
+}
+
+export async function startConsensus(store: Store, o: ConsensusOptions): Promise<Consensus> {
+  const raftDir = join(o.serverDir, "raft");
+  const storage = new SqliteLogStorage(raftDir);
+  const raftPort = o.raftPort ?? 2380;
+  const advertise = o.advertiseHost ?? hostOf(o.apiUrl);
+  const raftAddr = `${advertise.includes(":") ? `[${advertise}]` : advertise}:${raftPort}`;
+  const tls = o.insecureTransport ? undefined : await peerTls(o.serverDir, o.name);
+
+  let id = Number(storage.getMeta("id") ?? 0);
+  let clusterId = storage.getMeta("cluster") ?? "";
+  let seeds: MemberRecord[] = [];
+  if (storage.isEmpty() && !id) {
+    if (o.join) {
+      if (store.sm.appliedIndex > 0 || store.rev > 0) {
+        throw new Error(`cannot join a cluster: this server already has state (${join(o.serverDir, "db")}); start it with an empty --data-dir`);
+      }
+      id = randomId();
+      const caPem = readFileSync(join(o.serverDir, "tls", "ca.crt"), "utf8");
+      console.log(`raft: joining the cluster through ${o.join.server} as ${o.name} (id ${hex(id)}, peer address ${raftAddr})`);
+      const resp = await postJoin(o.join.server, o.join.token, caPem, { id, name: o.name, raftAddr, apiUrl: o.apiUrl });
+      clusterId = resp.clusterId;
+      seeds = resp.members;
+    } else {
+      id = randomId();
+      clusterId = crypto.randomUUID();
+      storage.bootstrap(bootstrapEntries([id]));
+      console.log(`raft: founded a new cluster ${clusterId} as ${o.name} (id ${hex(id)})`);
+    }
+    storage.setMeta("id", String(id));
+    storage.setMeta("cluster", clusterId);
+  }
+  storage.setMeta("name", o.name);
+
+  const node = new RaftNode({
+    id,
+    storage,
+    store,
+    tickMs: o.tickMs ?? (Number(process.env.SKIFF_RAFT_TICK_MS) || 100),
+    electionTick: o.electionTick,
+    heartbeatTick: o.heartbeatTick,
+    snapshotEntries: o.snapshotEntries ?? (Number(process.env.SKIFF_RAFT_SNAPSHOT_ENTRIES) || undefined),
+    keepEntries: o.keepEntries ?? (Number(process.env.SKIFF_RAFT_KEEP_ENTRIES) || undefined),
+  });
+  const transport = new GrpcTransport({
+    id,
+    clusterId,
+    host: o.raftBindHost ?? "0.0.0.0",
+    port: raftPort,
+    tls,
+    onMessages: (msgs) => node.step(msgs),
+    onForward: (from, req) => node.handleForward(from, req),
+    onUnreachable: (peer) => node.reportUnreachable(peer),
+  });
+  node.transport = transport;
+
+  const updatePeers = () => {
+    const table = node.memberTable();
+    const addrs = new Map<number, string>();
+    if (!table.has(id)) for (const m of seeds) addrs.set(m.id, m.raftAddr);
+    for (const [mid, m] of table) addrs.set(mid, m.raftAddr);
+    transport.setPeers(addrs);
+  };
+  node.onMembersChanged(updatePeers);
+  updatePeers();
+  await transport.start();
+
+  const memberByName = (name: string): MemberRecord | undefined => [...node.memberTable().values()].find((m) => m.name === name);
+
+  /** Run a cluster-level request on the leader (here or forwarded). */
+  const onLeader = async (req: any, timeoutMs = 20_000): Promise<any> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let resp: any;
+      if (node.isLeader()) resp = await leaderHandle(req);
+      else if (node.leaderId()) {
+        try {
+          resp = await transport.forward(node.leaderId(), req, Math.max(500, deadline - Date.now()));
+        } catch (e) {
+          resp = { err: "retry", msg: (e as Error).message };
+        }
+      } else resp = { err: "retry", msg: "no leader" };
+      if (resp?.err === "retry" || resp?.err === "notLeader" || resp?.err === "noLeader") {
+        if (Date.now() > deadline) throw unavailable(`quorum lost / no leader: ${resp.msg ?? resp.err}`);
+        await Bun.sleep(100);
+        continue;
+      }
+      if (resp?.err) throw new ApiError(resp.code ?? 500, resp.reason ?? "InternalError", resp.msg ?? String(resp.err));
+      return resp;
+    }
+  };
+
+  const leaderHandle = async (req: any): Promise<any> => {
+    if (!node.isLeader()) return { err: "notLeader" };
+    try {
+      switch (req.k) {
+        case "join": {
+          const j = req.req as JoinRequest;
+          const cs = node.raft.confState();
+          const isMember = (x: number) => cs.voters.includes(x) || cs.learners.includes(x);
+          const same = memberByName(j.name);
+          if (same && same.id !== j.id && isMember(same.id)) {
+            return { err: "conflict", code: 409, reason: "AlreadyExists", msg: `a server named ${j.name} is already a member (id ${hex(same.id)}): remove it first with \`skiff cluster remove ${j.name}\`` };
+          }
+          const cur = node.memberTable().get(j.id);
+          const rec: MemberRecord = { id: j.id, name: j.name, raftAddr: j.raftAddr, apiUrl: j.apiUrl };
+          if (!cur || cur.raftAddr !== rec.raftAddr || cur.apiUrl !== rec.apiUrl || cur.name !== rec.name) {
+            const o = await node.submit([memberCommand(rec, !!cur)], Date.now() + 10_000);
+            if (!o.results[0]?.ok) return { err: "failed", code: 500, msg: `recording the member failed: ${JSON.stringify(o.results[0])}` };
+          }
+          if (!isMember(j.id)) {
+            await node.confChange("addLearner", j.id);
+            console.log(`raft: added ${j.name} (id ${hex(j.id)}, ${j.raftAddr}) as a learner; it is promoted once caught up`);
+          }
+          return { clusterId, members: [...node.memberTable().values()] } satisfies JoinResponse;
+        }
+        case "remove": {
+          const m = memberByName(req.name) ?? node.memberTable().get(parseInt(req.name, 16));
+          const cs = node.raft.confState();
+          if (!m) return { err: "notFound", code: 404, reason: "NotFound", msg: `no cluster member named ${req.name}` };
+          if (m.id === id) {
+            // The leader cannot remove itself: hand leadership to the most up-to-date voter first.
+            const st = node.raft.status();
+            const best = Object.entries(st.progress ?? {})
+              .filter(([pid, p]) => Number(pid) !== id && !p.isLearner && p.recentActive)
+              .sort((a, b) => b[1].match - a[1].match)[0];
+            if (!best) return { err: "invalid", code: 400, reason: "BadRequest", msg: "cannot remove the only voter" };
+            node.raft.transferLeadership(Number(best[0]));
+            node.schedule();
+            const until = Date.now() + 3000;
+            while (Date.now() < until && node.isLeader()) await Bun.sleep(20);
+            return { err: "retry", msg: "leadership transferred" };
+          }
+          if (cs.voters.includes(m.id) || cs.learners.includes(m.id)) await node.confChange("remove", m.id);
+          const o = await node.submit([{ op: "delete", res: MEMBERS_RES, ns: "", name: String(m.id) }], Date.now() + 10_000);
+          void o;
+          console.log(`raft: removed ${m.name} (id ${hex(m.id)}) from the cluster`);
+          return { removed: m.name, id: hex(m.id) };
+        }
+        case "leaderStatus": {
+          return { status: node.localStatus(), members: [...node.memberTable().values()] };
+        }
+      }
+      return { err: "unknown", code: 400, msg: `unknown request ${req.k}` };
+    } catch (e) {
+      const ae = e as ApiError;
+      if (ae.code === 503) return { err: "retry", msg: ae.message };
+      return { err: "failed", code: ae.code ?? 500, reason: ae.reason, msg: ae.message };
+    }
+  };
+  node.extraForward = async (_from, req) => leaderHandle(req);
+
+  // Keep this server's own address-book entry current (first start, changed ports).
+  let stopped = false;
+  const ensureSelf = async () => {
+    while (!stopped && !node.removed) {
+      const cur = node.memberTable().get(id);
+      const want: MemberRecord = { id, name: o.name, raftAddr, apiUrl: o.apiUrl };
+      if (cur && cur.raftAddr === want.raftAddr && cur.apiUrl === want.apiUrl && cur.name === want.name) return;
+      const cs = node.raft.confState();
+      if (cs.voters.includes(id) || cs.learners.includes(id)) {
+        try {
+          await node.submit([memberCommand(want, !!cur)], Date.now() + 5000);
+        } catch {
+          /* retry */
+        }
+      }
+      await Bun.sleep(500);
+    }
+  };
+
+  node.start();
+  void ensureSelf();
+
+  const consensus: Consensus = {
+    id,
+    node,
+    raftPort: transport.port,
+    proposer: node.proposer,
+    readBarrier: () => node.readBarrier(),
+    isLeader: () => node.isLeader(),
+    onLeaderChange: (cb) => node.onLeaderChange(cb),
+    async members() {
+      const ls = await onLeader({ k: "leaderStatus" }, 5000);
+      const st = ls.status as ReturnType<RaftNode["localStatus"]>;
+      const table = new Map<number, MemberRecord>((ls.members as MemberRecord[]).map((m) => [m.id, m]));
+      const ids = new Set<number>([...st.conf.voters, ...st.conf.learners, ...table.keys()]);
+      const rows = await Promise.all(
+        [...ids].map(async (mid): Promise<MemberStatus> => {
+          const m = table.get(mid);
+          const role = st.conf.voters.includes(mid) ? "voter" : st.conf.learners.includes(mid) ? "learner" : "none";
+          const row: MemberStatus = { id: hex(mid), name: m?.name ?? "?", address: m?.raftAddr ?? "?", apiUrl: m?.apiUrl ?? "?", role, leader: mid === st.lead, reachable: false };
+          try {
+            const s = mid === id ? node.localStatus() : await transport.forward(mid, { k: "status" }, 1500);
+            row.reachable = true;
+            row.term = s.term;
+            row.applied = s.appliedIndex;
+            row.commit = s.commit;
+            row.lag = Math.max(0, st.commit - s.appliedIndex);
+          } catch (e) {
+            row.error = (e as Error).message;
+            const p = st.progress?.[mid];
+            if (p) row.lag = Math.max(0, st.commit - p.match);
+          }
+          return row;
+        }),
+      );
+      rows.sort((a, b) => Number(b.leader) - Number(a.leader) || a.name.localeCompare(b.name));
+      return rows;
+    },
+    async remove(name: string) {
+      return onLeader({ k: "remove", name });
+    },
+    async join(req: JoinRequest) {
+      if (!Number.isInteger(req?.id) || req.id <= 0 || typeof req.name !== "string" || !req.name || typeof req.raftAddr !== "string") {
+        throw new ApiError(400, "BadRequest", "send {id, name, raftAddr, apiUrl}");
+      }
+      return onLeader({ k: "join", req }, 60_000);
+    },
+    bootstrapSecrets() {
+      const tlsDir = join(o.serverDir, "tls");
+      return {
+        caCert: readFileSync(join(tlsDir, "ca.crt"), "utf8"),
+        caKey: readFileSync(join(tlsDir, "ca.key"), "utf8"),
+        tokenKey: readFileSync(join(o.serverDir, "token-key")).toString("base64"),
+        adminToken: readFileSync(join(o.serverDir, "admin-token"), "utf8").trim(),
+        joinToken: readFileSync(join(o.serverDir, "token"), "utf8").trim(),
+      };
+    },
+    setBlocked(names: string[]) {
+      transport.blocked.clear();
+      for (const n of names) {
+        const m = memberByName(n);
+        if (m) transport.blocked.add(m.id);
+      }
+    },
+    async stop(opts) {
+      stopped = true;
+      await node.stop(opts);
+      transport.stop();
+      storage.close();
+    },
+  };
+  return consensus;
+}

@@ -1,0 +1,278 @@
+// Durable Raft log: raft.db (SQLite, WAL, synchronous=FULL) holding the entries, the hard
+// state and the snapshot metadata; snapshot bodies are files next to it (snap-<index>.db, a
+// `VACUUM INTO` copy of state.db). Implements the core's read-side Storage from an in-memory
+// copy of the live log (bounded by snapshot-driven compaction); every write of one Ready is
+// ONE SQLite transaction = one fsync of the WAL (group commit).
+import { Database } from "bun:sqlite";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CompactedError, limitSize, UnavailableError, type Storage } from "../core/storage";
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, conf INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+`;
+
+const EMPTY = new Uint8Array();
+
+/** fsync a directory so a rename/create in it is durable. */
+export function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* not supported on this platform */
+  }
+}
+
+export function writeFileDurable(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, data);
+  const fd = openSync(tmp, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/** A snapshot whose body is read from its file the first time somebody needs it. */
+class FileSnapshot implements Snapshot {
+  private bytes: Uint8Array | undefined;
+  constructor(
+    readonly metadata: SnapshotMetadata,
+    readonly path: string | undefined,
+  ) {}
+  get data(): Uint8Array {
+    if (!this.bytes) this.bytes = this.path && existsSync(this.path) ? new Uint8Array(readFileSync(this.path)) : EMPTY;
+    return this.bytes;
+  }
+}
+
+export interface SaveOptions {
+  hardState?: HardState;
+  entries: Entry[];
+  /** true = fsync (term/vote or entries changed); false = commit index only, no fsync needed. */
+  mustSync: boolean;
+}
+
+export class SqliteLogStorage implements Storage {
+  readonly db: Database;
+  private hs: HardState = { term: 0, vote: 0, commit: 0 };
+  private snap: FileSnapshot;
+  /** ents[0] is a dummy holding the compaction point (index, term). */
+  private ents: Entry[];
+  private qIns;
+  private qTrunc;
+  private qMeta;
+  private qCompact;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.db = new Database(join(dir, "raft.db"), { create: true, strict: true });
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec("PRAGMA synchronous = FULL");
+    this.db.exec("PRAGMA busy_timeout = 5000");
+    // Checkpoints are cheap and bounded: keep the WAL from growing without limit.
+    this.db.exec("PRAGMA wal_autocheckpoint = 4000");
+    this.db.exec(SCHEMA);
+    this.qIns = this.db.query("INSERT OR REPLACE INTO entries (idx, term, conf, data) VALUES (?, ?, ?, ?)");
+    this.qTrunc = this.db.query("DELETE FROM entries WHERE idx >= ?");
+    this.qCompact = this.db.query("DELETE FROM entries WHERE idx <= ?");
+    this.qMeta = this.db.query("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)");
+
+    const meta = new Map(this.db.query<{ k: string; v: string }, []>("SELECT k, v FROM meta").all().map((r) => [r.k, r.v]));
+    if (meta.has("hardstate")) this.hs = JSON.parse(meta.get("hardstate")!);
+    const sm = meta.has("snapshot") ? (JSON.parse(meta.get("snapshot")!) as SnapshotMetadata) : { index: 0, term: 0, confState: { voters: [], learners: [] } };
+    this.snap = new FileSnapshot(sm, sm.index > 0 ? this.snapPath(sm.index) : undefined);
+    const off = meta.has("offset") ? (JSON.parse(meta.get("offset")!) as { index: number; term: number }) : { index: sm.index, term: sm.term };
+    this.ents = [{ index: off.index, term: off.term, type: "normal", data: EMPTY }];
+    const rows = this.db.query<{ idx: number; term: number; conf: number; data: Uint8Array }, [number]>("SELECT idx, term, conf, data FROM entries WHERE idx > ? ORDER BY idx").all(off.index);
+    for (const r of rows) {
+      if (r.idx !== this.lastIndex() + 1) throw new Error(`raft.db: gap in the log at index ${this.lastIndex() + 1} (found ${r.idx})`);
+      this.ents.push({ index: r.idx, term: r.term, type: r.conf ? "conf" : "normal", data: new Uint8Array(r.data) });
+    }
+    this.removeStaleSnapshotFiles();
+  }
+
+  /** A small key/value area for the node's own metadata (its id, its name). */
+  getMeta(k: string): string | undefined {
+    return this.db.query<{ v: string }, [string]>("SELECT v FROM meta WHERE k = ?").get(`x:${k}`)?.v;
+  }
+  setMeta(k: string, v: string): void {
+    this.qMeta.run(`x:${k}`, v);
+  }
+
+  /** Nothing persisted yet: a server that is about to join (or found) a cluster. */
+  isEmpty(): boolean {
+    return this.lastIndex() === 0 && this.hs.term === 0;
+  }
+
+  snapPath(index: number): string {
+    return join(this.dir, `snap-${String(index).padStart(16, "0")}.db`);
+  }
+
+  // ------------------------------------------------------------------ Storage (read side)
+
+  initialState(): { hardState: HardState } {
+    return { hardState: { ...this.hs } };
+  }
+
+  private offset(): number {
+    return this.ents[0]!.index;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    const offset = this.offset();
+    if (lo <= offset) throw new CompactedError();
+    if (hi > this.lastIndex() + 1) throw new Error(`entries hi(${hi}) out of bound lastIndex(${this.lastIndex()})`);
+    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+  }
+
+  term(i: number): number {
+    const offset = this.offset();
+    if (i < offset) throw new CompactedError();
+    if (i - offset >= this.ents.length) throw new UnavailableError();
+    return this.ents[i - offset]!.term;
+  }
+
+  firstIndex(): number {
+    return this.offset() + 1;
+  }
+
+  lastIndex(): number {
+    return this.offset() + this.ents.length - 1;
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  snapshotFile(): string | undefined {
+    return this.snap.path;
+  }
+
+  hardState(): HardState {
+    return { ...this.hs };
+  }
+
+  // ------------------------------------------------------------------ write side
+
+  /** Persist a founding member's log: the bootstrap entries and HardState {term 1, commit 1}. */
+  bootstrap(entries: Entry[]): void {
+    if (!this.isEmpty()) throw new Error("raft.db is not empty");
+    this.save({ entries, hardState: { term: 1, vote: 0, commit: entries[entries.length - 1]!.index }, mustSync: true });
+  }
+
+  /** Entries (replacing a conflicting suffix) and hard state of one Ready: one transaction. */
+  save(o: SaveOptions): void {
+    let ents = o.entries;
+    if (ents.length > 0) {
+      const first = this.firstIndex();
+      if (ents[ents.length - 1]!.index < first) ents = [];
+      else if (ents[0]!.index < first) ents = ents.slice(first - ents[0]!.index);
+    }
+    if (ents.length === 0 && !o.hardState) return;
+    if (ents.length > 0 && ents[0]!.index - this.offset() > this.ents.length) {
+      throw new Error(`missing log entry [last: ${this.lastIndex()}, append at: ${ents[0]!.index}]`);
+    }
+    if (!o.mustSync) this.db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      this.db.transaction(() => {
+        if (ents.length > 0) {
+          if (ents[0]!.index <= this.lastIndex()) this.qTrunc.run(ents[0]!.index);
+          for (const e of ents) this.qIns.run(e.index, e.term, e.type === "conf" ? 1 : 0, e.data);
+        }
+        if (o.hardState) this.qMeta.run("hardstate", JSON.stringify(o.hardState));
+      })();
+    } finally {
+      if (!o.mustSync) this.db.exec("PRAGMA synchronous = FULL");
+    }
+    if (ents.length > 0) this.ents = this.ents.slice(0, ents[0]!.index - this.offset()).concat(ents);
+    if (o.hardState) this.hs = { ...o.hardState };
+  }
+
+  /**
+   * A snapshot received from the leader (Ready.snapshot): its body is written (fsync) to
+   * snap-<index>.db, then the log is replaced by it in one transaction. Returns the file.
+   */
+  applySnapshot(s: Snapshot): string {
+    const { index, term } = s.metadata;
+    if (index <= this.snap.metadata.index) throw new Error("snapshot out of date");
+    const path = this.snapPath(index);
+    writeFileDurable(path, s.data);
+    fsyncDir(this.dir);
+    this.db.transaction(() => {
+      this.db.exec("DELETE FROM entries");
+      this.qMeta.run("snapshot", JSON.stringify(s.metadata));
+      this.qMeta.run("offset", JSON.stringify({ index, term }));
+    })();
+    this.snap = new FileSnapshot(cloneMeta(s.metadata), path);
+    this.ents = [{ index, term, type: "normal", data: EMPTY }];
+    this.removeStaleSnapshotFiles();
+    return path;
+  }
+
+  /**
+   * Record a snapshot the node took itself: `file` (already fsynced) becomes snap-<index>.db
+   * and the log is compacted up to `compactTo` (a tail may be kept for slow followers).
+   */
+  saveLocalSnapshot(meta: SnapshotMetadata, file: string, compactTo: number): void {
+    if (meta.index <= this.snap.metadata.index) throw new Error("snapshot out of date");
+    if (meta.index > this.lastIndex()) throw new Error("snapshot beyond last index");
+    const path = this.snapPath(meta.index);
+    renameSync(file, path);
+    fsyncDir(this.dir);
+    compactTo = Math.min(compactTo, meta.index);
+    const offset = this.offset();
+    const doCompact = compactTo > offset;
+    const cterm = doCompact ? this.term(compactTo) : 0;
+    this.db.transaction(() => {
+      this.qMeta.run("snapshot", JSON.stringify(meta));
+      if (doCompact) {
+        this.qCompact.run(compactTo);
+        this.qMeta.run("offset", JSON.stringify({ index: compactTo, term: cterm }));
+      }
+    })();
+    this.snap = new FileSnapshot(cloneMeta(meta), path);
+    if (doCompact) {
+      const i = compactTo - offset;
+      this.ents = [{ index: compactTo, term: cterm, type: "normal", data: EMPTY }, ...this.ents.slice(i + 1)];
+    }
+    this.removeStaleSnapshotFiles();
+  }
+
+  private removeStaleSnapshotFiles(): void {
+    const keep = this.snap.path;
+    for (const f of readdirSync(this.dir)) {
+      if (!/^snap-\d+\.db(\.tmp)?$/.test(f) && !/^vacuum-.*\.db$/.test(f)) continue;
+      const p = join(this.dir, f);
+      if (p === keep) continue;
+      try {
+        unlinkSync(p);
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+
+  /** Approximate number of entries kept (for compaction decisions and status). */
+  size(): number {
+    return this.ents.length - 1;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function cloneMeta(m: SnapshotMetadata): SnapshotMetadata {
+  const cs: ConfState = { voters: [...m.confState.voters], learners: [...m.confState.learners] };
+  return { index: m.index, term: m.term, confState: cs };
+}
