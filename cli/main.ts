@@ -14,6 +14,7 @@ const VERBS: Record<string, string> = {
   create: "Create a namespace or resources from a file",
   scale: "Set a new size for a Deployment, ReplicaSet or StatefulSet",
   images: "Import, list or remove images in this node's containerd (air-gap)",
+  cluster: "List or remove control-plane servers (members, remove NAME)",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -35,6 +36,8 @@ Server flags:
   --https-listen-port PORT    API port (default 6443, HTTPS with the cluster's own CA)
   --tls-san NAME|IP           Extra name or IP for the serving certificate (repeatable)
   -t, --token SECRET          Join secret for agents (default: generated, stored in <data-dir>/server/token)
+  -s, --server URL            Join the control plane of this server (with --token): learner, then voter
+  --raft-listen-port PORT     Port for control-plane peer traffic (gRPC, mutual TLS; default 2380)
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
   --disable-agent             Do not run the embedded node agent (needs root, containerd, runc, CNI)
   --node-name NAME            Node name (default: the hostname)
@@ -63,6 +66,8 @@ async function server(args: string[]): Promise<number> {
       "disable-agent": { type: "boolean", default: false },
       "node-name": { type: "string" },
       "tls-san": { type: "string", multiple: true },
+      server: { type: "string", short: "s" },
+      "raft-listen-port": { type: "string", default: "2380" },
       token: { type: "string", short: "t" },
       help: { type: "boolean", short: "h" },
     },
@@ -79,6 +84,11 @@ async function server(args: string[]): Promise<number> {
     console.error(`error: --https-listen-port must be a port number (1-65535), got "${values["https-listen-port"]}"`);
     return 1;
   }
+  const raftPort = Number(values["raft-listen-port"]);
+  if (!Number.isInteger(raftPort) || raftPort < 1 || raftPort > 65535) {
+    console.error(`error: --raft-listen-port must be a port number (1-65535), got "${values["raft-listen-port"]}"`);
+    return 1;
+  }
   const { hostname } = await import("node:os");
   const srv = await runServer({
     dataDir,
@@ -88,6 +98,8 @@ async function server(args: string[]): Promise<number> {
     disableAgent: values["disable-agent"]!,
     nodeName: values["node-name"] ?? hostname(),
     tlsSans: values["tls-san"],
+    joinServer: values.server ?? process.env.SKIFF_SERVER,
+    raftPort,
     token: values.token ?? process.env.SKIFF_TOKEN,
   });
   // The embedded agent makes this node a worker too (K3s style); it talks to the API like any agent.
@@ -203,6 +215,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/create");
     case "images":
       return import("./commands/images");
+    case "cluster":
+      return import("./commands/cluster");
     default:
       return import("./commands/scale");
   }

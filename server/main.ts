@@ -10,6 +10,8 @@ import { Authenticator } from "./auth/authn";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
 import { startControllers } from "./controllers/index";
+import { prepareJoin, startConsensus } from "./raft/cluster/consensus";
+import { clusterRoutes } from "./raft/cluster/routes";
 import { Store } from "./store/store";
 import { ensurePki } from "./tls/pki";
 
@@ -24,6 +26,10 @@ export interface ServerFlags {
   tlsSans?: string[];
   /** Join secret (or a full K10 token) to use instead of a generated one. */
   token?: string;
+  /** --server URL: join the control plane this server belongs to (with --token). */
+  joinServer?: string;
+  /** --raft-listen-port (default 2380). */
+  raftPort?: number;
 }
 
 export interface RunningServer {
@@ -73,6 +79,11 @@ users:
 export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const serverDir = join(flags.dataDir, "server");
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
+  if (flags.joinServer) {
+    if (!flags.token) throw new Error("--server needs --token (the token printed by the first server)");
+    // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
+    await prepareJoin({ serverDir, server: flags.joinServer, token: flags.token });
+  }
   const host = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::" ? "127.0.0.1" : flags.bindAddress;
   const sans = flags.tlsSans ?? [];
   const isIp = (s: string) => /^[0-9.]+$/.test(s) || s.includes(":");
@@ -97,13 +108,38 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const auth = new Authenticator(adminToken, joinSecret, tokenKey);
 
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
-  const store = new Store({ dataDir: join(serverDir, "db"), windowSize });
-  await bootstrap(store);
-  // Controllers and the scheduler run where writes are decided (the Raft leader, once replicated).
-  const controllers = startControllers(store);
-
+  // The Raft log is the durable record, so state.db need not fsync every apply: after a power
+  // loss it is restored from the last snapshot and the log replayed.
+  const store = new Store({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
   const url = `https://${host.includes(":") ? `[${host}]` : host}:${flags.port}`;
-  const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert });
+  const consensus = await startConsensus(store, {
+    serverDir,
+    name: flags.nodeName,
+    apiUrl: url,
+    raftBindHost: flags.bindAddress,
+    raftPort: flags.raftPort ?? 2380,
+    join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
+  });
+  store.proposer = consensus.proposer;
+  store.readBarrier = consensus.readBarrier;
+  await bootstrap(store);
+  // Controllers and the scheduler run only on the Raft leader and move with leadership.
+  let controllers: { stop(): Promise<void> } | undefined;
+  let leaderChain = Promise.resolve();
+  const onLeadership = (leader: boolean) => {
+    leaderChain = leaderChain.then(async () => {
+      if (leader && !controllers) controllers = startControllers(store);
+      else if (!leader && controllers) {
+        const c = controllers;
+        controllers = undefined;
+        await c.stop();
+      }
+    });
+  };
+  consensus.onLeaderChange(onLeadership);
+  onLeadership(consensus.isLeader());
+
+  const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: clusterRoutes(consensus) });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({ store, authenticate: (h) => auth.authenticate(h) });
   // A node:http listener, because older kubectl (1.27-1.29 exec, <= 1.30 port-forward) upgrade
@@ -127,7 +163,9 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     caPem: pki.ca.cert,
     nodeCredentials: async (nodeName) => ({ server: url, caData: pki.ca.cert, token: await auth.nodeToken(nodeName) }),
     stop: async () => {
-      await controllers.stop();
+      onLeadership(false);
+      await leaderChain;
+      await consensus.stop({ transfer: true });
       streams.stop();
       await listener.stop();
       store.close();

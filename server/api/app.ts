@@ -2,6 +2,7 @@
 // node join endpoint, with errors as Kubernetes Status objects.
 import { Hono } from "hono";
 import type { Authenticator, Identity } from "../auth/authn";
+import { JOIN_PATHS } from "../raft/cluster/routes";
 import { discoveryApp } from "./discovery";
 import { openapiApp } from "./openapi";
 import { errorResponse, handleResource, type ApiDeps } from "./resources";
@@ -13,6 +14,8 @@ export interface AppOptions {
   auth: Authenticator;
   /** The cluster CA (PEM), served at /cacerts so joining nodes can pin it against their token. */
   caPem: string;
+  /** More routes behind authentication (the control plane's cluster endpoints). */
+  extraRoutes?: Hono<any>;
 }
 
 /** Paths anyone may read, like Kubernetes' system:public-info-viewer (plus the CA bundle). */
@@ -27,7 +30,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     if (PUBLIC.has(path)) return next();
     const id = await opts.auth.authenticate(c.req.header("authorization"));
     if (!id) throw new ApiError(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
-    if (id.joinOnly && path !== "/v1-skiff/node-credentials") throw forbidden(`User "${id.user}" may only request node credentials with a join token`);
+    if (id.joinOnly && path !== "/v1-skiff/node-credentials" && !JOIN_PATHS.has(path)) throw forbidden(`User "${id.user}" may only request node credentials with a join token`);
     c.set("identity", id);
     return next();
   });
@@ -46,6 +49,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     if (typeof node !== "string" || !isDns1123Subdomain(node)) throw badRequest(`nodeName must be a lowercase RFC 1123 subdomain, got ${JSON.stringify(node)}`);
     return c.json({ nodeName: node, token: await opts.auth.nodeToken(node), caData: opts.caPem });
   });
+  if (opts.extraRoutes) app.route("/", opts.extraRoutes);
   app.route("/", discoveryApp(opts.serverAddress));
   app.route("/", openapiApp);
   const resource = (c: any) => handleResource(c, deps);

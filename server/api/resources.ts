@@ -86,6 +86,8 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     }
     if (!allowed("get")) throw methodNotAllowed();
     const fmt = checkAccept(c);
+    // resourceVersion "" (the default) is a linearizable read: ReadIndex through Raft.
+    if (!c.req.query("resourceVersion")) await deps.store.readBarrier();
     const cur = deps.store.get(req.res, ns ?? "", req.name);
     if (!cur) throw notFound(r, req.name);
     if (req.sub === "scale") return respond(c, undefined, toScale(r, cur.obj), 200);
@@ -177,7 +179,7 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
   return { gracePeriodSeconds: grace, propagationPolicy: policy, preconditions: { uid: pre.uid, resourceVersion: pre.resourceVersion } };
 }
 
-function list(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
+async function list(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
   const { r } = req;
   const fmt = checkAccept(c);
   const match = buildMatcher(r, c.req.query("labelSelector"), c.req.query("fieldSelector"));
@@ -200,6 +202,7 @@ function list(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
     if (rvMatch === "Exact") atRev = n;
     else if (rvMatch && rvMatch !== "NotOlderThan") throw badRequest(`resourceVersionMatch must be Exact or NotOlderThan`);
   }
+  if (!rvParam && !cont) await deps.store.readBarrier();
   let page;
   try {
     page = deps.store.list(req.res, req.ns, { match, limit, after, atRev });

@@ -3,6 +3,7 @@
 const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<void> }>> = {
   api: () => import("./api.ts"),
   scheduler: () => import("./scheduler.ts"),
+  raft: () => import("./raft.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -83,8 +83,7 @@ async function inProcess(nodes: number, pods: number): Promise<{ podsPerSec: num
 }
 
 async function endToEnd(nodes: number, pods: number): Promise<Record<string, string | number>> {
-  const wired = readFileSync(join(REPO, "server/main.ts"), "utf8").includes("startControllers");
-  const srv = await startServer({ name: "bench-sched", command: wired ? undefined : [BUN, "server/controllers/testing/dev-server.ts"], env: { SKIFF_WATCH_WINDOW: "200000" } });
+  const srv = await startServer({ name: "bench-sched", env: { SKIFF_WATCH_WINDOW: "200000" } });
   const client = new KubeClient(loadKubeconfig({ path: srv.kubeconfig, env: {} }));
   const hollow = new HollowNodes(client, { count: nodes, labels: nodeLabels, concurrency: 32, leaseIntervalMs: 10_000 });
   try {

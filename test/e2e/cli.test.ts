@@ -38,7 +38,7 @@ beforeAll(async () => {
   port = await freePort();
   if (!existsSync(main)) return;
   server = Bun.spawn(
-    [bun, main, "server", "--data-dir", dataDir, "--https-listen-port", String(port), "--bind-address", "127.0.0.1", "--disable-agent"],
+    [bun, main, "server", "--data-dir", dataDir, "--https-listen-port", String(port), "--raft-listen-port", String(await freePort()), "--bind-address", "127.0.0.1", "--disable-agent"],
     { cwd: root, stdout: "ignore", stderr: "pipe" },
   );
   const deadline = Date.now() + 30_000;

@@ -38,10 +38,8 @@ const until = async <T>(f: () => Promise<T | undefined | false> | T | undefined 
 const pods = async (ns: string, sel: string) => (await client.list(`/api/v1/namespaces/${ns}/pods`, { labelSelector: sel })).items as any[];
 
 beforeAll(async () => {
-  const wired = readFileSync(join(REPO, "server/main.ts"), "utf8").includes("startControllers");
   srv = await startServer({
     name: "controllers",
-    command: wired ? undefined : [BUN, "server/controllers/testing/dev-server.ts"],
     env: { SKIFF_NODE_MONITOR_GRACE_SECONDS: "4", SKIFF_JOB_BACKOFF_MS: "200" },
   });
   client = new KubeClient(loadKubeconfig({ path: srv.kubeconfig, env: {} }));

@@ -1,7 +1,6 @@
 // pods/log, exec, attach and port-forward through the agent tunnel, with the real kubectl:
-// a real `skiff server` process (its listener composed with the stream server the way
-// server/main.ts is asked to), a real agent (runAgent + startTunnel) on a real containerd, a
-// busybox pod with httpd. kubectl 1.32 uses WebSocket (v5 exec, SPDY-in-WebSocket
+// a real `skiff server` process, a real agent (runAgent, which opens the tunnel) on a real
+// containerd, a busybox pod with httpd. kubectl 1.32 uses WebSocket (v5 exec, SPDY-in-WebSocket
 // port-forward); kubectl 1.27 uses SPDY/3.1 upgrades for both.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
@@ -12,8 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { preflight } from "../../agent/containerd/preflight.ts";
 import { runAgent, type Agent } from "../../agent/main.ts";
-import { podLogsRoot } from "../../agent/logs/logs.ts";
-import { startTunnel, type Tunnel } from "../../agent/tunnel/client.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { REPO, BUN, startServer, freePort, type SkiffServer } from "../harness/server.ts";
 import { describeResult, kubectl, spawnKubectl, type KubectlOptions } from "../harness/kubectl.ts";
@@ -38,40 +35,6 @@ function skipReason(): string | null {
 }
 const reason = skipReason();
 if (reason) console.warn(`SKIP test/e2e/streams.test.ts: ${reason}`);
-
-/** The server process: `skiff server` with its listener composed with the stream server. */
-function launcherSource(): string {
-  return `
-import { readFileSync } from "node:fs";
-import { main } from ${JSON.stringify(join(REPO, "cli/main.ts"))};
-import { createStreamServer } from ${JSON.stringify(join(REPO, "server/api/streams/index.ts"))};
-import { listenNode } from ${JSON.stringify(join(REPO, "server/api/streams/listen.ts"))};
-import { Authenticator } from ${JSON.stringify(join(REPO, "server/auth/authn.ts"))};
-import { parseJoinToken } from ${JSON.stringify(join(REPO, "server/auth/tokens.ts"))};
-const dataDir = process.argv[process.argv.indexOf("--data-dir") + 1];
-const mode = process.env.STREAMS_LISTENER ?? "node";
-const realServe = Bun.serve;
-(Bun as any).serve = (opts: any) => {
-  // Only runServer's call is ours (node:http itself is built on Bun.serve).
-  (Bun as any).serve = realServe;
-  const sd = dataDir + "/server";
-  const admin = readFileSync(sd + "/admin-token", "utf8").trim();
-  const auth = new Authenticator(admin, parseJoinToken(readFileSync(sd + "/token", "utf8").trim()).secret, new Uint8Array(readFileSync(sd + "/token-key")));
-  // The launcher has no handle on runServer's store: read pods through the app itself.
-  const getPod = async (ns: string, name: string) => {
-    const r = await opts.fetch(new Request("https://127.0.0.1/api/v1/namespaces/" + ns + "/pods/" + name, { headers: { authorization: "Bearer " + admin } }));
-    return r.ok ? r.json() : undefined;
-  };
-  const streams = createStreamServer({ getPod, authenticate: (h) => auth.authenticate(h) });
-  if (mode === "bun")
-    return realServe({ ...opts, fetch: (req: Request, srv: any) => (streams.handles(req) ? streams.fetch(req, srv) : opts.fetch(req, srv)), websocket: streams.websocket });
-  const p = listenNode({ hostname: opts.hostname, port: opts.port, tls: opts.tls, fetch: (r) => opts.fetch(r), streams });
-  p.catch((e) => { console.error("listen failed", e); process.exit(1); });
-  return { stop() { p.then((l) => l.stop()); }, port: opts.port };
-};
-main(process.argv.slice(2)).then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });
-`;
-}
 
 function podYaml(name: string, containers: string): string {
   return `apiVersion: v1
@@ -101,15 +64,13 @@ function removeCgroup(name: string): boolean {
   return dirs.some((d) => existsSync(d));
 }
 
-for (const listener of ["node", "bun"] as const)
-describe.skipIf(reason !== null)(`streams through the agent tunnel (${listener === "node" ? "node:http listener" : "Bun.serve listener"})`, () => {
+describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server's node:http listener)", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-streams-agent-"));
   const runDir = mkdtempSync(join(tmpdir(), "skiff-streams-run-"));
-  const cgroupRoot = `/skiff-streams-${process.pid}-${listener}`;
+  const cgroupRoot = `/skiff-streams-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
   let srv: SkiffServer;
   let agent: Agent | undefined;
-  let tunnel: Tunnel | undefined;
   let podIP = "";
 
   const k = (args: string[], opts?: KubectlOptions) => kubectl(srv, args, opts);
@@ -129,10 +90,18 @@ describe.skipIf(reason !== null)(`streams through the agent tunnel (${listener =
     throw new Error(`pod ${name} not Running after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
   }
 
+  async function waitTunnel(): Promise<void> {
+    const end = Date.now() + 30_000;
+    while (Date.now() < end) {
+      // runAgent opens the node's tunnel itself: logs answer once the server can route to it.
+      const r = await srv.fetch(`/api/v1/namespaces/${NS}/pods/web/log?container=web&limitBytes=10`);
+      if (r.status === 200) return;
+      await Bun.sleep(200);
+    }
+  }
+
   beforeAll(async () => {
-    const launcher = join(runDir, "server-launcher.ts");
-    writeFileSync(launcher, launcherSource());
-    srv = await startServer({ name: "streams", command: [BUN, launcher], env: { STREAMS_LISTENER: listener } });
+    srv = await startServer({ name: "streams" });
     const imagesDir = join(dataDir, "agent", "images");
     mkdirSync(imagesDir, { recursive: true });
     spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
@@ -146,8 +115,6 @@ describe.skipIf(reason !== null)(`streams through the agent tunnel (${listener =
       log: () => {},
       tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
     } as any);
-    tunnel = startTunnel({ config: creds, nodeName: NODE, cri: agent.runtime.cri, podLogsDir: podLogsRoot(dataDir) });
-    await tunnel.ready();
     const web = podYaml(
       "web",
       `  - name: web
@@ -169,12 +136,12 @@ describe.skipIf(reason !== null)(`streams through the agent tunnel (${listener =
     expect(ap.code, describeResult(ap)).toBe(0);
     const pod = await waitRunning("web");
     podIP = pod.status.podIP;
+    await waitTunnel();
   });
 
   afterAll(async () => {
     try {
       await k(["delete", "pod", "web", "solo", "--wait=false"]).catch(() => {});
-      tunnel?.stop();
       if (agent) {
         // Containers survive an agent stop by design: remove the sandboxes (and so their
         // netns, IPs and cgroups) through CRI first, then stop the agent and containerd.
@@ -196,8 +163,8 @@ describe.skipIf(reason !== null)(`streams through the agent tunnel (${listener =
     }
   });
 
-  // Bun.serve cannot accept SPDY upgrades: kubectl 1.27 needs the node:http listener.
-  for (const minor of listener === "node" ? ([undefined, 27] as const) : ([undefined] as const)) {
+  // kubectl 1.27 upgrades to SPDY/3.1, which the server's node:http listener accepts.
+  for (const minor of [undefined, 27] as const) {
     const v = minor ? `kubectl 1.${minor}` : "kubectl 1.32";
     test(`${v} exec: stdout, stderr and the exit code`, async () => {
       const r = await k(["exec", "web", "-c", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], { minor });

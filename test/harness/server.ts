@@ -124,6 +124,7 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
   const dataDir = opts.dataDir ?? join(runDir, "data");
   mkdirSync(dataDir, { recursive: true });
   const port = opts.port ?? (await freePort());
+  const raftPort = await freePort();
   const kubeconfig = join(dataDir, "kubeconfig.yaml");
   const command = opts.command ?? defaultCommand();
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
@@ -142,6 +143,8 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
     "--bind-address",
     "127.0.0.1",
     "--disable-agent",
+    // Peer port too: several test servers may run at once.
+    ...(opts.extraArgs?.includes("--raft-listen-port") ? [] : ["--raft-listen-port", String(raftPort)]),
     ...(opts.extraArgs ?? []),
   ];
 
