@@ -5,6 +5,7 @@
 //     64 in flight; pods/s bound, and the time until every pod is Running (hollow).
 // Pods mix: plain requests, required/preferred node affinity, hostname anti-affinity groups
 // and zone topology spread.
+import { Cluster } from "../e2e/raft-harness";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,8 +83,28 @@ async function inProcess(nodes: number, pods: number): Promise<{ podsPerSec: num
   }
 }
 
-async function endToEnd(nodes: number, pods: number): Promise<Record<string, string | number>> {
-  const srv = await startServer({ name: "bench-sched", env: { SKIFF_WATCH_WINDOW: "200000" } });
+/** A control plane for the end-to-end run: one server, or a 3-server Raft cluster. */
+async function controlPlane(servers: 1 | 3): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
+  const env = { SKIFF_WATCH_WINDOW: "200000" };
+  if (servers === 1) {
+    const srv = await startServer({ name: "bench-sched", env });
+    return { kubeconfig: srv.kubeconfig, stop: () => srv.stop() };
+  }
+  const cluster = new Cluster(3, { env, label: "bench-sched" });
+  await cluster.start();
+  // Clients talk to the leader; followers would forward writes to it anyway.
+  const leader = await cluster.leader();
+  return {
+    kubeconfig: join(leader.dataDir, "kubeconfig.yaml"),
+    stop: async () => {
+      await cluster.stop();
+      cluster.cleanup();
+    },
+  };
+}
+
+async function endToEnd(nodes: number, pods: number, servers: 1 | 3): Promise<Record<string, string | number>> {
+  const srv = await controlPlane(servers);
   const client = new KubeClient(loadKubeconfig({ path: srv.kubeconfig, env: {} }));
   const hollow = new HollowNodes(client, { count: nodes, labels: nodeLabels, concurrency: 32, leaseIntervalMs: 10_000 });
   try {
@@ -155,8 +176,12 @@ export async function main(args: string[]): Promise<void> {
   console.log("|---|---|---|---|");
   console.log(`| in-process (scheduler + binds) | ${Math.round(a.podsPerSec)} | ${(a.ms / 1000).toFixed(2)} s | ${a.unscheduled} |`);
   if (args.includes("--in-process-only")) return;
-  const b = await endToEnd(nodes, pods);
-  console.log("\n| end-to-end (1 server, hollow nodes over HTTP) | value |");
-  console.log("|---|---|");
-  for (const [k, v] of Object.entries(b)) console.log(`| ${k} | ${v} |`);
+  const results: [string, Record<string, string | number>][] = [];
+  for (const servers of [1, 3] as const) {
+    if (servers === 3 && args.includes("--one-server")) continue;
+    results.push([`${servers} server${servers > 1 ? "s (Raft)" : ""}`, await endToEnd(nodes, pods, servers)]);
+  }
+  console.log(`\n| end-to-end (hollow nodes over HTTPS) | ${results.map(([n]) => n).join(" | ")} |`);
+  console.log(`|---|${results.map(() => "---").join("|")}|`);
+  for (const k of Object.keys(results[0]![1])) console.log(`| ${k} | ${results.map(([, r]) => r[k]).join(" | ")} |`);
 }
