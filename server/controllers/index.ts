@@ -5,6 +5,7 @@ import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { CronJobController } from "./cronjob";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
+import { EventTtlController } from "./event-ttl";
 import { GarbageCollector } from "./garbage-collector";
 import { JobController } from "./job";
 import { NamespaceController } from "./namespace";
@@ -63,6 +64,7 @@ export function startControllers(store: Store, opts: StartOptions = {}): Running
   scheduler?.start();
   const gc = want("garbagecollector") ? new GarbageCollector(store) : undefined;
   const nsc = want("namespace") ? new NamespaceController(store) : undefined;
+  const ttl = want("eventttl") ? new EventTtlController(store) : undefined;
   return {
     runtime: rt,
     controllers,
@@ -72,6 +74,7 @@ export function startControllers(store: Store, opts: StartOptions = {}): Running
       for (const c of controllers) c.stop();
       gc?.stop();
       nsc?.stop();
+      ttl?.stop();
       events.stop();
       informers.stop();
     },
