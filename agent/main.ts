@@ -70,6 +70,18 @@ export interface AgentTuning {
   logRotateMs?: number;
 }
 
+/** SKIFF_AGENT_TUNING='{"bridge":"skiffb0","cgroupRoot":"/skiff-b"}' (JSON AgentTuning) lets
+ *  tests give `skiff agent` processes sharing one host their own bridge, cgroup root, timings. */
+function envTuning(): AgentTuning {
+  const raw = process.env.SKIFF_AGENT_TUNING;
+  if (!raw) return {};
+  try {
+    const v = JSON.parse(raw);
+    if (v && typeof v === "object" && !Array.isArray(v)) return v as AgentTuning;
+  } catch {}
+  throw new Error(`SKIFF_AGENT_TUNING is not a JSON object of agent tuning fields: ${raw}`);
+}
+
 export interface Agent {
   stop(): Promise<void>;
   readonly nodeName: string;
@@ -85,7 +97,7 @@ export interface Agent {
 
 export async function runAgent(opts: AgentOptions): Promise<Agent> {
   const log = opts.log ?? ((m: string) => console.error(`agent: ${m}`));
-  const t = opts.tuning ?? {};
+  const t = opts.tuning ?? envTuning();
   const api = new AgentApi(makeClient({ server: opts.server, caData: opts.caData, token: opts.token }));
   const runtime = await startRuntime({
     dataDir: opts.dataDir,

@@ -103,3 +103,14 @@ export function allocateNodePodCidr(store: Store, node: any): void {
     }
   }
 }
+
+/** DefaultStorageClass admission: a claim that names no class gets the default one (newest wins). */
+export function defaultStorageClass(store: Store, pvc: any): void {
+  const spec = (pvc.spec ??= {});
+  if (spec.storageClassName != null) return;
+  const defaults = store
+    .list("storage.k8s.io/storageclasses", undefined)
+    .items.filter((c: any) => c.metadata?.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true")
+    .sort((a: any, b: any) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name));
+  if (defaults[0]) spec.storageClassName = defaults[0].metadata.name;
+}

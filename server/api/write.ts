@@ -6,7 +6,7 @@ import { validateObjectMeta } from "../../schemas/validation";
 import type { ApplyResult, Command } from "../store/commands";
 import { resKeyOf } from "../store/commands";
 import type { Store } from "../store/store";
-import { allocateNodePodCidr, allocateServiceFields } from "./allocators";
+import { allocateNodePodCidr, allocateServiceFields, defaultStorageClass } from "./allocators";
 import { deepEqual, podQosClass, randomSuffix, specPart, timestamp, tracksGeneration } from "./object-meta";
 import { recordUpdate } from "./patch/index";
 import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, qualifiedResource } from "./status";
@@ -134,6 +134,7 @@ export async function createObject(ctx: WriteCtx, r: RegisteredResource, ns: str
   }
   if (r.group === "" && r.plural === "services") allocateServiceFields(ctx.store, obj);
   if (r.group === "" && r.plural === "nodes") allocateNodePodCidr(ctx.store, obj);
+  if (r.group === "" && r.plural === "persistentvolumeclaims") defaultStorageClass(ctx.store, obj);
   validate(r, obj);
   if (m.managedFields?.length && !opts.keepManagedFields) managedOnWrite(ctx, r, undefined, obj, now);
   if (ctx.dryRun) return obj;

@@ -39,6 +39,14 @@ export function shouldRunOn(ds: any, node: any): boolean {
   return !untoleratedTaint(node.spec?.taints, withDaemonTolerations(spec), ["NoSchedule", "NoExecute"]);
 }
 
+/** Kubernetes' shouldContinueRunning: an existing daemon pod stays on a node that gained a
+ *  NoSchedule taint (only an untolerated NoExecute taint, or a selector mismatch, removes it). */
+export function shouldKeepOn(ds: any, node: any): boolean {
+  const spec = ds.spec?.template?.spec ?? {};
+  if (!matchesNodeSelectorAndAffinity(spec, node)) return false;
+  return !untoleratedTaint(node.spec?.taints, withDaemonTolerations(spec), ["NoExecute"]);
+}
+
 export class DaemonSetController extends Controller {
   private sets: Informer;
   private pods: Informer;
@@ -90,6 +98,13 @@ export class DaemonSetController extends Controller {
       const pods = (byNode.get(n) ?? []).filter((p) => !isTerminating(p));
       byNode.delete(n);
       const run = shouldRunOn(ds, node);
+      if (!run && shouldKeepOn(ds, node)) {
+        // Counted as misscheduled (like Kubernetes) but left running; failed ones go.
+        const live = pods.filter((p) => p.status?.phase !== "Failed");
+        toDelete.push(...pods.filter((p) => p.status?.phase === "Failed"));
+        if (live.length) misscheduled++;
+        continue;
+      }
       if (run) {
         desired++;
         const failed = pods.filter((p) => p.status?.phase === "Failed");

@@ -156,6 +156,24 @@ test("daemonset runs one pod per eligible node and skips tainted ones", async ()
   }, "rolling update", 8000);
 });
 
+test("daemonset keeps its pod on a node that gains a NoSchedule taint; NoExecute removes it", async () => {
+  await c.create("DaemonSet", { metadata: { name: "keep", namespace: "default" }, spec: { selector: { matchLabels: { app: "keep" } }, template: tmpl({ app: "keep" }) } });
+  await c.until(() => running("keep-").length === 2, "2 running");
+  const taint = (effect: string) =>
+    c.api.update("Node", "", "n2", (o) => {
+      o.spec.taints = [{ key: "dedicated", value: "x", effect }];
+      return o;
+    });
+  await taint("NoSchedule");
+  await c.until(() => c.get("DaemonSet", "default", "keep")?.status?.desiredNumberScheduled === 1, "desired 1");
+  await Bun.sleep(300);
+  // Like Kubernetes (shouldContinueRunning): counted as misscheduled, not deleted.
+  expect(running("keep-").map((p) => p.spec.nodeName).sort()).toEqual(["n1", "n2"]);
+  expect(c.get("DaemonSet", "default", "keep").status.numberMisscheduled).toBe(1);
+  await taint("NoExecute");
+  await c.until(() => podsOf("keep-").filter((p) => !p.metadata.deletionTimestamp).every((p) => p.spec.nodeName === "n1"), "pod on n2 removed");
+});
+
 test("job completes with parallelism, and a failing job stops at backoffLimit", async () => {
   await c.create("Job", { metadata: { name: "ok", namespace: "default" }, spec: { completions: 3, parallelism: 2, template: tmpl({}, "busybox:1", { restartPolicy: "Never" }) } });
   await c.until(() => c.get("Job", "default", "ok")?.status?.conditions?.some((x: any) => x.type === "Complete" && x.status === "True"), "complete", 8000);
