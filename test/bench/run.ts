@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   api: () => import("./api.ts"),
   scheduler: () => import("./scheduler.ts"),
   raft: () => import("./raft.ts"),
+  podstart: () => import("./podstart.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);
