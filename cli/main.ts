@@ -1,10 +1,8 @@
 #!/usr/bin/env bun
 // The one entry point: `skiff server`, `skiff agent` and the kubectl-like verbs.
-// @peculiar/x509 (server PKI) needs the Reflect metadata polyfill before it loads, even when bundled.
-import "reflect-metadata";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
-import { KUBE_VERSION } from "../server/api/discovery";
+import { defaultDataDir } from "../lib/paths";
 
 const VERBS: Record<string, string> = {
   apply: "Apply a configuration from files or stdin (server-side apply)",
@@ -77,7 +75,9 @@ async function server(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const { runServer, defaultDataDir } = await import("../server/main");
+  // reflect-metadata must load before @peculiar/x509 (server PKI), even when bundled.
+  await import("reflect-metadata");
+  const { runServer } = await import("../server/main");
   const dataDir = values["data-dir"] ?? defaultDataDir();
   const port = Number(values["https-listen-port"]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -148,7 +148,6 @@ async function agentCommand(args: string[]): Promise<number> {
     console.error("error: skiff agent needs --server https://SERVER:6443 and --token TOKEN (the token `skiff server` printed, also in <data-dir>/server/token on the server)");
     return 1;
   }
-  const { defaultDataDir } = await import("../server/main");
   const { hostname } = await import("node:os");
   const { joinCluster } = await import("../lib/join");
   const dataDir = values["data-dir"] ?? defaultDataDir();
@@ -187,6 +186,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (verb === "version" || verb === "--version") {
+    const { KUBE_VERSION } = await import("../server/api/discovery");
     console.log(`skiff version v${pkg.version} (Kubernetes API ${KUBE_VERSION.gitVersion}, bun ${Bun.version})`);
     return 0;
   }

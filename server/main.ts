@@ -1,7 +1,7 @@
 // `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
 // leader's controllers in one process.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir, hostname } from "node:os";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
 import { createStreamServer } from "./api/streams/index";
@@ -42,9 +42,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function defaultDataDir(): string {
-  return process.getuid?.() === 0 ? "/var/lib/skiff" : join(homedir(), ".skiff");
-}
+export { defaultDataDir } from "../lib/paths";
 
 function loadOrCreate(path: string, make: () => string | Uint8Array, mode = 0o600): string | Uint8Array {
   if (existsSync(path)) return path.endsWith("-key") ? new Uint8Array(readFileSync(path)) : readFileSync(path, "utf8").trim();

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { agentPaths } from "../../agent/containerd/config";
 import { CriClient } from "../../agent/cri/client";
 import { importImageArchive, listImages, removeImage } from "../../agent/images/images";
-import { defaultDataDir } from "../../server/main";
+import { defaultDataDir } from "../../lib/paths";
 import { err, out, parseFlags, reportError, UsageError } from "./common";
 
 const USAGE = `Usage:
