@@ -533,6 +533,66 @@ spec:
     await k(["delete", "daemonset", "everywhere", "picky", "--wait=false"]);
   }, 150_000);
 
+  test("issue 5 #4: Jobs on real containers complete or stop at backoffLimit; a CronJob runs each minute", async () => {
+    await k(["apply", "-f", "-"], `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: three, namespace: default}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers: [{name: c, image: ${IMAGE}, imagePullPolicy: IfNotPresent, command: [sh, -c, "echo working; sleep 1"]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: failing, namespace: default}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers: [{name: c, image: ${IMAGE}, imagePullPolicy: IfNotPresent, command: [sh, -c, "exit 3"]}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick, namespace: default}
+spec:
+  schedule: "*/1 * * * *"
+  successfulJobsHistoryLimit: 1
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers: [{name: c, image: ${IMAGE}, imagePullPolicy: IfNotPresent, command: [sh, -c, "date"]}]
+`);
+    await k(["wait", "--for=condition=complete", "job/three", "--timeout=90s"], undefined, 100_000);
+    const three = (await getJson(["get", "job", "three"])).status;
+    expect(three.succeeded).toBe(3);
+    // Never more than `parallelism` pods at once, all of them real containers that exited 0.
+    const tp = await pods("job-name=three");
+    expect(tp.filter((p) => p.status.phase === "Succeeded").length).toBe(3);
+    expect(tp.every((p) => p.status.containerStatuses?.[0]?.state?.terminated?.exitCode === 0)).toBe(true);
+    await k(["wait", "--for=condition=failed", "job/failing", "--timeout=90s"], undefined, 100_000);
+    const failing = (await getJson(["get", "job", "failing"])).status;
+    expect(failing.failed).toBe(2); // the first try plus backoffLimit 1 retry, then it stops
+    const fp = await pods("job-name=failing");
+    expect(fp.every((p) => p.status.containerStatuses?.[0]?.state?.terminated?.exitCode === 3)).toBe(true);
+    // The CronJob's first Job runs to completion on a real container within about a minute.
+    await until("a Job created by the CronJob completes", async () => {
+      const jobs = ((await api("/apis/batch/v1/namespaces/default/jobs")) as any)?.items ?? [];
+      return jobs.some((j: any) => j.metadata.ownerReferences?.some((o: any) => o.kind === "CronJob" && o.name === "tick") && j.status?.succeeded === 1);
+    }, 75_000, 1000);
+    await k(["delete", "cronjob", "tick", "--wait=false"]);
+    await k(["delete", "job", "three", "failing", "--wait=false"]);
+  }, 200_000);
+
   test("issue 5 #5: a SIGKILLed agent's node goes NotReady and its pods move to the other node", async () => {
     const [a, b] = agents as [AgentProc, AgentProc];
     await k(["apply", "-f", "-"], `
