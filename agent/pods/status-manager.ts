@@ -22,6 +22,7 @@ function changedKeys(want: PodStatus, have: PodStatus | undefined): string[] {
 }
 
 export interface StatusManagerOptions {
+  /** Status writes in flight at once (default 16: a burst of pod starts must not queue). */
   concurrency?: number;
   log?: (msg: string) => void;
   /** Called with true/false when writes start failing / succeed again. */
@@ -83,7 +84,7 @@ export class StatusManager {
 
   private pump(): void {
     if (this.closed || this.retryTimer) return;
-    const max = this.o.concurrency ?? 4;
+    const max = this.o.concurrency ?? 16;
     for (const [uid, p] of this.pending) {
       if (this.running >= max) return;
       if (this.inflight.has(uid)) continue;
