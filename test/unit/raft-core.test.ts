@@ -497,7 +497,30 @@ describe("raft core: Ready contract", () => {
     expect(rd.mustSync).toBe(true);
     l.storage.append(rd.entries);
     l.raft.advance(rd);
+    // The leader counts its own copy only once persisted (advance), so a lone voter commits
+    // now: the next Ready applies the entry without offering it again.
+    const rd2 = l.raft.ready()!;
+    expect(rd2.entries.length).toBe(0);
+    expect(rd2.committedEntries.map((e) => e.index)).toEqual(rd.entries.map((e) => e.index));
+    l.raft.advance(rd2);
     expect(l.raft.ready()).toBeUndefined();
+  });
+
+  test("the leader counts itself toward commit only after persisting (sends may precede its fsync)", () => {
+    const c = new TestCluster([1, 2, 3]);
+    const l = c.elect();
+    l.raft.propose(te.encode("x"));
+    const rd = l.raft.ready()!;
+    const idx = rd.entries[rd.entries.length - 1]!.index;
+    const app = rd.messages.filter((m) => m.type === "app" && m.entries.length > 0);
+    expect(app.length).toBe(2);
+    // Both followers acknowledge before the leader's own write finished: a quorum without it.
+    l.raft.step({ ...app[0]!, type: "appResp", from: app[0]!.to, to: l.id, index: idx, entries: [] } as any);
+    expect(l.raft.log.committed).toBe(idx - 1);
+    l.raft.step({ ...app[1]!, type: "appResp", from: app[1]!.to, to: l.id, index: idx, entries: [] } as any);
+    expect(l.raft.log.committed).toBe(idx);
+    l.storage.append(rd.entries);
+    l.raft.advance(rd);
   });
 
   test("no Math.random, Date or timers: same seed, same messages", () => {

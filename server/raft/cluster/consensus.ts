@@ -236,6 +236,8 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     port: raftPort,
     tls,
     onMessages: (msgs) => node.step(msgs),
+    onProposals: (from, props) => node.onProposals(from, props),
+    onProposalResults: (from, results) => node.onProposalResults(from, results),
     onForward: (from, req) => node.handleForward(from, req),
     onUnreachable: (peer) => node.reportUnreachable(peer),
   });

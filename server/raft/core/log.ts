@@ -240,6 +240,12 @@ export class RaftLog {
     this.unstable.stableTo(i, t);
   }
 
+  /** The last index the application has persisted (everything up to it is durable). */
+  stableLastIndex(): number {
+    if (this.unstable.snapshot) return this.storage.lastIndex();
+    return Math.min(this.unstable.offset - 1, this.lastIndex());
+  }
+
   stableSnapTo(i: number): void {
     this.unstable.stableSnapTo(i);
   }

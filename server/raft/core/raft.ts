@@ -416,6 +416,9 @@ export class Raft {
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1]!;
       this.log.stableTo(last.index, last.term);
+      // Our own entries are durable now: count ourselves toward commit.
+      const self = this.role === "leader" ? this.prs.get(this.id) : undefined;
+      if (self && self.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) this.bcastAppend();
     }
     if (rd.committedEntries.length > 0) {
       this.log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
@@ -518,7 +521,7 @@ export class Raft {
     for (const id of this.voters) this.prs.set(id, this.newProgress(id, last + 1, false));
     for (const id of this.learners) this.prs.set(id, this.newProgress(id, last + 1, true));
     const self = this.prs.get(this.id);
-    if (self) self.match = last;
+    if (self) self.match = this.log.stableLastIndex();
     this.readOnly = new ReadOnly();
     this.pendingReadIndex = [];
     this.bcastPending = false;
@@ -898,8 +901,9 @@ export class Raft {
     const li = this.log.lastIndex();
     const ents: Entry[] = es.map((e, i) => ({ term: this.term, index: li + 1 + i, type: e.type, data: e.data }));
     this.log.append(ents);
-    this.prs.get(this.id)!.maybeUpdate(this.log.lastIndex());
-    this.maybeCommit();
+    // The leader's own copy counts toward commit only once it is durable (advance()), so the
+    // application may send these entries to followers before its own fsync completes
+    // (Raft dissertation §10.2.1). A lone voter commits on advance().
   }
 
   private committedInCurrentTerm(): boolean {

@@ -11,8 +11,9 @@ import type { Proposer } from "../../store/proposer";
 import type { Store } from "../../store/store";
 import { decodeConfChange } from "../core/config";
 import { Raft, type Status } from "../core/raft";
-import { RaftError, type ConfState, type Entry, type Message, type NodeId, type Ready } from "../core/types";
+import { RaftError, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready } from "../core/types";
 import type { SqliteLogStorage } from "../storage/log-storage";
+import type { Proposal, ProposalResult } from "../transport/codec";
 import { decodeCommands, encodeCommands } from "./codec";
 
 /** Where the member address book lives in the replicated store (not served by the API). */
@@ -48,6 +49,9 @@ export interface NodeOptions {
 
 export interface Transport {
   send(msgs: Message[]): void;
+  /** Forward a write to the leader over the peer stream; false if certainly not sent. */
+  propose?(to: NodeId, p: Proposal): boolean;
+  proposalResult?(to: NodeId, r: ProposalResult): void;
   forward(to: NodeId, req: any, timeoutMs: number): Promise<any>;
 }
 
@@ -95,7 +99,12 @@ export class RaftNode {
 
   private queue: { cmd: Command; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
-  private pending = new Map<number, Pending>();
+  /** Proposals awaiting their entry, by log index (several: entries of different terms may
+   * claim one index; only the applied one's term wins). */
+  private pending = new Map<number, Pending[]>();
+  /** Writes forwarded to the leader over the peer stream, awaiting its (index, term). */
+  private fwdSeq = 0;
+  private fwdPending = new Map<number, { lead: NodeId; cmds: Command[]; deadline: number; resolve: (o: Outcome | "retry") => void; reject: (e: unknown) => void }>();
 
   private readQueue: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readScheduled = false;
@@ -108,6 +117,10 @@ export class RaftNode {
   private confListeners: ((cs: ConfState) => void)[] = [];
   private tickCount = 0;
   private warnedEven = -1;
+  /** Term and vote as last written to raft.db (with or without its fsync still running). */
+  private durableHard: { term: number; vote: number };
+  /** A commit-index-only hard state not written yet (see processReady). */
+  private lazyHard: HardState | undefined;
 
   constructor(o: NodeOptions) {
     this.id = o.id;
@@ -135,6 +148,7 @@ export class RaftNode {
     if (applied > hs.commit && hs.term > 0) o.storage.save({ entries: [], hardState: { ...hs, commit: applied }, mustSync: true });
     if (applied < snap.metadata.index) applied = snap.metadata.index;
     this.applied = applied;
+    this.durableHard = o.storage.hardState();
 
     this.raft = new Raft({
       id: o.id,
@@ -178,8 +192,11 @@ export class RaftNode {
     this.stopped = true;
     clearInterval(this.ticker);
     const err = unavailable("this server is shutting down");
-    for (const p of this.pending.values()) p.reject(unknownOutcome("this server shut down before the write was confirmed; it may or may not have been applied"));
+    const gone = unknownOutcome("this server shut down before the write was confirmed; it may or may not have been applied");
+    for (const ps of this.pending.values()) for (const p of ps) p.reject(gone);
     this.pending.clear();
+    for (const f of this.fwdPending.values()) f.reject(gone);
+    this.fwdPending.clear();
     for (const q of this.queue) q.reject(err);
     this.queue = [];
     for (const r of this.readPending.values()) for (const w of r.waiters) w.reject(err);
@@ -227,46 +244,111 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- the Ready loop
 
+  /**
+   * One Ready at a time: write it (one SQLite transaction), fdatasync it on the thread pool
+   * while the event loop keeps stepping messages, ticking and queueing proposals (they form
+   * the next Ready: group commit), then send, apply and advance. A leader sends before its
+   * own fsync (Raft dissertation §10.2.1): the core counts the leader's copy toward commit
+   * only in advance(), i.e. after the fsync, so nothing it sends claims its own durability.
+   */
   private processReady(): void {
     if (this.processing || this.stopped) return;
-    this.processing = true;
+    let rd: Ready | undefined;
     try {
-      let rd: Ready | undefined;
-      while ((rd = this.raft.ready())) this.handle(rd);
+      rd = this.raft.ready();
     } catch (e) {
-      // Failing to persist or apply is not recoverable in-process: the log is the truth and a
-      // restart replays it. Exit rather than serve from a diverged state.
-      console.error(`raft: fatal error in the Ready loop: ${(e as Error)?.stack ?? e}`);
-      process.exit(70);
-    } finally {
-      this.processing = false;
+      this.fatal(e);
     }
+    if (!rd) return;
+    this.processing = true;
+    let needSync = false;
+    let sent = false;
+    try {
+      // 1. snapshot from the leader: persist (fsync inside), then replace state.db
+      if (rd.snapshot && rd.snapshot.metadata.index > 0) this.installSnapshot(rd);
+      // Early send: a leader whose term and vote are already durable (this Ready changes
+      // neither) may replicate before its own write is durable.
+      if (this.earlySendOk(rd) && rd.messages.length > 0) {
+        this.transport?.send(rd.messages);
+        sent = true;
+      }
+      // 2. entries + hard state: one transaction, then one fsync
+      if (rd.hardState && !rd.mustSync && rd.entries.length === 0) {
+        // Only the commit index moved. Raft needs no durable commit index (a restart learns it
+        // again; the constructor raises it to state.db's applied index), so don't spend a
+        // transaction on it: it rides along with the next write.
+        this.lazyHard = rd.hardState;
+      } else if (rd.entries.length > 0 || rd.hardState) {
+        const hardState = rd.hardState ?? this.lazyHard;
+        this.lazyHard = undefined;
+        needSync = this.storage.write({ entries: rd.entries, hardState, mustSync: rd.mustSync });
+        // Durable by the time the next Ready is checked (Readies run one at a time).
+        if (rd.hardState) this.durableHard = { term: rd.hardState.term, vote: rd.hardState.vote };
+      }
+    } catch (e) {
+      this.fatal(e);
+    }
+    const ready = rd;
+    const finish = () => {
+      if (this.stopped) return;
+      try {
+        this.finishReady(ready, sent);
+      } catch (e) {
+        this.fatal(e);
+      }
+      this.processing = false;
+      this.schedule();
+    };
+    if (!needSync) return finish();
+    this.storage.syncAsync().then(finish, (e) => {
+      if (!this.stopped) this.fatal(e);
+    });
   }
 
-  private handle(rd: Ready): void {
-    // 1. snapshot from the leader: persist, then replace state.db
-    if (rd.snapshot && rd.snapshot.metadata.index > 0) {
-      const file = this.storage.applySnapshot(rd.snapshot);
-      this.store.restoreFrom(file);
-      const idx = rd.snapshot.metadata.index;
-      this.applied = idx;
-      for (const [i, p] of this.pending) {
-        if (i <= idx) {
-          this.pending.delete(i);
-          p.reject(unknownOutcome("this server installed a snapshot from the leader before learning the fate of the write; it may or may not have been applied"));
-        }
+  /** Failing to persist or apply is not recoverable in-process: the log is the truth and a
+   * restart replays it. Exit rather than serve from a diverged state. */
+  private fatal(e: unknown): never {
+    console.error(`raft: fatal error in the Ready loop: ${(e as Error)?.stack ?? e}`);
+    process.exit(70);
+  }
+
+  /** Term and vote in this Ready are the ones already on disk, and we lead. */
+  private earlySendOk(rd: Ready): boolean {
+    if (rd.softState.role !== "leader" || rd.snapshot) return false;
+    const hs = rd.hardState;
+    return !hs || (hs.term === this.durableHard.term && hs.vote === this.durableHard.vote);
+  }
+
+  private installSnapshot(rd: Ready): void {
+    const file = this.storage.applySnapshot(rd.snapshot!);
+    this.store.restoreFrom(file);
+    const idx = rd.snapshot!.metadata.index;
+    this.applied = idx;
+    for (const [i, ps] of this.pending) {
+      if (i <= idx) {
+        this.pending.delete(i);
+        for (const p of ps) p.reject(unknownOutcome("this server installed a snapshot from the leader before learning the fate of the write; it may or may not have been applied"));
       }
-      this.loadMembers();
-      this.log(`installed snapshot at index ${idx} (term ${rd.snapshot.metadata.term})`);
-      this.emitConf(rd.snapshot.metadata.confState);
     }
-    // 2. entries + hard state: one transaction, one fsync
-    if (rd.entries.length > 0 || rd.hardState) this.storage.save({ entries: rd.entries, hardState: rd.hardState, mustSync: rd.mustSync });
-    // 3. messages, only now that 1-2 are durable
-    if (rd.messages.length > 0) this.transport?.send(rd.messages);
+    this.loadMembers();
+    this.log(`installed snapshot at index ${idx} (term ${rd.snapshot!.metadata.term})`);
+    this.emitConf(rd.snapshot!.metadata.confState);
+  }
+
+  private finishReady(rd: Ready, sent: boolean): void {
+    // 3. messages, only now that 1-2 are durable (unless sent early by a leader)
+    if (!sent && rd.messages.length > 0) this.transport?.send(rd.messages);
     // 4. apply
     let membersChanged = false;
-    for (const e of rd.committedEntries) membersChanged = this.apply(e) || membersChanged;
+    const applyAll = () => {
+      for (const e of rd.committedEntries) membersChanged = this.apply(e) || membersChanged;
+    };
+    // One state.db transaction for the whole batch: each entry's own transaction nests as a
+    // savepoint, so there is one COMMIT (and far fewer WAL pages) per Ready, not per entry.
+    // Callers are answered in microtasks, i.e. after this COMMIT; a crash before it loses
+    // nothing that the log does not replay.
+    if (rd.committedEntries.length > 1) this.store.sm.db.transaction(applyAll)();
+    else applyAll();
     if (membersChanged) this.loadMembers();
     this.wakeApplied();
     // 5. reads
@@ -278,6 +360,7 @@ export class RaftNode {
     }
     this.raft.advance(rd);
     this.onSoftState(rd);
+    this.storage.maybeCheckpoint();
     if (rd.committedEntries.length > 0) this.maybeSnapshot();
   }
 
@@ -296,12 +379,14 @@ export class RaftNode {
       const cmds = e.data.length ? decodeCommands(e.data) : [];
       const results = this.store.applyEntry(e.index, cmds);
       for (const c of cmds) if (touchesMembers(c)) membersChanged = true;
-      const p = this.pending.get(e.index);
-      if (p) {
+      const ps = this.pending.get(e.index);
+      if (ps) {
         this.pending.delete(e.index);
-        if (p.term === e.term) p.resolve({ results, index: e.index });
-        // Another leader's entry took this index: ours was certainly not committed. Retry.
-        else setImmediate(() => this.submit(p.cmds, p.deadline).then(p.resolve, p.reject));
+        for (const p of ps) {
+          if (p.term === e.term) p.resolve({ results, index: e.index });
+          // Another leader's entry took this index: ours was certainly not committed. Retry.
+          else setImmediate(() => this.submit(p.cmds, p.deadline).then(p.resolve, p.reject));
+        }
       }
     }
     this.applied = e.index;
@@ -312,6 +397,9 @@ export class RaftNode {
     const { lead, role } = rd.softState;
     if (lead !== this.lead) {
       this.lead = lead;
+      // Writes forwarded to a former leader: their fate is unknown; don't hold them long.
+      const soon = Date.now() + 1000;
+      for (const f of this.fwdPending.values()) if (f.lead !== lead) f.deadline = Math.min(f.deadline, soon);
       if (lead !== 0) {
         const ws = this.leaderWaiters;
         this.leaderWaiters = [];
@@ -325,7 +413,7 @@ export class RaftNode {
         // Their fate is now up to the next leader: give it a moment, then tell the callers
         // (504, outcome unknown) instead of holding them for the full proposal timeout.
         const soon = Date.now() + 1000;
-        for (const p of this.pending.values()) p.deadline = Math.min(p.deadline, soon);
+        for (const ps of this.pending.values()) for (const p of ps) p.deadline = Math.min(p.deadline, soon);
       }
       this.log(leader ? `became leader at term ${this.raft.term}` : `no longer leader (term ${this.raft.term}, leader ${lead.toString(16) || "unknown"})`);
       for (const l of this.leaderListeners) {
@@ -410,10 +498,18 @@ export class RaftNode {
 
   private expire(): void {
     const now = Date.now();
-    for (const [i, p] of this.pending) {
-      if (p.deadline < now) {
-        this.pending.delete(i);
-        p.reject(unknownOutcome(`the write was not confirmed within ${this.proposalTimeoutMs} ms (leader lost or quorum unavailable); it may or may not have been applied`));
+    const late = () => unknownOutcome(`the write was not confirmed within ${this.proposalTimeoutMs} ms (leader lost or quorum unavailable); it may or may not have been applied`);
+    for (const [i, ps] of this.pending) {
+      const keep = ps.filter((p) => p.deadline >= now);
+      if (keep.length === ps.length) continue;
+      for (const p of ps) if (p.deadline < now) p.reject(late());
+      if (keep.length) this.pending.set(i, keep);
+      else this.pending.delete(i);
+    }
+    for (const [id, f] of this.fwdPending) {
+      if (f.deadline < now) {
+        this.fwdPending.delete(id);
+        f.reject(late());
       }
     }
     for (const [ctx, r] of this.readPending) {
@@ -480,6 +576,12 @@ export class RaftNode {
         }
         continue;
       }
+      if (this.transport?.propose && this.streamForwardOk()) {
+        const o = await this.forwardPropose(lead, cmds, deadline);
+        if (o !== "retry") return o;
+        await Bun.sleep(Math.min(50 * (attempt + 1), 300));
+        continue;
+      }
       let resp: any;
       try {
         resp = await this.transport!.forward(lead, { k: "propose", cmds }, Math.max(100, deadline - Date.now()));
@@ -514,7 +616,71 @@ export class RaftNode {
       return Promise.reject(unavailable(`the write was not accepted: ${r.message}`));
     }
     this.schedule();
-    return new Promise((resolve, reject) => this.pending.set(r.index, { term: r.term, cmds, deadline, resolve, reject }));
+    return new Promise((resolve, reject) => this.addPending(r.index, { term: r.term, cmds, deadline, resolve, reject }));
+  }
+
+  private addPending(index: number, p: Pending): void {
+    const ps = this.pending.get(index);
+    if (ps) ps.push(p);
+    else this.pending.set(index, [p]);
+  }
+
+  /**
+   * Forward a write to the leader over the peer stream. Resolves "retry" if the leader refused
+   * it (not leader: certainly not in its log); otherwise it waits for the entry the leader
+   * announced to be applied here, exactly like a local proposal (results come from our own
+   * apply, which also gives read-your-writes on this server).
+   */
+  private forwardPropose(lead: NodeId, cmds: Command[], deadline: number): Promise<Outcome | "retry"> {
+    return new Promise((resolve, reject) => {
+      const id = ++this.fwdSeq;
+      if (!this.transport!.propose!(lead, { id, data: encodeCommands(cmds) })) {
+        return reject(unavailable("cannot reach the leader: the write was not sent"));
+      }
+      this.fwdPending.set(id, { lead, cmds, deadline, resolve, reject });
+    });
+  }
+
+  /**
+   * Forward over the stream only as a caught-up voter: the write then resolves from our own
+   * apply, which a lagging server (a learner catching up, a voter far behind) might skip by
+   * installing a snapshot — it asks the leader for the results (unary Forward) instead.
+   */
+  private streamForwardOk(): boolean {
+    if (!this.raft.confState().voters.includes(this.id)) return false;
+    return this.raft.log.committed - this.applied < 1000 && !this.raft.log.hasPendingSnapshot();
+  }
+
+  /** The leader's answers to writes we forwarded (transport callback). */
+  onProposalResults(from: NodeId, results: ProposalResult[]): void {
+    for (const r of results) {
+      const f = this.fwdPending.get(r.id);
+      if (!f || f.lead !== from) continue;
+      this.fwdPending.delete(r.id);
+      if (r.error === "notLeader") f.resolve("retry");
+      else if (r.error) f.reject(r.code === 504 ? unknownOutcome(r.error) : unavailable(r.error));
+      else if (r.index <= this.applied) {
+        // Not expected (the answer travels ahead of the entry), but never guess a result.
+        f.reject(unknownOutcome("the write reached the leader but its result here is unknown; it may or may not have been applied"));
+      } else this.addPending(r.index, { term: r.term, cmds: f.cmds, deadline: f.deadline, resolve: f.resolve, reject: f.reject });
+    }
+  }
+
+  /** Writes forwarded to us by followers (transport callback): propose them if we lead. */
+  onProposals(from: NodeId, props: Proposal[]): void {
+    if (this.stopped) return;
+    for (const p of props) {
+      if (this.raft.role !== "leader") {
+        this.transport?.proposalResult?.(from, { id: p.id, index: 0, term: 0, error: "notLeader", code: 503 });
+        continue;
+      }
+      const r = this.raft.propose(p.data);
+      if (r instanceof RaftError) {
+        const retry = r.code === "transferInProgress" || r.code === "notLeader";
+        this.transport?.proposalResult?.(from, { id: p.id, index: 0, term: 0, error: retry ? "notLeader" : `the write was not accepted: ${r.message}`, code: 503 });
+      } else this.transport?.proposalResult?.(from, { id: p.id, index: r.index, term: r.term, error: "", code: 0 });
+    }
+    this.schedule();
   }
 
   // ---------------------------------------------------------------- linearizable reads

@@ -1,10 +1,19 @@
-// Durable Raft log: raft.db (SQLite, WAL, synchronous=FULL) holding the entries, the hard
-// state and the snapshot metadata; snapshot bodies are files next to it (snap-<index>.db, a
-// `VACUUM INTO` copy of state.db). Implements the core's read-side Storage from an in-memory
-// copy of the live log (bounded by snapshot-driven compaction); every write of one Ready is
-// ONE SQLite transaction = one fsync of the WAL (group commit).
+// Durable Raft log: raft.db (SQLite, WAL) holding the entries, the hard state and the
+// snapshot metadata; snapshot bodies are files next to it (snap-<index>.db, a `VACUUM INTO`
+// copy of state.db). Implements the core's read-side Storage from an in-memory copy of the
+// live log (bounded by snapshot-driven compaction); every write of one Ready is ONE SQLite
+// transaction followed by ONE fdatasync of the WAL (group commit).
+//
+// Durability is synchronous=FULL's, with the fsync taken out of SQLite's hands so it can run
+// off the event loop: the connection runs with synchronous=OFF (a commit only write()s its
+// WAL frames), and `write()` + `sync()`/`syncAsync()` fdatasync the -wal file afterwards —
+// the same fsync FULL would issue at COMMIT, so a Ready is durable (checksummed frames up to
+// its commit frame) once the sync returns. What OFF would otherwise weaken is handled here:
+// automatic checkpoints are off; `maybeCheckpoint()` runs them under synchronous=FULL (WAL
+// fsynced before its pages are copied, database fsynced before the WAL is truncated), and
+// snapshot/compaction transactions and close() run under FULL too.
 import { Database } from "bun:sqlite";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CompactedError, limitSize, UnavailableError, type Storage } from "../core/storage";
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types";
@@ -72,16 +81,23 @@ export class SqliteLogStorage implements Storage {
   private qTrunc;
   private qMeta;
   private qCompact;
+  private readonly walPath: string;
+  private walFd: number | undefined;
+  private writesSinceCheck = 0;
+  /** Checkpoint (and truncate) the WAL once it grows beyond this. */
+  walLimitBytes = 16 << 20;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.db = new Database(join(dir, "raft.db"), { create: true, strict: true });
     this.db.exec("PRAGMA journal_mode = WAL");
-    this.db.exec("PRAGMA synchronous = FULL");
     this.db.exec("PRAGMA busy_timeout = 5000");
-    // Checkpoints are cheap and bounded: keep the WAL from growing without limit.
-    this.db.exec("PRAGMA wal_autocheckpoint = 4000");
+    this.db.exec("PRAGMA synchronous = FULL");
     this.db.exec(SCHEMA);
+    // From here on every commit is followed by our own fdatasync of the WAL (see the top).
+    this.db.exec("PRAGMA wal_autocheckpoint = 0");
+    this.db.exec("PRAGMA synchronous = OFF");
+    this.walPath = join(dir, "raft.db-wal");
     this.qIns = this.db.query("INSERT OR REPLACE INTO entries (idx, term, conf, data) VALUES (?, ?, ?, ?)");
     this.qTrunc = this.db.query("DELETE FROM entries WHERE idx >= ?");
     this.qCompact = this.db.query("DELETE FROM entries WHERE idx <= ?");
@@ -106,7 +122,7 @@ export class SqliteLogStorage implements Storage {
     return this.db.query<{ v: string }, [string]>("SELECT v FROM meta WHERE k = ?").get(`x:${k}`)?.v;
   }
   setMeta(k: string, v: string): void {
-    this.qMeta.run(`x:${k}`, v);
+    this.withFull(() => this.qMeta.run(`x:${k}`, v));
   }
 
   /** Nothing persisted yet: a server that is about to join (or found) a cluster. */
@@ -170,32 +186,85 @@ export class SqliteLogStorage implements Storage {
     this.save({ entries, hardState: { term: 1, vote: 0, commit: entries[entries.length - 1]!.index }, mustSync: true });
   }
 
-  /** Entries (replacing a conflicting suffix) and hard state of one Ready: one transaction. */
+  /** Entries (replacing a conflicting suffix) and hard state of one Ready: one transaction, one fsync. */
   save(o: SaveOptions): void {
+    if (this.write(o)) this.sync();
+  }
+
+  /**
+   * Entries (replacing a conflicting suffix) and hard state of one Ready as one transaction,
+   * written but not yet fsynced. Returns true if the caller must `sync()`/`syncAsync()`
+   * before anything may rely on it (o.mustSync and something was written). The in-memory log
+   * serves the new entries at once (the core's unstable entries are the same).
+   */
+  write(o: SaveOptions): boolean {
     let ents = o.entries;
     if (ents.length > 0) {
       const first = this.firstIndex();
       if (ents[ents.length - 1]!.index < first) ents = [];
       else if (ents[0]!.index < first) ents = ents.slice(first - ents[0]!.index);
     }
-    if (ents.length === 0 && !o.hardState) return;
+    if (ents.length === 0 && !o.hardState) return false;
     if (ents.length > 0 && ents[0]!.index - this.offset() > this.ents.length) {
       throw new Error(`missing log entry [last: ${this.lastIndex()}, append at: ${ents[0]!.index}]`);
     }
-    if (!o.mustSync) this.db.exec("PRAGMA synchronous = NORMAL");
-    try {
-      this.db.transaction(() => {
-        if (ents.length > 0) {
-          if (ents[0]!.index <= this.lastIndex()) this.qTrunc.run(ents[0]!.index);
-          for (const e of ents) this.qIns.run(e.index, e.term, e.type === "conf" ? 1 : 0, e.data);
-        }
-        if (o.hardState) this.qMeta.run("hardstate", JSON.stringify(o.hardState));
-      })();
-    } finally {
-      if (!o.mustSync) this.db.exec("PRAGMA synchronous = FULL");
+    this.db.transaction(() => {
+      if (ents.length > 0) {
+        if (ents[0]!.index <= this.lastIndex()) this.qTrunc.run(ents[0]!.index);
+        for (const e of ents) this.qIns.run(e.index, e.term, e.type === "conf" ? 1 : 0, e.data);
+      }
+      if (o.hardState) this.qMeta.run("hardstate", JSON.stringify(o.hardState));
+    })();
+    if (ents.length > 0) {
+      const keep = ents[0]!.index - this.offset();
+      if (keep === this.ents.length) for (const e of ents) this.ents.push(e);
+      else this.ents = this.ents.slice(0, keep).concat(ents);
     }
-    if (ents.length > 0) this.ents = this.ents.slice(0, ents[0]!.index - this.offset()).concat(ents);
     if (o.hardState) this.hs = { ...o.hardState };
+    this.writesSinceCheck++;
+    return o.mustSync;
+  }
+
+  private wal(): number {
+    if (this.walFd === undefined) {
+      // SQLite created the -wal file with the first write; make its directory entry durable once.
+      this.walFd = openSync(this.walPath, "r");
+      fsyncDir(this.dir);
+    }
+    return this.walFd;
+  }
+
+  /** Make everything written so far durable (blocking). */
+  sync(): void {
+    fdatasyncSync(this.wal());
+  }
+
+  /** Make everything written so far durable, on the thread pool: the event loop keeps running. */
+  syncAsync(): Promise<void> {
+    const fd = this.wal();
+    return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /**
+   * Copy the WAL into raft.db and truncate it when it has grown past walLimitBytes. Runs under
+   * synchronous=FULL so no acknowledged frame depends on an unsynced page. Call between Readies
+   * (after the previous one's sync completed).
+   */
+  maybeCheckpoint(force = false): void {
+    if (!force && this.writesSinceCheck < 256) return;
+    this.writesSinceCheck = 0;
+    if (!force && (this.walFd === undefined || fstatSync(this.walFd).size < this.walLimitBytes)) return;
+    this.withFull(() => this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }
+
+  /** Run fn with synchronous=FULL: its commit fsyncs (for rare metadata changes that must be durable at once). */
+  private withFull<T>(fn: () => T): T {
+    this.db.exec("PRAGMA synchronous = FULL");
+    try {
+      return fn();
+    } finally {
+      this.db.exec("PRAGMA synchronous = OFF");
+    }
   }
 
   /**
@@ -208,11 +277,13 @@ export class SqliteLogStorage implements Storage {
     const path = this.snapPath(index);
     writeFileDurable(path, s.data);
     fsyncDir(this.dir);
-    this.db.transaction(() => {
-      this.db.exec("DELETE FROM entries");
-      this.qMeta.run("snapshot", JSON.stringify(s.metadata));
-      this.qMeta.run("offset", JSON.stringify({ index, term }));
-    })();
+    this.withFull(() =>
+      this.db.transaction(() => {
+        this.db.exec("DELETE FROM entries");
+        this.qMeta.run("snapshot", JSON.stringify(s.metadata));
+        this.qMeta.run("offset", JSON.stringify({ index, term }));
+      })(),
+    );
     this.snap = new FileSnapshot(cloneMeta(s.metadata), path);
     this.ents = [{ index, term, type: "normal", data: EMPTY }];
     this.removeStaleSnapshotFiles();
@@ -233,13 +304,15 @@ export class SqliteLogStorage implements Storage {
     const offset = this.offset();
     const doCompact = compactTo > offset;
     const cterm = doCompact ? this.term(compactTo) : 0;
-    this.db.transaction(() => {
-      this.qMeta.run("snapshot", JSON.stringify(meta));
-      if (doCompact) {
-        this.qCompact.run(compactTo);
-        this.qMeta.run("offset", JSON.stringify({ index: compactTo, term: cterm }));
-      }
-    })();
+    this.withFull(() =>
+      this.db.transaction(() => {
+        this.qMeta.run("snapshot", JSON.stringify(meta));
+        if (doCompact) {
+          this.qCompact.run(compactTo);
+          this.qMeta.run("offset", JSON.stringify({ index: compactTo, term: cterm }));
+        }
+      })(),
+    );
     this.snap = new FileSnapshot(cloneMeta(meta), path);
     if (doCompact) {
       const i = compactTo - offset;
@@ -268,7 +341,13 @@ export class SqliteLogStorage implements Storage {
   }
 
   close(): void {
+    // SQLite checkpoints and deletes the WAL on close: under FULL, so that copy is durable.
+    this.db.exec("PRAGMA synchronous = FULL");
     this.db.close();
+    if (this.walFd !== undefined) {
+      closeSync(this.walFd);
+      this.walFd = undefined;
+    }
   }
 }
 

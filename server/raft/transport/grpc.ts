@@ -10,90 +10,20 @@
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import protoText from "../../../schemas/proto/raft.proto" with { type: "text" };
-import type { Entry, Message, MessageType } from "../core/types";
+import type { Message } from "../core/types";
+import { decodeBatch, encodeBatch as encodeCodecBatch, type Proposal, type ProposalResult } from "./codec";
 
 const root = protobuf.parse(protoText, { keepCase: false }).root;
-const PBatch = root.lookupType("skiff.raft.v1.Batch");
 const PAck = root.lookupType("skiff.raft.v1.Ack");
 const PFwdReq = root.lookupType("skiff.raft.v1.ForwardRequest");
 const PFwdResp = root.lookupType("skiff.raft.v1.ForwardResponse");
 
-const TYPES: MessageType[] = [
-  "app",
-  "appResp",
-  "vote",
-  "voteResp",
-  "preVote",
-  "preVoteResp",
-  "heartbeat",
-  "heartbeatResp",
-  "snap",
-  "snapResp",
-  "timeoutNow",
-  "readIndex",
-  "readIndexResp",
-  "transferLeader",
-];
-const TYPE_NUM = new Map(TYPES.map((t, i) => [t, i]));
-
 const num = (v: any): number => (v == null ? 0 : typeof v === "number" ? v : Number(v));
-const EMPTY = new Uint8Array();
 
-function toProto(m: Message): any {
-  return {
-    type: TYPE_NUM.get(m.type),
-    from: m.from,
-    to: m.to,
-    term: m.term,
-    logTerm: m.logTerm,
-    index: m.index,
-    entries: m.entries.map((e) => ({ term: e.term, index: e.index, conf: e.type === "conf", data: e.data })),
-    commit: m.commit,
-    reject: m.reject,
-    rejectHint: m.rejectHint,
-    context: m.context,
-    target: m.target,
-    snapshot: m.snapshot ? { index: m.snapshot.index, term: m.snapshot.term, confState: { voters: m.snapshot.confState.voters, learners: m.snapshot.confState.learners } } : undefined,
-    snapOffset: m.snapOffset,
-    snapData: m.snapData,
-    snapDone: m.snapDone,
-  };
-}
-
-function fromProto(p: any): Message {
-  const m: Message = {
-    type: TYPES[p.type ?? 0]!,
-    from: num(p.from),
-    to: num(p.to),
-    term: num(p.term),
-    logTerm: num(p.logTerm),
-    index: num(p.index),
-    entries: (p.entries ?? []).map(
-      (e: any): Entry => ({ term: num(e.term), index: num(e.index), type: e.conf ? "conf" : "normal", data: e.data ? new Uint8Array(e.data) : EMPTY }),
-    ),
-    commit: num(p.commit),
-    reject: !!p.reject,
-    rejectHint: num(p.rejectHint),
-    context: p.context ?? "",
-    target: num(p.target),
-    snapOffset: num(p.snapOffset),
-    snapDone: !!p.snapDone,
-  };
-  if (p.snapshot) {
-    const cs = p.snapshot.confState ?? {};
-    m.snapshot = { index: num(p.snapshot.index), term: num(p.snapshot.term), confState: { voters: (cs.voters ?? []).map(num), learners: (cs.learners ?? []).map(num) } };
-  }
-  if (p.snapData && p.snapData.length) m.snapData = new Uint8Array(p.snapData);
-  else if (m.type === "snap") m.snapData = EMPTY;
-  return m;
-}
-
+export { decodeBatch } from "./codec";
+/** One frame of Raft messages (the batch codec is hand-written: see codec.ts). */
 export function encodeBatch(from: number, cluster: string, msgs: Message[]): Uint8Array {
-  return PBatch.encode(PBatch.fromObject({ from, cluster, messages: msgs.map(toProto) })).finish();
-}
-export function decodeBatch(b: Uint8Array): { from: number; cluster: string; messages: Message[] } {
-  const p = PBatch.decode(b) as any;
-  return { from: num(p.from), cluster: p.cluster ?? "", messages: (p.messages ?? []).map(fromProto) };
+  return encodeCodecBatch({ from, cluster, messages: msgs });
 }
 
 const raw = (b: Buffer | Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -136,6 +66,10 @@ export interface TransportOptions {
   port: number;
   tls?: TlsMaterial;
   onMessages: (msgs: Message[]) => void;
+  /** Writes forwarded by a follower (this server should be the leader). */
+  onProposals?: (from: number, props: Proposal[]) => void;
+  /** The leader's answers to our forwarded writes. */
+  onProposalResults?: (from: number, results: ProposalResult[]) => void;
   onForward: (from: number, req: any) => Promise<any>;
   onUnreachable: (id: number) => void;
 }
@@ -156,6 +90,9 @@ class Peer {
   stream: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
   nextDialAt = 0;
   backoff = 50;
+  /** Proposals / results queued this turn, written as one frame (see flushOutbox). */
+  outProps: Proposal[] = [];
+  outResults: ProposalResult[] = [];
   constructor(
     readonly id: number,
     public addr: string,
@@ -169,8 +106,12 @@ export class GrpcTransport {
   readonly blocked = new Set<number>();
   private stopped = false;
   port = 0;
+  private readonly clusterBytes: Uint8Array;
+  private outboxScheduled = false;
 
-  constructor(private readonly o: TransportOptions) {}
+  constructor(private readonly o: TransportOptions) {
+    this.clusterBytes = new TextEncoder().encode(o.clusterId);
+  }
 
   private creds(): grpc.ChannelCredentials {
     const t = this.o.tls;
@@ -200,7 +141,10 @@ export class GrpcTransport {
             return;
           }
           if (batch.cluster !== this.o.clusterId || this.blocked.has(batch.from)) return;
-          this.o.onMessages(batch.messages);
+          // Results first: they announce entries the messages of the same frame may carry.
+          if (batch.results.length) this.o.onProposalResults?.(batch.from, batch.results);
+          if (batch.messages.length) this.o.onMessages(batch.messages);
+          if (batch.proposals.length) this.o.onProposals?.(batch.from, batch.proposals);
         });
         call.on("error", () => {});
         call.on("end", () => call.end());
@@ -320,7 +264,59 @@ export class GrpcTransport {
         this.o.onUnreachable(to);
         continue;
       }
-      s.write(encodeBatch(this.o.id, this.o.clusterId, list));
+      // Anything queued for this peer rides along in the same frame.
+      const props = p.outProps.length ? p.outProps : undefined;
+      const results = p.outResults.length ? p.outResults : undefined;
+      if (props) p.outProps = [];
+      if (results) p.outResults = [];
+      s.write(encodeCodecBatch({ from: this.o.id, cluster: this.clusterBytes, messages: list, proposals: props, results }));
+    }
+  }
+
+  /**
+   * Forward a write to the leader over the peer stream (no unary call per write). Returns
+   * false if it certainly was not sent (no stream to that peer): the caller may retry.
+   */
+  propose(to: number, p: Proposal): boolean {
+    if (this.stopped || this.blocked.has(to)) return false;
+    const peer = this.peers.get(to);
+    if (!peer || !this.streamFor(peer)) return false;
+    peer.outProps.push(p);
+    this.scheduleOutbox();
+    return true;
+  }
+
+  /** Answer a forwarded write (on the stream that also carries our appends to that peer). */
+  proposalResult(to: number, r: ProposalResult): void {
+    if (this.stopped || this.blocked.has(to)) return;
+    const peer = this.peers.get(to);
+    if (!peer) return;
+    peer.outResults.push(r);
+    this.scheduleOutbox();
+  }
+
+  private scheduleOutbox(): void {
+    if (this.outboxScheduled) return;
+    this.outboxScheduled = true;
+    // A microtask: everything queued in this turn (and the Ready's messages, if send() runs
+    // first) leaves in one frame per peer, without waiting for another event-loop turn.
+    queueMicrotask(() => {
+      this.outboxScheduled = false;
+      this.flushOutbox();
+    });
+  }
+
+  private flushOutbox(): void {
+    if (this.stopped) return;
+    for (const p of this.peers.values()) {
+      if (!p.outProps.length && !p.outResults.length) continue;
+      const props = p.outProps;
+      const results = p.outResults;
+      p.outProps = [];
+      p.outResults = [];
+      const s = this.streamFor(p);
+      if (!s || (s as any).writableLength > 64 << 20) continue; // dropped: callers time out
+      s.write(encodeCodecBatch({ from: this.o.id, cluster: this.clusterBytes, proposals: props, results }));
     }
   }
 
