@@ -24,16 +24,10 @@ function sha256Der(pem: string): string {
 }
 
 /**
- * Obtain credentials for `nodeName`, reusing ones saved in `credFile` for the same server.
- * Throws an Error whose message says what to fix (wrong token, unreachable server).
+ * The server's CA, fetched without trusting it and then checked against the token's hash
+ * (when the token carries one): what every joining node or server does first.
  */
-export async function joinCluster(o: { server: string; token: string; nodeName: string; credFile: string }): Promise<NodeCredentials> {
-  const server = o.server.replace(/\/$/, "");
-  if (existsSync(o.credFile)) {
-    const saved = JSON.parse(readFileSync(o.credFile, "utf8")) as NodeCredentials;
-    if (saved.server === server && saved.nodeName === o.nodeName) return saved;
-  }
-  const { caHash, secret } = parseToken(o.token);
+export async function fetchPinnedCa(server: string, caHash: string | undefined): Promise<string> {
   let caPem: string;
   try {
     // Not verified yet on purpose: the token's hash is what makes this CA trustworthy.
@@ -46,6 +40,21 @@ export async function joinCluster(o: { server: string; token: string; nodeName: 
   if (!caPem.includes("BEGIN CERTIFICATE")) throw new Error(`${server}/cacerts did not return a certificate: is this a skiff server?`);
   if (caHash && sha256Der(caPem) !== caHash)
     throw new Error(`the server's CA does not match the token (hash ${sha256Der(caPem).slice(0, 12)}… ≠ ${caHash.slice(0, 12)}…): check --server and --token`);
+  return caPem;
+}
+
+/**
+ * Obtain credentials for `nodeName`, reusing ones saved in `credFile` for the same server.
+ * Throws an Error whose message says what to fix (wrong token, unreachable server).
+ */
+export async function joinCluster(o: { server: string; token: string; nodeName: string; credFile: string }): Promise<NodeCredentials> {
+  const server = o.server.replace(/\/$/, "");
+  if (existsSync(o.credFile)) {
+    const saved = JSON.parse(readFileSync(o.credFile, "utf8")) as NodeCredentials;
+    if (saved.server === server && saved.nodeName === o.nodeName) return saved;
+  }
+  const { caHash, secret } = parseToken(o.token);
+  const caPem = await fetchPinnedCa(server, caHash);
   const r = await fetch(`${server}/v1-skiff/node-credentials`, {
     method: "POST",
     headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },

@@ -2,6 +2,7 @@
 // cluster membership (found a cluster, join one, list and remove members), behind the small
 // surface the server needs: a Proposer for the Store, a ReadIndex barrier, leadership
 // notifications for the controllers, and HTTPS routes for `skiff cluster` and joining.
+import { fetchPinnedCa } from "../../../lib/join";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError } from "../../api/status";
@@ -118,16 +119,7 @@ export async function prepareJoin(o: { serverDir: string; server: string; token:
   if (existsSync(join(tlsDir, "ca.key")) && existsSync(join(o.serverDir, "token-key"))) return;
   const server = o.server.replace(/\/$/, "");
   const { caHash, secret } = parseJoinToken(o.token);
-  let caPem: string;
-  try {
-    const r = await fetch(`${server}/cacerts`, { tls: { rejectUnauthorized: false }, signal: AbortSignal.timeout(10_000) } as RequestInit);
-    if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    caPem = await r.text();
-  } catch (e) {
-    throw new Error(`cannot reach the server at ${server} to fetch its CA: ${(e as Error).message}`);
-  }
-  const { caHashOf } = await import("../../tls/pki");
-  if (caHash && caHashOf(caPem) !== caHash) throw new Error(`the CA of ${server} does not match the token's hash: check --server and --token`);
+  const caPem = await fetchPinnedCa(server, caHash);
   const r = await fetch(`${server}/v1-skiff/raft/bootstrap`, {
     method: "POST",
     headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
