@@ -6,10 +6,11 @@
 //   kv: Skiff's raw key-value put through Raft to the applied state (POST /v1-skiff/raft/kv,
 //       SKIFF_RAFT_BENCH=1) vs etcd's v3 Put (JSON gateway, POST /v3/kv/put)
 //   cm: ConfigMap creates through the Skiff API vs the same etcd Put
-// Caveats printed with the table: Skiff's API is HTTPS and its peers use mutual TLS; etcd
-// runs plain HTTP for clients and peers.
+// Like for like: both serve clients over TLS and use mutual TLS between peers (etcd gets
+// certificates from a throwaway CA); `--etcd-plain` runs etcd without TLS instead.
+import { ensurePki, issue } from "../../server/tls/pki";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, freePort } from "../e2e/raft-harness";
@@ -54,21 +55,42 @@ function ensureEtcd(): string {
   return p;
 }
 
-async function startEtcd(bin: string): Promise<{ urls: string[]; stop: () => void }> {
+/**
+ * etcd gets what Skiff has: TLS for clients, mutual TLS between peers (certificates from a
+ * throwaway CA made with Skiff's own PKI code), so both sides pay for the same crypto.
+ */
+async function etcdTls(dir: string): Promise<{ ca: string; files: string[] }> {
+  const pki = await ensurePki(join(dir, "pki"), { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+  const peer = await issue(pki.ca, { cn: "etcd-peer", ips: ["127.0.0.1"], dnsNames: ["localhost"], server: true, client: true });
+  const f = (name: string, text: string) => {
+    const p = join(dir, "pki", name);
+    writeFileSync(p, text, { mode: 0o600 });
+    return p;
+  };
+  return { ca: pki.ca.cert, files: [f("ca.pem", pki.ca.cert), f("serving.pem", pki.serving.cert), f("serving-key.pem", pki.serving.key), f("peer.pem", peer.cert), f("peer-key.pem", peer.key)] };
+}
+
+async function startEtcd(bin: string, secure: boolean): Promise<{ urls: string[]; ca?: string; stop: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-bench-etcd-"));
   const ms = [];
   for (let i = 0; i < 3; i++) ms.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
-  const initial = ms.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(",");
+  const scheme = secure ? "https" : "http";
+  const tls = secure ? await etcdTls(dir) : undefined;
+  const tlsArgs = tls
+    ? ["--cert-file", tls.files[1]!, "--key-file", tls.files[2]!, "--peer-cert-file", tls.files[3]!, "--peer-key-file", tls.files[4]!, "--peer-trusted-ca-file", tls.files[0]!, "--peer-client-cert-auth"]
+    : [];
+  const initial = ms.map((m) => `${m.name}=${scheme}://127.0.0.1:${m.peer}`).join(",");
   const procs = ms.map((m) =>
     spawn(
       bin,
       [
         "--name", m.name,
         "--data-dir", join(dir, m.name),
-        "--listen-client-urls", `http://127.0.0.1:${m.client}`,
-        "--advertise-client-urls", `http://127.0.0.1:${m.client}`,
-        "--listen-peer-urls", `http://127.0.0.1:${m.peer}`,
-        "--initial-advertise-peer-urls", `http://127.0.0.1:${m.peer}`,
+        "--listen-client-urls", `${scheme}://127.0.0.1:${m.client}`,
+        "--advertise-client-urls", `${scheme}://127.0.0.1:${m.client}`,
+        "--listen-peer-urls", `${scheme}://127.0.0.1:${m.peer}`,
+        "--initial-advertise-peer-urls", `${scheme}://127.0.0.1:${m.peer}`,
+        ...tlsArgs,
         "--initial-cluster", initial,
         "--initial-cluster-state", "new",
         "--initial-cluster-token", "skiff-bench",
@@ -77,11 +99,11 @@ async function startEtcd(bin: string): Promise<{ urls: string[]; stop: () => voi
       { stdio: "ignore", env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === "x64" ? "" : process.arch } },
     ),
   );
-  const urls = ms.map((m) => `http://127.0.0.1:${m.client}`);
+  const urls = ms.map((m) => `${scheme}://127.0.0.1:${m.client}`);
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      const r = await fetch(`${urls[0]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: btoa("ping"), value: btoa("x") }) });
+      const r = await fetch(`${urls[0]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: btoa("ping"), value: btoa("x") }), ...(tls ? { tls: { ca: tls.ca } } : {}) } as RequestInit);
       if (r.ok) break;
     } catch {}
     if (Date.now() > deadline) throw new Error("etcd did not start");
@@ -89,6 +111,7 @@ async function startEtcd(bin: string): Promise<{ urls: string[]; stop: () => voi
   }
   return {
     urls,
+    ca: tls?.ca,
     stop: () => {
       for (const p of procs) p.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
@@ -110,11 +133,13 @@ export async function main(args: string[]): Promise<void> {
   const cluster = new Cluster(3, { label: "bench", env: { SKIFF_RAFT_BENCH: "1" } });
   await cluster.start();
   console.log("starting 3 etcd members…");
-  const etcd = await startEtcd(etcdBin);
+  // --etcd-plain compares against etcd without TLS (etcd's own benchmark setup).
+  const etcdSecure = !args.includes("--etcd-plain");
+  const etcd = await startEtcd(etcdBin, etcdSecure);
   const servers = cluster.servers;
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const etcdPut = (w: number, i: number) =>
-    fetch(`${etcd.urls[w % 3]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`k-${w}-${i}`), value: b64(value) }) }).then(async (r) => (await r.arrayBuffer(), r.ok));
+    fetch(`${etcd.urls[w % 3]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`k-${w}-${i}`), value: b64(value) }), ...(etcd.ca ? { tls: { ca: etcd.ca } } : {}) } as RequestInit).then(async (r) => (await r.arrayBuffer(), r.ok));
   const rows: string[][] = [];
   try {
     let run = 0;
@@ -149,6 +174,10 @@ export async function main(args: string[]): Promise<void> {
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   console.log(`\nRaft benchmark: 3 members each, ${seconds} s per cell, 256-byte values, requests round-robin over the members`);
   console.log("kv = Skiff raw KV put through Raft (POST /v1-skiff/raft/kv) vs etcd v3 Put; cm = Skiff ConfigMap create through the API vs etcd v3 Put");
-  console.log("Skiff: HTTPS API, mTLS between peers; etcd: plain HTTP (JSON gateway), plain peers\n");
+  console.log(
+    etcdSecure
+      ? "both: TLS for clients (Skiff HTTPS API, etcd JSON gateway over HTTPS), mutual TLS between peers\n"
+      : "Skiff: HTTPS API, mTLS between peers; etcd: plain HTTP (JSON gateway), plain peers (--etcd-plain)\n",
+  );
   for (const r of all) console.log(r.map((c, i) => c.padStart(w[i]!)).join("  "));
 }
