@@ -34,7 +34,7 @@ Server flags:
   --https-listen-port PORT    API port (default 6443, HTTPS with the cluster's own CA)
   --tls-san NAME|IP           Extra name or IP for the serving certificate (repeatable)
   -t, --token SECRET          Join secret for agents (default: generated, stored in <data-dir>/server/token)
-  -s, --server URL            Join the control plane of this server (with --token): learner, then voter
+  -s, --server URL            Join the control plane of this server (with --token): learner, then voter (alias --join)
   --raft-listen-port PORT     Port for control-plane peer traffic (gRPC, mutual TLS; default 2380)
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
   --disable-agent             Do not run the embedded node agent (needs root, containerd, runc, CNI)
@@ -65,6 +65,8 @@ async function server(args: string[]): Promise<number> {
       "node-name": { type: "string" },
       "tls-san": { type: "string", multiple: true },
       server: { type: "string", short: "s" },
+      // DESIGN.md spells it --join; both work.
+      join: { type: "string" },
       "raft-listen-port": { type: "string", default: "2380" },
       token: { type: "string", short: "t" },
       help: { type: "boolean", short: "h" },
@@ -98,7 +100,7 @@ async function server(args: string[]): Promise<number> {
     disableAgent: values["disable-agent"]!,
     nodeName: values["node-name"] ?? hostname(),
     tlsSans: values["tls-san"],
-    joinServer: values.server ?? process.env.SKIFF_SERVER,
+    joinServer: values.server ?? values.join ?? process.env.SKIFF_SERVER,
     raftPort,
     token: values.token ?? process.env.SKIFF_TOKEN,
   });
