@@ -55,37 +55,14 @@ export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
 }
 
 /**
- * In-memory Storage. ents[0] is a dummy entry holding the snapshot's index and term.
- * Write methods model the durable writes an application performs for a Ready.
+ * The read side of a log held in memory (the whole log, or the durable log's cached tail):
+ * ents[0] is a dummy entry holding the compaction point's index and term.
  */
-export class MemoryStorage implements Storage {
-  private hardState: HardState = { term: 0, vote: 0, commit: 0 };
-  private snap: Snapshot;
-  private ents: Entry[];
+export abstract class InMemoryLog {
+  protected abstract snap: Snapshot;
+  protected abstract ents: Entry[];
 
-  /**
-   * A fresh node. With `voters`, it is a founding member of a new cluster: its log starts
-   * with the bootstrap entry (see bootstrapEntries). Without, it is empty and waits to be
-   * added by an existing cluster's leader.
-   */
-  constructor(voters?: NodeId[]) {
-    this.snap = { metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } }, data: new Uint8Array() };
-    this.ents = [{ index: 0, term: 0, type: "normal", data: new Uint8Array() }];
-    if (voters && voters.length > 0) {
-      this.append(bootstrapEntries(voters));
-      this.hardState = { term: 1, vote: 0, commit: 1 };
-    }
-  }
-
-  initialState(): { hardState: HardState } {
-    return { hardState: { ...this.hardState } };
-  }
-
-  setHardState(hs: HardState): void {
-    this.hardState = { ...hs };
-  }
-
-  private offset(): number {
+  protected offset(): number {
     return this.ents[0]!.index;
   }
 
@@ -114,6 +91,40 @@ export class MemoryStorage implements Storage {
   snapshot(): Snapshot {
     return this.snap;
   }
+}
+
+/**
+ * In-memory Storage. ents[0] is a dummy entry holding the snapshot's index and term.
+ * Write methods model the durable writes an application performs for a Ready.
+ */
+export class MemoryStorage extends InMemoryLog implements Storage {
+  private hardState: HardState = { term: 0, vote: 0, commit: 0 };
+  protected snap: Snapshot;
+  protected ents: Entry[];
+
+  /**
+   * A fresh node. With `voters`, it is a founding member of a new cluster: its log starts
+   * with the bootstrap entry (see bootstrapEntries). Without, it is empty and waits to be
+   * added by an existing cluster's leader.
+   */
+  constructor(voters?: NodeId[]) {
+    super();
+    this.snap = { metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } }, data: new Uint8Array() };
+    this.ents = [{ index: 0, term: 0, type: "normal", data: new Uint8Array() }];
+    if (voters && voters.length > 0) {
+      this.append(bootstrapEntries(voters));
+      this.hardState = { term: 1, vote: 0, commit: 1 };
+    }
+  }
+
+  initialState(): { hardState: HardState } {
+    return { hardState: { ...this.hardState } };
+  }
+
+  setHardState(hs: HardState): void {
+    this.hardState = { ...hs };
+  }
+
 
   /** Install a snapshot received from the leader (Ready.snapshot): the log is replaced. */
   applySnapshot(s: Snapshot): void {

@@ -15,7 +15,7 @@
 import { Database } from "bun:sqlite";
 import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CompactedError, limitSize, UnavailableError, type Storage } from "../core/storage";
+import { InMemoryLog, type Storage } from "../core/storage";
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types";
 
 const SCHEMA = `
@@ -71,12 +71,12 @@ export interface SaveOptions {
   mustSync: boolean;
 }
 
-export class SqliteLogStorage implements Storage {
+export class SqliteLogStorage extends InMemoryLog implements Storage {
   readonly db: Database;
   private hs: HardState = { term: 0, vote: 0, commit: 0 };
-  private snap: FileSnapshot;
+  protected snap: FileSnapshot;
   /** ents[0] is a dummy holding the compaction point (index, term). */
-  private ents: Entry[];
+  protected ents: Entry[];
   private qIns;
   private qTrunc;
   private qMeta;
@@ -88,6 +88,7 @@ export class SqliteLogStorage implements Storage {
   walLimitBytes = 16 << 20;
 
   constructor(readonly dir: string) {
+    super();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.db = new Database(join(dir, "raft.db"), { create: true, strict: true });
     this.db.exec("PRAGMA journal_mode = WAL");
@@ -140,35 +141,6 @@ export class SqliteLogStorage implements Storage {
     return { hardState: { ...this.hs } };
   }
 
-  private offset(): number {
-    return this.ents[0]!.index;
-  }
-
-  entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    const offset = this.offset();
-    if (lo <= offset) throw new CompactedError();
-    if (hi > this.lastIndex() + 1) throw new Error(`entries hi(${hi}) out of bound lastIndex(${this.lastIndex()})`);
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
-  }
-
-  term(i: number): number {
-    const offset = this.offset();
-    if (i < offset) throw new CompactedError();
-    if (i - offset >= this.ents.length) throw new UnavailableError();
-    return this.ents[i - offset]!.term;
-  }
-
-  firstIndex(): number {
-    return this.offset() + 1;
-  }
-
-  lastIndex(): number {
-    return this.offset() + this.ents.length - 1;
-  }
-
-  snapshot(): Snapshot {
-    return this.snap;
-  }
 
   snapshotFile(): string | undefined {
     return this.snap.path;
