@@ -7,12 +7,12 @@
 // The agent runs in this test process (runAgent) with its own containerd, bridge (skiffap0),
 // pod CIDR (10.89.0.0/24), cgroup root and short restart back-off (1 s doubling to 8 s; the
 // defaults are Kubernetes' 10 s to 5 min). Everything is removed afterwards.
+import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { preflight } from "../../agent/containerd/preflight.ts";
 import { killShims } from "../../agent/containerd/supervisor.ts";
 import { podLogDir } from "../../agent/logs/logs.ts";
 import { runAgent, type Agent, type AgentOptions } from "../../agent/main.ts";
@@ -28,15 +28,7 @@ const POD_CIDR = "10.89.0.0/24";
 const CGROUP_ROOT = `/skiff-e2e-agent-${process.pid}`;
 const IMAGE = "busybox:latest";
 
-function skipReason(): string | null {
-  if (process.getuid?.() !== 0) return "not root: containerd needs root";
-  const pf = preflight();
-  if (pf.missingPackages.length) return `missing Debian packages: ${pf.missingPackages.join(" ")} (scripts/setup-node.sh)`;
-  if (!pf.ok) return pf.errors.join("; ");
-  return null;
-}
-const reason = skipReason();
-if (reason) console.warn(`SKIP test/e2e/agent-pods.test.ts: ${reason}`);
+const reason = containerdSkipReason(import.meta.path);
 
 describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
   let srv: SkiffServer;

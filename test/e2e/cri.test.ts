@@ -6,12 +6,12 @@
 //
 // Skipped (with the reason printed) only when not root or the Debian packages cannot be
 // installed (scripts/setup-node.sh installs them in CI).
+import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { preflight } from "../../agent/containerd/preflight.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "../../agent/containerd/runtime.ts";
 import { ContainerdSupervisor, killShims, mountsUnder } from "../../agent/containerd/supervisor.ts";
 import { type CriClient, type ContainerConfig, type PodSandboxConfig } from "../../agent/cri/client.ts";
@@ -21,24 +21,10 @@ import { BUSYBOX_IMAGE, busyboxDockerArchive, busyboxImage } from "../images/bui
 
 setDefaultTimeout(120_000);
 
-const REPO = join(import.meta.dir, "../..");
 const BRIDGE = "skiffe2e0";
 const POD_CIDR = "10.88.0.0/16";
 
-function skipReason(): string | null {
-  if (process.getuid?.() !== 0) return "not root: containerd needs root";
-  let pf = preflight();
-  if (pf.missingPackages.length || !existsSync("/bin/busybox")) {
-    const r = spawnSync("bash", [join(REPO, "scripts/setup-node.sh")], { encoding: "utf8" });
-    pf = preflight();
-    if (pf.missingPackages.length) return `Debian packages missing and could not be installed (${pf.errors.join("; ")}): ${r.stderr}`;
-  }
-  if (!pf.ok) return pf.errors.join("; ");
-  return null;
-}
-
-const reason = skipReason();
-if (reason) console.warn(`SKIP test/e2e/cri.test.ts: ${reason}`);
+const reason = containerdSkipReason(import.meta.path);
 
 function bridgeExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);

@@ -15,6 +15,7 @@
 // Network: bridge sktmn 10.250.0.1/24 on the host (the server binds there), namespaces
 // skiff-mn-a (10.250.0.2) and skiff-mn-b (10.250.0.3). Everything is removed in afterAll,
 // also after a failure (SKIFF_E2E_KEEP=1 keeps the temp dirs, nothing else).
+import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
@@ -22,7 +23,6 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { agentPaths } from "../../agent/containerd/config.ts";
-import { preflight } from "../../agent/containerd/preflight.ts";
 import { killShims } from "../../agent/containerd/supervisor.ts";
 import { CriClient } from "../../agent/cri/client.ts";
 import { unmountAll } from "../../agent/volumes/mount.ts";
@@ -36,16 +36,7 @@ setDefaultTimeout(120_000);
 const TAG = "mn";
 const IMAGE = "busybox:latest";
 
-function skipReason(): string | null {
-  if (process.getuid?.() !== 0) return "not root: network namespaces and containerd need root";
-  for (const b of ["ip", "nsenter", "ctr"]) if (spawnSync("sh", ["-c", `command -v ${b}`]).status !== 0) return `${b} not found`;
-  const pf = preflight();
-  if (pf.missingPackages.length) return `missing Debian packages: ${pf.missingPackages.join(" ")} (scripts/setup-node.sh)`;
-  if (!pf.ok) return pf.errors.join("; ");
-  return null;
-}
-const reason = skipReason();
-if (reason) console.warn(`SKIP test/e2e/multinode.test.ts: ${reason}`);
+const reason = containerdSkipReason(import.meta.path, { bins: ["ip", "nsenter", "ctr"], needs: "network namespaces and containerd" });
 
 interface AgentProc {
   node: TestNode;

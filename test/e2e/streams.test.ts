@@ -4,12 +4,12 @@
 // port-forward); kubectl 1.27 uses SPDY/3.1 upgrades for both.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { preflight } from "../../agent/containerd/preflight.ts";
 import { runAgent, type Agent } from "../../agent/main.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { REPO, BUN, startServer, freePort, type SkiffServer } from "../harness/server.ts";
@@ -22,19 +22,7 @@ const BRIDGE = "skiffst0";
 const POD_CIDR = "10.87.0.0/24";
 const NS = "default";
 
-function skipReason(): string | null {
-  if (process.getuid?.() !== 0) return "not root: containerd needs root";
-  let pf = preflight();
-  if (pf.missingPackages.length || !existsSync("/bin/busybox")) {
-    const r = spawnSync("bash", [join(REPO, "scripts/setup-node.sh")], { encoding: "utf8" });
-    pf = preflight();
-    if (pf.missingPackages.length) return `Debian packages missing and could not be installed (${pf.errors.join("; ")}): ${r.stderr}`;
-  }
-  if (!pf.ok) return pf.errors.join("; ");
-  return null;
-}
-const reason = skipReason();
-if (reason) console.warn(`SKIP test/e2e/streams.test.ts: ${reason}`);
+const reason = containerdSkipReason(import.meta.path);
 
 function podYaml(name: string, containers: string): string {
   return `apiVersion: v1
