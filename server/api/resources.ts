@@ -18,7 +18,8 @@ export interface ApiDeps {
   tokenKey: Uint8Array;
 }
 
-function managerFrom(c: Context): string {
+/** The field manager: ?fieldManager=, else the client's user-agent name (as Kubernetes does). */
+export function managerFrom(c: Context): string {
   const fm = c.req.query("fieldManager");
   if (fm) return fm;
   const ua = c.req.header("user-agent") ?? "unknown";

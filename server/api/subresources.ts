@@ -4,14 +4,14 @@ import type { Context } from "hono";
 import { SignJWT } from "jose";
 import type { RegisteredResource } from "../../schemas/registry";
 import { decodeObject, readBody, requireObject } from "./body";
-import type { ApiDeps } from "./resources";
+import { managerFrom, type ApiDeps } from "./resources";
 import type { ResourceRequest } from "./request";
 import { ApiError, badRequest, methodNotAllowed, notFound, pathNotFound } from "./status";
 import { deleteObject, updateObject, type WriteCtx } from "./write";
 import { timestamp } from "./object-meta";
 
 function ctxOf(c: Context, deps: ApiDeps): WriteCtx {
-  return { store: deps.store, manager: (c.req.query("fieldManager") ?? c.req.header("user-agent")?.split("/")[0]) || "unknown", dryRun: !!c.req.query("dryRun"), fieldValidation: "Warn", warnings: [] };
+  return { store: deps.store, manager: managerFrom(c), dryRun: !!c.req.query("dryRun"), fieldValidation: "Warn", warnings: [] };
 }
 
 async function bodyOf(c: Context): Promise<any> {
