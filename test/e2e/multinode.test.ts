@@ -5,7 +5,7 @@
 //
 //   issue 4 #6  both agents join with the token and go Ready; a wrong token is refused clearly
 //   issue 5 #1  Deployment: replace a deleted pod, restart a killed container, scale, rolling
-//               update sampled against maxUnavailable, rollout undo
+//               update checked at every watch event against maxUnavailable, rollout undo
 //   issue 5 #2  StatefulSet with volumeClaimTemplates (local-path): ordered start, one Bound
 //               PVC per pod, web-1's file survives deleting web-1
 //   issue 5 #3  DaemonSet: one pod per node; a NoSchedule-tainted node gets no new daemon pod
@@ -29,6 +29,7 @@ import { unmountAll } from "../../agent/volumes/mount.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
 import { canConnect, createTestNetwork, type TestNetwork, type TestNode } from "../harness/netns.ts";
 import { BUN, REPO, startServer, type SkiffServer } from "../harness/server.ts";
+import { openWatch } from "../harness/watch.ts";
 import { busyboxImage } from "../images/builder.ts";
 
 setDefaultTimeout(120_000);
@@ -361,30 +362,40 @@ spec:
     // Rolling update with replicas 3, maxUnavailable 1: never fewer than 2 ready pods.
     await k(["scale", "deployment/web", "--replicas=3"]);
     await readyLive(3);
-    const samples: number[] = [];
+    // Every state the pods pass through is checked, not a sample: a watch from the list's
+    // revision replays each change, and after each one the live pods are counted.
+    const start = await api("/api/v1/namespaces/default/pods?labelSelector=app%3Dweb");
+    const state = new Map<string, any>(start.items.map((p: any) => [p.metadata.name, p]));
+    const w = openWatch(srv, `/api/v1/namespaces/default/pods?labelSelector=app%3Dweb&watch=true&resourceVersion=${start.metadata.resourceVersion}`);
+    const readyCounts: number[] = [];
     const totals: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const l = live(await pods("app=web"));
-        samples.push(l.filter(isReady).length);
+    let replayed = 0;
+    const replay = () => {
+      for (; replayed < w.events.length; replayed++) {
+        const e = w.events[replayed]!;
+        if (e.type === "DELETED") state.delete(e.object.metadata.name);
+        else if (e.type === "ADDED" || e.type === "MODIFIED") state.set(e.object.metadata.name, e.object);
+        else throw new Error(`unexpected watch event ${e.type}: ${JSON.stringify(e.object).slice(0, 500)}`);
+        const l = live([...state.values()]);
+        readyCounts.push(l.filter(isReady).length);
         totals.push(l.length);
-        await Bun.sleep(100);
       }
-    })();
+    };
     try {
+      expect(await w.status).toBe(200);
       await k(["set", "env", "deployment/web", "VERSION=2"]);
       await k(["rollout", "status", "deployment/web", "--timeout=90s"], undefined, 100_000);
       await until("only VERSION=2 pods", async () => {
-        const l = live(await pods("app=web"));
+        replay();
+        const l = live([...state.values()]);
         return l.length === 3 && l.every((p) => isReady(p) && p.spec.containers[0].env?.some((e: any) => e.name === "VERSION" && e.value === "2"));
       });
     } finally {
-      sampling = false;
-      await sampler;
+      w.close();
     }
-    expect(samples.length).toBeGreaterThan(5);
-    expect(Math.min(...samples)).toBeGreaterThanOrEqual(2); // replicas - maxUnavailable
+    // Three new pods were created and went through their states while the check ran.
+    expect(w.events.filter((e) => e.type === "ADDED").length).toBeGreaterThanOrEqual(3);
+    expect(Math.min(...readyCounts)).toBeGreaterThanOrEqual(2); // replicas - maxUnavailable
     expect(Math.max(...totals)).toBeLessThanOrEqual(4); // replicas + maxSurge
 
     // Undo returns to the first template.
