@@ -139,7 +139,16 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
 
   const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: clusterRoutes(consensus) });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
-  const streams = createStreamServer({ store, authenticate: (h) => auth.authenticate(h) });
+  const streams = createStreamServer({
+    store,
+    authenticate: (h) => auth.authenticate(h),
+    // An agent tunnels to one server; the others relay its streams through that one.
+    peers: {
+      peers: () => [...consensus.node.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
+      token: adminToken,
+      caPem: pki.ca.cert,
+    },
+  });
   // A node:http listener, because older kubectl (1.27-1.29 exec, <= 1.30 port-forward) upgrade
   // to SPDY and only node:http hands over the raw socket; Bun.serve cannot.
   const listener = await listenNode({

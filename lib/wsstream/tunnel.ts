@@ -87,8 +87,12 @@ export function parseFrame(b: Uint8Array): { type: number; id: number; payload: 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** A data handler's answer: keep this chunk's credit until `release()`. */
+export const HOLD = Symbol("hold");
+
 export interface TunnelHandlers {
-  data?: (chunk: Uint8Array) => void;
+  /** Return HOLD to keep the chunk's credit until `release()` (backpressure through a relay). */
+  data?: (chunk: Uint8Array) => unknown;
   end?: () => void;
   reset?: (reason: string) => void;
   /** The write queue emptied (after write() returned false). */
@@ -107,6 +111,7 @@ export class TunnelStream {
   private endQueued = false;
   private handlers: TunnelHandlers | null = null;
   private pending: Ev[] = [];
+  private held = 0;
 
   constructor(
     private readonly mux: TunnelMux,
@@ -128,11 +133,19 @@ export class TunnelStream {
       return;
     }
     if (e.k === "data") {
-      this.handlers.data?.(e.d);
-      // Delivered: give the credit back.
-      this.mux._send(frame(T_WINDOW, this.id, u32(e.d.length)));
+      // Delivered: give the credit back, unless the handler holds it.
+      if (this.handlers.data?.(e.d) === HOLD) this.held += e.d.length;
+      else this.mux._send(frame(T_WINDOW, this.id, u32(e.d.length)));
     } else if (e.k === "end") this.handlers.end?.();
     else this.handlers.reset?.(e.r);
+  }
+
+  /** Gives back the credit of chunks whose handler returned HOLD. */
+  release(): void {
+    if (!this.held || this.closed) return;
+    const n = this.held;
+    this.held = 0;
+    this.mux._send(frame(T_WINDOW, this.id, u32(n)));
   }
 
   /** Bytes waiting for credit. */

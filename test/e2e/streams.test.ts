@@ -7,7 +7,7 @@
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAgent, type Agent } from "../../agent/main.ts";
@@ -259,5 +259,48 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
     expect(c.code).not.toBe(0);
     expect(c.stderr, describeResult(c)).toContain("container nope is not valid for pod web");
     void podIP;
+  });
+
+  // Any server of a cluster serves every call: a second server (joined with the token) has no
+  // tunnel from this node, so it relays the streams through the server that has.
+  test("a second server of the cluster relays exec, logs and port-forward to the tunnel's server", async () => {
+    const token = readFileSync(join(srv.dataDir, "server", "token"), "utf8").trim();
+    const srv2 = await startServer({ name: "streams-2", extraArgs: ["--server", srv.url, "--token", token, "--node-name", "streams-server-2"] });
+    try {
+      const k2 = (args: string[], opts?: KubectlOptions) => kubectl(srv2, args, opts);
+      // The joined server applies the pod from the replicated log before it can resolve it.
+      const end = Date.now() + 20_000;
+      while (Date.now() < end && (await srv2.fetch(`/api/v1/namespaces/${NS}/pods/web`)).status !== 200) await Bun.sleep(100);
+      for (const minor of [undefined, 27] as const) {
+        const r = await k2(["exec", "web", "-c", "web", "--", "sh", "-c", "cat /www/index.html; echo err >&2; exit 4"], { minor });
+        expect(r.code, describeResult(r)).toBe(4);
+        expect(r.stdout, describeResult(r)).toBe("hello-from-pod\n");
+        expect(r.stderr, describeResult(r)).toContain("err\n");
+      }
+      const input = Array.from({ length: 5000 }, (_, i) => `row ${i}`).join("\n") + "\n";
+      const wc = await k2(["exec", "-i", "web", "-c", "web", "--", "wc", "-l"], { stdin: input });
+      expect(wc.stdout.trim(), describeResult(wc)).toBe("5000");
+      const logs = await k2(["logs", "web", "-c", "web", "--tail=-1"]);
+      expect(logs.code, describeResult(logs)).toBe(0);
+      expect(logs.stdout).toStartWith("line-1\nline-2\n");
+      const port = await freePort();
+      const pf = spawnKubectl(srv2, ["port-forward", "pod/web", `${port}:80`]);
+      try {
+        let body = "";
+        for (const stop = Date.now() + 20_000; Date.now() < stop; ) {
+          try {
+            body = await (await fetch(`http://127.0.0.1:${port}/index.html`)).text();
+            break;
+          } catch {
+            await Bun.sleep(200);
+          }
+        }
+        expect(body).toBe("hello-from-pod\n");
+      } finally {
+        await pf.kill();
+      }
+    } finally {
+      await srv2.stop();
+    }
   });
 });

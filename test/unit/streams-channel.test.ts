@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { LogFormatter, parseCriLine, tailOffset, timeKey } from "../../agent/tunnel/logs.ts";
 import { channelVersion, decodeChannel, encodeChannel, exitCodeStatus, pickProtocol, statusBytes, successStatus } from "../../lib/wsstream/channel.ts";
 import { MAX_DATA, TunnelMux, TunnelOpenError, WINDOW, type TunnelStream } from "../../lib/wsstream/tunnel.ts";
+import { splice } from "../../server/api/streams/relay.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -83,6 +84,45 @@ describe("agent tunnel", () => {
     await Bun.sleep(5);
     expect(s.buffered).toBe(0);
     expect(received).toBe(big.length);
+  });
+
+  test("a relay splices two tunnels: data both ways, END, and backpressure bounded by the windows", async () => {
+    // kubectl side (B) ── relay mux pair ── server A ── agent mux pair ── agent
+    const agentPair = muxPair();
+    let relayAgent!: TunnelMux;
+    const relayServer = new TunnelMux({ send: (b) => queueMicrotask(() => relayAgent.receive(b)) });
+    relayAgent = new TunnelMux({
+      send: (b) => queueMicrotask(() => relayServer.receive(b)),
+      onOpen: (s, req, accept) => {
+        void agentPair.server.open(req).then((a) => {
+          accept();
+          splice(s, a);
+        });
+      },
+    });
+    const s = await relayServer.open({ kind: "portforward", namespace: "n", pod: "p", uid: "u", port: 80 });
+    await Bun.sleep(5);
+    const agentSide = agentPair.opened[0]!.s;
+    expect(agentPair.opened[0]!.req.port).toBe(80);
+    // The agent writes 4 windows' worth while B reads nothing: A must not buffer it all.
+    const big = new Uint8Array(4 * WINDOW).map((_, i) => i & 0xff);
+    agentSide.write(big);
+    await Bun.sleep(20);
+    expect(agentSide.buffered).toBeGreaterThanOrEqual(2 * WINDOW);
+    const got: Uint8Array[] = [];
+    const ended = new Promise<void>((r) => s.on({ data: (b) => void got.push(b), end: r }));
+    agentSide.end();
+    await ended;
+    const all = Buffer.concat(got);
+    expect(all.length).toBe(big.length);
+    expect(all.equals(Buffer.from(big))).toBe(true);
+    // And back the other way.
+    let back = "";
+    const agentEnded = new Promise<void>((r) => agentSide.on({ data: (b) => void (back += dec.decode(b)), end: r }));
+    s.write(enc.encode("from kubectl"));
+    s.end();
+    await agentEnded;
+    expect(back).toBe("from kubectl");
   });
 
   test("a closed tunnel fails pending opens and resets streams", async () => {

@@ -25,6 +25,7 @@ import { ApiError, statusObject } from "../status";
 import { execSpdyBridge, execWsSession, openExec } from "./exec";
 import { handleLog } from "./log";
 import { portForwardStreams, portForwardTunnelWsSession, resolvePortForward } from "./portforward";
+import { RELAY_PATH, RelayClient, relaySession, type PeerAccess } from "./relay";
 import { TunnelRegistry } from "./tunnels";
 import type { PodGetter } from "./pods";
 import { attachWsPackageSocket, bunWebSocketHandler, type WsData, type WsSession } from "./ws";
@@ -44,6 +45,8 @@ export interface StreamServerOptions {
   getPod?: PodGetter;
   /** The API's authenticator (Authorization header → identity); omitted = no authentication. */
   authenticate?: (authorization: string | undefined) => Promise<Identity | undefined>;
+  /** The other servers of the cluster, for nodes whose tunnel is held by one of them. */
+  peers?: PeerAccess;
 }
 
 export interface StreamDeps {
@@ -82,11 +85,12 @@ export interface StreamServer {
 
 export function createStreamServer(o: StreamServerOptions): StreamServer {
   const tunnels = new TunnelRegistry();
+  if (o.peers) tunnels.remote = new RelayClient(o.peers);
   const store = o.store;
   const getPod: PodGetter = o.getPod ?? ((ns, name) => store?.get("pods", ns, name)?.obj);
   const deps: StreamDeps = { getPod, tunnels };
 
-  const ours = (path: string) => path === TUNNEL_PATH || POD_SUB.test(path);
+  const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path);
 
   async function authorize(authz: string | undefined, path: string, url: URL): Promise<Response | null> {
     if (!o.authenticate) return null;
@@ -98,6 +102,8 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
       if (id.user !== `system:node:${node}` && !id.groups.includes("system:masters"))
         return statusResponse(403, "Forbidden", `User "${id.user}" cannot open the tunnel of node "${node}"`);
     }
+    if (path === RELAY_PATH && !id.groups.includes("system:masters"))
+      return statusResponse(403, "Forbidden", `User "${id.user}" cannot relay node tunnels (servers only)`);
     return null;
   }
 
@@ -112,6 +118,15 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         if (!node) return { response: statusResponse(400, "BadRequest", "the tunnel needs ?node=NAME") };
         if (transport !== "ws") return { response: statusResponse(400, "BadRequest", "the tunnel is a WebSocket: send Upgrade: websocket") };
         return { ws: { protocol: "", session: tunnels.session(node) } };
+      }
+      if (path === RELAY_PATH) {
+        const node = url.searchParams.get("node");
+        if (!node) return { response: statusResponse(400, "BadRequest", "the relay needs ?node=NAME") };
+        // Only tunnels held here are relayed, so requests never loop between servers.
+        if (!tunnels.has(node)) return { response: statusResponse(404, "NotFound", `node "${node}" has no tunnel to this server`) };
+        if (transport === "http") return { response: Response.json({ node, tunnel: true }) };
+        if (transport !== "ws") return { response: statusResponse(400, "BadRequest", "the relay is a WebSocket: send Upgrade: websocket") };
+        return { ws: { protocol: "", session: relaySession(tunnels, node) } };
       }
       const m = POD_SUB.exec(path)!;
       const ns = decodeURIComponent(m[1]!);

@@ -1,10 +1,13 @@
 // The server end of the agent tunnels: one TunnelMux per connected node. A node that dials again
 // replaces its old tunnel (the old one is closed and its streams reset).
 import { TunnelMux, TunnelOpenError, type TunnelRequest, type TunnelStream } from "../../../lib/wsstream/tunnel";
+import type { RelayClient } from "./relay";
 import type { WsPeer, WsSession } from "./ws";
 
 export class TunnelRegistry {
   private readonly nodes = new Map<string, { mux: TunnelMux; peer: WsPeer; since: number }>();
+  /** Reaches tunnels held by the other servers of the cluster. */
+  remote?: RelayClient;
 
   nodesConnected(): string[] {
     return [...this.nodes.keys()].sort();
@@ -38,8 +41,14 @@ export class TunnelRegistry {
     };
   }
 
-  /** Opens a stream to a node's agent; a missing tunnel is a 503 the user can act on. */
+  /** Opens a stream to a node's agent, here or through the server that holds its tunnel. */
   open(node: string, req: TunnelRequest, timeoutMs?: number): Promise<TunnelStream> {
+    if (!this.nodes.has(node) && this.remote) return this.remote.open(node, req, timeoutMs);
+    return this.openLocal(node, req, timeoutMs);
+  }
+
+  /** Opens a stream on this server's tunnel of the node; a missing tunnel is a 503 the user can act on. */
+  openLocal(node: string, req: TunnelRequest, timeoutMs?: number): Promise<TunnelStream> {
     const t = this.nodes.get(node);
     if (!t)
       return Promise.reject(
@@ -49,6 +58,7 @@ export class TunnelRegistry {
   }
 
   closeAll(): void {
+    this.remote?.close();
     for (const [, t] of this.nodes) {
       t.mux.close("server stopping");
       t.peer.close(1001, "server stopping");
