@@ -121,12 +121,19 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   store.proposer = consensus.proposer;
   store.readBarrier = consensus.readBarrier;
   await bootstrap(store);
+  // Servers the leader heard from recently: the `default/kubernetes` Endpoints agents fail over by.
+  const liveApiServers = () => {
+    const st = consensus.node.localStatus();
+    return [...consensus.node.memberTable().values()]
+      .filter((m) => m.apiUrl && st.conf.voters.includes(m.id) && (m.id === consensus.id || st.progress?.[m.id]?.recentActive))
+      .map((m) => m.apiUrl!);
+  };
   // Controllers and the scheduler run only on the Raft leader and move with leadership.
   let controllers: { stop(): Promise<void> } | undefined;
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(store);
+      if (leader && !controllers) controllers = startControllers(store, { apiServers: liveApiServers });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;

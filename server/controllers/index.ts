@@ -2,6 +2,7 @@
 // changes can move them: `const c = startControllers(store); ... await c.stop();`
 import type { Store } from "../store/store";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
+import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
@@ -12,6 +13,7 @@ import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
 import { ReplicaSetController } from "./replicaset";
+import { Api } from "./runtime/api";
 import { defaultOptions, type Controller, type ControllerOptions, type Runtime } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
@@ -26,6 +28,8 @@ export interface StartOptions extends Partial<ControllerOptions> {
   only?: string[];
   /** All but these. */
   skip?: string[];
+  /** API URLs of the live servers, for the `default/kubernetes` Endpoints (omitted: not kept). */
+  apiServers?: () => string[];
 }
 
 export interface RunningControllers {
@@ -49,7 +53,7 @@ const ALL: Record<string, (rt: Runtime) => Controller> = {
 };
 
 export function startControllers(store: Store, opts: StartOptions = {}): RunningControllers {
-  const { scheduler: schedOpt, only, skip = [], ...rest } = opts;
+  const { scheduler: schedOpt, only, skip = [], apiServers, ...rest } = opts;
   const o: ControllerOptions = { ...defaultOptions(), ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } as ControllerOptions;
   const informers = new InformerFactory(store);
   const events = new EventRecorder(store);
@@ -65,6 +69,7 @@ export function startControllers(store: Store, opts: StartOptions = {}): Running
   const gc = want("garbagecollector") ? new GarbageCollector(store) : undefined;
   const nsc = want("namespace") ? new NamespaceController(store) : undefined;
   const ttl = want("eventttl") ? new EventTtlController(store) : undefined;
+  const eps = apiServers && want("apiserverendpoints") ? new ApiServerEndpoints(new Api(store, "skiff-apiserver-endpoints"), apiServers) : undefined;
   return {
     runtime: rt,
     controllers,
@@ -75,6 +80,7 @@ export function startControllers(store: Store, opts: StartOptions = {}): Running
       gc?.stop();
       nsc?.stop();
       ttl?.stop();
+      eps?.stop();
       events.stop();
       informers.stop();
     },

@@ -9,6 +9,7 @@ const KINDS: Record<string, [string, string]> = {
   Pod: ["v1", "Pod"],
   Node: ["v1", "Node"],
   Event: ["v1", "Event"],
+  Endpoints: ["v1", "Endpoints"],
   Namespace: ["v1", "Namespace"],
   ServiceAccount: ["v1", "ServiceAccount"],
   PersistentVolume: ["v1", "PersistentVolume"],

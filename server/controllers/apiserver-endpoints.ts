@@ -1,0 +1,87 @@
+// The `default/kubernetes` Endpoints list the API servers of the cluster, as the
+// kube-apiserver's endpoint reconciler keeps them. Agents read it to learn every server, so
+// they can move to another one when theirs goes away (K3s agents do the same).
+//
+// The live set comes from the Raft leader (servers it heard from recently). A server is
+// dropped only after it was missing from three checks in a row, so a heartbeat gap does not
+// flap the object; an unchanged set writes nothing.
+import { isNotFound, type Api } from "./runtime/api";
+
+export interface ApiServerAddress {
+  ip: string;
+  port: number;
+}
+
+/** `https://10.0.0.1:6443` → {ip, port}; hostnames are skipped (Endpoints hold IPs only). */
+export function addressOf(url: string): ApiServerAddress | undefined {
+  try {
+    const u = new URL(url);
+    const ip = u.hostname.replace(/^\[|\]$/g, "");
+    if (!/^[0-9.]+$/.test(ip) && !ip.includes(":")) return undefined;
+    return { ip, port: Number(u.port) || 443 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Endpoints subsets: one per port, addresses sorted, as the apiserver writes them. */
+export function subsetsOf(addrs: ApiServerAddress[]): any[] {
+  const byPort = new Map<number, Set<string>>();
+  for (const a of addrs) byPort.set(a.port, (byPort.get(a.port) ?? new Set()).add(a.ip));
+  return [...byPort.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([port, ips]) => ({
+      addresses: [...ips].sort().map((ip) => ({ ip })),
+      ports: [{ name: "https", port, protocol: "TCP" }],
+    }));
+}
+
+export class ApiServerEndpoints {
+  private readonly missed = new Map<string, number>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private running = false;
+
+  constructor(
+    private readonly api: Api,
+    private readonly liveServers: () => string[],
+    everyMs = 5000,
+  ) {
+    this.timer = setInterval(() => void this.sync().catch(() => {}), everyMs);
+    this.timer.unref?.();
+    void this.sync().catch(() => {});
+  }
+
+  /** One reconcile; returns the subsets written, or undefined when nothing changed. */
+  async sync(): Promise<any[] | undefined> {
+    if (this.running) return undefined;
+    this.running = true;
+    try {
+      const live = new Set(this.liveServers());
+      for (const u of live) this.missed.set(u, 0);
+      for (const [u, n] of this.missed) {
+        if (live.has(u)) continue;
+        if (n + 1 >= 3) this.missed.delete(u);
+        else this.missed.set(u, n + 1);
+      }
+      const addrs = [...this.missed.keys()].map(addressOf).filter((a): a is ApiServerAddress => !!a);
+      const subsets = subsetsOf(addrs);
+      const cur = this.api.store.get("endpoints", "default", "kubernetes")?.obj;
+      if (cur && JSON.stringify(cur.subsets ?? []) === JSON.stringify(subsets)) return undefined;
+      if (!cur) {
+        await this.api.create("Endpoints", "default", { metadata: { name: "kubernetes", namespace: "default", labels: { "endpointslice.kubernetes.io/skip-mirror": "true" } }, subsets });
+      } else {
+        await this.api.update("Endpoints", "default", "kubernetes", (o) => ({ ...o, subsets }));
+      }
+      return subsets;
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      return undefined;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,47 @@
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bootstrap } from "../../server/bootstrap";
+import { addressOf, ApiServerEndpoints, subsetsOf } from "../../server/controllers/apiserver-endpoints";
+import { Api } from "../../server/controllers/runtime/api";
+import { Store } from "../../server/store/store";
+
+test("API URLs become Endpoints subsets, one per port; hostnames are skipped", () => {
+  expect(addressOf("https://10.0.0.2:6443")).toEqual({ ip: "10.0.0.2", port: 6443 });
+  expect(addressOf("https://[fd00::1]:6443")).toEqual({ ip: "fd00::1", port: 6443 });
+  expect(addressOf("https://server-a:6443")).toBeUndefined();
+  expect(subsetsOf([{ ip: "10.0.0.3", port: 6443 }, { ip: "10.0.0.2", port: 6443 }, { ip: "127.0.0.1", port: 7000 }])).toEqual([
+    { addresses: [{ ip: "10.0.0.2" }, { ip: "10.0.0.3" }], ports: [{ name: "https", port: 6443, protocol: "TCP" }] },
+    { addresses: [{ ip: "127.0.0.1" }], ports: [{ name: "https", port: 7000, protocol: "TCP" }] },
+  ]);
+});
+
+test("default/kubernetes follows the live servers; a server is dropped after three missed checks; no write when unchanged", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "skiff-apieps-"));
+  const store = new Store({ dataDir: dir });
+  try {
+    await bootstrap(store);
+    let live = ["https://10.0.0.1:6443", "https://10.0.0.2:6443"];
+    const c = new ApiServerEndpoints(new Api(store, "t"), () => live, 1e9);
+    await Bun.sleep(10); // the first sync runs at construction
+    const ips = () => store.get("endpoints", "default", "kubernetes")?.obj.subsets?.flatMap((s: any) => s.addresses.map((a: any) => a.ip));
+    expect(ips()).toEqual(["10.0.0.1", "10.0.0.2"]);
+    const rv = store.get("endpoints", "default", "kubernetes")!.obj.metadata.resourceVersion;
+    expect(await c.sync()).toBeUndefined();
+    expect(store.get("endpoints", "default", "kubernetes")!.obj.metadata.resourceVersion).toBe(rv);
+    live = ["https://10.0.0.1:6443"];
+    expect(await c.sync()).toBeUndefined();
+    expect(await c.sync()).toBeUndefined();
+    expect(ips()).toEqual(["10.0.0.1", "10.0.0.2"]);
+    await c.sync();
+    expect(ips()).toEqual(["10.0.0.1"]);
+    live = ["https://10.0.0.1:6443", "https://10.0.0.3:6443"];
+    await c.sync();
+    expect(ips()).toEqual(["10.0.0.1", "10.0.0.3"]);
+    c.stop();
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
