@@ -175,13 +175,34 @@ function securityContext(pod: Pod, c: Container): LinuxContainerSecurityContext 
   if (sc.capabilities) out.capabilities = { addCapabilities: sc.capabilities.add ?? [], dropCapabilities: sc.capabilities.drop ?? [] };
   const groups = [...(psc.supplementalGroups ?? []), ...(psc.fsGroup !== undefined ? [psc.fsGroup] : [])];
   if (groups.length) out.supplementalGroups = groups;
-  if ((sc.runAsNonRoot ?? psc.runAsNonRoot) && uid === 0) throw new ConfigError("container's runAsUser breaks non-root policy");
   if (!sc.privileged) {
     // kubelet's defaults (securitycontext.ConvertToRuntimeMaskedPaths / ReadonlyPaths)
     out.maskedPaths = ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"];
     out.readonlyPaths = ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
   }
   return out;
+}
+
+/**
+ * kubelet's verifyRunAsNonRoot: with runAsNonRoot the effective user must be known and not 0;
+ * without runAsUser that is the image's user, and an image that names none runs as root.
+ */
+export function verifyRunAsNonRoot(pod: Pod, c: Container, image: { uid?: { value: number | string } | null; username?: string } | null): void {
+  const psc = pod.spec.securityContext ?? {};
+  const sc = c.securityContext ?? {};
+  if (!(sc.runAsNonRoot ?? psc.runAsNonRoot)) return;
+  const where = `(pod: "${pod.metadata.name}_${pod.metadata.namespace ?? "default"}(${pod.metadata.uid})", container: ${c.name})`;
+  const uid = sc.runAsUser ?? psc.runAsUser;
+  if (uid !== undefined) {
+    if (uid === 0) throw new ConfigError(`container's runAsUser breaks non-root policy ${where}`);
+    return;
+  }
+  if (image?.uid) {
+    if (Number(image.uid.value) === 0) throw new ConfigError(`container has runAsNonRoot and image will run as root ${where}`);
+    return;
+  }
+  if (image?.username) throw new ConfigError(`container has runAsNonRoot and image has non-numeric user (${image.username}), cannot verify user is non-root ${where}`);
+  throw new ConfigError(`container has runAsNonRoot and image will run as root ${where}`);
 }
 
 function mounts(i: ContainerConfigInput): Mount[] {

@@ -1,8 +1,9 @@
 // One worker per pod: compares the pod's spec with what containerd runs and closes the gap, one
 // sync at a time (kubelet's SyncPod / computePodActions, simplified):
 //
-//   volumes → sandbox (CNI IP) → init containers one by one → app containers in parallel
-//   → restarts per restartPolicy with back-off → probes → status
+//   volumes → sandbox (CNI IP) → init containers one by one → app containers (in parallel, or
+//   in order when postStart hooks must hold later ones back) → restarts per restartPolicy with
+//   back-off → probes → status, with kubelet's events for what goes wrong
 //
 // Sandboxes and containers carry the pod's uid as a CRI label, so after an agent restart the
 // worker finds what it started before instead of starting duplicates. Deletion: preStop hooks,
@@ -21,7 +22,8 @@ import { ContainerProbes, type ProbeState } from "../probes/prober.ts";
 import { objectRefs, podDir, PodVolumes, VolumeError, type MountedVolume, type NodeResources } from "../volumes/manager.ts";
 import type { ObjectStore } from "../volumes/objects.ts";
 import type { Backoff } from "./backoff.ts";
-import { A, ConfigError, containerConfig, containerHash, etcHostsContent, L, sandboxConfig } from "./cri-config.ts";
+import { podEvents, type PodEvents } from "./events.ts";
+import { A, ConfigError, containerConfig, containerHash, etcHostsContent, L, sandboxConfig, verifyRunAsNonRoot } from "./cri-config.ts";
 import { containerEnv, EnvConfigError, expandCommand } from "./env.ts";
 import { computePodStatus, type ContainerRecord, type Waiting } from "./status.ts";
 import type { StatusManager } from "./status-manager.ts";
@@ -45,6 +47,8 @@ export interface WorkerDeps {
   onFinished: (uid: string) => void;
   /** Retry interval for failed steps (volume setup, sandbox creation, API deletes). */
   retryMs: number;
+  /** Event recorder (default: one shared per API connection). */
+  events?: PodEvents;
 }
 
 class ImageError extends Error {
@@ -86,6 +90,7 @@ export class PodWorker {
   private readonly pullFailedAt = new Map<string, number>();
   private readonly pullErrors = new Map<string, string>();
   private readonly volumes: PodVolumes;
+  private readonly events: PodEvents;
   private readonly dir: string;
   private startTime: string | undefined;
   private completed = false;
@@ -101,6 +106,7 @@ export class PodWorker {
     this.pod = pod;
     this.dir = podDir(d.dataDir, pod.metadata.uid);
     this.volumes = new PodVolumes(() => this.pod, this.dir);
+    this.events = d.events ?? podEvents(d.api);
     this.startTime = pod.status?.startTime;
     if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") this.completed = true;
     d.objects.track(pod.metadata.uid, objectRefs(pod));
@@ -296,6 +302,7 @@ export class PodWorker {
       vols = await this.volumes.setup({ api: this.d.api, objects: this.d.objects, node: this.d.node, ips: { podIPs: this.podIps(newest, sbIp), hostIPs: this.d.hostIPs() }, tmpfs: this.d.tmpfs });
     } catch (e) {
       const msg = e instanceof VolumeError ? e.message : `MountVolume.SetUp failed: ${(e as Error).message}`;
+      this.event(undefined, "Warning", "FailedMount", msg);
       for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) this.waiting.set(c.name, { reason: "ContainerCreating", message: msg });
       this.report(snap, newest, sbIp);
       this.kick(this.d.retryMs);
@@ -367,8 +374,17 @@ export class PodWorker {
     }
 
     if (initDone) {
-      await Promise.all(
-        this.pod.spec.containers.map(async (c) => {
+      // kubelet starts app containers one by one in spec order, and a postStart hook holds back
+      // the containers after it (sidecar proxies rely on that); without hooks the order cannot
+      // be observed, so those start in parallel.
+      const inOrder = this.pod.spec.containers.some((c) => c.lifecycle?.postStart);
+      const each = async (list: Container[], fn: (c: Container) => Promise<void>) => {
+        if (!inOrder) return void (await Promise.all(list.map(fn)));
+        for (const c of list) await fn(c);
+      };
+      await each(
+        this.pod.spec.containers,
+        async (c) => {
           const recs = current.get(c.name) ?? [];
           const latest = recs[0];
           if (!latest || latest.state === "created" || latest.state === "unknown") return start(c, false);
@@ -376,12 +392,14 @@ export class PodWorker {
             const pr = this.probes.get(latest.id);
             if (pr?.state.failed) {
               this.d.log(`pod ${this.ns}/${this.name}: container ${c.name} ${pr.state.failMessage}, will be restarted`);
+              this.event(c, "Normal", "Killing", `Container ${c.name} failed ${pr.state.failed} probe, will be restarted`);
               await this.killContainer(latest.id, c, this.graceFor(c, pr.state.failed as "liveness" | "startup"), podIp);
               return this.kick();
             }
             const hash = await this.hashOf(latest.id);
             if (hash && hash !== containerHash(c)) {
               this.d.log(`pod ${this.ns}/${this.name}: container ${c.name} definition changed, will be restarted`);
+              this.event(c, "Normal", "Killing", `Container ${c.name} definition changed, will be restarted`);
               await this.killContainer(latest.id, c, this.pod.spec.terminationGracePeriodSeconds ?? 30, podIp);
               return this.kick();
             }
@@ -391,7 +409,7 @@ export class PodWorker {
           // exited
           const restart = policy === "Always" || (policy === "OnFailure" && latest.exitCode !== 0);
           if (restart) return start(c, false);
-        }),
+        },
       );
     }
 
@@ -468,6 +486,7 @@ export class PodWorker {
       return true;
     } catch (e) {
       const msg = `Failed to create pod sandbox: ${(e as Error).message}`;
+      this.event(undefined, "Warning", "FailedCreatePodSandBox", msg);
       this.d.log(`pod ${this.ns}/${this.name}: ${msg}`);
       for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) this.waiting.set(c.name, { reason: "ContainerCreating", message: msg });
       this.pullFailedAt.set(key, Date.now());
@@ -556,6 +575,7 @@ export class PodWorker {
     if (lastExit) {
       const left = this.d.backoff.remaining(key, lastExit.finishedAt || Date.now());
       if (left > 0) {
+        this.event(c, "Warning", "BackOff", `Back-off restarting failed container ${c.name} in pod ${this.podRef}`);
         this.waiting.set(c.name, {
           reason: "CrashLoopBackOff",
           message: `back-off ${fmtDuration(this.d.backoff.delay(key))} restarting failed container=${c.name} pod=${this.name}_${this.ns}(${this.uid})`,
@@ -570,6 +590,9 @@ export class PodWorker {
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
       this.waiting.set(c.name, { reason: e.reason, message: e.message });
+      // kubelet's image manager events
+      if (e.reason === "ImagePullBackOff") this.event(c, "Normal", "BackOff", e.message);
+      else this.event(c, "Warning", e.reason === "ErrImagePull" ? "Failed" : e.reason === "InvalidImageName" ? "InspectFailed" : e.reason, e.message);
       return;
     }
     const ips = { podIPs: this.podIps(sb, podIp), hostIPs: this.d.hostIPs() };
@@ -582,6 +605,7 @@ export class PodWorker {
       if (!cached) {
         if (e instanceof EnvConfigError || !isUnreachable(e)) {
           this.waiting.set(c.name, { reason: "CreateContainerConfigError", message: (e as Error).message });
+          this.event(c, "Warning", "Failed", `Error: ${(e as Error).message}`);
           this.kick(this.d.retryMs);
           return;
         }
@@ -601,6 +625,8 @@ export class PodWorker {
     }
     let cfg;
     try {
+      // the image's user matters only under runAsNonRoot: skip the extra CRI call otherwise
+      if (c.securityContext?.runAsNonRoot ?? this.pod.spec.securityContext?.runAsNonRoot) verifyRunAsNonRoot(this.pod, c, await this.d.cri.imageStatus(image));
       cfg = containerConfig({
         pod: this.pod,
         container: c,
@@ -617,6 +643,7 @@ export class PodWorker {
       });
     } catch (e) {
       this.waiting.set(c.name, { reason: "CreateContainerConfigError", message: (e as Error).message });
+      this.event(c, "Warning", "Failed", `Error: ${(e as Error).message}`);
       this.kick(this.d.retryMs);
       return;
     }
@@ -626,6 +653,7 @@ export class PodWorker {
       id = await this.d.cri.createContainer(sb.id, cfg, sbConfig);
     } catch (e) {
       this.waiting.set(c.name, { reason: "CreateContainerError", message: (e as Error).message.replace(/^CRI CreateContainer: \w+: /, "") });
+      this.event(c, "Warning", "Failed", `Error: ${this.waiting.get(c.name)!.message}`);
       this.d.backoff.next(key);
       this.kick(this.d.retryMs);
       return;
@@ -634,17 +662,41 @@ export class PodWorker {
       await this.d.cri.startContainer(id);
     } catch (e) {
       this.waiting.set(c.name, { reason: "RunContainerError", message: (e as Error).message.replace(/^CRI StartContainer: \w+: /, "") });
+      this.event(c, "Warning", "Failed", `Error: ${this.waiting.get(c.name)!.message}`);
       this.kick(this.d.retryMs);
       return;
     }
     this.waiting.delete(c.name);
-    if (c.lifecycle?.postStart) {
-      const r = await runAction(c.lifecycle.postStart, { cri: this.d.cri, containerId: id, container: c, podIp }, this.pod.spec.terminationGracePeriodSeconds ?? 30);
+    const hook = c.lifecycle?.postStart;
+    if (hook) {
+      const r = await runAction(hook, { cri: this.d.cri, containerId: id, container: c, podIp }, this.pod.spec.terminationGracePeriodSeconds ?? 30, { hook: true });
       if (!r.ok) {
-        this.d.log(`pod ${this.ns}/${this.name}: container ${c.name}: PostStartHookError: ${r.output}`);
-        await this.d.cri.stopContainer(id, this.pod.spec.terminationGracePeriodSeconds ?? 30).catch(() => {});
+        // kubelet: the container is killed (preStop, grace period) and shows PostStartHookError
+        // until the next start attempt; restartPolicy and back-off then apply as for any exit.
+        const message = this.hookMessage(hook, c, r.output);
+        this.d.log(`pod ${this.ns}/${this.name}: container ${c.name}: FailedPostStartHook: ${message}`);
+        this.event(c, "Warning", "FailedPostStartHook", message);
+        await this.killContainer(id, c, this.pod.spec.terminationGracePeriodSeconds ?? 30, podIp);
+        this.waiting.set(c.name, { reason: "PostStartHookError", message });
       }
     }
+  }
+
+  /** kubelet's format.Pod: name_namespace(uid). */
+  private get podRef(): string {
+    return `${this.name}_${this.ns}(${this.uid})`;
+  }
+
+  private event(c: Container | undefined, type: "Normal" | "Warning", reason: string, message: string): void {
+    if (this.apiDeleted) return;
+    const init = !!c && !!this.pod.spec.initContainers?.some((x) => x.name === c.name);
+    this.events.record(this.pod, type, reason, message, c ? { name: c.name, init } : undefined);
+  }
+
+  /** kubelet's wording for a failed lifecycle hook. */
+  private hookMessage(hook: NonNullable<NonNullable<Container["lifecycle"]>["postStart"]>, c: Container, output: string): string {
+    const what = hook.exec ? `Exec lifecycle hook ([${(hook.exec.command ?? []).join(" ")}])` : hook.httpGet ? `HTTP lifecycle hook (${hook.httpGet.path ?? ""})` : "Lifecycle hook";
+    return `${what} for Container "${c.name}" in Pod "${this.podRef}" failed - error: ${output}`;
   }
 
   private ensureProbes(c: Container, rec: ContainerRecord, podIp: string): void {
@@ -654,9 +706,10 @@ export class PodWorker {
       this.probes.set(rec.id, new ContainerProbes(rec.id, c, { cri: this.d.cri, containerId: rec.id, container: c, podIp }, rec.startedAt || Date.now(), () => {}));
       return;
     }
+    const unhealthy = (type: string, output: string) => this.event(c, "Warning", "Unhealthy", `${type[0]!.toUpperCase()}${type.slice(1)} probe failed: ${output}`);
     this.probes.set(
       rec.id,
-      new ContainerProbes(rec.id, c, { cri: this.d.cri, containerId: rec.id, container: c, podIp }, rec.startedAt || Date.now(), () => this.kick()),
+      new ContainerProbes(rec.id, c, { cri: this.d.cri, containerId: rec.id, container: c, podIp }, rec.startedAt || Date.now(), () => this.kick(), unhealthy),
     );
   }
 
@@ -665,7 +718,10 @@ export class PodWorker {
     const t0 = Date.now();
     this.probes.get(id)?.stop();
     if (c?.lifecycle?.preStop && graceSeconds > 0) {
-      const hook = runAction(c.lifecycle.preStop, { cri: this.d.cri, containerId: id, container: c, podIp }, graceSeconds);
+      const preStop = c.lifecycle.preStop;
+      const hook = runAction(preStop, { cri: this.d.cri, containerId: id, container: c, podIp }, graceSeconds, { hook: true }).then((r) => {
+        if (!r.ok) this.event(c, "Warning", "FailedPreStopHook", this.hookMessage(preStop, c, r.output));
+      });
       await Promise.race([hook, Bun.sleep(graceSeconds * 1000)]);
     }
     const left = graceSeconds > 0 ? Math.max(2, Math.ceil(graceSeconds - (Date.now() - t0) / 1000)) : 0;
@@ -786,6 +842,7 @@ export class PodWorker {
     }
     this.d.objects.untrack(this.uid);
     this.d.statuses.forget(this.uid);
+    this.events.forget(this.uid);
     this.d.onFinished(this.uid);
   }
 }

@@ -28,13 +28,19 @@ export function resolvePort(port: number | string, c: Container): number {
 
 const MAX_OUTPUT = 10 * 1024;
 
-export async function runAction(h: Handler & { grpc?: unknown }, t: ActionTarget, timeoutSeconds: number): Promise<ActionResult> {
+const MAX_REDIRECTS = 10;
+
+/**
+ * Runs the action. `hook`: a lifecycle hook, where (like kubelet) an httpGet fails only when no
+ * HTTP answer comes back, whatever its status code; a probe needs 200-399.
+ */
+export async function runAction(h: Handler & { grpc?: unknown }, t: ActionTarget, timeoutSeconds: number, o: { hook?: boolean } = {}): Promise<ActionResult> {
   const timeoutMs = Math.max(1, timeoutSeconds) * 1000;
   try {
     if (h.exec) {
       const r = await t.cri.execSync(t.containerId, h.exec.command ?? [], Math.max(1, timeoutSeconds));
       const out = Buffer.concat([r.stdout, r.stderr]).toString("utf8").slice(0, MAX_OUTPUT).trim();
-      return { ok: r.exitCode === 0, output: r.exitCode === 0 ? out : `command ${JSON.stringify(h.exec.command ?? [])} exited with ${r.exitCode}: ${out}` };
+      return { ok: r.exitCode === 0, output: r.exitCode === 0 ? out : `command '${(h.exec.command ?? []).join(" ")}' exited with ${r.exitCode}: ${out}` };
     }
     if (h.httpGet) {
       const g = h.httpGet;
@@ -45,20 +51,36 @@ export async function runAction(h: Handler & { grpc?: unknown }, t: ActionTarget
       const path = g.path ? (g.path.startsWith("/") ? g.path : "/" + g.path) : "/";
       const headers: Record<string, string> = { "User-Agent": "kube-probe/1.32", Accept: "*/*" };
       for (const hd of g.httpHeaders ?? []) headers[hd.name] = hd.value;
-      const url = `${scheme}://${host}:${port}${path}`;
-      const res = await fetch(url, {
-        headers,
-        redirect: "manual",
-        signal: AbortSignal.timeout(timeoutMs),
-        ...(scheme === "https" ? { tls: { rejectUnauthorized: false } } : {}),
-      } as RequestInit);
-      const body = (await res.text().catch(() => "")).slice(0, MAX_OUTPUT);
-      const ok = res.status >= 200 && res.status < 400;
-      return { ok, output: ok ? body : `HTTP probe failed with statuscode: ${res.status}` };
+      let url = `${scheme}://${host}:${port}${path}`;
+      const signal = AbortSignal.timeout(timeoutMs);
+      const origin = new URL(url).hostname;
+      // kubelet's probe client follows redirects to the same host (at most 10); a redirect
+      // elsewhere is not followed and counts as success (kubelet: a warning).
+      for (let hops = 0; ; hops++) {
+        const res = await fetch(url, { headers, redirect: "manual", signal, ...(url.startsWith("https:") ? { tls: { rejectUnauthorized: false } } : {}) } as RequestInit);
+        const body = (await res.text().catch(() => "")).slice(0, MAX_OUTPUT);
+        const location = res.headers.get("location");
+        if (res.status >= 300 && res.status < 400 && location) {
+          const next = new URL(location, url);
+          if (next.hostname === origin) {
+            if (hops + 1 >= MAX_REDIRECTS) return { ok: false, output: `stopped after ${MAX_REDIRECTS} redirects` };
+            url = next.href;
+            continue;
+          }
+        }
+        if (o.hook) return { ok: true, output: body };
+        const ok = res.status >= 200 && res.status < 400;
+        return { ok, output: ok ? body : `HTTP probe failed with statuscode: ${res.status}` };
+      }
     }
     if (h.tcpSocket) {
       const port = resolvePort(h.tcpSocket.port, t.container);
       const host = h.tcpSocket.host || t.podIp;
+      // kubelet's wording: "dial tcp 10.42.0.5:9999: connect: connection refused"
+      const dialError = (e: unknown) => {
+        const err = e as { code?: string; message?: string };
+        return new Error(`dial tcp ${host}:${port}: ${err.code === "ECONNREFUSED" ? "connect: connection refused" : (err.message ?? String(e))}`);
+      };
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`dial tcp ${host}:${port}: i/o timeout`)), timeoutMs);
         Bun.connect({
@@ -73,16 +95,16 @@ export async function runAction(h: Handler & { grpc?: unknown }, t: ActionTarget
             data() {},
             error(_s, e) {
               clearTimeout(timer);
-              reject(e);
+              reject(dialError(e));
             },
             connectError(_s, e) {
               clearTimeout(timer);
-              reject(e);
+              reject(dialError(e));
             },
           },
         }).catch((e) => {
           clearTimeout(timer);
-          reject(e);
+          reject(dialError(e));
         });
       });
       return { ok: true, output: "" };

@@ -33,6 +33,7 @@ class ProbeRunner {
     private readonly startedAt: number,
     private readonly gate: () => boolean,
     private readonly onResult: (type: ProbeType, ok: boolean, output: string) => void,
+    private readonly onFailure: (type: ProbeType, output: string) => void,
   ) {}
 
   start(): void {
@@ -48,6 +49,8 @@ class ProbeRunner {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     const period = Math.max(1, this.probe.periodSeconds ?? 10) * 1000;
+    // Periods count from the start of a probe (kubelet's ticker): a slow probe does not stretch them.
+    const t0 = Date.now();
     if (this.gate()) {
       const r = await runAction(this.probe, this.target, this.probe.timeoutSeconds ?? 1);
       if (this.stopped) return;
@@ -63,6 +66,7 @@ class ProbeRunner {
       } else {
         this.successes = 0;
         this.failures++;
+        this.onFailure(this.type, r.output);
         if (this.failures >= Math.max(1, this.probe.failureThreshold ?? 3) && this.result !== false) {
           this.result = false;
           this.onResult(this.type, false, r.output);
@@ -73,7 +77,7 @@ class ProbeRunner {
       // startup probing ends with its first success
       if (this.type === "startup" && this.result === true) return;
     }
-    this.timer = setTimeout(() => this.tick(), period);
+    this.timer = setTimeout(() => this.tick(), Math.max(0, t0 + period - Date.now()));
   }
 }
 
@@ -87,6 +91,8 @@ export class ContainerProbes {
     target: ActionTarget,
     startedAt: number,
     onChange: () => void,
+    /** Every failed probe run (kubelet records an Unhealthy event for each). */
+    onFailure: (type: ProbeType, output: string) => void = () => {},
   ) {
     this.state = { ready: !container.readinessProbe, started: !container.startupProbe, failed: null, failMessage: "" };
     const onResult = (type: ProbeType, ok: boolean, output: string) => {
@@ -104,9 +110,9 @@ export class ContainerProbes {
       onChange();
     };
     const started = () => this.state.started;
-    if (container.startupProbe) this.runners.push(new ProbeRunner("startup", container.startupProbe, target, startedAt, () => true, onResult));
-    if (container.livenessProbe) this.runners.push(new ProbeRunner("liveness", container.livenessProbe, target, startedAt, started, onResult));
-    if (container.readinessProbe) this.runners.push(new ProbeRunner("readiness", container.readinessProbe, target, startedAt, started, onResult));
+    if (container.startupProbe) this.runners.push(new ProbeRunner("startup", container.startupProbe, target, startedAt, () => true, onResult, onFailure));
+    if (container.livenessProbe) this.runners.push(new ProbeRunner("liveness", container.livenessProbe, target, startedAt, started, onResult, onFailure));
+    if (container.readinessProbe) this.runners.push(new ProbeRunner("readiness", container.readinessProbe, target, startedAt, started, onResult, onFailure));
     for (const r of this.runners) r.start();
   }
 

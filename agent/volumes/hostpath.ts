@@ -44,7 +44,8 @@ export function checkHostPath(path: string, type: string | undefined): void {
       return;
     case "FileOrCreate":
       if (!st) {
-        mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+        // Like kubelet, only the file is created: a missing parent directory is an error.
+        if (!stat(dirname(path))?.isDirectory()) throw new Error(`hostPath type check failed: cannot create ${path}: parent directory ${dirname(path)} does not exist (FileOrCreate does not create it)`);
         closeSync(openSync(path, "a", 0o644));
         st = stat(path);
       }

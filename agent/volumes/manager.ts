@@ -135,6 +135,29 @@ function projectDownward(pod: Pod, items: DownwardAPIVolumeFile[] | undefined, m
   }
 }
 
+/**
+ * tmpfs size of a memory emptyDir, like kubelet's calculateEmptyDirMemorySize: the pod's memory
+ * limit (or the node's memory without one), lowered to sizeLimit when that is smaller.
+ */
+export function memoryVolumeSize(pod: Pod, sizeLimit: string | number | undefined, nodeMemory: number): number {
+  let size = nodeMemory;
+  const limit = podMemoryLimit(pod);
+  if (limit > 0) size = limit;
+  const want = bytesOf(sizeLimit);
+  if (want && want > 0 && want < size) size = want;
+  return size;
+}
+
+/** resourcehelper.PodLimits for memory: the larger of the running containers' sum and any init container. */
+function podMemoryLimit(pod: Pod): number {
+  const lim = (c: { resources?: { limits?: Record<string, string | number> } }) => bytesOf(c.resources?.limits?.memory) ?? 0;
+  const inits = pod.spec.initContainers ?? [];
+  // sidecars (restartPolicy Always init containers) run next to the app containers
+  const apps = [...pod.spec.containers, ...inits.filter((c) => c.restartPolicy === "Always")].reduce((s, c) => s + lim(c), 0);
+  const initMax = inits.filter((c) => c.restartPolicy !== "Always").reduce((m, c) => Math.max(m, lim(c)), 0);
+  return Math.max(apps, initMax) + (bytesOf(pod.spec.overhead?.memory) ?? 0);
+}
+
 export class PodVolumes {
   /** Resolved persistentVolumeClaim paths, kept so the pod keeps its volume while offline. */
   private pvcPaths: Record<string, string>;
@@ -186,10 +209,7 @@ export class PodVolumes {
     if (v.emptyDir) {
       const dir = this.volDir("emptyDir", v.name);
       mkdirSync(dir, { recursive: true, mode: 0o777 });
-      if (v.emptyDir.medium === "Memory" && ctx.tmpfs) {
-        const size = bytesOf(v.emptyDir.sizeLimit) ?? ctx.node.memory;
-        mountTmpfs(dir, size, "0777");
-      }
+      if (v.emptyDir.medium === "Memory" && ctx.tmpfs) mountTmpfs(dir, memoryVolumeSize(pod, v.emptyDir.sizeLimit, ctx.node.memory), "0777");
       return { path: dir, readOnly: false };
     }
     if (v.hostPath) {
@@ -212,6 +232,11 @@ export class PodVolumes {
     }
     if (v.downwardAPI) {
       const dir = this.volDir("downwardAPI", v.name);
+      // kubelet backs downwardAPI volumes with a memory emptyDir, like secrets and projected ones
+      // (only for a new directory: containers of a pod set up by an older agent keep its files)
+      const fresh = !existsSync(dir);
+      mkdirSync(dir, { recursive: true });
+      if (ctx.tmpfs && fresh) mountTmpfs(dir, undefined, "0755");
       const files = new Map<string, FileProjection>();
       projectDownward(pod, v.downwardAPI.items, v.downwardAPI.defaultMode ?? 0o644, ctx, files);
       writeAtomic(dir, files);

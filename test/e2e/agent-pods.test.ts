@@ -1,8 +1,11 @@
 // The node agent against a real `skiff server` process and a real containerd: node registration
-// and Lease, pods with CNI networking, init containers, restarts with back-off, probes, OOM,
-// configMap/secret volumes and env, hostNetwork, image errors, deletion with preStop, the
+// and Lease, pods with CNI networking, init containers, restarts with back-off, probes (startup,
+// liveness, readiness; exec, httpGet, tcpSocket; every timing field), postStart hooks, OOM,
+// cgroup limits, configMap/secret/downwardAPI/projected/hostPath volumes, env (valueFrom,
+// envFrom), securityContext, hostNetwork, image errors, events, deletion with preStop, the
 // server going away (pods keep running and restarting from the node-local cache) and an agent
-// restart that re-adopts its pods without duplicates.
+// restart that re-adopts its pods without duplicates. Features share pods where they can: every
+// pod costs about a second.
 //
 // The agent runs in this test process (runAgent) with its own containerd, bridge (skiffap0),
 // pod CIDR (10.89.0.0/24), cgroup root and short restart back-off (1 s doubling to 8 s; the
@@ -10,7 +13,7 @@
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killShims } from "../../agent/containerd/supervisor.ts";
@@ -81,6 +84,22 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     const f = join(podLogDir(dataDir, "default", p.metadata.name, p.metadata.uid), container, `${restart}.log`);
     return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => l.replace(/^\S+ (stdout|stderr) [FP] /, "")) : [];
   };
+  // httpGet lifecycle hooks (run by the agent, in this process's network namespace) call this.
+  const hookHits: { path: string; header: string | null }[] = [];
+  const hookServer = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      hookHits.push({ path: new URL(req.url).pathname, header: req.headers.get("x-hook") });
+      return new Response("hooked");
+    },
+  });
+  const eventsOf = async (name: string) => ((await api("/api/v1/namespaces/default/events")).body?.items ?? []).filter((e: any) => e.involvedObject?.name === name);
+  /** Waits for an event of the pod with this reason (and message part), returns it. */
+  const eventFor = (name: string, reason: string, part = "") =>
+    until(`event ${reason} for ${name}`, async () => (await eventsOf(name)).find((e: any) => e.reason === reason && e.message.includes(part)), 10_000);
+  const exec = async (id: string, cmd: string[]) => (await agent.runtime.cri.execSync(id, cmd, 5)).stdout.toString().trim();
+  const cid = (p: any, name: string) => cs(p, name).containerID.replace("containerd://", "");
   const waitGone = (name: string, timeoutMs = 30_000) => until(`pod ${name} deleted`, async () => (await api(`/api/v1/namespaces/default/pods/${name}`)).status === 404, timeoutMs);
 
   beforeAll(async () => {
@@ -135,6 +154,7 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
         for (const d of dirs) try { rmdirSync(d); } catch {}
       }
       rmSync(dataDir, { recursive: true, force: true });
+      hookServer.stop(true);
       await srv?.stop();
     }
   });
@@ -152,7 +172,11 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\//);
     expect(node.status.addresses.find((a: any) => a.type === "InternalIP")).toBeTruthy();
     expect(node.metadata.labels["kubernetes.io/os"]).toBe("linux");
-    const lease1 = (await api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).body;
+    // the Lease is written by its own loop: it may trail the Ready node by a moment
+    const lease1 = await until("lease", async () => {
+      const l = (await api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).body;
+      return l?.spec?.renewTime && l;
+    }, 5000);
     expect(lease1.spec.holderIdentity).toBe(NODE);
     const lease2 = await until("lease renewed", async () => {
       const l = (await api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).body;
@@ -173,12 +197,19 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
             name: "httpd",
             command: ["sh", "-c", "mkdir -p /www && echo hello-from-httpd > /www/index.html && exec httpd -f -p 8080 -h /www"],
             ports: [{ containerPort: 8080, name: "http" }],
+            // tcpSocket on a named port; liveness and readiness wait for it
+            startupProbe: { tcpSocket: { port: "http" }, periodSeconds: 1, failureThreshold: 30 },
+            livenessProbe: { httpGet: { port: 8080, path: "/" }, periodSeconds: 2 },
             readinessProbe: { httpGet: { port: "http", path: "/" }, periodSeconds: 1 },
+            // an httpGet hook with an explicit host (the test's server) and a header
+            lifecycle: { postStart: { httpGet: { host: "127.0.0.1", port: hookServer.port, path: "/poststart/web", httpHeaders: [{ name: "X-Hook", value: "httpd" }] } } },
           },
           {
             name: "sidecar",
             command: ["sh", "-c", "while true; do wget -q -O /shared/got http://localhost:8080/ && cat /shared/got; sleep 1; done"],
+            workingDir: "/shared/wd",
             volumeMounts: [{ name: "shared", mountPath: "/shared" }],
+            lifecycle: { postStart: { exec: { command: ["sh", "-c", "echo hooked-$(pwd) > /shared/poststart"] } } },
           },
         ],
         volumes: [{ name: "shared", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }],
@@ -203,8 +234,17 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       expect(s.started).toBe(true);
       expect(s.restartCount).toBe(0);
       expect(s.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
-      expect(s.imageID).toBeTruthy();
+      expect(s.imageID).toMatch(/sha256:[0-9a-f]{64}$/);
+      expect(s.image).toBe("docker.io/library/busybox:latest");
     }
+    for (const c of p.status.conditions) expect(Date.parse(c.lastTransitionTime)).toBeGreaterThan(0);
+    expect(Date.parse(p.status.startTime)).toBeLessThanOrEqual(Date.parse(cs(p, "httpd").state.running.startedAt));
+    // postStart hooks: httpGet reached the given host with its header; exec ran in the
+    // container, in its workingDir (which the runtime created)
+    expect(hookHits).toContainEqual({ path: "/poststart/web", header: "httpd" });
+    expect(await exec(cid(p, "sidecar"), ["cat", "/shared/poststart"])).toBe("hooked-/shared/wd");
+    // medium Memory with sizeLimit: a tmpfs of that size
+    expect(await exec(cid(p, "sidecar"), ["df", "-k", "/shared"])).toMatch(/\s16384\s/);
     // reachable from the host on the pod IP
     const body = await (await fetch(`http://${p.status.podIP}:8080/`)).text();
     expect(body.trim()).toBe("hello-from-httpd");
@@ -228,6 +268,17 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       },
       "inits",
     );
+    // while the first init container runs: Pending, not Initialized, the app waits
+    const mid = await until("first init running", async () => {
+      const p = await getPod("inits");
+      return cs(p, "first")?.state?.running && p;
+    }, 30_000, 100);
+    expect(mid.status.phase).toBe("Pending");
+    expect(cond(mid, "Initialized")).toBe("False");
+    expect(mid.status.conditions.find((c: any) => c.type === "Initialized").reason).toBe("ContainersNotInitialized");
+    expect(cs(mid, "second").state.waiting.reason).toBe("PodInitializing");
+    expect(cs(mid, "app").state.waiting.reason).toBe("PodInitializing");
+    expect(cond(mid, "PodScheduled")).toBe("True");
     const p = await until("inits Succeeded", async () => {
       const p = await getPod("inits");
       return p?.status?.phase === "Succeeded" && p;
@@ -279,14 +330,32 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     expect(p.status.phase).toBe("Running");
   });
 
-  test("a failing liveness probe restarts, a failing readiness probe only unreadies", async () => {
+  test("probes: liveness restarts, readiness only unreadies, startup holds both back; postStart failures kill", async () => {
     await createPod(
       {
         containers: [
           {
             name: "live",
-            command: ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600"],
+            command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600 & wait"],
             livenessProbe: { exec: { command: ["test", "-f", "/tmp/healthy"] }, periodSeconds: 1, failureThreshold: 2 },
+          },
+          {
+            // tcpSocket on a closed port: fails at once, but only after initialDelaySeconds
+            name: "tcp",
+            command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+            livenessProbe: { tcpSocket: { port: 9999 }, initialDelaySeconds: 2, periodSeconds: 1, failureThreshold: 1 },
+          },
+          {
+            // every startup probe runs into timeoutSeconds; the (failing) liveness probe never runs
+            name: "slow",
+            command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+            startupProbe: { exec: { command: ["sleep", "5"] }, timeoutSeconds: 1, periodSeconds: 1, failureThreshold: 2 },
+            livenessProbe: { exec: { command: ["false"] }, periodSeconds: 1, failureThreshold: 1 },
+          },
+          {
+            name: "hookfail",
+            command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+            lifecycle: { postStart: { exec: { command: ["sh", "-c", "echo no-good; exit 7"] } } },
           },
         ],
       },
@@ -297,24 +366,66 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
         containers: [
           {
             name: "unready",
-            command: ["sh", "-c", "touch /tmp/ready; sleep 3; rm /tmp/ready; sleep 3600"],
-            readinessProbe: { exec: { command: ["test", "-f", "/tmp/ready"] }, periodSeconds: 1, failureThreshold: 1 },
+            command: ["sh", "-c", "touch /tmp/ready; sleep 1; touch /tmp/started; sleep 5; rm /tmp/ready; sleep 3600"],
+            startupProbe: { exec: { command: ["test", "-f", "/tmp/started"] }, periodSeconds: 1, failureThreshold: 10 },
+            readinessProbe: { exec: { command: ["test", "-f", "/tmp/ready"] }, periodSeconds: 1, successThreshold: 2, failureThreshold: 1 },
           },
         ],
       },
       "readiness",
     );
-    await until("readiness pod Ready", async () => cond(await getPod("readiness"), "Ready") === "True", 20_000, 100);
-    const live = await until("liveness restart", async () => {
+    // readiness waits for startup, then for successThreshold successes in a row
+    let sawUnstarted = false;
+    let startedAt = 0;
+    await until(
+      "readiness pod Ready",
+      async () => {
+        const p = await getPod("readiness");
+        const s = cs(p, "unready");
+        if (!s?.state?.running) return false;
+        if (s.started) startedAt ||= Date.now();
+        else {
+          sawUnstarted = true;
+          expect(s.ready).toBe(false);
+        }
+        return cond(p, "Ready") === "True" && s.started && s.ready;
+      },
+      20_000,
+      100,
+    );
+    expect(sawUnstarted).toBe(true);
+    expect(startedAt).toBeGreaterThan(0);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(700);
+    const live = await until("liveness restarts", async () => {
       const p = await getPod("liveness");
-      return cs(p, "live")?.restartCount >= 1 && p;
+      return ["live", "tcp", "slow", "hookfail"].every((n) => cs(p, n)?.restartCount >= 1) && p;
     });
     expect(cs(live, "live").lastState.terminated).toBeTruthy();
+    const tcp = cs(live, "tcp").lastState.terminated;
+    expect(Date.parse(tcp.finishedAt) - Date.parse(tcp.startedAt)).toBeGreaterThanOrEqual(2000);
+    const said = (what: string) => logs.some((l) => l.includes("pod default/liveness: container " + what));
+    expect(said("tcp Liveness probe failed")).toBe(true);
+    expect(logs.find((l) => l.includes("container tcp Liveness probe failed"))).toContain("9999");
+    expect(said("slow Startup probe failed: probe timed out after 1s")).toBe(true);
+    expect(said("slow Liveness probe failed")).toBe(false);
+    expect(said("hookfail: FailedPostStartHook")).toBe(true);
+    expect(logs.find((l) => l.includes("hookfail: FailedPostStartHook"))).toContain("exited with 7: no-good");
+    // the same as events, as kubectl describe shows them
+    const hookEv = await eventFor("liveness", "FailedPostStartHook");
+    expect(hookEv.type).toBe("Warning");
+    expect(hookEv.involvedObject.fieldPath).toBe("spec.containers{hookfail}");
+    expect(hookEv.source.component).toBe("kubelet");
+    expect(hookEv.message).toStartWith(`Exec lifecycle hook ([sh -c echo no-good; exit 7]) for Container "hookfail" in Pod "liveness_default(`);
+    expect((await eventFor("liveness", "Unhealthy", "Startup probe failed")).involvedObject.fieldPath).toBe("spec.containers{slow}");
+    await eventFor("liveness", "Unhealthy", "Liveness probe failed: dial tcp");
+    await eventFor("liveness", "Killing", "Container live failed liveness probe, will be restarted");
+    await eventFor("crash", "BackOff", "Back-off restarting failed container crash in pod crash_default");
     const unready = await until("readiness pod unready", async () => {
       const p = await getPod("readiness");
       return cond(p, "Ready") === "False" && p;
     });
     expect(cs(unready, "unready").ready).toBe(false);
+    expect(cs(unready, "unready").started).toBe(true);
     expect(cs(unready, "unready").restartCount).toBe(0);
     expect(cs(unready, "unready").state.running).toBeTruthy();
     expect(cond(unready, "ContainersReady")).toBe("False");
@@ -363,27 +474,65 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
               { name: "CPU_LIMIT", valueFrom: { resourceFieldRef: { resource: "limits.cpu", divisor: "1m" } } },
               { name: "EXPANDED", value: "$(MODE)-x" },
             ],
-            envFrom: [{ configMapRef: { name: "cfg" }, prefix: "CFG_" }],
+            envFrom: [{ configMapRef: { name: "cfg" }, prefix: "CFG_" }, { secretRef: { name: "sec" }, prefix: "S_" }],
             resources: { limits: { cpu: "250m", memory: "64Mi" }, requests: { cpu: "100m", memory: "32Mi" } },
+            workingDir: "/etc/sec",
             volumeMounts: [
               { name: "cfg", mountPath: "/etc/cfg" },
               { name: "sec", mountPath: "/etc/sec" },
               { name: "info", mountPath: "/etc/info" },
+              { name: "proj", mountPath: "/etc/proj" },
             ],
-            securityContext: { readOnlyRootFilesystem: true },
+            securityContext: { readOnlyRootFilesystem: true, capabilities: { add: ["NET_ADMIN"], drop: ["CHOWN"] } },
+          },
+          {
+            name: "user",
+            command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+            env: [
+              { name: "NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+              { name: "UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+              { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+              { name: "HOST_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
+              { name: "POD_IPS", valueFrom: { fieldRef: { fieldPath: "status.podIPs" } } },
+              { name: "LABEL", valueFrom: { fieldRef: { fieldPath: "metadata.labels['app']" } } },
+              { name: "MEM_REQ", valueFrom: { resourceFieldRef: { resource: "requests.memory", divisor: "1Mi" } } },
+              { name: "APP_MEM", valueFrom: { resourceFieldRef: { containerName: "app", resource: "limits.memory" } } },
+              { name: "APP_CPU_REQ", valueFrom: { resourceFieldRef: { containerName: "app", resource: "requests.cpu", divisor: "1m" } } },
+            ],
+            resources: { requests: { memory: "16Mi" } },
+            securityContext: { runAsUser: 1000, runAsGroup: 3000, capabilities: { drop: ["ALL"] } },
           },
         ],
         volumes: [
           { name: "cfg", configMap: { name: "cfg", items: [{ key: "app.conf", path: "conf/app.conf" }] } },
           { name: "sec", secret: { secretName: "sec", defaultMode: 0o400 } },
-          { name: "info", downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }] } },
+          {
+            name: "info",
+            downwardAPI: {
+              items: [
+                { path: "labels", fieldRef: { fieldPath: "metadata.labels" } },
+                { path: "cpu", resourceFieldRef: { containerName: "app", resource: "limits.cpu", divisor: "1m" }, mode: 0o400 },
+              ],
+            },
+          },
+          {
+            name: "proj",
+            projected: {
+              defaultMode: 0o440,
+              sources: [
+                { configMap: { name: "cfg", items: [{ key: "mode", path: "cm/mode" }] } },
+                { secret: { name: "sec" } },
+                { downwardAPI: { items: [{ path: "name", fieldRef: { fieldPath: "metadata.name" } }, { path: "mem", resourceFieldRef: { containerName: "app", resource: "limits.memory", divisor: "1Mi" } }] } },
+              ],
+            },
+          },
         ],
       },
       "config",
     );
     const p = await until("config running", async () => {
       const p = await getPod("config");
-      return cs(p, "app")?.state?.running && p;
+      return cs(p, "app")?.state?.running && cs(p, "user")?.state?.running && p;
     });
     expect(p.status.qosClass).toBe("Burstable");
     const line = await until("env line", async () => logOf(p, "app").find((l) => l.startsWith("MODE=")));
@@ -395,7 +544,45 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     expect(await cat("/etc/sec/password")).toBe("s3cret");
     expect(await cat("/etc/info/labels")).toBe('app="config"');
     expect((await cri.execSync(id, ["stat", "-L", "-c", "%a", "/etc/sec/password"], 5)).stdout.toString().trim()).toBe("400");
-    expect((await cri.execSync(id, ["sh", "-c", "echo $CFG_mode"], 5)).stdout.toString().trim()).toBe("fast");
+    expect((await cri.execSync(id, ["sh", "-c", "echo $CFG_mode $S_password"], 5)).stdout.toString().trim()).toBe("fast s3cret");
+    expect(await exec(id, ["pwd"])).toBe("/etc/sec");
+    // downwardAPI (tmpfs, like kubelet's) and projected volumes
+    expect(await cat("/etc/info/cpu")).toBe("250");
+    expect(await exec(id, ["stat", "-L", "-c", "%a", "/etc/info/cpu"])).toBe("400");
+    const infoDir = join(dataDir, "agent", "pods", p.metadata.uid, "volumes", "kubernetes.io~downward-api", "info");
+    expect(mountsUnder(infoDir)).toEqual([infoDir]);
+    expect(await cat("/etc/proj/cm/mode")).toBe("fast");
+    expect(await cat("/etc/proj/password")).toBe("s3cret");
+    expect(await cat("/etc/proj/name")).toBe("config");
+    expect(await cat("/etc/proj/mem")).toBe("64");
+    expect(await exec(id, ["stat", "-L", "-c", "%a", "/etc/proj/password"])).toBe("440");
+    // capabilities: the runtime's default set + NET_ADMIN - CHOWN
+    expect(await exec(id, ["grep", "CapEff", "/proc/self/status"])).toBe("CapEff:\t00000000a80435fa");
+    // requests/limits → the container's cgroup (cgroup v1 or v2, read from inside)
+    const cg = await exec(id, [
+      "sh",
+      "-c",
+      "if [ -f /sys/fs/cgroup/cpu.max ]; then cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/memory.max; else echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us); cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/memory/memory.limit_in_bytes; fi",
+    ]);
+    // 250m → 25 ms per 100 ms; request 100m → 102 shares (cgroup v2 weight 4); 64Mi
+    expect(cg.split("\n")).toEqual(["25000 100000", existsSync("/sys/fs/cgroup/cgroup.controllers") ? "4" : "102", String(64 * 1024 * 1024)]);
+    // the second container: its own user/group, no capabilities, fieldRef/resourceFieldRef env
+    const user = cid(p, "user");
+    expect(await exec(user, ["id", "-u"])).toBe("1000");
+    expect(await exec(user, ["id", "-g"])).toBe("3000");
+    expect(await exec(user, ["grep", "CapBnd", "/proc/self/status"])).toBe("CapBnd:\t0000000000000000");
+    const env = Object.fromEntries((await exec(user, ["env"])).split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(env).toMatchObject({
+      NS: "default",
+      UID: p.metadata.uid,
+      NODE: NODE,
+      HOST_IP: p.status.hostIP,
+      POD_IPS: p.status.podIP,
+      LABEL: "config",
+      MEM_REQ: "16",
+      APP_MEM: String(64 * 1024 * 1024),
+      APP_CPU_REQ: "100",
+    });
     // read-only root filesystem, read-only configMap volume
     expect((await cri.execSync(id, ["touch", "/x"], 5)).exitCode).not.toBe(0);
     expect((await cri.execSync(id, ["touch", "/etc/cfg/y"], 5)).exitCode).not.toBe(0);
@@ -418,7 +605,17 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
 
   test("a missing image reports ErrImagePull / ImagePullBackOff, Never reports ErrImageNeverPull", async () => {
     await createPod({ containers: [{ name: "c", image: "registry.invalid/nope:1", imagePullPolicy: "IfNotPresent" }] }, "noimage");
-    await createPod({ containers: [{ name: "c", image: "nope:2", imagePullPolicy: "Never" }] }, "neverpull");
+    await createPod(
+      {
+        containers: [
+          { name: "c", image: "nope:2", imagePullPolicy: "Never" },
+          // the image names no user, so it would run as root: refused like kubelet does
+          { name: "root", command: ["sleep", "3600"], securityContext: { runAsNonRoot: true } },
+          { name: "nonroot", command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], securityContext: { runAsNonRoot: true, runAsUser: 1234 } },
+        ],
+      },
+      "neverpull",
+    );
     const seen = new Set<string>();
     await until(
       "pull errors",
@@ -433,9 +630,14 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       60_000,
       100,
     );
-    const never = cs(await getPod("neverpull"), "c");
+    const np = await until("neverpull statuses", async () => {
+      const p = await getPod("neverpull");
+      return cs(p, "root")?.state?.waiting?.reason === "CreateContainerConfigError" && cs(p, "nonroot")?.state?.running && p;
+    });
+    const never = cs(np, "c");
     expect(never.state.waiting.reason).toBe("ErrImageNeverPull");
     expect(never.state.waiting.message).toContain("is not present with pull policy of Never");
+    expect(cs(np, "root").state.waiting.message).toStartWith("container has runAsNonRoot and image will run as root");
     await Promise.all(["noimage", "neverpull"].map((n) => deletePod(n)));
   });
 
@@ -443,7 +645,7 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     await createPod(
       {
         hostNetwork: true,
-        containers: [{ name: "h", command: ["sh", "-c", "exec httpd -f -p 127.0.0.1:18089 -h /etc"] }],
+        containers: [{ name: "h", command: ["sh", "-c", "exec httpd -f -p 127.0.0.1:18089 -h /etc"], securityContext: { privileged: true } }],
       },
       "hostnet",
     );
@@ -458,6 +660,10 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       return cs(p, "h")?.state?.running && p;
     });
     expect(hn.status.podIP).toBe(hn.status.hostIP);
+    // privileged: every capability the runtime itself has, and /proc/sys writable
+    const ownCaps = readFileSync("/proc/self/status", "utf8").match(/^CapEff:.*$/m)![0];
+    expect(await exec(cid(hn, "h"), ["grep", "CapEff", "/proc/self/status"])).toBe(ownCaps);
+    expect(await exec(cid(hn, "h"), ["sh", "-c", "grep -q ' /proc/sys ro,' /proc/self/mountinfo && echo ro || echo rw"])).toBe("rw");
     const r = await until("host port 18089", async () => (await fetch("http://127.0.0.1:18089/passwd").catch(() => null))?.status === 200);
     expect(r).toBe(true);
     const hp = await until("hostport running", async () => {
@@ -471,6 +677,11 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
 
   test("deletion runs preStop, stops with the grace period and removes the pod", async () => {
     const marker = join(dataDir, "prestop-marker");
+    // hostPath type checks: one volume of each kind that exists on every machine
+    const hp = join(dataDir, "hostpaths");
+    mkdirSync(hp);
+    writeFileSync(join(hp, "existing"), "x");
+    const sock = Bun.listen({ unix: join(hp, "sock"), socket: { data() {} } });
     await createPod(
       {
         terminationGracePeriodSeconds: 5,
@@ -479,17 +690,51 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
             name: "c",
             command: ["sh", "-c", "trap 'echo TERM >> /host/marker; exit 0' TERM; while true; do sleep 0.2; done"],
             lifecycle: { preStop: { exec: { command: ["sh", "-c", "echo preStop >> /host/marker"] } } },
-            volumeMounts: [{ name: "host", mountPath: "/host" }],
+            volumeMounts: [
+              { name: "host", mountPath: "/host" },
+              { name: "dir", mountPath: "/hp/dir" },
+              { name: "new-file", mountPath: "/hp/created" },
+              { name: "file", mountPath: "/hp/existing" },
+              { name: "sock", mountPath: "/hp/sock" },
+              { name: "chr", mountPath: "/hp/chr" },
+            ],
           },
         ],
-        volumes: [{ name: "host", hostPath: { path: marker.replace(/\/[^/]+$/, "/prestop"), type: "DirectoryOrCreate" } }],
+        volumes: [
+          { name: "host", hostPath: { path: marker.replace(/\/[^/]+$/, "/prestop"), type: "DirectoryOrCreate" } },
+          { name: "dir", hostPath: { path: hp, type: "Directory" } },
+          { name: "new-file", hostPath: { path: join(hp, "created"), type: "FileOrCreate" } },
+          { name: "file", hostPath: { path: join(hp, "existing"), type: "File" } },
+          { name: "sock", hostPath: { path: join(hp, "sock"), type: "Socket" } },
+          { name: "chr", hostPath: { path: "/dev/null", type: "CharDevice" } },
+        ],
       },
       "graceful",
+    );
+    // a failing type check: the pod waits in ContainerCreating and says why
+    await createPod(
+      {
+        containers: [{ name: "c", command: ["true"], volumeMounts: [{ name: "d", mountPath: "/d" }] }],
+        volumes: [{ name: "d", hostPath: { path: join(hp, "missing"), type: "Directory" } }],
+      },
+      "badhost",
     );
     const p = await until("graceful running", async () => {
       const p = await getPod("graceful");
       return cs(p, "c")?.state?.running && p;
     });
+    expect(await exec(cid(p, "c"), ["sh", "-c", "test -d /hp/dir && test -f /hp/created && test -f /hp/existing && test -S /hp/sock && test -c /hp/chr && echo ok"])).toBe("ok");
+    expect(existsSync(join(hp, "created"))).toBe(true);
+    const bad = await until("badhost reports the hostPath check", async () => {
+      const b = await getPod("badhost");
+      return cs(b, "c")?.state?.waiting?.message && b;
+    });
+    expect(bad.status.phase).toBe("Pending");
+    expect(cs(bad, "c").state.waiting.reason).toBe("ContainerCreating");
+    expect(cs(bad, "c").state.waiting.message).toBe(`MountVolume.SetUp failed for volume "d" : hostPath type check failed: ${join(hp, "missing")} is not a directory`);
+    expect((await eventFor("badhost", "FailedMount")).message).toBe(cs(bad, "c").state.waiting.message);
+    await deletePod("badhost");
+    sock.stop(true);
     const t0 = Date.now();
     expect([200, 202]).toContain((await deletePod("graceful")).status);
     await waitGone("graceful");

@@ -1,17 +1,22 @@
 // Pure parts of the pod agent: status/phase computation, back-off, env expansion, resources and
-// QoS, the atomic writer, hostPath checks, CRI config generation.
+// QoS, the atomic writer, hostPath checks, CRI config generation, memory emptyDir sizing, probe
+// and hook actions (against a local HTTP server), event aggregation.
 import { describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Backoff } from "../../agent/pods/backoff.ts";
-import { containerConfig, L, A, sandboxConfig, etcHostsContent } from "../../agent/pods/cri-config.ts";
+import { containerConfig, L, A, sandboxConfig, etcHostsContent, verifyRunAsNonRoot } from "../../agent/pods/cri-config.ts";
 import { expand } from "../../agent/pods/env.ts";
 import { cpuShares, linuxResources, qosClass, resourceFieldValue } from "../../agent/pods/resources.ts";
 import { computePodStatus, type ContainerRecord } from "../../agent/pods/status.ts";
 import type { Pod } from "../../agent/pods/types.ts";
 import { writeAtomic, validatePath } from "../../agent/volumes/atomic-writer.ts";
 import { checkHostPath } from "../../agent/volumes/hostpath.ts";
+import { memoryVolumeSize } from "../../agent/volumes/manager.ts";
+import { runAction } from "../../agent/probes/handlers.ts";
+import { PodEvents } from "../../agent/pods/events.ts";
+import type { AgentApi } from "../../agent/api.ts";
 
 const pod = (spec: Partial<Pod["spec"]> = {}): Pod => ({
   metadata: { name: "p", namespace: "ns", uid: "u1", labels: { a: "1" } },
@@ -129,6 +134,16 @@ describe("CRI config", () => {
     expect(cc.linux!.securityContext).toMatchObject({ runAsUser: { value: 1000 }, readonlyRootfs: true, capabilities: { addCapabilities: ["NET_ADMIN"] } });
     expect(etcHostsContent(pod(), "10.0.0.9")).toContain("10.0.0.9\tp\n");
   });
+  test("runAsNonRoot is checked against runAsUser, else the image's user", () => {
+    const c = (sc: object) => ({ name: "c", image: "b", securityContext: { runAsNonRoot: true, ...sc } });
+    expect(() => verifyRunAsNonRoot(pod(), c({ runAsUser: 0 }), null)).toThrow("runAsUser breaks non-root policy");
+    expect(() => verifyRunAsNonRoot(pod(), c({ runAsUser: 5 }), null)).not.toThrow();
+    expect(() => verifyRunAsNonRoot(pod(), c({}), { uid: { value: 1000 } })).not.toThrow();
+    expect(() => verifyRunAsNonRoot(pod(), c({}), { uid: { value: "0" } })).toThrow("image will run as root");
+    expect(() => verifyRunAsNonRoot(pod(), c({}), { uid: null, username: "app" })).toThrow("non-numeric user (app)");
+    expect(() => verifyRunAsNonRoot(pod(), c({}), { uid: null, username: "" })).toThrow("image will run as root");
+    expect(() => verifyRunAsNonRoot(pod(), { name: "c", image: "b" }, null)).not.toThrow();
+  });
 });
 
 describe("volumes", () => {
@@ -157,8 +172,10 @@ describe("volumes", () => {
     try {
       checkHostPath(join(dir, "new/dir"), "DirectoryOrCreate");
       expect(lstatSync(join(dir, "new/dir")).isDirectory()).toBe(true);
-      checkHostPath(join(dir, "f/file"), "FileOrCreate");
-      expect(lstatSync(join(dir, "f/file")).isFile()).toBe(true);
+      expect(() => checkHostPath(join(dir, "f/file"), "FileOrCreate")).toThrow("parent directory");
+      checkHostPath(join(dir, "new/dir/file"), "FileOrCreate");
+      expect(lstatSync(join(dir, "new/dir/file")).isFile()).toBe(true);
+      expect(() => checkHostPath(join(dir, "new"), "FileOrCreate")).toThrow("is not a file");
       expect(() => checkHostPath(join(dir, "nope"), "Directory")).toThrow("is not a directory");
       expect(() => checkHostPath(join(dir, "new/dir"), "File")).toThrow("is not a file");
       writeFileSync(join(dir, "x"), "");
@@ -170,5 +187,76 @@ describe("volumes", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("memory emptyDir size", () => {
+  test("the pod's memory limit, lowered to sizeLimit; the node's memory without a limit", () => {
+    const node = 8 * 2 ** 30;
+    expect(memoryVolumeSize(pod(), undefined, node)).toBe(node);
+    expect(memoryVolumeSize(pod(), "16Mi", node)).toBe(16 << 20);
+    const limited = pod({ containers: [{ name: "a", image: "b", resources: { limits: { memory: "64Mi" } } }, { name: "c", image: "b", resources: { limits: { memory: "32Mi" } } }] });
+    expect(memoryVolumeSize(limited, undefined, node)).toBe(96 << 20);
+    expect(memoryVolumeSize(limited, "1Gi", node)).toBe(96 << 20);
+    expect(memoryVolumeSize(limited, "8Mi", node)).toBe(8 << 20);
+  });
+});
+
+describe("probe and hook actions", () => {
+  test("httpGet: probes need 2xx/3xx and follow same-host redirects; hooks only need an answer", async () => {
+    const srv = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path === "/hop") return Response.redirect("/bad", 302);
+        if (path === "/away") return new Response(null, { status: 302, headers: { location: "http://192.0.2.1/" } });
+        if (path === "/loop") return Response.redirect("/loop", 302);
+        return new Response(path === "/bad" ? "nope" : "fine", { status: path === "/bad" ? 500 : 200 });
+      },
+    });
+    try {
+      const t = { cri: {} as never, containerId: "x", container: { name: "c", image: "b", ports: [{ name: "web", containerPort: srv.port! }] }, podIp: "127.0.0.1" };
+      const get = (path: string, hook = false) => runAction({ httpGet: { port: "web", path } }, t, 2, { hook });
+      expect(await get("/ok")).toEqual({ ok: true, output: "fine" });
+      expect(await get("/bad")).toEqual({ ok: false, output: "HTTP probe failed with statuscode: 500" });
+      expect((await get("/hop")).ok).toBe(false); // followed to /bad
+      expect((await get("/away")).ok).toBe(true); // another host: not followed, a success
+      expect(await get("/loop")).toEqual({ ok: false, output: "stopped after 10 redirects" });
+      expect((await get("/bad", true)).ok).toBe(true);
+      const closed = await runAction({ tcpSocket: { port: 1 } }, t, 1);
+      expect(closed).toEqual({ ok: false, output: "dial tcp 127.0.0.1:1: connect: connection refused" });
+      expect((await runAction({ tcpSocket: { port: "web" } }, t, 1)).ok).toBe(true);
+    } finally {
+      srv.stop(true);
+    }
+  });
+});
+
+describe("pod events", () => {
+  test("kubelet-style Events: fieldPath per container, repeats aggregated instead of re-created", async () => {
+    const calls: { verb: string; path: string; body: any }[] = [];
+    const api = {
+      create: async (path: string, body: any) => calls.push({ verb: "POST", path, body }),
+      mergePatch: async (path: string, body: any) => calls.push({ verb: "PATCH", path, body }),
+    } as unknown as AgentApi;
+    const ev = new PodEvents(api);
+    const p = pod({ nodeName: "n1", initContainers: [{ name: "i", image: "b" }] });
+    ev.record(p, "Warning", "BackOff", "Back-off restarting failed container c", { name: "c", init: false });
+    ev.record(p, "Warning", "BackOff", "Back-off restarting failed container c", { name: "c", init: false });
+    ev.record(p, "Warning", "Failed", "Error: x", { name: "i", init: true });
+    ev.record(p, "Warning", "FailedMount", "MountVolume.SetUp failed");
+    await Bun.sleep(0);
+    expect(calls.map((c) => c.verb)).toEqual(["POST", "POST", "POST"]);
+    expect(calls[0]!.path).toBe("/api/v1/namespaces/ns/events");
+    expect(calls[0]!.body).toMatchObject({
+      involvedObject: { kind: "Pod", name: "p", namespace: "ns", uid: "u1", fieldPath: "spec.containers{c}" },
+      reason: "BackOff",
+      type: "Warning",
+      count: 1,
+      source: { component: "kubelet", host: "n1" },
+    });
+    expect(calls[1]!.body.involvedObject.fieldPath).toBe("spec.initContainers{i}");
+    expect(calls[2]!.body.involvedObject.fieldPath).toBeUndefined();
   });
 });
