@@ -9,6 +9,7 @@
 // The API is reached only through lib/client.ts's KubeClient built from { server, caData, token }.
 
 import { podLogsRoot } from "./logs/logs";
+import { startServerDiscovery } from "./servers";
 import { startTunnel } from "./tunnel/client";
 import { AgentApi, isUnreachable, makeClient } from "./api.ts";
 import { PodCache } from "./cache/pod-cache.ts";
@@ -57,6 +58,8 @@ export interface AgentTuning {
   relistMs?: number;
   /** Lease renewal (default 10 s). */
   leaseRenewMs?: number;
+  /** How often the cluster's servers are re-read from the `kubernetes` Endpoints (default 30 s). */
+  serversRefreshMs?: number;
   /** Node condition checks (default 10 s) and forced status reports (default 5 min). */
   nodeStatusCheckMs?: number;
   nodeStatusReportMs?: number;
@@ -91,6 +94,8 @@ export interface Agent {
   readonly statuses: StatusManager;
   readonly lease: NodeLease;
   readonly nodeStatus: NodeStatus;
+  /** The API connection (its client moves between the cluster's servers). */
+  readonly api: AgentApi;
   /** Is the API server reachable (as of the last request)? */
   online(): boolean;
 }
@@ -110,6 +115,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   });
   const stoppers: (() => unknown)[] = [];
   try {
+    // The other servers of the cluster, to move to when this one goes away.
+    const discovery = startServerDiscovery(api.client, opts.dataDir, { everyMs: t.serversRefreshMs, log });
+    stoppers.push(() => discovery.stop());
     const nodeIp = opts.nodeIp ?? defaultNodeIp();
     const v = await runtime.cri.version();
     const nodeStatus = new NodeStatus(api, {
@@ -205,7 +213,14 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     );
     pods.start();
     // logs/exec/attach/port-forward arrive over this outbound connection (the node may be behind NAT).
-    const tunnel = startTunnel({ config: { server: opts.server, caData: opts.caData, token: opts.token }, nodeName: opts.nodeName, cri: runtime.cri, podLogsDir: podLogsRoot(opts.dataDir) });
+    const tunnel = startTunnel({
+      // Dialled to the server the API client uses now; a dropped tunnel moves both on.
+      config: { server: () => api.client.server, caData: opts.caData, token: opts.token },
+      failedOver: (s) => api.client.failedOver(s),
+      nodeName: opts.nodeName,
+      cri: runtime.cri,
+      podLogsDir: podLogsRoot(opts.dataDir),
+    });
     stoppers.push(() => tunnel.stop());
 
     let stopped = false;
@@ -217,6 +232,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       statuses,
       lease,
       nodeStatus,
+      api,
       online: () => pods.online,
       async stop() {
         if (stopped) return;

@@ -31,6 +31,8 @@ ${Object.entries(VERBS)
 Server flags:
   --data-dir DIR              State directory (default /var/lib/skiff, or ~/.skiff when not root)
   --bind-address ADDR         Address to listen on (default 127.0.0.1)
+  --advertise-address IP      Address other servers and agents reach this server on (default: the
+                              bind address, or this host's first non-loopback IPv4 when it is 0.0.0.0)
   --https-listen-port PORT    API port (default 6443, HTTPS with the cluster's own CA)
   --tls-san NAME|IP           Extra name or IP for the serving certificate (repeatable)
   -t, --token SECRET          Join secret for agents (default: generated, stored in <data-dir>/server/token)
@@ -59,6 +61,7 @@ async function server(args: string[]): Promise<number> {
     options: {
       "data-dir": { type: "string" },
       "bind-address": { type: "string", default: "127.0.0.1" },
+      "advertise-address": { type: "string" },
       "https-listen-port": { type: "string", default: "6443" },
       "write-kubeconfig": { type: "string" },
       "disable-agent": { type: "boolean", default: false },
@@ -95,6 +98,7 @@ async function server(args: string[]): Promise<number> {
   const srv = await runServer({
     dataDir,
     bindAddress: values["bind-address"]!,
+    advertiseAddress: values["advertise-address"],
     port,
     writeKubeconfig: values["write-kubeconfig"] ?? `${dataDir}/kubeconfig.yaml`,
     disableAgent: values["disable-agent"]!,

@@ -90,12 +90,14 @@ export interface WatchEvent<T = any> {
 export const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 
 export class KubeClient {
-  readonly server: string;
+  /** The configured server first, then others of the cluster (setServers); `cur` is in use. */
+  private servers: string[];
+  private cur = 0;
   private readonly tls: Record<string, unknown> | undefined;
   private readonly authHeader: string | undefined;
 
   constructor(readonly cfg: ClientConfig) {
-    this.server = cfg.server.replace(/\/+$/, "");
+    this.servers = [cfg.server.replace(/\/+$/, "")];
     if (this.server.startsWith("https:")) {
       const tls: Record<string, unknown> = {};
       if (cfg.ca) tls.ca = cfg.ca;
@@ -107,6 +109,34 @@ export class KubeClient {
     if (cfg.token) this.authHeader = `Bearer ${cfg.token}`;
     else if (cfg.username !== undefined && cfg.password !== undefined)
       this.authHeader = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
+  }
+
+  /** The server requests go to now. */
+  get server(): string {
+    return this.servers[this.cur]!;
+  }
+
+  /** Every server known, the configured one first. */
+  get knownServers(): string[] {
+    return [...this.servers];
+  }
+
+  /**
+   * Other servers of the same cluster (same CA and credentials) to move to when the one in use
+   * cannot be reached; the configured server stays first. The one in use stays in use.
+   */
+  setServers(urls: string[]): void {
+    const inUse = this.server;
+    const all = [this.servers[0]!, ...urls.map((u) => u.replace(/\/+$/, ""))].filter((u, i, a) => u && a.indexOf(u) === i);
+    this.servers = all;
+    this.cur = Math.max(0, all.indexOf(inUse));
+  }
+
+  /** `url` failed: the next server is used from now on (no-op if another request moved on already). */
+  failedOver(url: string): boolean {
+    if (this.servers.length < 2 || this.server !== url) return false;
+    this.cur = (this.cur + 1) % this.servers.length;
+    return true;
   }
 
   url(path: string, query?: RequestOptions["query"]): string {
@@ -127,14 +157,24 @@ export class KubeClient {
     }
     const init: RequestInit & { tls?: unknown } = { method, headers, body, signal: opts.signal };
     if (this.tls) init.tls = this.tls;
-    try {
-      return await fetch(this.url(path, opts.query), init);
-    } catch (e: any) {
-      if (e?.name === "AbortError") throw e;
-      const u = new URL(this.server);
-      const hostPort = u.port ? u.host : `${u.hostname}:${u.protocol === "https:" ? 443 : 80}`;
-      const refused = e?.code === "ECONNREFUSED" || e?.code === "ConnectionRefused";
-      throw new ConnectionError(hostPort, refused ? "refused" : "other", `${e?.code ? e.code + ": " : ""}${e?.message ?? e}`);
+    // An unreachable server: the same request goes to the next one, each at most once.
+    for (let tried = 1; ; tried++) {
+      const server = this.server;
+      try {
+        return await fetch(this.url(path, opts.query), init);
+      } catch (e: any) {
+        if (e?.name === "AbortError" || opts.signal?.aborted) {
+          // A server that hangs until the caller's timeout: later requests try another.
+          if (opts.signal?.reason?.name === "TimeoutError") this.failedOver(server);
+          throw e;
+        }
+        this.failedOver(server);
+        if (tried < this.servers.length && this.server !== server) continue;
+        const u = new URL(server);
+        const hostPort = u.port ? u.host : `${u.hostname}:${u.protocol === "https:" ? 443 : 80}`;
+        const refused = e?.code === "ECONNREFUSED" || e?.code === "ConnectionRefused";
+        throw new ConnectionError(hostPort, refused ? "refused" : "other", `${e?.code ? e.code + ": " : ""}${e?.message ?? e}`);
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 // `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
 // leader's controllers in one process.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
 import { createStreamServer } from "./api/streams/index";
@@ -18,6 +18,8 @@ import { ensurePki } from "./tls/pki";
 export interface ServerFlags {
   dataDir: string;
   bindAddress: string;
+  /** --advertise-address: how other servers and agents reach this one (default from bindAddress). */
+  advertiseAddress?: string;
   port: number;
   writeKubeconfig: string;
   disableAgent: boolean;
@@ -82,12 +84,15 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
     await prepareJoin({ serverDir, server: flags.joinServer, token: flags.token });
   }
-  const host = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::" ? "127.0.0.1" : flags.bindAddress;
+  const wildcard = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::";
+  const host = wildcard ? "127.0.0.1" : flags.bindAddress;
+  // Peers and agents need an address that reaches this host, not loopback.
+  const advertise = flags.advertiseAddress ?? (wildcard ? (firstHostIPv4() ?? host) : host);
   const sans = flags.tlsSans ?? [];
   const isIp = (s: string) => /^[0-9.]+$/.test(s) || s.includes(":");
   const pki = await ensurePki(join(serverDir, "tls"), {
     dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", hostname(), flags.nodeName, ...sans.filter((s) => !isIp(s))],
-    ips: [...new Set(["127.0.0.1", "10.43.0.1", ...(isIp(host) ? [host] : []), ...sans.filter(isIp)])],
+    ips: [...new Set(["127.0.0.1", "10.43.0.1", ...[host, advertise].filter(isIp), ...sans.filter(isIp)])],
   });
   const tokenKey = loadOrCreate(join(serverDir, "token-key"), () => crypto.getRandomValues(new Uint8Array(32))) as Uint8Array;
   const adminToken = loadOrCreate(join(serverDir, "admin-token"), () => randomSecret()) as string;
@@ -109,11 +114,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   // The Raft log is the durable record, so state.db need not fsync every apply: after a power
   // loss it is restored from the last snapshot and the log replayed.
   const store = new Store({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
-  const url = `https://${host.includes(":") ? `[${host}]` : host}:${flags.port}`;
+  const urlOf = (h: string) => `https://${h.includes(":") ? `[${h}]` : h}:${flags.port}`;
+  const url = urlOf(host);
   const consensus = await startConsensus(store, {
     serverDir,
     name: flags.nodeName,
-    apiUrl: url,
+    apiUrl: urlOf(advertise),
     raftBindHost: flags.bindAddress,
     raftPort: flags.raftPort ?? 2380,
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
@@ -185,4 +191,11 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       store.close();
     },
   };
+}
+
+/** This host's first non-internal IPv4 address (what K3s advertises by default). */
+function firstHostIPv4(): string | undefined {
+  for (const addrs of Object.values(networkInterfaces()))
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return undefined;
 }

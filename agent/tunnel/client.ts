@@ -15,8 +15,8 @@ import { CriError } from "../cri/client.ts";
 export const TUNNEL_PATH = "/v1-skiff/tunnel";
 
 export interface TunnelConfig {
-  /** https://host:port (or http:// while the server has no TLS). */
-  server: string;
+  /** https://host:port (or http:// while the server has no TLS); a function is asked at every dial. */
+  server: string | (() => string);
   /** PEM of the cluster CA to trust (pinned from the join token). */
   caData?: string;
   /** Bearer token. */
@@ -30,6 +30,8 @@ export interface TunnelOptions {
   /** Root of the per-pod log dirs, e.g. <data-dir>/agent/pods-logs. */
   podLogsDir: string;
   onEvent?: (e: TunnelEvent) => void;
+  /** The tunnel to `server` failed or dropped: the caller may move to another server. */
+  failedOver?: (server: string) => void;
 }
 
 export type TunnelEvent =
@@ -46,14 +48,14 @@ export interface Tunnel {
 }
 
 export function tunnelUrl(cfg: TunnelConfig, nodeName: string): string {
-  const u = new URL(TUNNEL_PATH, cfg.server.replace(/\/+$/, "") + "/");
+  const server = typeof cfg.server === "function" ? cfg.server() : cfg.server;
+  const u = new URL(TUNNEL_PATH, server.replace(/\/+$/, "") + "/");
   u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
   u.searchParams.set("node", nodeName);
   return u.toString();
 }
 
 export function startTunnel(o: TunnelOptions): Tunnel {
-  const url = tunnelUrl(o.config, o.nodeName);
   const emit = (e: TunnelEvent) => o.onEvent?.(e);
   let ws: WebSocket | null = null;
   let stopped = false;
@@ -64,6 +66,8 @@ export function startTunnel(o: TunnelOptions): Tunnel {
 
   const connect = () => {
     if (stopped) return;
+    const server = typeof o.config.server === "function" ? o.config.server() : o.config.server;
+    const url = tunnelUrl({ ...o.config, server }, o.nodeName);
     const headers: Record<string, string> = { "User-Agent": `skiff-agent/${o.nodeName}` };
     if (o.config.token) headers.Authorization = `Bearer ${o.config.token}`;
     // Bun's WebSocket takes headers and TLS options (not in the DOM type).
@@ -96,6 +100,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
       mux.close("tunnel to the server closed");
       if (ws === sock) ws = null;
       if (stopped) return;
+      o.failedOver?.(server);
       const wait = backoff;
       backoff = Math.min(backoff * 2, 30_000);
       emit({ type: "disconnected", code: ev.code, reason: ev.reason, retryInMs: wait });
