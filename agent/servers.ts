@@ -51,21 +51,24 @@ export function startServerDiscovery(client: KubeClient, dataDir: string, o: { e
   const scheme = new URL(configured).protocol.replace(":", "");
   if (existsSync(file)) client.setServers(load(file, configured));
   let last = JSON.stringify(client.knownServers);
-  const refresh = async () => {
+  let inflight: Promise<string[] | undefined> | undefined;
+  // One refresh at a time: a caller during one gets its result.
+  const refresh = () => (inflight ??= refreshOnce().finally(() => (inflight = undefined)));
+  const refreshOnce = async (): Promise<string[] | undefined> => {
     try {
-      const eps = await client.get("/api/v1/namespaces/default/endpoints/kubernetes", undefined);
+      const eps = await client.json("GET", "/api/v1/namespaces/default/endpoints/kubernetes", { signal: AbortSignal.timeout(10_000) });
       const urls = serverUrls(eps, scheme);
       if (!urls.length) return undefined;
       client.setServers(urls);
       const now = JSON.stringify(client.knownServers);
       if (now !== last) {
-        last = now;
         save(file, configured, client.knownServers.slice(1));
+        last = now;
         o.log?.(`API servers: ${client.knownServers.join(", ")}`);
       }
       return client.knownServers;
     } catch {
-      return undefined; // unreachable or no Endpoints yet: keep what is known
+      return undefined; // unreachable, no Endpoints yet, or the disk refused: keep what is known
     }
   };
   const timer = setInterval(() => void refresh(), o.everyMs ?? 30_000);

@@ -95,6 +95,7 @@ export class KubeClient {
   private cur = 0;
   private readonly tls: Record<string, unknown> | undefined;
   private readonly authHeader: string | undefined;
+  private readonly serverListeners = new Set<() => void>();
 
   constructor(readonly cfg: ClientConfig) {
     this.servers = [cfg.server.replace(/\/+$/, "")];
@@ -136,7 +137,14 @@ export class KubeClient {
   failedOver(url: string): boolean {
     if (this.servers.length < 2 || this.server !== url) return false;
     this.cur = (this.cur + 1) % this.servers.length;
+    for (const f of this.serverListeners) f();
     return true;
+  }
+
+  /** Called after every move to another server; returns the unsubscribe function. */
+  onServerChange(f: () => void): () => void {
+    this.serverListeners.add(f);
+    return () => this.serverListeners.delete(f);
   }
 
   url(path: string, query?: RequestOptions["query"]): string {
@@ -157,11 +165,17 @@ export class KubeClient {
     }
     const init: RequestInit & { tls?: unknown } = { method, headers, body, signal: opts.signal };
     if (this.tls) init.tls = this.tls;
-    // An unreachable server: the same request goes to the next one, each at most once.
+    // An unreachable server: the request goes to the next one, each at most once, when that is
+    // safe: reads always, writes only when the connection was never made (a write cut off
+    // mid-way may have been applied).
+    const retryable = (e: any) => method === "GET" || method === "HEAD" || CONNECT_ERRORS.has(e?.code);
     for (let tried = 1; ; tried++) {
       const server = this.server;
       try {
-        return await fetch(this.url(path, opts.query), init);
+        const res = await fetch(this.url(path, opts.query), init);
+        // A server without quorum (or one shutting down) answers 503: later requests try another.
+        if (res.status === 503) this.failedOver(server);
+        return res;
       } catch (e: any) {
         if (e?.name === "AbortError" || opts.signal?.aborted) {
           // A server that hangs until the caller's timeout: later requests try another.
@@ -169,7 +183,7 @@ export class KubeClient {
           throw e;
         }
         this.failedOver(server);
-        if (tried < this.servers.length && this.server !== server) continue;
+        if (tried < this.servers.length && this.server !== server && retryable(e)) continue;
         const u = new URL(server);
         const hostPort = u.port ? u.host : `${u.hostname}:${u.protocol === "https:" ? 443 : 80}`;
         const refused = e?.code === "ECONNREFUSED" || e?.code === "ConnectionRefused";
@@ -219,7 +233,33 @@ export class KubeClient {
     signal?: AbortSignal,
     accept?: string,
   ): Promise<void> {
-    const res = await this.request("GET", path, { query: { ...query, watch: "true" }, signal, accept });
+    // A move to another server ends this watch (the caller re-watches there): a stream from a
+    // server that went silent would otherwise hang until the idle timeout.
+    const moved = new AbortController();
+    const unlink = this.onServerChange(() => moved.abort());
+    const both = signal ? AbortSignal.any([signal, moved.signal]) : moved.signal;
+    try {
+      await this.watchOn(path, query, onEvent, both, signal, accept);
+    } finally {
+      unlink();
+    }
+  }
+
+  private async watchOn<T>(
+    path: string,
+    query: RequestOptions["query"],
+    onEvent: (ev: WatchEvent<T>) => void | boolean | Promise<void | boolean>,
+    both: AbortSignal,
+    signal: AbortSignal | undefined,
+    accept: string | undefined,
+  ): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.request("GET", path, { query: { ...query, watch: "true" }, signal: both, accept });
+    } catch (e: any) {
+      if (both.aborted && !signal?.aborted) return;
+      throw e;
+    }
     if (!res.ok) throw toApiError(res.status, await res.text());
     if (!res.body) return;
     const reader = res.body.getReader();
@@ -242,13 +282,16 @@ export class KubeClient {
       const rest = buf.trim();
       if (rest) await onEvent(JSON.parse(rest) as WatchEvent<T>);
     } catch (e: any) {
-      if (e?.name === "AbortError" || signal?.aborted) return;
+      if (e?.name === "AbortError" || both.aborted) return;
       throw e;
     } finally {
       reader.cancel().catch(() => {});
     }
   }
 }
+
+/** Errors of a connection that was never made: a write can safely go to another server. */
+const CONNECT_ERRORS = new Set(["ECONNREFUSED", "ConnectionRefused", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "FailedToOpenSocket"]);
 
 export function toApiError(code: number, text: string): ApiError {
   let status: Status | undefined;

@@ -91,7 +91,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const sans = flags.tlsSans ?? [];
   const isIp = (s: string) => /^[0-9.]+$/.test(s) || s.includes(":");
   const pki = await ensurePki(join(serverDir, "tls"), {
-    dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", hostname(), flags.nodeName, ...sans.filter((s) => !isIp(s))],
+    dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", hostname(), flags.nodeName, ...[advertise, ...sans].filter((s) => !isIp(s))],
     ips: [...new Set(["127.0.0.1", "10.43.0.1", ...[host, advertise].filter(isIp), ...sans.filter(isIp)])],
   });
   const tokenKey = loadOrCreate(join(serverDir, "token-key"), () => crypto.getRandomValues(new Uint8Array(32))) as Uint8Array;
@@ -193,9 +193,21 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   };
 }
 
-/** This host's first non-internal IPv4 address (what K3s advertises by default). */
+/**
+ * The IPv4 address of the interface that holds the default route (what K3s advertises), else
+ * the first non-loopback one: not a docker0 or CNI bridge that happens to come first.
+ */
 function firstHostIPv4(): string | undefined {
-  for (const addrs of Object.values(networkInterfaces()))
-    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  const ifs = networkInterfaces();
+  const v4 = (name: string) => ifs[name]?.find((a) => a.family === "IPv4" && !a.internal)?.address;
+  try {
+    for (const line of readFileSync("/proc/net/route", "utf8").split("\n").slice(1)) {
+      const [iface, dest] = line.trim().split(/\s+/);
+      if (iface && dest === "00000000" && v4(iface)) return v4(iface);
+    }
+  } catch {
+    /* not Linux */
+  }
+  for (const name of Object.keys(ifs)) if (v4(name)) return v4(name);
   return undefined;
 }

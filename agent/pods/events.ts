@@ -1,15 +1,18 @@
 // Pod events (core/v1 Event) as kubelet records them, for what a user looks for in
 // `kubectl describe pod`: failed mounts and hooks, unhealthy probes, kills, back-off, image and
-// config errors. Like client-go's recorder: a repeat of the same event bumps `count` on one
-// Event instead of creating another, and a token bucket per pod (burst 25, one more every 10 s)
-// keeps a crash loop from flooding the server. Writes are fire and forget: an agent that cannot
+// config errors, and the normal Pulled/Created/Started/Killing trail. Like client-go's recorder:
+// a repeat of the same event bumps `count` on one Event instead of creating another, and a token
+// bucket per pod (burst 25, one more every 5 minutes, client-go's spam filter) keeps a failing
+// probe or a crash loop from turning into a steady stream of writes. Writes are fire and forget: an agent that cannot
 // reach the server drops them (the pod status says the same thing and is kept).
 
 import { nsPath, type AgentApi } from "../api.ts";
 import type { Pod } from "./types.ts";
 
 const BURST = 25;
-const REFILL_MS = 10_000;
+const REFILL_MS = 300_000;
+/** Repeats of one event are written at most this often (their count in between is kept). */
+const REPEAT_MS = 10_000;
 /** A repeat within this window updates the existing Event (client-go: 10 min). */
 const AGGREGATE_MS = 10 * 60_000;
 const MAX_INFLIGHT = 8;
@@ -40,9 +43,10 @@ export class PodEvents {
     if (known && now - known.writtenAt < AGGREGATE_MS) {
       known.count++;
       // Repeats inside one refill period are only counted; the next write carries the count.
-      if (now - known.writtenAt < REFILL_MS || !this.take(uid, now) || this.inflight >= MAX_INFLIGHT) return;
+      if (now - known.writtenAt < REPEAT_MS || !this.take(uid, now) || this.inflight >= MAX_INFLIGHT) return;
       known.writtenAt = now;
-      this.send(this.api.mergePatch(nsPath(pod.metadata.namespace ?? "default", "events", known.name), { count: known.count, lastTimestamp: ts(now) }));
+      // Gone (event TTL) or refused: the next repeat creates a fresh Event.
+      this.send(this.api.mergePatch(nsPath(pod.metadata.namespace ?? "default", "events", known.name), { count: known.count, lastTimestamp: ts(now) }), () => this.known.delete(key));
       return;
     }
     if (!this.take(uid, now) || this.inflight >= MAX_INFLIGHT) return;

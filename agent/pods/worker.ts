@@ -517,11 +517,15 @@ export class PodWorker {
     const tag = ref.includes("@") ? "" : ref.slice(ref.lastIndexOf(":") + 1);
     const policy = c.imagePullPolicy ?? (tag === "latest" ? "Always" : "IfNotPresent");
     const present = await this.d.cri.imageStatus(ref);
+    const already = () => {
+      this.event(c, "Normal", "Pulled", `Container image "${c.image}" already present on machine`);
+      return ref;
+    };
     if (policy === "Never") {
-      if (present) return ref;
+      if (present) return already();
       throw new ImageError("ErrImageNeverPull", `Container image "${c.image}" is not present with pull policy of Never`);
     }
-    if (policy === "IfNotPresent" && present) return ref;
+    if (policy === "IfNotPresent" && present) return already();
     const key = `${this.uid}/${c.name}/image`;
     const left = this.d.backoff.remaining(key, this.pullFailedAt.get(key) ?? 0);
     if (left > 0) {
@@ -535,7 +539,10 @@ export class PodWorker {
       throw new ImageError("ImagePullBackOff", `Back-off pulling image "${c.image}"`);
     }
     try {
+      const t0 = Date.now();
+      this.event(c, "Normal", "Pulling", `Pulling image "${c.image}"`);
       await this.d.cri.pullImage(ref, undefined, undefined, { timeoutMs: 5 * 60_000 });
+      this.event(c, "Normal", "Pulled", `Successfully pulled image "${c.image}" in ${((Date.now() - t0) / 1000).toFixed(3)}s`);
       this.d.backoff.reset(key);
       this.pullFailedAt.delete(key);
       return ref;
@@ -543,7 +550,7 @@ export class PodWorker {
       if (present) {
         // Air-gapped nodes: "Always" cannot reach a registry; the imported image is what there is.
         this.d.log(`pod ${this.ns}/${this.name}: pull of ${ref} failed (${(e as Error).message}); using the image present on the node`);
-        return ref;
+        return already();
       }
       this.pullFailedAt.set(key, Date.now());
       this.d.backoff.next(key);
@@ -658,6 +665,7 @@ export class PodWorker {
       this.kick(this.d.retryMs);
       return;
     }
+    this.event(c, "Normal", "Created", `Created container ${c.name}`);
     try {
       await this.d.cri.startContainer(id);
     } catch (e) {
@@ -667,6 +675,7 @@ export class PodWorker {
       return;
     }
     this.waiting.delete(c.name);
+    this.event(c, "Normal", "Started", `Started container ${c.name}`);
     const hook = c.lifecycle?.postStart;
     if (hook) {
       const r = await runAction(hook, { cri: this.d.cri, containerId: id, container: c, podIp }, this.pod.spec.terminationGracePeriodSeconds ?? 30, { hook: true });
@@ -736,7 +745,14 @@ export class PodWorker {
     const specs = new Map([...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].map((c) => [c.name, c]));
     const ipSb = snap.sandboxes.find((s) => s.state === "SANDBOX_READY");
     const podIp = ipSb ? await this.sandboxIp(ipSb) : "";
-    await Promise.all(snap.records.filter((r) => r.state === "running" || r.state === "created").map((r) => this.killContainer(r.id, specs.get(r.name), graceSeconds, podIp)));
+    const live = snap.records.filter((r) => r.state === "running" || r.state === "created");
+    await Promise.all(
+      live.map((r) => {
+        const c = specs.get(r.name);
+        if (c && this.pod.metadata.deletionTimestamp) this.event(c, "Normal", "Killing", `Stopping container ${c.name}`);
+        return this.killContainer(r.id, c, graceSeconds, podIp);
+      }),
+    );
     for (const p of this.probes.values()) p.stop();
     this.probes.clear();
     for (const s of snap.sandboxes) if (s.state === "SANDBOX_READY") await this.d.cri.stopPodSandbox(s.id).catch(() => {});

@@ -40,7 +40,9 @@ export async function runAction(h: Handler & { grpc?: unknown }, t: ActionTarget
     if (h.exec) {
       const r = await t.cri.execSync(t.containerId, h.exec.command ?? [], Math.max(1, timeoutSeconds));
       const out = Buffer.concat([r.stdout, r.stderr]).toString("utf8").slice(0, MAX_OUTPUT).trim();
-      return { ok: r.exitCode === 0, output: r.exitCode === 0 ? out : `command '${(h.exec.command ?? []).join(" ")}' exited with ${r.exitCode}: ${out}` };
+      // kubelet: a failed exec probe reports the command's output; a failed hook names the command.
+      const failed = o.hook ? `command '${(h.exec.command ?? []).join(" ")}' exited with ${r.exitCode}: ${out}` : out;
+      return { ok: r.exitCode === 0, output: r.exitCode === 0 ? out : failed };
     }
     if (h.httpGet) {
       const g = h.httpGet;

@@ -85,7 +85,24 @@ export function startTunnel(o: TunnelOptions): Tunnel {
         });
       },
     });
+    // Both ends of a dead connection: one that never opens, and one that goes silent (a server
+    // that lost power leaves a half-open socket that never reports itself).
+    let done = false;
+    const openTimer = setTimeout(() => {
+      try {
+        sock.close();
+      } catch {}
+      closed(1006, "no answer from the server within 10 s");
+    }, 10_000);
+    openTimer.unref?.();
     sock.onopen = () => {
+      clearTimeout(openTimer);
+      mux.startKeepalive(10_000, 35_000, () => {
+        try {
+          sock.close(1001, "no traffic");
+        } catch {}
+        closed(1006, "no traffic from the server for 35 s");
+      });
       connected = true;
       backoff = 500;
       emit({ type: "connected", url });
@@ -95,7 +112,10 @@ export function startTunnel(o: TunnelOptions): Tunnel {
     };
     sock.onmessage = (ev) => mux.receive(new Uint8Array(ev.data as ArrayBuffer));
     sock.onerror = () => {};
-    sock.onclose = (ev) => {
+    const closed = (code: number, reason: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(openTimer);
       connected = false;
       mux.close("tunnel to the server closed");
       if (ws === sock) ws = null;
@@ -103,9 +123,10 @@ export function startTunnel(o: TunnelOptions): Tunnel {
       o.failedOver?.(server);
       const wait = backoff;
       backoff = Math.min(backoff * 2, 30_000);
-      emit({ type: "disconnected", code: ev.code, reason: ev.reason, retryInMs: wait });
+      emit({ type: "disconnected", code, reason, retryInMs: wait });
       timer = setTimeout(connect, wait);
     };
+    sock.onclose = (ev) => closed(ev.code, ev.reason);
   };
   connect();
 

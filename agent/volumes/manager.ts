@@ -142,16 +142,21 @@ function projectDownward(pod: Pod, items: DownwardAPIVolumeFile[] | undefined, m
 export function memoryVolumeSize(pod: Pod, sizeLimit: string | number | undefined, nodeMemory: number): number {
   let size = nodeMemory;
   const limit = podMemoryLimit(pod);
-  if (limit > 0) size = limit;
+  if (limit > 0 && limit <= size) size = limit;
   const want = bytesOf(sizeLimit);
   if (want && want > 0 && want < size) size = want;
   return size;
 }
 
-/** resourcehelper.PodLimits for memory: the larger of the running containers' sum and any init container. */
+/**
+ * The pod cgroup's memory limit as kubelet sets it (ResourceConfigForPod): only when every
+ * container declares one (0 = none), then resourcehelper.PodLimits: the larger of the running
+ * containers' sum and any init container.
+ */
 function podMemoryLimit(pod: Pod): number {
   const lim = (c: { resources?: { limits?: Record<string, string | number> } }) => bytesOf(c.resources?.limits?.memory) ?? 0;
   const inits = pod.spec.initContainers ?? [];
+  if ([...pod.spec.containers, ...inits].some((c) => !(lim(c) > 0))) return 0;
   // sidecars (restartPolicy Always init containers) run next to the app containers
   const apps = [...pod.spec.containers, ...inits.filter((c) => c.restartPolicy === "Always")].reduce((s, c) => s + lim(c), 0);
   const initMax = inits.filter((c) => c.restartPolicy !== "Always").reduce((m, c) => Math.max(m, lim(c)), 0);

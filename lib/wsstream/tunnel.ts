@@ -20,6 +20,8 @@ export const T_DATA = 3;
 export const T_END = 4;
 export const T_RESET = 5;
 export const T_WINDOW = 6;
+/** Keepalive (stream id 0, no payload): a silent peer is a dead one (see startKeepalive). */
+export const T_PING = 7;
 
 /** Initial per-stream, per-direction credit. */
 export const WINDOW = 1 << 20;
@@ -67,7 +69,32 @@ export type PortForwardRequest = {
   port: number;
 };
 
-export type TunnelRequest = LogRequest | ExecRequest | PortForwardRequest | { kind: "ping" };
+/** Resource usage for the metrics.k8s.io API: the agent answers with one JSON StatsReply on the stream. */
+export type StatsRequest = {
+  kind: "stats";
+  /** Include the node's own usage. */
+  node?: boolean;
+  /** Include the usage of every running pod container. */
+  pods?: boolean;
+};
+
+/** One usage point: CPU is a rate over `windowMs` ending at `timestamp`. */
+export interface UsagePoint {
+  /** RFC 3339 (ms) time of the newer of the two samples. */
+  timestamp: string;
+  /** Time between the two cumulative CPU samples the rate comes from. */
+  windowMs: number;
+  cpuNanoCores: number;
+  /** Working set (usage minus inactive file cache), what kubelet and metrics-server report. */
+  memoryBytes: number;
+}
+
+export interface StatsReply {
+  node?: UsagePoint;
+  pods?: { namespace: string; name: string; uid: string; containers: ({ name: string } & UsagePoint)[] }[];
+}
+
+export type TunnelRequest = LogRequest | ExecRequest | PortForwardRequest | StatsRequest | { kind: "ping" };
 
 export type TunnelReply = { ok: true } | { ok: false; code: number; reason: string; message: string };
 
@@ -242,6 +269,9 @@ export class TunnelMux {
   private readonly waiting = new Map<number, { resolve: (s: TunnelStream) => void; reject: (e: TunnelOpenError) => void }>();
   private nextId = 1;
   closed = false;
+  private lastReceived = Date.now();
+  private peerPings = false;
+  private keepalive: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly o: MuxOptions) {}
 
@@ -260,6 +290,8 @@ export class TunnelMux {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         this.streams.delete(id);
+        // The peer may still accept later: tell it to drop the stream.
+        this._send(frame(T_RESET, id, enc.encode("open timed out")));
         reject(new TunnelOpenError(504, "Timeout", `the node did not answer the ${req.kind} request within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.waiting.set(id, {
@@ -276,9 +308,33 @@ export class TunnelMux {
     });
   }
 
+  /**
+   * Sends a PING every `everyMs`; once the peer has shown it pings too, `onDead` runs when
+   * nothing at all arrived for `deadMs` (a half-open connection never reports itself).
+   */
+  startKeepalive(everyMs: number, deadMs: number, onDead: () => void): void {
+    clearInterval(this.keepalive);
+    this.lastReceived = Date.now();
+    this.keepalive = setInterval(() => {
+      if (this.closed) return clearInterval(this.keepalive);
+      if (this.peerPings && Date.now() - this.lastReceived > deadMs) {
+        clearInterval(this.keepalive);
+        onDead();
+        return;
+      }
+      this._send(frame(T_PING, 0));
+    }, everyMs);
+    this.keepalive.unref?.();
+  }
+
   receive(msg: Uint8Array): void {
     const f = parseFrame(msg);
     if (!f || this.closed) return;
+    this.lastReceived = Date.now();
+    if (f.type === T_PING) {
+      this.peerPings = true;
+      return;
+    }
     const s = this.streams.get(f.id);
     switch (f.type) {
       case T_OPEN: {
@@ -315,7 +371,11 @@ export class TunnelMux {
       }
       case T_REPLY: {
         const w = this.waiting.get(f.id);
-        if (!w || !s) return;
+        if (!w || !s) {
+          // Accepted after the open timed out (or was reset): nobody reads it, so drop it there.
+          if (!s) this._send(frame(T_RESET, f.id, enc.encode("no such stream")));
+          return;
+        }
         this.waiting.delete(f.id);
         let rep: TunnelReply;
         try {
@@ -354,6 +414,7 @@ export class TunnelMux {
   close(reason = "tunnel closed"): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.keepalive);
     for (const [, w] of this.waiting) w.reject(new TunnelOpenError(503, "ServiceUnavailable", reason));
     this.waiting.clear();
     for (const s of [...this.streams.values()]) s.closeNow(reason);

@@ -239,6 +239,9 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     }
     for (const c of p.status.conditions) expect(Date.parse(c.lastTransitionTime)).toBeGreaterThan(0);
     expect(Date.parse(p.status.startTime)).toBeLessThanOrEqual(Date.parse(cs(p, "httpd").state.running.startedAt));
+    // kubelet's normal trail for each container, as `kubectl describe pod` shows it
+    for (const [reason, part] of [["Pulled", "already present on machine"], ["Created", "Created container httpd"], ["Started", "Started container httpd"]])
+      expect((await eventFor("web", reason!, part)).involvedObject.fieldPath).toBe("spec.containers{httpd}");
     // postStart hooks: httpGet reached the given host with its header; exec ran in the
     // container, in its workingDir (which the runtime created)
     expect(hookHits).toContainEqual({ path: "/poststart/web", header: "httpd" });

@@ -199,6 +199,11 @@ describe("memory emptyDir size", () => {
     expect(memoryVolumeSize(limited, undefined, node)).toBe(96 << 20);
     expect(memoryVolumeSize(limited, "1Gi", node)).toBe(96 << 20);
     expect(memoryVolumeSize(limited, "8Mi", node)).toBe(8 << 20);
+    // kubelet sets a pod limit only when every container has one; never above the node's memory.
+    const partly = pod({ containers: [{ name: "a", image: "b", resources: { limits: { memory: "64Mi" } } }, { name: "c", image: "b" }] });
+    expect(memoryVolumeSize(partly, undefined, node)).toBe(node);
+    const huge = pod({ containers: [{ name: "a", image: "b", resources: { limits: { memory: "64Gi" } } }] });
+    expect(memoryVolumeSize(huge, undefined, node)).toBe(node);
   });
 });
 

@@ -68,3 +68,37 @@ test("discovery reads the kubernetes Endpoints and saves the others for an offli
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a write cut off mid-way is not re-sent to another server; a read is; a 503 moves later requests on", async () => {
+  let posts = 0;
+  const good = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req) => {
+      if (req.method === "POST") posts++;
+      return new URL(req.url).pathname === "/busy" ? new Response("{}", { status: 503 }) : Response.json({ ok: true });
+    },
+  });
+  // Accepts the connection, reads the request, then drops it: the request may have been applied.
+  const cut = Bun.listen<undefined>({ hostname: "127.0.0.1", port: 0, socket: { data: (s) => void s.end() } });
+  try {
+    const c = client(`http://127.0.0.1:${cut.port}`);
+    c.setServers([`http://127.0.0.1:${good.port}`]);
+    await expect(c.create("/x", { a: 1 })).rejects.toThrow();
+    expect(posts).toBe(0);
+    const c2 = client(`http://127.0.0.1:${cut.port}`);
+    c2.setServers([`http://127.0.0.1:${good.port}`]);
+    expect(await c2.get("/x")).toEqual({ ok: true });
+    // 503: the answer is returned as is, the next request goes to the other server.
+    const c3 = client(`http://127.0.0.1:${good.port}`);
+    c3.setServers([`http://127.0.0.1:${cut.port}`]);
+    let moved = 0;
+    c3.onServerChange(() => moved++);
+    await expect(c3.get("/busy")).rejects.toThrow();
+    expect(moved).toBe(1);
+    expect(c3.server).toBe(`http://127.0.0.1:${cut.port}`);
+  } finally {
+    good.stop(true);
+    cut.stop(true);
+  }
+});

@@ -125,6 +125,41 @@ describe("agent tunnel", () => {
     expect(back).toBe("from kubectl");
   });
 
+  test("keepalive: a peer that pinged and went silent is declared dead; one that never pings is not", async () => {
+    let cut = false;
+    let b!: TunnelMux;
+    const a = new TunnelMux({ send: (x) => queueMicrotask(() => b.receive(x)) });
+    b = new TunnelMux({ send: (x) => !cut && queueMicrotask(() => a.receive(x)) });
+    let dead = 0;
+    a.startKeepalive(10, 50, () => dead++);
+    await Bun.sleep(120);
+    expect(dead).toBe(0); // b never pings: an old peer is not timed out
+    b.startKeepalive(10, 50, () => {});
+    await Bun.sleep(60);
+    cut = true;
+    await Bun.sleep(150);
+    expect(dead).toBe(1);
+    a.close();
+    b.close();
+  });
+
+  test("a stream accepted after its open timed out is reset on the accepting side", async () => {
+    let server!: TunnelMux;
+    let resetReason = "";
+    const agent = new TunnelMux({
+      send: (x) => queueMicrotask(() => server.receive(x)),
+      onOpen: (st, _req, accept) => {
+        st.on({ reset: (r) => (resetReason = r) });
+        setTimeout(accept, 40);
+      },
+    });
+    server = new TunnelMux({ send: (x) => queueMicrotask(() => agent.receive(x)) });
+    await expect(server.open({ kind: "log", namespace: "n", pod: "p", uid: "u", container: "c" }, 10)).rejects.toThrow(/did not answer/);
+    await Bun.sleep(80);
+    expect(resetReason).not.toBe("");
+    expect(agent.size).toBe(0);
+  });
+
   test("a closed tunnel fails pending opens and resets streams", async () => {
     const { server, opened } = muxPair();
     const s = await server.open({ kind: "log", namespace: "n", pod: "p", uid: "u", container: "c" });

@@ -8,7 +8,7 @@
 // A opens the same request on the agent's tunnel and splices the two streams. Only local
 // tunnels are relayed, so a request never loops between servers.
 import { HOLD, TunnelMux, TunnelOpenError, type TunnelRequest, type TunnelStream } from "../../../lib/wsstream/tunnel";
-import type { TunnelRegistry } from "./tunnels";
+import { DEAD_MS, KEEPALIVE_MS, type TunnelRegistry } from "./tunnels";
 import type { WsSession } from "./ws";
 
 export const RELAY_PATH = "/v1-skiff/relay";
@@ -40,10 +40,11 @@ export function relaySession(tunnels: TunnelRegistry, node: string): WsSession {
   let mux: TunnelMux | null = null;
   return {
     onOpen: (peer) => {
-      mux = new TunnelMux({
+      const m = (mux = new TunnelMux({
         send: (b) => peer.send(b),
         onOpen: (s, req, accept, refuse) => {
-          tunnels.openLocal(node, req).then(
+          // Less than the relaying server's 30 s, so our answer (even a timeout) reaches it first.
+          tunnels.openLocal(node, req, 25_000).then(
             (agent) => {
               if (s.closed) return agent.reset("the relaying server closed the stream");
               accept();
@@ -55,6 +56,10 @@ export function relaySession(tunnels: TunnelRegistry, node: string): WsSession {
             },
           );
         },
+      }));
+      m.startKeepalive(KEEPALIVE_MS, DEAD_MS, () => {
+        m.close("the relaying server went silent");
+        peer.close(1001, "no traffic");
       });
     },
     onMessage: (m) => {
@@ -65,8 +70,13 @@ export function relaySession(tunnels: TunnelRegistry, node: string): WsSession {
 }
 
 /** Server B's side: one relay WebSocket per node, dialled to whichever peer has its tunnel. */
+interface Relay {
+  mux: TunnelMux;
+  sock: WebSocket;
+}
+
 export class RelayClient {
-  private readonly relays = new Map<string, Promise<TunnelMux>>();
+  private readonly relays = new Map<string, Promise<Relay>>();
 
   constructor(private readonly access: PeerAccess) {}
 
@@ -79,24 +89,34 @@ export class RelayClient {
         this.relays.set(node, p);
         p.catch(() => this.relays.delete(node));
       }
-      const mux = await p;
+      const relay = await p;
       try {
-        return await mux.open(req, timeoutMs);
+        return await relay.mux.open(req, timeoutMs);
       } catch (e) {
-        // The agent may have moved its tunnel to another server since this relay was dialled.
-        if (fresh || attempt > 0 || !(e instanceof TunnelOpenError) || e.code !== 503) throw e;
-        if (this.relays.get(node) === p) this.relays.delete(node);
-        mux.close("stale relay");
+        // The agent may have moved its tunnel to another server since this relay was dialled,
+        // or the holder went away without closing the connection.
+        if (fresh || attempt > 0 || !(e instanceof TunnelOpenError) || (e.code !== 503 && e.code !== 504)) throw e;
+        this.drop(node, p, "stale relay");
       }
     }
   }
 
   close(): void {
-    for (const p of this.relays.values()) p.then((m) => m.close("server stopping"), () => {});
-    this.relays.clear();
+    for (const [node, p] of [...this.relays]) this.drop(node, p, "server stopping");
   }
 
-  private async dial(node: string): Promise<TunnelMux> {
+  private drop(node: string, p: Promise<Relay>, why: string): void {
+    if (this.relays.get(node) === p) this.relays.delete(node);
+    p.then(
+      (r) => {
+        r.mux.close(why);
+        r.sock.close(1000, why);
+      },
+      () => {},
+    );
+  }
+
+  private async dial(node: string): Promise<Relay> {
     const peer = await this.find(node);
     const url = new URL(RELAY_PATH, peer + "/");
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
@@ -109,10 +129,12 @@ export class RelayClient {
         if (sock.readyState === WebSocket.OPEN) sock.send(b);
       },
     });
+    const relay: Relay = { mux, sock };
     const forget = () => {
       mux.close(`the relay to ${peer} for node "${node}" closed`);
       // Only this dial's entry: a newer one may already be there.
-      void this.relays.get(node)?.then((m) => m === mux && this.relays.delete(node), () => {});
+      const cur = this.relays.get(node);
+      void cur?.then((r) => r === relay && this.relays.get(node) === cur && this.relays.delete(node), () => {});
     };
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -131,7 +153,11 @@ export class RelayClient {
     });
     sock.onmessage = (ev) => mux.receive(new Uint8Array(ev.data as ArrayBuffer));
     sock.onclose = forget;
-    return mux;
+    mux.startKeepalive(KEEPALIVE_MS, DEAD_MS, () => {
+      forget();
+      sock.close(1001, "no traffic");
+    });
+    return relay;
   }
 
   /** The peer that holds the node's tunnel: every peer is asked at once, the first yes wins. */

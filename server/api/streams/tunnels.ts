@@ -4,6 +4,10 @@ import { TunnelMux, TunnelOpenError, type TunnelRequest, type TunnelStream } fro
 import type { RelayClient } from "./relay";
 import type { WsPeer, WsSession } from "./ws";
 
+/** Tunnels and relays ping this often and are dropped after this long without a frame. */
+export const KEEPALIVE_MS = 10_000;
+export const DEAD_MS = 35_000;
+
 export class TunnelRegistry {
   private readonly nodes = new Map<string, { mux: TunnelMux; peer: WsPeer; since: number }>();
   /** Reaches tunnels held by the other servers of the cluster. */
@@ -23,8 +27,15 @@ export class TunnelRegistry {
     return {
       onOpen: (peer) => {
         const old = this.nodes.get(node);
-        mux = new TunnelMux({ send: (b) => peer.send(b) });
+        const m = (mux = new TunnelMux({ send: (b) => peer.send(b) }));
         this.nodes.set(node, { mux, peer, since: Date.now() });
+        // An agent that lost power leaves a half-open socket: drop it so a peer server's relay
+        // (or the agent's next dial) finds the live tunnel instead.
+        m.startKeepalive(KEEPALIVE_MS, DEAD_MS, () => {
+          m.close(`the tunnel from node "${node}" went silent`);
+          if (this.nodes.get(node)?.mux === m) this.nodes.delete(node);
+          peer.close(1001, "no traffic");
+        });
         if (old) {
           old.mux.close("replaced by a newer tunnel from the same node");
           old.peer.close(1000, "replaced");
