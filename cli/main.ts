@@ -11,6 +11,10 @@ const VERBS: Record<string, string> = {
   delete: "Delete resources by file, name or label selector",
   create: "Create a namespace or resources from a file",
   scale: "Set a new size for a Deployment, ReplicaSet or StatefulSet",
+  logs: "Print the logs of a container in a pod (-f to follow, -p for the previous one)",
+  exec: "Run a command in a container (-i for stdin, -t for a terminal): exec POD -- CMD",
+  rollout: "Manage a rollout: status, history, undo, restart, pause, resume",
+  top: "Show CPU and memory usage of nodes or pods (metrics.k8s.io)",
   images: "Import, list or remove images in this node's containerd (air-gap)",
   cluster: "List or remove control-plane servers (members, remove NAME)",
 };
@@ -223,6 +227,14 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/images");
     case "cluster":
       return import("./commands/cluster");
+    case "logs":
+      return import("./commands/logs");
+    case "exec":
+      return import("./commands/exec");
+    case "rollout":
+      return import("./commands/rollout");
+    case "top":
+      return import("./commands/top");
     default:
       return import("./commands/scale");
   }

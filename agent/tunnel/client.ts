@@ -1,12 +1,14 @@
 // The agent end of the NAT-safe tunnel: one outbound WebSocket to
 // `<server>/v1-skiff/tunnel?node=NAME`, authenticated like any API client (bearer token, CA
 // pinned from the join token), re-dialled with back-off (0.5 s doubling to 30 s) for as long as
-// the agent runs. The server opens streams on it for pods/log, exec, attach and portforward.
+// the agent runs. The server opens streams on it for pods/log, exec, attach, portforward and
+// stats (resource usage for the metrics.k8s.io API).
 //
 //   const t = startTunnel({ config: { server, caData, token }, nodeName, cri, podLogsDir });
 //   ...; t.stop();
 import type { CriClient } from "../cri/client.ts";
-import { TunnelMux, type ExecRequest, type LogRequest, type PortForwardRequest, type TunnelStream } from "../../lib/wsstream/tunnel.ts";
+import { TunnelMux, type ExecRequest, type LogRequest, type PortForwardRequest, type StatsRequest, type TunnelStream } from "../../lib/wsstream/tunnel.ts";
+import { StatsCollector, criStatsSource, type StatsSource } from "../stats.ts";
 import { dialExec, runExec } from "./exec.ts";
 import { LogError, resolveLogPath, streamLog } from "./logs.ts";
 import { NoSandboxError, dialPortForward, runPortForward } from "./portforward.ts";
@@ -32,6 +34,8 @@ export interface TunnelOptions {
   onEvent?: (e: TunnelEvent) => void;
   /** The tunnel to `server` failed or dropped: the caller may move to another server. */
   failedOver?: (server: string) => void;
+  /** Where `stats` requests (kubectl top) read usage; default CRI container stats and /proc. */
+  statsSource?: StatsSource;
 }
 
 export type TunnelEvent =
@@ -57,6 +61,8 @@ export function tunnelUrl(cfg: TunnelConfig, nodeName: string): string {
 
 export function startTunnel(o: TunnelOptions): Tunnel {
   const emit = (e: TunnelEvent) => o.onEvent?.(e);
+  // Outlives reconnects: it holds the previous CPU samples rates are computed from.
+  const stats = new StatsCollector(o.statsSource ?? criStatsSource(o.cri));
   let ws: WebSocket | null = null;
   let stopped = false;
   let connected = false;
@@ -79,7 +85,7 @@ export function startTunnel(o: TunnelOptions): Tunnel {
         if (sock.readyState === WebSocket.OPEN) sock.send(b);
       },
       onOpen: (s, req, accept, refuse) => {
-        handle(o, s, req as any, accept, refuse).catch((e) => {
+        handle(o, stats, s, req as any, accept, refuse).catch((e) => {
           emit({ type: "error", message: `${req.kind}: ${(e as Error).message}` });
           if (!s.closed) s.reset((e as Error).message);
         });
@@ -158,8 +164,9 @@ function criMessage(e: unknown): { code: number; reason: string; message: string
 
 async function handle(
   o: TunnelOptions,
+  stats: StatsCollector,
   s: TunnelStream,
-  req: LogRequest | ExecRequest | PortForwardRequest | { kind: "ping" },
+  req: LogRequest | ExecRequest | PortForwardRequest | StatsRequest | { kind: "ping" },
   accept: () => void,
   refuse: (code: number, reason: string, message: string) => void,
 ): Promise<void> {
@@ -169,6 +176,21 @@ async function handle(
       accept();
       s.end();
       return;
+    case "stats": {
+      // One JSON answer on the stream, then END (the server reads to the end).
+      let reply;
+      try {
+        reply = await stats.collect(req);
+      } catch (e) {
+        const m = criMessage(e);
+        refuse(m.code, m.reason, `cannot read resource usage: ${m.message}`);
+        return;
+      }
+      accept();
+      s.write(new TextEncoder().encode(JSON.stringify(reply)));
+      s.end();
+      return;
+    }
     case "log": {
       let path: string;
       try {

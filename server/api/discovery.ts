@@ -1,6 +1,7 @@
 // Discovery documents, derived from the registry, in the shapes kubectl reads.
 import { Hono } from "hono";
 import { groupVersions, registry, type RegisteredResource } from "../../schemas/registry";
+import { METRICS_GROUP, METRICS_RESOURCES, METRICS_VERSION } from "./metrics";
 
 export const KUBE_VERSION = { major: "1", minor: "32", gitVersion: "v1.32.4+skiff" };
 
@@ -12,6 +13,8 @@ function storageVersionHash(r: RegisteredResource): string {
 }
 
 export function apiResources(group: string, version: string): any[] {
+  // Served from the agents on demand, not stored: not in the registry (see metrics.ts).
+  if (group === METRICS_GROUP && version === METRICS_VERSION) return METRICS_RESOURCES.map((r) => ({ ...r, verbs: [...r.verbs] }));
   const out: any[] = [];
   for (const r of registry) {
     if (r.group !== group || r.version !== version) continue;
@@ -56,6 +59,7 @@ function groupList() {
     vs.push(gv.version);
     groups.set(gv.group, vs);
   }
+  groups.set(METRICS_GROUP, [METRICS_VERSION]);
   return [...groups].map(([name, versions]) => ({
     name,
     versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
@@ -73,7 +77,16 @@ function aggregated(core: boolean) {
       versions: g.versions.map((v) => ({
         version: v,
         freshness: "Current",
-        resources: registry
+        resources:
+          g.name === METRICS_GROUP
+            ? METRICS_RESOURCES.map((r) => ({
+                resource: r.name,
+                responseKind: { group: METRICS_GROUP, version: METRICS_VERSION, kind: r.kind },
+                scope: r.namespaced ? "Namespaced" : "Cluster",
+                singularResource: r.singularName,
+                verbs: [...r.verbs],
+              }))
+            : registry
           .filter((r) => r.group === g.name && r.version === v)
           .map((r) => {
             const subs: any[] = [];

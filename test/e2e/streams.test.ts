@@ -63,6 +63,22 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
 
   const k = (args: string[], opts?: KubectlOptions) => kubectl(srv, args, opts);
 
+  /** The skiff CLI as a child process (exit code, stdout, stderr). */
+  async function skiff(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    // The verb first, then --kubeconfig (after "--" it would be part of an exec command).
+    const p = Bun.spawn([BUN, join(REPO, "cli/main.ts"), args[0]!, "--kubeconfig", srv.kubeconfig, ...args.slice(1)], {
+      cwd: REPO,
+      stdin: stdin !== undefined ? new TextEncoder().encode(stdin) : "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const timer = setTimeout(() => p.kill(9), 30_000);
+    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    clearTimeout(timer);
+    return { code, stdout, stderr };
+  }
+  const shown = (r: { code: number; stdout: string; stderr: string }) => `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
+
   async function waitRunning(name: string, timeoutMs = 60_000): Promise<any> {
     const end = Date.now() + timeoutMs;
     let last: any;
@@ -251,6 +267,136 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
     expect(noPrev.stderr).toContain('previous terminated container "side" in pod "web" not found');
   });
 
+  test("kubectl top and skiff top: usage read from the node over the tunnel, busy vs idle container", async () => {
+    // One core's busy loop in "side" (an exec joins the container's cgroup) for a few seconds.
+    const busy = spawnKubectl(srv, ["exec", "web", "-c", "side", "--", "sh", "-c", "timeout 7 sh -c 'while :; do :; done'"]);
+    try {
+      await Bun.sleep(1500);
+      const pod = await k(["top", "pod", "web", "--containers"]);
+      expect(pod.code, describeResult(pod)).toBe(0);
+      const rows = pod.stdout.trim().split("\n");
+      expect(rows[0]!.split(/\s+/).filter(Boolean)).toEqual(["POD", "NAME", "CPU(cores)", "MEMORY(bytes)"]);
+      const usage = (c: string) => {
+        const m = new RegExp(`^web\\s+${c}\\s+(\\d+)m\\s+(\\d+)Mi\\s*$`, "m").exec(pod.stdout);
+        if (!m) throw new Error(`no row for ${c}:\n${pod.stdout}`);
+        return { cpu: Number(m[1]), mem: Number(m[2]) };
+      };
+      // A loop gets close to a core, less when the test's own processes compete for the 2 CPUs.
+      expect(usage("side").cpu, pod.stdout).toBeGreaterThan(200);
+      expect(usage("web").cpu * 3, pod.stdout).toBeLessThan(usage("side").cpu);
+      // Exact bytes from the API: every container has a working set.
+      const pm: any = await (await srv.fetch(`/apis/metrics.k8s.io/v1beta1/namespaces/${NS}/pods/web`)).json();
+      expect(pm.kind).toBe("PodMetrics");
+      expect(pm.containers.map((c: any) => c.name)).toEqual(["web", "side"]);
+      for (const c of pm.containers) expect(c.usage.memory, JSON.stringify(pm)).toMatch(/^[1-9]\d*(Ki|Mi)?$/);
+      expect(pm.window).toMatch(/^\d+(\.\d+)?(ms|s)$/);
+      expect(pm.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+      const node = await k(["top", "node"]);
+      expect(node.code, describeResult(node)).toBe(0);
+      const nm = new RegExp(`^${NODE}\\s+(\\d+)m\\s+(\\d+)%\\s+(\\d+)Mi\\s+(\\d+)%`, "m").exec(node.stdout);
+      expect(nm, describeResult(node)).not.toBeNull();
+      expect(Number(nm![1])).toBeGreaterThan(200);
+      expect(Number(nm![3])).toBeGreaterThan(0);
+
+      const sn = await skiff(["top", "nodes"]);
+      expect(sn.code, shown(sn)).toBe(0);
+      expect(sn.stdout.split("\n")[0]!.split(/\s+/).filter(Boolean)).toEqual(["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]);
+      expect(sn.stdout).toMatch(new RegExp(`^${NODE}\\s+\\d+m\\s+\\d+%\\s+\\d+Mi\\s+\\d+%`, "m"));
+      const sp = await skiff(["top", "pods", "-A", "--containers"]);
+      expect(sp.code, shown(sp)).toBe(0);
+      expect(sp.stdout.split("\n")[0]!.split(/\s+/).filter(Boolean)).toEqual(["NAMESPACE", "POD", "NAME", "CPU(cores)", "MEMORY(bytes)"]);
+      const cpuOf = (c: string) => Number(new RegExp(`^${NS}\\s+web\\s+${c}\\s+(\\d+)m`, "m").exec(sp.stdout)?.[1]);
+      expect(cpuOf("side"), sp.stdout).toBeGreaterThan(200);
+      expect(cpuOf("web") * 3, sp.stdout).toBeLessThan(cpuOf("side"));
+    } finally {
+      await busy.kill();
+    }
+    // A node without a tunnel is left out (kubectl prints <unknown>); its pods have no metrics yet.
+    const ghost = `apiVersion: v1
+kind: Node
+metadata: {name: ghost-node}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ghost, namespace: ${NS}, labels: {app: ghost}}
+spec:
+  nodeName: ghost-node
+  containers: [{name: c, image: ${BUSYBOX_IMAGE}}]
+`;
+    expect((await k(["apply", "-f", "-"], { stdin: ghost })).code).toBe(0);
+    try {
+      const node = await k(["top", "node"]);
+      expect(node.stdout, describeResult(node)).toMatch(/^ghost-node\s+<unknown>\s+<unknown>\s+<unknown>\s+<unknown>/m);
+      const gp = await k(["top", "pod", "-l", "app=ghost"]);
+      expect(gp.code).not.toBe(0);
+      expect(gp.stderr, describeResult(gp)).toContain("metrics not available yet");
+      const sg = await skiff(["top", "pod", "ghost"]);
+      expect(sg.stderr, shown(sg)).toBe(`Error from server (NotFound): podmetrics.metrics.k8s.io "${NS}/ghost" not found\n`);
+    } finally {
+      await k(["delete", "pod", "ghost", "--force", "--grace-period=0"]);
+      await k(["delete", "node", "ghost-node", "--wait=false"]);
+    }
+  });
+
+  test("skiff logs and skiff exec (exit code, stdin, errors)", async () => {
+    const side = await skiff(["logs", "web", "-c", "side"]);
+    expect(side.stdout, shown(side)).toBe("side-started\n");
+    const def = await skiff(["logs", "pod/web", "--tail=1"]);
+    expect(def.stderr, shown(def)).toBe('Defaulted container "web" out of: web, side\n');
+    const tail = await skiff(["logs", "web", "-c", "web", "--tail=2"]);
+    expect(tail.stdout, shown(tail)).toMatch(/^tick-\d+\ntick-\d+\n$/);
+    const ts = await skiff(["logs", "web", "-c", "side", "--timestamps"]);
+    expect(ts.stdout, shown(ts)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z side-started\n$/);
+    const prev = await skiff(["logs", "solo", "-p"]);
+    expect(prev.stdout, shown(prev)).toMatch(/^run-[\d.]+\n$/);
+    const follow = Bun.spawn([BUN, join(REPO, "cli/main.ts"), "logs", "-f", "web", "-c", "web", "--tail=1", "--kubeconfig", srv.kubeconfig], { stdout: "pipe", stderr: "pipe" });
+    try {
+      let text = "";
+      const dec = new TextDecoder();
+      const reader = (follow.stdout as ReadableStream<Uint8Array>).getReader();
+      const end = Date.now() + 10_000;
+      while ((text.match(/tick-/g) ?? []).length < 3 && Date.now() < end) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += dec.decode(value, { stream: true });
+      }
+      const ticks = [...text.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1]));
+      expect(ticks.length, text).toBeGreaterThanOrEqual(3);
+      for (let i = 1; i < ticks.length; i++) expect(ticks[i]).toBe(ticks[i - 1]! + 1);
+    } finally {
+      follow.kill();
+    }
+
+    const ex = await skiff(["exec", "web", "-c", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    expect(ex.code, shown(ex)).toBe(3);
+    expect(ex.stdout).toBe("out\n");
+    expect(ex.stderr).toBe("err\ncommand terminated with exit code 3\n");
+    const input = Array.from({ length: 3000 }, (_, i) => `row ${i}`).join("\n") + "\n";
+    const wc = await skiff(["exec", "-i", "web", "-c", "web", "--", "sh", "-c", "wc -l; echo done"], input);
+    expect(wc.code, shown(wc)).toBe(0);
+    expect(wc.stdout.trim().split(/\s+/)).toEqual(["3000", "done"]);
+    // -t without a terminal on stdin: kubectl's notice, and the command runs without one.
+    const tty = await skiff(["exec", "-it", "web", "-c", "web", "--", "sh", "-c", "test -t 0 && echo tty || echo notty"], "");
+    expect(tty.stdout, shown(tty)).toBe("notty\n");
+    expect(tty.stderr).toBe("Unable to use a TTY - input is not a terminal or the right kind of file\n");
+    // -it in a real terminal (script(1) gives skiff a pty): raw mode, a tty in the container and
+    // the exit code.
+    const inPty = Bun.spawn(
+      ["script", "-qec", `${BUN} ${join(REPO, "cli/main.ts")} exec -it --kubeconfig ${srv.kubeconfig} web -c web -- sh -c 'test -t 0 && echo in-a-tty; exit 5'`, "/dev/null"],
+      { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
+    );
+    const ptyOut = await new Response(inPty.stdout).text();
+    expect(await inPty.exited, ptyOut).toBe(5);
+    expect(ptyOut).toMatch(/^in-a-tty\r?$/m);
+    expect(ptyOut).toContain("command terminated with exit code 5");
+    const nf = await skiff(["exec", "nope", "--", "true"]);
+    expect(nf.code).toBe(1);
+    expect(nf.stderr).toBe('Error from server (NotFound): pods "nope" not found\n');
+    const nc = await skiff(["exec", "web", "-c", "nope", "--", "true"]);
+    expect(nc.stderr).toBe("error: container nope is not valid for pod web\n");
+  });
+
   test("errors: unknown pod, unknown container", async () => {
     const r = await k(["exec", "nope", "--", "true"]);
     expect(r.code).not.toBe(0);
@@ -280,9 +426,14 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
       const input = Array.from({ length: 5000 }, (_, i) => `row ${i}`).join("\n") + "\n";
       const wc = await k2(["exec", "-i", "web", "-c", "web", "--", "wc", "-l"], { stdin: input });
       expect(wc.stdout.trim(), describeResult(wc)).toBe("5000");
+      // metrics.k8s.io: the stats request is relayed like any other tunnel request.
+      const top = await k2(["top", "pod", "web", "--containers"]);
+      expect(top.code, describeResult(top)).toBe(0);
+      expect(top.stdout).toMatch(/^web\s+side\s+\d+m\s+\d+Mi/m);
       const logs = await k2(["logs", "web", "-c", "web", "--tail=-1"]);
       expect(logs.code, describeResult(logs)).toBe(0);
-      expect(logs.stdout).toStartWith("line-1\nline-2\n");
+      // stdout and stderr are separate pipes: "to-stderr" may come first.
+      expect(logs.stdout.replace("to-stderr\n", "")).toStartWith("line-1\nline-2\n");
       const port = await freePort();
       const pf = spawnKubectl(srv2, ["port-forward", "pod/web", `${port}:80`]);
       try {

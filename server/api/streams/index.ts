@@ -1,5 +1,6 @@
-// Streaming subresources (pods/log, pods/exec, pods/attach, pods/portforward) and the server
-// end of the agents' tunnels, served in front of the Hono app:
+// Streaming subresources (pods/log, pods/exec, pods/attach, pods/portforward), the server
+// end of the agents' tunnels and the metrics.k8s.io API (read over them), served in front of
+// the Hono app:
 //
 //   const streams = createStreamServer({ store, authenticate: (h) => auth.authenticate(h) });
 //   Bun.serve({ fetch: (req, srv) => streams.fetch(req, srv) ?? app.fetch(req), websocket: streams.websocket, … });
@@ -24,6 +25,7 @@ import type { Store } from "../../store/store";
 import { ApiError, statusObject } from "../status";
 import { execSpdyBridge, execWsSession, openExec } from "./exec";
 import { handleLog } from "./log";
+import { handleMetrics, isMetricsPath } from "./metrics";
 import { portForwardStreams, portForwardTunnelWsSession, resolvePortForward } from "./portforward";
 import { RELAY_PATH, RelayClient, relaySession, type PeerAccess } from "./relay";
 import { TunnelRegistry } from "./tunnels";
@@ -90,7 +92,8 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   const getPod: PodGetter = o.getPod ?? ((ns, name) => store?.get("pods", ns, name)?.obj);
   const deps: StreamDeps = { getPod, tunnels };
 
-  const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path);
+  // metrics.k8s.io is served here too: its data comes over the same tunnels.
+  const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path) || isMetricsPath(path);
 
   async function authorize(authz: string | undefined, path: string, url: URL): Promise<Response | null> {
     if (!o.authenticate) return null;
@@ -127,6 +130,10 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         if (transport === "http") return { response: Response.json({ node, tunnel: true }) };
         if (transport !== "ws") return { response: statusResponse(400, "BadRequest", "the relay is a WebSocket: send Upgrade: websocket") };
         return { ws: { protocol: "", session: relaySession(tunnels, node) } };
+      }
+      if (isMetricsPath(path)) {
+        if (transport !== "http") return { response: statusResponse(400, "BadRequest", "the metrics API is plain HTTP: do not send Upgrade") };
+        return { response: await handleMetrics({ store, tunnels }, method, url) };
       }
       const m = POD_SUB.exec(path)!;
       const ns = decodeURIComponent(m[1]!);
