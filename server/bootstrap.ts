@@ -1,10 +1,11 @@
-// First-start state: the system namespaces and the `kubernetes` Service, created through the
-// normal write path so they are ordinary, replicated objects.
+// First-start state: the system namespaces, the `kubernetes` Service and the default RBAC
+// policy, created through the normal write path so they are ordinary, replicated objects.
 import { findByKind } from "../schemas/registry";
 import { checkObject } from "../schemas/derive/check";
 import type { Store } from "./store/store";
 import { ApiError } from "./api/status";
-import { createObject, type WriteCtx } from "./api/write";
+import { createObject, updateObject, type WriteCtx } from "./api/write";
+import { AUTOUPDATE_ANNOTATION, clusterRoleBindingObjects, clusterRoleObjects } from "./auth/policy";
 
 export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
@@ -25,6 +26,57 @@ export async function bootstrap(store: Store): Promise<void> {
     }, { strict: false }).value;
     await createIgnoringExists(() => createObject(ctx, svcRes, "default", svc));
   }
+  await bootstrapRbac(store, ctx);
+}
+
+/**
+ * The default ClusterRoles and ClusterRoleBindings: created when missing (a new cluster, or a
+ * data dir from before RBAC was enforced), and, like the API server's RBAC reconciliation,
+ * topped up with rules or subjects a newer Skiff added unless the object is annotated
+ * rbac.authorization.kubernetes.io/autoupdate=false.
+ */
+async function bootstrapRbac(store: Store, ctx: WriteCtx): Promise<void> {
+  const kinds: [string, any[], (cur: any, want: any) => boolean][] = [
+    ["ClusterRole", clusterRoleObjects(), (cur, want) => addMissing(cur, want, "rules")],
+    ["ClusterRoleBinding", clusterRoleBindingObjects(), (cur, want) => addMissing(cur, want, "subjects")],
+  ];
+  const jobs: Promise<void>[] = [];
+  for (const [kind, objs, merge] of kinds) {
+    const r = findByKind("rbac.authorization.k8s.io/v1", kind)!;
+    const res = `${r.group}/${r.plural}`;
+    for (const want of objs) {
+      const name = want.metadata.name;
+      const cur = store.get(res, "", name)?.obj;
+      if (!cur) {
+        const obj = checkObject(r.type, want, { strict: false }).value;
+        jobs.push(createIgnoringExists(() => createObject(ctx, r, undefined, obj)));
+        continue;
+      }
+      if (cur.metadata?.annotations?.[AUTOUPDATE_ANNOTATION] === "false") continue;
+      if (!merge(structuredClone(cur), want)) continue;
+      jobs.push(
+        updateObject(ctx, r, "", name, (latest) => (merge(latest, want), latest)).then(
+          () => {},
+          (e) => console.warn(`skiff: could not update the default ${kind} ${name}: ${(e as Error).message}`),
+        ),
+      );
+    }
+  }
+  // In parallel: through Raft they share fsyncs (group commit).
+  await Promise.all(jobs);
+}
+
+/** Appends the entries of want[field] that cur[field] lacks; true if anything changed. */
+function addMissing(cur: any, want: any, field: "rules" | "subjects"): boolean {
+  const have = new Set((cur[field] ?? []).map((x: unknown) => canonical(x)));
+  const missing = (want[field] ?? []).filter((x: unknown) => !have.has(canonical(x)));
+  if (!missing.length) return false;
+  cur[field] = [...(cur[field] ?? []), ...structuredClone(missing)];
+  return true;
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
 }
 
 async function createIgnoringExists(f: () => Promise<unknown>): Promise<void> {

@@ -2,6 +2,7 @@
 // node join endpoint, with errors as Kubernetes Status objects.
 import { Hono } from "hono";
 import type { Authenticator, Identity } from "../auth/authn";
+import { authorizerFor, requestAttributes } from "../auth/authz";
 import { JOIN_PATHS } from "../raft/cluster/routes";
 import { discoveryApp } from "./discovery";
 import { openapiApp } from "./openapi";
@@ -25,13 +26,17 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   const app = new Hono<{ Variables: { identity: Identity } }>();
   app.onError((err) => errorResponse(err));
   app.notFound((c) => errorResponse(pathNotFound(new URL(c.req.url).pathname)));
+  const authz = authorizerFor(deps.store);
   app.use("*", async (c, next) => {
-    const path = new URL(c.req.url).pathname;
+    const url = new URL(c.req.url);
+    const path = url.pathname;
     if (PUBLIC.has(path)) return next();
     const id = await opts.auth.authenticate(c.req.header("authorization"));
     if (!id) throw new ApiError(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
     if (id.joinOnly && path !== "/v1-skiff/node-credentials" && !JOIN_PATHS.has(path)) throw forbidden(`User "${id.user}" may only request node credentials with a join token`);
     c.set("identity", id);
+    // A join token is confined to its endpoints above; everyone else goes through Node + RBAC.
+    if (!id.joinOnly) await authz.check(id, requestAttributes(c.req.method, url));
     return next();
   });
   app.get("/cacerts", (c) => c.text(opts.caPem));

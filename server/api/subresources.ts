@@ -6,7 +6,9 @@ import type { RegisteredResource } from "../../schemas/registry";
 import { decodeObject, readBody, requireObject } from "./body";
 import { managerFrom, type ApiDeps } from "./resources";
 import type { ResourceRequest } from "./request";
-import { ApiError, badRequest, methodNotAllowed, notFound, pathNotFound } from "./status";
+import { ApiError, badRequest, invalid, methodNotAllowed, notFound, pathNotFound } from "./status";
+import type { Identity } from "../auth/authn";
+import { authorizerFor, type Attributes, type UserInfo } from "../auth/authz";
 import { deleteObject, updateObject, type WriteCtx } from "./write";
 import { timestamp } from "./object-meta";
 
@@ -98,20 +100,40 @@ export function isReviewKind(r: RegisteredResource): boolean {
 export async function handleReview(c: Context, deps: ApiDeps, r: RegisteredResource, ns: string | undefined): Promise<Response> {
   if (c.req.method !== "POST") throw methodNotAllowed(`${r.plural} only supports create`);
   const body = await bodyOf(c);
+  body.metadata ??= {};
+  if (ns && r.namespaced) body.metadata.namespace ??= ns;
+  r.defaults?.(body);
+  const errs = r.validate?.(body) ?? [];
+  if (errs.length) throw invalid(r, body.metadata?.name ?? "", errs);
   const out: any = { kind: r.kind, apiVersion: r.apiVersion, metadata: { creationTimestamp: null, ...(ns ? { namespace: ns } : {}) }, spec: body.spec ?? {} };
+  // The caller, as authenticated (the middleware always sets it on this path).
+  const me: Identity = c.get("identity") ?? { user: "", groups: [] };
+  const authz = authorizerFor(deps.store);
   switch (r.kind) {
     case "SelfSubjectAccessReview":
     case "SubjectAccessReview":
-    case "LocalSubjectAccessReview":
-      if (!body.spec?.resourceAttributes && !body.spec?.nonResourceAttributes) throw new ApiError(422, "Invalid", `${r.kind}.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified`);
-      // Until RBAC is enforced every authenticated user is a cluster admin.
-      out.status = { allowed: true, reason: "skiff: RBAC is not enforced yet; all requests are allowed" };
+    case "LocalSubjectAccessReview": {
+      const spec = body.spec ?? {};
+      const who: UserInfo =
+        r.kind === "SelfSubjectAccessReview"
+          ? { user: me.user, groups: me.groups }
+          : { user: String(spec.user ?? ""), groups: Array.isArray(spec.groups) ? spec.groups.map(String) : [] };
+      const d = await authz.authorize(who, reviewAttributes(spec));
+      out.status = { allowed: d.allowed, ...(d.reason ? { reason: d.reason } : {}) };
       break;
-    case "SelfSubjectRulesReview":
-      out.status = { resourceRules: [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }], nonResourceRules: [{ verbs: ["*"], nonResourceURLs: ["*"] }], incomplete: false };
+    }
+    case "SelfSubjectRulesReview": {
+      const rules = authz.rulesFor({ user: me.user, groups: me.groups }, String(body.spec?.namespace ?? ""));
+      out.status = {
+        resourceRules: rules.resourceRules,
+        nonResourceRules: rules.nonResourceRules,
+        incomplete: rules.incomplete,
+        ...(rules.errors.length ? { evaluationError: rules.errors.join(", ") } : {}),
+      };
       break;
+    }
     case "SelfSubjectReview":
-      out.status = { userInfo: { username: "system:admin", groups: ["system:masters", "system:authenticated"] } };
+      out.status = { userInfo: { username: me.user, groups: me.groups } };
       delete out.spec;
       break;
     case "TokenReview": {
@@ -120,7 +142,13 @@ export async function handleReview(c: Context, deps: ApiDeps, r: RegisteredResou
       try {
         const { jwtVerify } = await import("jose");
         const { payload } = await jwtVerify(token, deps.tokenKey);
-        out.status = { authenticated: true, user: { username: payload.sub, groups: ["system:serviceaccounts", "system:authenticated"] }, audiences: payload.aud };
+        const sub = String(payload.sub ?? "");
+        const groups = sub.startsWith("system:node:")
+          ? ["system:nodes", "system:authenticated"]
+          : sub.startsWith("system:serviceaccount:")
+            ? ["system:serviceaccounts", `system:serviceaccounts:${sub.split(":")[2]}`, "system:authenticated"]
+            : ["system:authenticated"];
+        out.status = { authenticated: true, user: { username: sub, groups }, audiences: payload.aud };
       } catch (e) {
         out.status = { authenticated: false, error: (e as Error).message };
       }
@@ -130,4 +158,24 @@ export async function handleReview(c: Context, deps: ApiDeps, r: RegisteredResou
       throw methodNotAllowed();
   }
   return json(out, 201);
+}
+
+/** ResourceAttributes / NonResourceAttributes of an access review → authorizer attributes. */
+function reviewAttributes(spec: any): Attributes {
+  const ra = spec?.resourceAttributes;
+  if (ra && typeof ra === "object") {
+    return {
+      verb: String(ra.verb ?? ""),
+      resourceRequest: true,
+      path: "",
+      apiGroup: String(ra.group ?? ""),
+      apiVersion: String(ra.version ?? ""),
+      resource: String(ra.resource ?? ""),
+      subresource: String(ra.subresource ?? ""),
+      namespace: String(ra.namespace ?? ""),
+      name: String(ra.name ?? ""),
+    };
+  }
+  const nra = spec?.nonResourceAttributes ?? {};
+  return { verb: String(nra.verb ?? ""), resourceRequest: false, path: String(nra.path ?? ""), apiGroup: "", apiVersion: "", resource: "", subresource: "", namespace: "", name: "" };
 }

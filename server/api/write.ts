@@ -61,7 +61,8 @@ function checkTypeMeta(r: RegisteredResource, obj: any): void {
 
 function validate(r: RegisteredResource, obj: any, old?: any): void {
   const errs: FieldError[] = [];
-  const nameKind = r.group === "" && (r.plural === "namespaces" || r.plural === "services") ? "label" : "subdomain";
+  // RBAC objects are named like path segments ("system:node"): ValidateRBACName.
+  const nameKind = r.group === "" && (r.plural === "namespaces" || r.plural === "services") ? "label" : r.group === "rbac.authorization.k8s.io" ? "path" : "subdomain";
   errs.push(...validateObjectMeta(obj.metadata ?? {}, r.namespaced, nameKind));
   if (r.validate) errs.push(...r.validate(obj, old));
   if (old) {

@@ -22,6 +22,7 @@ import {
 } from "../../../lib/wsstream/channel";
 import { TunnelOpenError } from "../../../lib/wsstream/tunnel";
 import type { Store } from "../../store/store";
+import { authorizerFor, requestAttributes } from "../../auth/authz";
 import { ApiError, statusObject } from "../status";
 import { execSpdyBridge, execWsSession, openExec } from "./exec";
 import { handleLog } from "./log";
@@ -95,7 +96,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   // metrics.k8s.io is served here too: its data comes over the same tunnels.
   const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path) || isMetricsPath(path);
 
-  async function authorize(authz: string | undefined, path: string, url: URL): Promise<Response | null> {
+  async function authorize(authz: string | undefined, method: string, path: string, url: URL): Promise<Response | null> {
     if (!o.authenticate) return null;
     const id = await o.authenticate(authz);
     if (!id) return statusResponse(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
@@ -107,6 +108,16 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
     }
     if (path === RELAY_PATH && !id.groups.includes("system:masters"))
       return statusResponse(403, "Forbidden", `User "${id.user}" cannot relay node tunnels (servers only)`);
+    if (path === TUNNEL_PATH || path === RELAY_PATH || !store) return null;
+    // pods/log is get; exec, attach and portforward are create, whatever the transport's method
+    // (Kubernetes checks create for WebSocket upgrades too); metrics.k8s.io is get/list.
+    const a = requestAttributes(method, url);
+    if (a.resource === "pods" && ["exec", "attach", "portforward"].includes(a.subresource)) a.verb = "create";
+    try {
+      await authorizerFor(store).check(id, a);
+    } catch (e) {
+      return errorOf(e);
+    }
     return null;
   }
 
@@ -114,7 +125,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   async function plan(method: string, url: URL, headers: Headers, transport: "ws" | "spdy" | "http"): Promise<Plan> {
     const path = url.pathname;
     try {
-      const denied = await authorize(headers.get("authorization") ?? undefined, path, url);
+      const denied = await authorize(headers.get("authorization") ?? undefined, method, path, url);
       if (denied) return { response: denied };
       if (path === TUNNEL_PATH) {
         const node = url.searchParams.get("node");
