@@ -29,7 +29,8 @@ export function managerFrom(c: Context): string {
 function writeCtx(c: Context, deps: ApiDeps): WriteCtx {
   const dry = c.req.queries("dryRun") ?? [];
   for (const d of dry) if (d !== "All") throw badRequest(`unsupported dryRun value "${d}": the only supported value is All`);
-  return { store: deps.store, manager: managerFrom(c), dryRun: dry.length > 0, fieldValidation: parseFieldValidation(c.req.query("fieldValidation")), warnings: [] };
+  const user = c.get("identity") as { user: string; groups: string[] } | undefined;
+  return { store: deps.store, user, manager: managerFrom(c), dryRun: dry.length > 0, fieldValidation: parseFieldValidation(c.req.query("fieldValidation")), warnings: [] };
 }
 
 function respond(c: Context, ctx: WriteCtx | undefined, body: unknown, code: number): Response {

@@ -6,6 +6,8 @@ import { validateObjectMeta } from "../../schemas/validation";
 import type { ApplyResult, Command } from "../store/commands";
 import { resKeyOf } from "../store/commands";
 import type { Store } from "../store/store";
+import type { UserInfo } from "../auth/attributes";
+import { confirmNoEscalation } from "../auth/escalation";
 import { allocateNodePodCidr, allocateServiceFields, defaultStorageClass } from "./allocators";
 import { deepEqual, podQosClass, randomSuffix, specPart, timestamp, tracksGeneration } from "./object-meta";
 import { recordUpdate } from "./patch/index";
@@ -16,8 +18,12 @@ const UNDELETABLE_NAMESPACES = new Set(["default", "kube-system", "kube-public"]
 
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
 
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+
 export interface WriteCtx {
   store: Store;
+  /** Who writes (API requests); RBAC objects are checked against what this user holds. */
+  user?: UserInfo;
   manager: string;
   dryRun: boolean;
   fieldValidation: FieldValidation;
@@ -137,6 +143,7 @@ export async function createObject(ctx: WriteCtx, r: RegisteredResource, ns: str
   if (r.group === "" && r.plural === "nodes") allocateNodePodCidr(ctx.store, obj);
   if (r.group === "" && r.plural === "persistentvolumeclaims") defaultStorageClass(ctx.store, obj);
   validate(r, obj);
+  if (ctx.user && r.group === RBAC_GROUP) await confirmNoEscalation(ctx.store, ctx.user, r.plural, obj);
   if (m.managedFields?.length && !opts.keepManagedFields) managedOnWrite(ctx, r, undefined, obj, now);
   if (ctx.dryRun) return obj;
   const res = await ctx.store.propose({ op: "create", res: resKeyOf(r.group, r.plural), ns: m.namespace ?? "", name: m.name, obj });
@@ -177,6 +184,7 @@ export async function updateObject(
     if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
     if (!opts.sub) r.defaults?.(next);
     if (!opts.skipValidate) validate(r, next, cur.obj);
+    if (ctx.user && r.group === RBAC_GROUP && !opts.sub) await confirmNoEscalation(ctx.store, ctx.user, r.plural, next);
     const now = timestamp();
     if (!opts.keepManagedFields) managedOnWrite(ctx, r, cur.obj, next, now, opts.sub);
     const oldCmp = { ...cur.obj, metadata: { ...cur.obj.metadata, resourceVersion: undefined, managedFields: undefined } };

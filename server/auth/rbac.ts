@@ -142,6 +142,11 @@ export class RbacAuthorizer {
     return { allowed: false, reason: errors.length ? `RBAC: ${errors.length === 1 ? errors[0] : `[${errors.join(", ")}]`}` : "" };
   }
 
+  /** The rules a roleRef grants (a binding in `bindingNs`), or why it cannot be resolved. */
+  referencedRules(ref: any, bindingNs: string): PolicyRule[] | string {
+    return this.roleRules(this.current(), ref, bindingNs);
+  }
+
   /** Every rule that applies to the user in `namespace` (SelfSubjectRulesReview). */
   rulesFor(u: UserInfo, namespace: string): { rules: PolicyRule[]; errors: string[] } {
     const rules: PolicyRule[] = [];

@@ -125,3 +125,31 @@ describe("a Role with resourceNames", () => {
     denied(await asBot(["get", "secret", "one", "-n", NS]), `secrets "one" is forbidden: User "${SA}" cannot get resource "secrets" in API group "" in the namespace "${NS}"`);
   });
 });
+
+describe("escalation prevention", () => {
+  beforeAll(async () => {
+    // The namespace admin role: may manage roles and bindings in NS, holds no cluster power.
+    await admin(["create", "rolebinding", "bot-admin", "--clusterrole=admin", `--serviceaccount=${NS}:bot`, "-n", NS]);
+  });
+
+  test("a namespace admin cannot bind cluster-admin or write a role granting what it lacks", async () => {
+    // kubectl's typed create prints "error: failed to create …: <the Status message>".
+    const r = await asBot(["create", "rolebinding", "grab", "--clusterrole=cluster-admin", `--serviceaccount=${NS}:bot`, "-n", NS]);
+    expect(r.code, describeResult(r)).not.toBe(0);
+    expect(r.stderr, describeResult(r)).toContain(`rolebindings.rbac.authorization.k8s.io "grab" is forbidden: user "${SA}"`);
+    expect(r.stderr, describeResult(r)).toContain(`is attempting to grant RBAC permissions not currently held:\n{APIGroups:["*"], Resources:["*"], Verbs:["*"]}`);
+    const role = await asBot(["create", "role", "quota-maker", "--verb=create", "--resource=resourcequotas", "-n", NS]);
+    expect(role.code, describeResult(role)).not.toBe(0);
+    expect(role.stderr, describeResult(role)).toContain(`roles.rbac.authorization.k8s.io "quota-maker" is forbidden`);
+    expect(role.stderr, describeResult(role)).toContain(`{APIGroups:[""], Resources:["resourcequotas"], Verbs:["create"]}`);
+    expect((await admin(["get", "rolebindings,roles", "-n", NS, "-o", "name"])).stdout).not.toMatch(/grab|quota-maker/);
+    expect((await asBot(["auth", "can-i", "get", "pods", "-n", OTHER])).stdout.trim()).toBe("no");
+  });
+
+  test("what it holds it may grant: a Role of its own rules and a binding to view", async () => {
+    const r = await asBot(["create", "role", "pod-reader", "--verb=get,list", "--resource=pods", "-n", NS]);
+    expect(r.code, describeResult(r)).toBe(0);
+    const b = await asBot(["create", "rolebinding", "reader", "--clusterrole=view", "--user=alice", "-n", NS]);
+    expect(b.code, describeResult(b)).toBe(0);
+  });
+});

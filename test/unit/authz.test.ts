@@ -8,6 +8,7 @@ import { findByKind } from "../../schemas/registry";
 import { createObject, deleteObject, updateObject, type WriteCtx } from "../../server/api/write";
 import { Authorizer, forbiddenError, requestAttributes } from "../../server/auth/authz";
 import { nameFromFieldSelector, type Attributes } from "../../server/auth/attributes";
+import { uncovered } from "../../server/auth/escalation";
 import { podReferences } from "../../server/auth/node";
 import { appliesTo, nonResourceURLMatches, resourceMatches, ruleAllows, type PolicyRule } from "../../server/auth/rules";
 import { bootstrap } from "../../server/bootstrap";
@@ -375,5 +376,19 @@ describe("through the API app", () => {
     expect(bad.status).toBe(422);
     const who = await call(saToken, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
     expect(who.body.status.userInfo.username).toBe("system:serviceaccount:default:x");
+  });
+});
+
+describe("escalation: uncovered rules", () => {
+  test("wildcards cover everything; a servant wildcard needs an owner wildcard; names and subresources", () => {
+    const all = [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }];
+    expect(uncovered(all, [{ verbs: ["get"], apiGroups: [""], resources: ["pods", "pods/log"] }])).toEqual([]);
+    const reader = [{ verbs: ["get", "list"], apiGroups: [""], resources: ["pods"] }];
+    expect(uncovered(reader, [{ verbs: ["get"], apiGroups: [""], resources: ["pods"], resourceNames: ["a"] }])).toEqual([]);
+    expect(uncovered(reader, [{ verbs: ["*"], apiGroups: [""], resources: ["pods"] }])).toEqual([{ verbs: ["*"], apiGroups: [""], resources: ["pods"] }]);
+    expect(uncovered(reader, [{ verbs: ["get"], apiGroups: [""], resources: ["pods/log"] }])).toEqual([{ verbs: ["get"], apiGroups: [""], resources: ["pods/log"] }]);
+    const one = [{ verbs: ["get"], apiGroups: [""], resources: ["secrets"], resourceNames: ["one"] }];
+    expect(uncovered(one, [{ verbs: ["get"], apiGroups: [""], resources: ["secrets"] }])).toHaveLength(1);
+    expect(uncovered([{ verbs: ["get"], nonResourceURLs: ["/healthz", "/api/*"] }], [{ verbs: ["get"], nonResourceURLs: ["/api/v1", "/metrics"] }])).toEqual([{ verbs: ["get"], nonResourceURLs: ["/metrics"] }]);
   });
 });
