@@ -25,6 +25,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Short label used in temp dir names and error messages. */
   name?: string;
+  /** Run the embedded agent (default: --disable-agent; the agent needs root and containerd). */
+  embeddedAgent?: boolean;
 }
 
 export interface Credentials {
@@ -142,7 +144,7 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
     String(port),
     "--bind-address",
     "127.0.0.1",
-    "--disable-agent",
+    ...(opts.embeddedAgent ? [] : ["--disable-agent"]),
     // Peer port too: several test servers may run at once.
     ...(opts.extraArgs?.includes("--raft-listen-port") ? [] : ["--raft-listen-port", String(raftPort)]),
     ...(opts.extraArgs ?? []),

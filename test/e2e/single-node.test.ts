@@ -1,0 +1,98 @@
+// The README's first command: one `skiff server` is a working single-node cluster. The server's
+// embedded agent registers the node with its own node credentials (Node authorizer + RBAC),
+// runs a pod on a real containerd, and kubectl logs / exec / top reach it through the tunnel.
+//
+// Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { containerdSkipReason } from "../harness/containerd.ts";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { describeResult, kubectl } from "../harness/kubectl.ts";
+import { startServer, type SkiffServer } from "../harness/server.ts";
+
+setDefaultTimeout(120_000);
+
+const NODE = "single-e2e";
+const BRIDGE = "skiffsn0";
+const reason = containerdSkipReason(import.meta.path);
+
+describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "skiff-single-"));
+  const cgroupRoot = `/skiff-single-${process.pid}`;
+  const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  let srv: SkiffServer;
+
+  const k = async (args: string[]) => {
+    const r = await kubectl(srv, args);
+    if (r.code !== 0) throw new Error(`${describeResult(r)}\n${srv.logTail(30)}`);
+    return r.stdout;
+  };
+  async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+    const end = Date.now() + ms;
+    let last: unknown;
+    for (;;) {
+      try {
+        const v = await f();
+        if (v) return v;
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}\n${srv.logTail(30)}`);
+      await Bun.sleep(250);
+    }
+  }
+
+  beforeAll(async () => {
+    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
+    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
+    srv = await startServer({
+      name: "single",
+      dataDir,
+      embeddedAgent: true,
+      extraArgs: ["--node-name", NODE],
+      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
+    });
+  });
+
+  afterAll(async () => {
+    try {
+      // The agent removes the pod's sandbox (netns, IP, cgroups) once the pod is deleted.
+      await kubectl(srv, ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"]).catch(() => {});
+      await srv?.stop();
+    } finally {
+      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
+      const rm = (dir: string) => {
+        if (!existsSync(dir)) return;
+        for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
+        try {
+          rmdirSync(dir);
+        } catch {}
+      };
+      for (const h of readdirSync("/sys/fs/cgroup")) rm(join("/sys/fs/cgroup", h, cgroupRoot));
+      rm(join("/sys/fs/cgroup", cgroupRoot));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test("the node goes Ready, a pod runs, logs / exec / top work", async () => {
+    await until("node Ready", async () => {
+      const n = JSON.parse(await k(["get", "node", NODE, "-o", "json"]));
+      return n.status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True";
+    });
+    await k(["run", "hello", `--image=${BUSYBOX_IMAGE}`, "--image-pull-policy=IfNotPresent", "--restart=Never", "--", "sh", "-c", "echo hello-from-single; exec sleep 3600"]);
+    await until("pod Running", async () => (await k(["get", "pod", "hello", "-o", "jsonpath={.status.phase}"])) === "Running");
+    expect(await until("logs", async () => (await k(["logs", "hello"])) || undefined)).toBe("hello-from-single\n");
+    expect(await k(["exec", "hello", "--", "cat", "/proc/1/cmdline"])).toContain("sleep");
+    const top = await until("kubectl top pod", async () => {
+      const r = await kubectl(srv, ["top", "pod", "hello", "--no-headers"]);
+      return r.code === 0 && r.stdout;
+    });
+    expect(top).toMatch(/^hello\s+\d+m\s+\d+Mi/);
+    // The node keeps its Lease (written under its own node credentials, which RBAC must allow).
+    const lease = JSON.parse(await k(["get", "lease", NODE, "-n", "kube-node-lease", "-o", "json"]));
+    expect(lease.spec.holderIdentity).toBe(NODE);
+  });
+});
