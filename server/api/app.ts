@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import type { Authenticator, Identity } from "../auth/authn";
 import { authorizerFor, requestAttributes } from "../auth/authz";
+import { impersonate } from "../auth/impersonation";
 import { JOIN_PATHS } from "../raft/cluster/routes";
 import { discoveryApp } from "./discovery";
 import { openapiApp } from "./openapi";
@@ -34,9 +35,11 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     const id = await opts.auth.authenticate(c.req.header("authorization"));
     if (!id) throw new ApiError(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
     if (id.joinOnly && path !== "/v1-skiff/node-credentials" && !JOIN_PATHS.has(path)) throw forbidden(`User "${id.user}" may only request node credentials with a join token`);
-    c.set("identity", id);
-    // A join token is confined to its endpoints above; everyone else goes through Node + RBAC.
-    if (!id.joinOnly) await authz.check(id, requestAttributes(c.req.method, url));
+    // A join token is confined to its endpoints above; everyone else goes through Node + RBAC,
+    // as whom they impersonate (kubectl --as) when they may.
+    const acting = id.joinOnly ? id : await impersonate(authz, id, c.req.raw.headers);
+    c.set("identity", acting);
+    if (!acting.joinOnly) await authz.check(acting, requestAttributes(c.req.method, url));
     return next();
   });
   app.get("/cacerts", (c) => c.text(opts.caPem));

@@ -153,3 +153,17 @@ describe("escalation prevention", () => {
     expect(b.code, describeResult(b)).toBe(0);
   });
 });
+
+describe("impersonation (kubectl --as)", () => {
+  test("the admin acts as the service account and gets its answers", async () => {
+    const r = await kubectl(srv, ["auth", "can-i", "list", "pods", "-n", OTHER, `--as=${SA}`]);
+    expect(r.stdout.trim(), describeResult(r)).toBe("no");
+    const who = await kubectl(srv, ["auth", "whoami", "-o", "json", `--as=${SA}`]);
+    expect(JSON.parse(who.stdout).status.userInfo, describeResult(who)).toMatchObject({ username: SA, groups: expect.arrayContaining(["system:serviceaccounts", `system:serviceaccounts:${NS}`, "system:authenticated"]) });
+    denied(await kubectl(srv, ["get", "pods", "-n", OTHER, `--as=${SA}`]), `pods is forbidden: User "${SA}" cannot list resource "pods" in API group "" in the namespace "${OTHER}"`);
+  });
+
+  test("a user without the impersonate verb is refused", async () => {
+    denied(await asBot(["get", "pods", "-n", NS, "--as=alice"]), `users "alice" is forbidden: User "${SA}" cannot impersonate resource "users" in API group "" at the cluster scope`);
+  });
+});

@@ -23,6 +23,7 @@ import {
 import { TunnelOpenError } from "../../../lib/wsstream/tunnel";
 import type { Store } from "../../store/store";
 import { authorizerFor, requestAttributes } from "../../auth/authz";
+import { impersonate } from "../../auth/impersonation";
 import { ApiError, statusObject } from "../status";
 import { execSpdyBridge, execWsSession, openExec } from "./exec";
 import { handleLog } from "./log";
@@ -96,11 +97,18 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   // metrics.k8s.io is served here too: its data comes over the same tunnels.
   const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path) || isMetricsPath(path);
 
-  async function authorize(authz: string | undefined, method: string, path: string, url: URL): Promise<Response | null> {
+  async function authorize(headers: Headers, method: string, path: string, url: URL): Promise<Response | null> {
     if (!o.authenticate) return null;
-    const id = await o.authenticate(authz);
-    if (!id) return statusResponse(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
-    if (id.joinOnly) return statusResponse(403, "Forbidden", `User "${id.user}" may only request node credentials with a join token`);
+    const caller = await o.authenticate(headers.get("authorization") ?? undefined);
+    if (!caller) return statusResponse(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
+    if (caller.joinOnly) return statusResponse(403, "Forbidden", `User "${caller.user}" may only request node credentials with a join token`);
+    let id = caller;
+    if (store)
+      try {
+        id = await impersonate(authorizerFor(store), caller, headers);
+      } catch (e) {
+        return errorOf(e);
+      }
     if (path === TUNNEL_PATH) {
       const node = url.searchParams.get("node") ?? "";
       if (id.user !== `system:node:${node}` && !id.groups.includes("system:masters"))
@@ -125,7 +133,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   async function plan(method: string, url: URL, headers: Headers, transport: "ws" | "spdy" | "http"): Promise<Plan> {
     const path = url.pathname;
     try {
-      const denied = await authorize(headers.get("authorization") ?? undefined, method, path, url);
+      const denied = await authorize(headers, method, path, url);
       if (denied) return { response: denied };
       if (path === TUNNEL_PATH) {
         const node = url.searchParams.get("node");
