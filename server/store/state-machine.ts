@@ -1,6 +1,8 @@
 // Applies committed commands to state.db, one SQLite transaction per batch. Deterministic:
 // the result depends only on the stored state and the commands.
 import { Database } from "bun:sqlite";
+import { closeSync, fdatasync, openSync, statSync } from "node:fs";
+import { checkpointWal } from "../raft/storage/log-storage";
 import type { ApplyResult, Command } from "./commands";
 import type { ChangeEvent } from "./watch-window";
 
@@ -34,7 +36,17 @@ export class StateMachine {
   private qEvent;
   private qMeta;
 
-  constructor(path: string, opts: { synchronous?: "FULL" | "NORMAL" | "OFF" } = {}) {
+  /** Checkpoints are the owner's (see manualCheckpoints); while one runs, nothing may write. */
+  private manual = false;
+  private checkpointing = false;
+  private commitsSinceCheck = 0;
+  private walFd: number | undefined;
+  private walFlushing = false;
+
+  constructor(
+    readonly path: string,
+    opts: { synchronous?: "FULL" | "NORMAL" | "OFF" } = {},
+  ) {
     this.db = new Database(path, { create: true, strict: true });
     // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets compaction
     // give pages back a little at a time instead of one blocking VACUUM.
@@ -65,6 +77,7 @@ export class StateMachine {
   apply(index: number, cmds: Command[]): { results: ApplyResult[]; events: ChangeEvent[] } {
     const results: ApplyResult[] = [];
     const events: ChangeEvent[] = [];
+    if (this.checkpointing) throw new Error("state.db: apply during a checkpoint (the owner must wait for checkpointAsync)");
     if (index <= this.appliedIndex) {
       // Already applied before a crash (replay): do nothing, report nothing.
       return { results: cmds.map(() => ({ ok: false, error: { code: "Conflict", currentRev: this.rev } })), events };
@@ -85,6 +98,64 @@ export class StateMachine {
       throw e;
     }
     return { results, events };
+  }
+
+  /**
+   * Stop SQLite's automatic checkpoints, which fsync (synchronous=NORMAL) on the caller's
+   * thread in the middle of an apply (so does the first commit into a reused WAL); the owner
+   * (the Raft node, between Readies) runs checkpointAsync() when checkpointDue() says so, with
+   * the fsyncs on the thread pool. Commits then need no fsync at all (synchronous=OFF): with
+   * every checkpoint ours (see checkpointWal), a power loss can only lose the latest commits,
+   * which the Raft log replays, never leave a torn database.
+   */
+  manualCheckpoints(): void {
+    if (this.manual) return;
+    this.manual = true;
+    this.db.exec("PRAGMA wal_autocheckpoint = 0");
+    this.db.exec("PRAGMA synchronous = OFF");
+    // The owner batches many applies per COMMIT: keep their dirty pages in memory until then.
+    this.db.exec("PRAGMA cache_size = -32768");
+  }
+
+  /** With manualCheckpoints: the WAL has grown past `limitBytes` (looked at every 64 calls). */
+  checkpointDue(limitBytes = 16 << 20): boolean {
+    if (!this.manual || ++this.commitsSinceCheck < 64) return false;
+    this.commitsSinceCheck = 0;
+    try {
+      return statSync(`${this.path}-wal`).size >= limitBytes;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Start writing the WAL back to disk in the background (fdatasync on the thread pool, not
+   * awaited, at most one at a time) after a commit, so that a checkpoint's first step — the WAL
+   * must be durable before its pages are copied — finds little left to flush and holds the
+   * applies for less time. Durability does not depend on it.
+   */
+  flushWalInBackground(): void {
+    if (!this.manual || this.walFlushing || this.checkpointing) return;
+    try {
+      this.walFd ??= openSync(`${this.path}-wal`, "r");
+    } catch {
+      return;
+    }
+    this.walFlushing = true;
+    fdatasync(this.walFd, () => {
+      this.walFlushing = false;
+    });
+  }
+
+  /** Checkpoint with the fsyncs off the event loop; nothing may write until it settles. */
+  async checkpointAsync(): Promise<void> {
+    if (this.db.inTransaction) return;
+    this.checkpointing = true;
+    try {
+      await checkpointWal(this.db, this.path, false, "OFF");
+    } finally {
+      this.checkpointing = false;
+    }
   }
 
   private applyOne(cmd: Command, events: ChangeEvent[]): ApplyResult {
@@ -170,7 +241,7 @@ export class StateMachine {
    * blocked for long, and return freed pages to the filesystem incrementally.
    */
   compact(upTo: number, maxRows = 2000): number {
-    if (upTo <= this.compacted) return 0;
+    if (upTo <= this.compacted || this.checkpointing) return 0;
     const target = Math.min(upTo, this.compacted + maxRows);
     const n = this.db.query("DELETE FROM events WHERE rev <= ?").run(target).changes;
     this.compacted = target;
@@ -181,5 +252,7 @@ export class StateMachine {
 
   close(): void {
     this.db.close();
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 }

@@ -1,4 +1,4 @@
-// `bun run bench raft [--seconds N] [--levels 1,16,64,256]`: 3 Skiff servers and a 3-member
+// `bun run bench raft [--seconds N] [--slices K] [--levels 1,16,64,256] [--kinds kv,cm]`: 3 Skiff servers and a 3-member
 // etcd cluster (Debian's etcd-server, installed if missing) on loopback, driven by the same
 // client code (fetch from this process, requests spread round-robin over the 3 members,
 // 256-byte values, same duration per level). Prints throughput and p50/p99 for each and the
@@ -6,11 +6,12 @@
 //   kv: Skiff's raw key-value put through Raft to the applied state (POST /v1-skiff/raft/kv,
 //       SKIFF_RAFT_BENCH=1) vs etcd's v3 Put (JSON gateway, POST /v3/kv/put)
 //   cm: ConfigMap creates through the Skiff API vs the same etcd Put
+// `--failover N` instead measures leader failover (see failover() below).
 // Like for like: both serve clients over TLS and use mutual TLS between peers (etcd gets
 // certificates from a throwaway CA); `--etcd-plain` runs etcd without TLS instead.
 import { ensurePki, issue } from "../../server/tls/pki";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, freePort } from "../e2e/raft-harness";
@@ -21,28 +22,70 @@ interface Result {
   p50: number;
   p99: number;
   opsPerSec: number;
+  /** CPU (user + system, all threads) of the 3 server processes per successful op. */
+  cpuMsPerOp: number;
+  /** Bytes the 3 server processes wrote to storage per successful op. */
+  diskKbPerOp: number;
 }
 
-async function drive(conc: number, seconds: number, op: (worker: number, i: number) => Promise<boolean>): Promise<Result> {
+/** utime + stime of a process in ms (Linux /proc), 0 if unknown. */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Bytes a process has caused to be written to storage (Linux /proc/<pid>/io), 0 if unknown. */
+function writtenBytes(pid: number): number {
+  try {
+    return Number(/write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** A run of `drive`: raw latencies so several slices can be merged. */
+interface Slice {
+  lat: number[];
+  errors: number;
+  seconds: number;
+  cpuMs: number;
+  diskBytes: number;
+}
+
+/** Numbers every op of the run (keys stay unique across slices). */
+let opSeq = 0;
+
+async function driveSlice(conc: number, seconds: number, pids: number[], op: (worker: number, i: number) => Promise<boolean>): Promise<Slice> {
   const lat: number[] = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
-  let n = 0;
+  const cpu0 = pids.reduce((a, p) => a + cpuMs(p), 0);
+  const disk0 = pids.reduce((a, p) => a + writtenBytes(p), 0);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: conc }, async (_, w) => {
       while (performance.now() < end) {
         const t = performance.now();
-        const ok = await op(w, n++).catch(() => false);
+        const ok = await op(w, opSeq++).catch(() => false);
         if (ok) lat.push(performance.now() - t);
         else errors++;
       }
     }),
   );
-  const elapsed = (performance.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
+  return { lat, errors, seconds: (performance.now() - start) / 1000, cpuMs: pids.reduce((a, p) => a + cpuMs(p), 0) - cpu0, diskBytes: pids.reduce((a, p) => a + writtenBytes(p), 0) - disk0 };
+}
+
+function merge(slices: Slice[]): Result {
+  const lat = slices.flatMap((s) => s.lat).sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? NaN;
-  return { ops: lat.length, errors, p50: q(0.5), p99: q(0.99), opsPerSec: lat.length / elapsed };
+  const secs = slices.reduce((a, s) => a + s.seconds, 0);
+  const cpu = slices.reduce((a, s) => a + s.cpuMs, 0);
+  const disk = slices.reduce((a, s) => a + s.diskBytes, 0);
+  return { ops: lat.length, errors: slices.reduce((a, s) => a + s.errors, 0), p50: q(0.5), p99: q(0.99), opsPerSec: lat.length / secs, cpuMsPerOp: lat.length ? cpu / lat.length : NaN, diskKbPerOp: lat.length ? disk / 1024 / lat.length : NaN };
 }
 
 function ensureEtcd(): string {
@@ -70,7 +113,7 @@ async function etcdTls(dir: string): Promise<{ ca: string; files: string[] }> {
   return { ca: pki.ca.cert, files: [f("ca.pem", pki.ca.cert), f("serving.pem", pki.serving.cert), f("serving-key.pem", pki.serving.key), f("peer.pem", peer.cert), f("peer-key.pem", peer.key)] };
 }
 
-async function startEtcd(bin: string, secure: boolean): Promise<{ urls: string[]; ca?: string; stop: () => void }> {
+export async function startEtcd(bin: string, secure: boolean): Promise<{ urls: string[]; ca?: string; pids: number[]; stop: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-bench-etcd-"));
   const ms = [];
   for (let i = 0; i < 3; i++) ms.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
@@ -112,6 +155,7 @@ async function startEtcd(bin: string, secure: boolean): Promise<{ urls: string[]
   return {
     urls,
     ca: tls?.ca,
+    pids: procs.map((p) => p.pid!),
     stop: () => {
       for (const p of procs) p.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
@@ -119,12 +163,120 @@ async function startEtcd(bin: string, secure: boolean): Promise<{ urls: string[]
   };
 }
 
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(s.length * p) - 1)] ?? NaN;
+};
+
+function table(head: string[], rows: string[][]): void {
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  for (const r of all) console.log(r.map((c, i) => c.padStart(w[i]!)).join("  "));
+}
+
+/** `raft-trace <epoch ms> <event>` lines the servers print with SKIFF_RAFT_TRACE=1. */
+function traces(logFile: string, after: number): { at: number; ev: string }[] {
+  const out: { at: number; ev: string }[] = [];
+  for (const line of readFileSync(logFile, "utf8").split("\n")) {
+    const m = /^raft-trace (\d+) (.*)$/.exec(line);
+    if (m && Number(m[1]) >= after) out.push({ at: Number(m[1]), ev: m[2]! });
+  }
+  return out;
+}
+
+/**
+ * `bun run bench raft --failover N`: kill -9 the leader of 3 real servers N times (restarting
+ * it in between) while a client POSTs a ConfigMap through a survivor every 10 ms (3 s request
+ * timeout, like the e2e test). Per run: a survivor sees the leader's connection drop, the
+ * first pre-vote, the new leader, and the first successful write, all from the kill.
+ */
+async function failover(runs: number): Promise<void> {
+  console.log(`starting 3 skiff servers… (${runs} failovers)`);
+  const cluster = new Cluster(3, { label: "failover", env: { SKIFF_RAFT_TRACE: "1" } });
+  await cluster.start();
+  const rows: string[][] = [];
+  const total: number[] = [];
+  const toLeader: number[] = [];
+  try {
+    await cluster.servers[0]!.fetch("/api/v1/namespaces", { method: "POST", body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "failover" } }) });
+    for (let run = 1; run <= runs; run++) {
+      // A settled cluster: every server a reachable voter that has caught up.
+      const settle = Date.now() + 60_000;
+      for (;;) {
+        const m = await cluster.members();
+        if (m && m.length === 3 && m.every((x) => x.role === "voter" && x.reachable && (x.lag ?? 99) < 5) && m.some((x) => x.leader)) break;
+        if (Date.now() > settle) throw new Error(`cluster did not settle: ${JSON.stringify(m)}`);
+        await Bun.sleep(200);
+      }
+      await Bun.sleep(1500);
+      const leader = await cluster.leader();
+      const others = cluster.servers.filter((s) => s !== leader);
+      const survivor = others[run % 2]!;
+      const killEpoch = Date.now();
+      const killAt = performance.now();
+      await leader.kill("SIGKILL");
+      let ms = -1;
+      let attempts = 0;
+      let longest = 0;
+      const statuses = new Map<string, number>();
+      for (let i = 0; ; i++) {
+        const t = performance.now();
+        let st = "err";
+        try {
+          const r = await survivor.fetch(`/api/v1/namespaces/failover/configmaps`, {
+            method: "POST",
+            body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `p${run}-${i}` } }),
+            timeoutMs: 3000,
+          });
+          await r.text();
+          st = String(r.status);
+        } catch {}
+        attempts++;
+        longest = Math.max(longest, performance.now() - t);
+        statuses.set(st, (statuses.get(st) ?? 0) + 1);
+        if (st === "201") {
+          ms = performance.now() - killAt;
+          break;
+        }
+        if (performance.now() - killAt > 30_000) break;
+        await Bun.sleep(10);
+      }
+      const ev = others.flatMap((s) => traces(s.logFile, killEpoch).map((t) => ({ ...t, who: s.name })));
+      const first = (re: RegExp) => {
+        const t = ev.filter((e) => re.test(e.ev)).sort((a, b) => a.at - b.at)[0];
+        return t ? t.at - killEpoch : NaN;
+      };
+      const down = first(/^peer-down .*\(leader\)/);
+      const pre = first(/^role preCandidate/);
+      const lead = first(/^role leader/);
+      total.push(ms < 0 ? Infinity : ms);
+      toLeader.push(lead);
+      const codes = [...statuses].map(([k, v]) => `${k}×${v}`).join(" ");
+      const row = [String(run), leader.name, survivor.name, down.toFixed(0), pre.toFixed(0), lead.toFixed(0), ms.toFixed(0), String(attempts), longest.toFixed(0), codes];
+      rows.push(row);
+      console.log(row.join("\t"));
+      await leader.start();
+    }
+  } finally {
+    await cluster.stop();
+    cluster.cleanup();
+  }
+  console.log(`\nFailover: kill -9 of the leader of 3 servers, ${runs} runs; ms from the kill (traced by the survivors)`);
+  console.log("conn lost = a survivor's stream to the leader broke; pre-vote = first survivor pre-candidate; leader = new leader elected; write = first 201 through the survivor");
+  table(["run", "killed", "via", "conn lost", "pre-vote", "leader", "write", "tries", "longest try", "answers"], rows);
+  const fin = total.filter(Number.isFinite);
+  console.log(`\nfailover (first write) ms: p50 ${pct(fin, 0.5).toFixed(0)}  p90 ${pct(fin, 0.9).toFixed(0)}  max ${Math.max(...total).toFixed(0)}`);
+  console.log(`new leader ms:             p50 ${pct(toLeader, 0.5).toFixed(0)}  p90 ${pct(toLeader, 0.9).toFixed(0)}  max ${Math.max(...toLeader).toFixed(0)}`);
+}
+
 export async function main(args: string[]): Promise<void> {
   const arg = (n: string, d: string) => {
     const i = args.indexOf(`--${n}`);
     return i >= 0 ? args[i + 1]! : d;
   };
+  if (args.includes("--failover")) return failover(Math.max(1, Number(arg("failover", "10")) || 10));
   const seconds = Number(arg("seconds", "5"));
+  const slices = Math.max(1, Number(arg("slices", "5")) || 5);
   const levels = arg("levels", "1,16,64,256").split(",").map(Number);
   const value = "v".repeat(256);
   const etcdBin = ensureEtcd();
@@ -137,13 +289,15 @@ export async function main(args: string[]): Promise<void> {
   const etcdSecure = !args.includes("--etcd-plain");
   const etcd = await startEtcd(etcdBin, etcdSecure);
   const servers = cluster.servers;
+  const skiffPids = servers.map((x) => x.proc!.pid);
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const etcdPut = (w: number, i: number) =>
     fetch(`${etcd.urls[w % 3]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`k-${w}-${i}`), value: b64(value) }), ...(etcd.ca ? { tls: { ca: etcd.ca } } : {}) } as RequestInit).then(async (r) => (await r.arrayBuffer(), r.ok));
   const rows: string[][] = [];
   try {
     let run = 0;
-    for (const level of ["kv", "cm"] as const) {
+    const kinds = arg("kinds", "kv,cm").split(",") as ("kv" | "cm")[];
+    for (const level of kinds) {
       for (const conc of levels) {
         run++;
         const skiffOp =
@@ -157,9 +311,17 @@ export async function main(args: string[]): Promise<void> {
                     body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `b${run}-${w}-${i}` }, data: { v: value } }),
                   })
                   .then(async (r) => (await r.arrayBuffer(), r.status === 201));
-        const s = await drive(conc, seconds, skiffOp);
-        const e = await drive(conc, seconds, etcdPut);
-        const row = [level, String(conc), s.opsPerSec.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.errors), e.opsPerSec.toFixed(0), e.p50.toFixed(1), e.p99.toFixed(1), (s.opsPerSec / e.opsPerSec).toFixed(2)];
+        // Alternate short slices of Skiff and etcd, so both see the same background load (the
+        // machine is shared and 2-core: sequential 5 s runs measured the neighbours as much).
+        const ss: Slice[] = [];
+        const es: Slice[] = [];
+        for (let k = 0; k < slices; k++) {
+          ss.push(await driveSlice(conc, seconds / slices, skiffPids, skiffOp));
+          es.push(await driveSlice(conc, seconds / slices, etcd.pids, etcdPut));
+        }
+        const s = merge(ss);
+        const e = merge(es);
+        const row = [level, String(conc), s.opsPerSec.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.errors), s.cpuMsPerOp.toFixed(2), s.diskKbPerOp.toFixed(1), e.opsPerSec.toFixed(0), e.p50.toFixed(1), e.p99.toFixed(1), e.cpuMsPerOp.toFixed(2), e.diskKbPerOp.toFixed(1), (s.opsPerSec / e.opsPerSec).toFixed(2)];
         rows.push(row);
         console.log(row.join("\t"));
       }
@@ -169,10 +331,11 @@ export async function main(args: string[]): Promise<void> {
     cluster.cleanup();
     etcd.stop();
   }
-  const head = ["level", "clients", "skiff ops/s", "p50 ms", "p99 ms", "errors", "etcd ops/s", "p50 ms", "p99 ms", "skiff/etcd"];
+  const head = ["level", "clients", "skiff ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "disk KB/op", "etcd ops/s", "p50 ms", "p99 ms", "cpu ms/op", "disk KB/op", "skiff/etcd"];
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  console.log(`\nRaft benchmark: 3 members each, ${seconds} s per cell, 256-byte values, requests round-robin over the members`);
+  console.log(`\nRaft benchmark: 3 members each, ${seconds} s per cell (${slices} alternating slices of Skiff and etcd), 256-byte values, requests round-robin over the members`);
+  console.log("cpu ms/op, disk KB/op = CPU time (user + system) and bytes written to storage by the 3 server processes, per successful write");
   console.log("kv = Skiff raw KV put through Raft (POST /v1-skiff/raft/kv) vs etcd v3 Put; cm = Skiff ConfigMap create through the API vs etcd v3 Put");
   console.log(
     etcdSecure

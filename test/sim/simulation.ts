@@ -172,6 +172,8 @@ class Simulation {
   private killRemoved: boolean;
   private opRate: number;
   private maxCrashed: number;
+  /** False alarms of the transport's "leader connection reset" hint (leader alive). */
+  private leaderDownRate: number;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed);
@@ -194,6 +196,7 @@ class Simulation {
     this.killRemoved = r.chance(0.6);
     this.opRate = r.pick([0.05, 0.15, 0.3]);
     this.maxCrashed = r.pick([1, opts.nodes - 1, opts.nodes]);
+    this.leaderDownRate = r.pick([0, 0.002, 0.01]);
     const voters: NodeId[] = [];
     for (let i = 1; i <= opts.nodes; i++) voters.push(i);
     for (const id of voters) this.addNode(id, new MemoryStorage(voters));
@@ -240,6 +243,8 @@ class Simulation {
     if (!n.raft) return;
     this.trace(`crash ${n.id} (${why})`);
     n.raft = undefined;
+    // Most peers see its connections reset (a real transport's hint; not all: partitions).
+    for (const x of this.nodes.values()) if (x.raft && this.rng.chance(0.8)) x.raft.reportLeaderDown(n.id);
     n.inflight = undefined;
     // Clients see the connection drop: outcome unknown.
     for (const p of n.proposals.values()) this.abandon(p);
@@ -363,6 +368,15 @@ class Simulation {
       this.trace("heal");
     }
     if (this.healAt === 0 && r.chance(this.partitionRate)) this.partition();
+    if (r.chance(this.leaderDownRate)) {
+      // A spurious "leader connection reset" at a follower whose leader is alive.
+      const fs = this.aliveMembers().filter((x) => x.raft?.role === "follower" && x.raft.lead !== 0);
+      if (fs.length > 0) {
+        const f = r.pick(fs);
+        this.trace(`leader-down hint at ${f.id} (leader ${f.raft!.lead} alive)`);
+        f.raft!.reportLeaderDown(f.raft!.lead);
+      }
+    }
     if (r.chance(this.confRate)) this.confChange();
     if (r.chance(this.transferRate)) {
       const l = this.leader();

@@ -232,6 +232,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     onProposalResults: (from, results) => node.onProposalResults(from, results),
     onForward: (from, req) => node.handleForward(from, req),
     onUnreachable: (peer) => node.reportUnreachable(peer),
+    onPeerDown: (peer) => node.peerDown(peer),
   });
   node.transport = transport;
 

@@ -133,6 +133,8 @@ export class Raft {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /** randomizedElectionTimeout was shortened by reportLeaderDown(). */
+  private leaderDownHint = false;
   private snapRecv: SnapReceive | undefined;
   private bcastPending = false;
   private readyOutstanding = false;
@@ -453,6 +455,24 @@ export class Raft {
     return s;
   }
 
+  /**
+   * The transport saw the leader's connection reset (its process died, its host rebooted).
+   * A follower then campaigns one tick after the other voters' leases run out (they ignore
+   * (pre-)votes for `electionTimeout` ticks after hearing from the leader) instead of after
+   * its randomized timeout of up to 2×. Voters go in id order two ticks apart, so survivors
+   * that all saw the reset don't split the vote. Only timing changes: pre-vote and the lease
+   * still protect a live leader (a false alarm costs at most a rejected pre-vote), and any
+   * message from the leader restores the normal randomized timeout.
+   */
+  reportLeaderDown(id: NodeId): void {
+    if (this.role !== "follower" || id === NONE || id !== this.lead || !this.promotable()) return;
+    const others = [...this.voters].filter((v) => v !== id).sort((a, b) => a - b);
+    const t = this.electionTimeout + 1 + 2 * Math.max(0, others.indexOf(this.id));
+    if (t >= this.randomizedElectionTimeout) return;
+    this.randomizedElectionTimeout = t;
+    this.leaderDownHint = true;
+  }
+
   /** Current membership (latest in the log). */
   confState(): ConfState {
     return cloneConf(this.conf.current());
@@ -514,6 +534,7 @@ export class Raft {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.electionTimeout + Math.floor(this.rand() * this.electionTimeout);
+    this.leaderDownHint = false;
     this.leadTransferee = NONE;
     this.votes.clear();
     this.prs = new Map();
@@ -766,6 +787,11 @@ export class Raft {
   }
 
   private stepFollower(m: Message): void {
+    if (this.leaderDownHint && (m.type === "app" || m.type === "heartbeat" || m.type === "snap")) {
+      // The leader is alive after all (the reset was a blip): back to the normal timeout.
+      this.leaderDownHint = false;
+      this.randomizedElectionTimeout = this.electionTimeout + Math.floor(this.rand() * this.electionTimeout);
+    }
     switch (m.type) {
       case "app":
         this.electionElapsed = 0;

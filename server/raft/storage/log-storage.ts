@@ -9,9 +9,10 @@
 // WAL frames), and `write()` + `sync()`/`syncAsync()` fdatasync the -wal file afterwards —
 // the same fsync FULL would issue at COMMIT, so a Ready is durable (checksummed frames up to
 // its commit frame) once the sync returns. What OFF would otherwise weaken is handled here:
-// automatic checkpoints are off; `maybeCheckpoint()` runs them under synchronous=FULL (WAL
-// fsynced before its pages are copied, database fsynced before the WAL is truncated), and
-// snapshot/compaction transactions and close() run under FULL too.
+// automatic checkpoints are off; the node runs `checkpointAsync()` between Readies (SQLite's
+// order — WAL durable, pages copied, database fsynced, WAL emptied and fsynced — with the
+// fsyncs on the thread pool, see checkpointWal; `maybeCheckpoint()` does the same blocking,
+// under FULL), and snapshot/compaction transactions and close() run under FULL too.
 import { Database } from "bun:sqlite";
 import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -49,6 +50,36 @@ export function writeFileDurable(path: string, data: Uint8Array): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
+}
+
+function fdatasyncPath(path: string): Promise<void> {
+  const fd = openSync(path, "r");
+  return new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve()))).finally(() => closeSync(fd));
+}
+
+/**
+ * Checkpoint a WAL-mode database without fsyncing on the event loop, in SQLite's own order:
+ *   1. the WAL is durable (fdatasync on the thread pool, unless the caller knows it is),
+ *   2. its pages are copied into the database (PASSIVE checkpoint with synchronous=OFF: no fsync),
+ *   3. the database is durable (fdatasync on the thread pool),
+ *   4. the WAL is emptied (TRUNCATE checkpoint: nothing is left to copy) and that is made
+ *      durable (fdatasync), so the next write starts a fresh WAL: no stale frames survive that
+ *      a crash could replay over newer database pages (SQLite would fsync the header of a
+ *      reused WAL for this; here the connections run with synchronous=OFF).
+ * The caller must not write to `db` until the promise settles.
+ */
+export async function checkpointWal(db: Database, dbPath: string, walDurable: boolean, synchronous: "OFF" | "NORMAL" | "FULL"): Promise<void> {
+  const wal = `${dbPath}-wal`;
+  if (!walDurable) await fdatasyncPath(wal);
+  db.exec("PRAGMA synchronous = OFF");
+  try {
+    db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    await fdatasyncPath(dbPath);
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    await fdatasyncPath(wal);
+  } finally {
+    db.exec(`PRAGMA synchronous = ${synchronous}`);
+  }
 }
 
 /** A snapshot whose body is read from its file the first time somebody needs it. */
@@ -227,6 +258,22 @@ export class SqliteLogStorage extends InMemoryLog implements Storage {
     this.writesSinceCheck = 0;
     if (!force && (this.walFd === undefined || fstatSync(this.walFd).size < this.walLimitBytes)) return;
     this.withFull(() => this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }
+
+  /** The WAL has grown past walLimitBytes (looked at every 256 writes): see checkpointAsync. */
+  checkpointDue(): boolean {
+    if (this.writesSinceCheck < 256 || this.walFd === undefined) return false;
+    this.writesSinceCheck = 0;
+    return fstatSync(this.walFd).size >= this.walLimitBytes;
+  }
+
+  /**
+   * maybeCheckpoint's work with the fsyncs on the thread pool (see checkpointWal). Call between
+   * Readies and write nothing until it settles. (The WAL is normally durable already: every
+   * write is synced before the next Ready; its fdatasync is then nearly free.)
+   */
+  checkpointAsync(): Promise<void> {
+    return checkpointWal(this.db, join(this.dir, "raft.db"), false, "OFF");
   }
 
   /** Run fn with synchronous=FULL: its commit fsyncs (for rare metadata changes that must be durable at once). */

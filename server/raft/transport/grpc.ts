@@ -72,6 +72,8 @@ export interface TransportOptions {
   onProposalResults?: (from: number, results: ProposalResult[]) => void;
   onForward: (from: number, req: any) => Promise<any>;
   onUnreachable: (id: number) => void;
+  /** A stream that had been up (the peer answered) broke: the peer died or the link reset. */
+  onPeerDown?: (id: number) => void;
 }
 
 const CHANNEL_OPTS: grpc.ChannelOptions = {
@@ -83,6 +85,11 @@ const CHANNEL_OPTS: grpc.ChannelOptions = {
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1000,
   "grpc.min_reconnect_backoff_ms": 100,
+  // Per-message bookkeeping we don't use, on the hot path of every frame: channelz call
+  // statistics, and the retry layer's message buffering (Raft resends on its own; writes that
+  // certainly were not sent are retried by the node).
+  "grpc.enable_channelz": 0,
+  "grpc.enable_retries": 0,
 };
 
 class Peer {
@@ -90,6 +97,8 @@ class Peer {
   stream: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
   nextDialAt = 0;
   backoff = 50;
+  /** The current stream got the peer's first frame: it is really connected. */
+  up = false;
   /** Proposals / results queued this turn, written as one frame (see flushOutbox). */
   outProps: Proposal[] = [];
   outResults: ProposalResult[] = [];
@@ -127,6 +136,7 @@ export class GrpcTransport {
       "grpc.http2.min_ping_interval_without_data_ms": 500,
       "grpc.keepalive_time_ms": 2000,
       "grpc.keepalive_timeout_ms": 3000,
+      "grpc.enable_channelz": 0,
     } as any);
     server.addService(SERVICE, {
       Stream: (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
@@ -223,15 +233,21 @@ export class GrpcTransport {
     const client = this.clientFor(p) as any;
     const s: grpc.ClientDuplexStream<Uint8Array, Buffer> = client.Stream();
     p.stream = s;
+    p.up = false;
     const down = () => {
       if (p.stream !== s) return;
+      const wasUp = p.up;
       p.stream = undefined;
+      p.up = false;
       p.nextDialAt = Date.now() + p.backoff;
       p.backoff = Math.min(p.backoff * 2, 1000);
-      if (!this.stopped) this.o.onUnreachable(p.id);
+      if (this.stopped) return;
+      this.o.onUnreachable(p.id);
+      if (wasUp) this.o.onPeerDown?.(p.id);
     };
     s.on("data", () => {
       p.backoff = 50;
+      if (p.stream === s) p.up = true;
     });
     s.on("error", down);
     s.on("end", down);
@@ -275,24 +291,30 @@ export class GrpcTransport {
 
   /**
    * Forward a write to the leader over the peer stream (no unary call per write). Returns
-   * false if it certainly was not sent (no stream to that peer): the caller may retry.
+   * false if it certainly was not sent: no stream to that peer that it has answered on (a
+   * stream just dialed to a dead leader would swallow the write and leave its fate unknown
+   * until a timeout). The caller may retry.
    */
   propose(to: number, p: Proposal): boolean {
     if (this.stopped || this.blocked.has(to)) return false;
     const peer = this.peers.get(to);
-    if (!peer || !this.streamFor(peer)) return false;
+    if (!peer || !this.streamFor(peer) || !peer.up) return false;
     peer.outProps.push(p);
     this.scheduleOutbox();
     return true;
   }
 
-  /** Answer a forwarded write (on the stream that also carries our appends to that peer). */
-  proposalResult(to: number, r: ProposalResult): void {
+  /**
+   * Answer a forwarded write (on the stream that also carries our appends to that peer).
+   * `hold`: the caller's next send() carries it in the same frame as the entry's append (one
+   * frame less per forwarded batch); the caller then calls flushOutbox() for what is left.
+   */
+  proposalResult(to: number, r: ProposalResult, hold = false): void {
     if (this.stopped || this.blocked.has(to)) return;
     const peer = this.peers.get(to);
     if (!peer) return;
     peer.outResults.push(r);
-    this.scheduleOutbox();
+    if (!hold) this.scheduleOutbox();
   }
 
   private scheduleOutbox(): void {
@@ -306,7 +328,8 @@ export class GrpcTransport {
     });
   }
 
-  private flushOutbox(): void {
+  /** Send whatever is queued for any peer now. */
+  flushOutbox(): void {
     if (this.stopped) return;
     for (const p of this.peers.values()) {
       if (!p.outProps.length && !p.outResults.length) continue;
