@@ -131,6 +131,13 @@ async function server(args: string[]): Promise<number> {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  // `skiff cluster remove` of this server: stop, like a removed etcd member.
+  void srv.removed.then(async (msg) => {
+    console.error(msg);
+    await agent?.stop();
+    await srv.stop();
+    process.exit(1);
+  });
   return await new Promise<number>(() => {});
 }
 

@@ -36,6 +36,8 @@ export interface ServerFlags {
 
 export interface RunningServer {
   url: string;
+  /** Resolves (with what to tell the user) when this server is removed from its cluster. */
+  removed: Promise<string>;
   /** The join token agents use (K10<ca-hash>::server:<secret>). */
   joinToken: string;
   caPem: string;
@@ -179,6 +181,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   console.log(`join token (also in ${tokenPath}): ${joinToken}`);
   return {
     url,
+    removed: consensus.removed,
     joinToken,
     caPem: pki.ca.cert,
     nodeCredentials: async (nodeName) => ({ server: url, caData: pki.ca.cert, token: await auth.nodeToken(nodeName) }),

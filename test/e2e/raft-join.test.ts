@@ -79,4 +79,24 @@ test("join from a snapshot, quorum loss fails fast, members and remove", async (
   expect(after.map((m) => m.name).sort()).toEqual(["s1", "s2"]);
   // Writes keep working with the two remaining voters.
   expect((await s1.fetch(`/api/v1/namespaces/${NS}/configmaps`, { method: "POST", body: cm("after-remove") })).status).toBe(201);
+  // The removed server stops (like a removed etcd member) and will not start on its old state.
+  const code = await Promise.race([victim.proc!.exited, Bun.sleep(15_000).then(() => "still running")]);
+  expect(code).toBe(1);
+  expect(readFileSync(victim.logFile, "utf8")).toContain(`this server (${victim.name}) was removed from the cluster: stopping`);
+  const err = await victim.start().then(() => "started", (e: Error) => e.message);
+  expect(err).toContain("this server was removed from the cluster");
+  expect(err).toContain("to join again, empty its data dir");
+
+  // A server removed while it is down learns it when it comes back (the leader no longer lists
+  // it) and stops too, instead of answering 503 for ever.
+  const s4 = new ServerProc("s4", join(cluster.dir, "s4"), await freePort(), await freePort(), join(cluster.dir, "s4.log"), () => ({ server: s1.url, token: s1.joinToken }), {});
+  cluster.servers.push(s4);
+  await s4.start();
+  await cluster.waitVoters(3, 60_000);
+  await s4.kill("SIGKILL");
+  expect(await clusterCmd(["remove", "s4", ...flags.map((f) => (f === follower.url ? s1.url : f === follower.token ? s1.token : f))])).toBe(0);
+  await s4.start();
+  const code4 = await Promise.race([s4.proc!.exited, Bun.sleep(30_000).then(() => "still running")]);
+  expect(code4).toBe(1);
+  expect(readFileSync(s4.logFile, "utf8")).toContain("no longer lists it");
 });

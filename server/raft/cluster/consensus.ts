@@ -4,7 +4,7 @@
 // notifications for the controllers, and HTTPS routes for `skiff cluster` and joining.
 import { fetchPinnedCa } from "../../../lib/join";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ApiError } from "../../api/status";
 import { parseJoinToken } from "../../auth/tokens";
 import type { Proposer } from "../../store/proposer";
@@ -62,6 +62,8 @@ export interface Consensus {
   isLeader(): boolean;
   /** Called with true when this server becomes leader, false when it stops being leader. */
   onLeaderChange(cb: (leader: boolean) => void): () => void;
+  /** Resolves with a message once this server has been removed from the cluster. */
+  removed: Promise<string>;
   members(): Promise<MemberStatus[]>;
   remove(name: string): Promise<{ removed: string; id: string }>;
   /** Handle a join request (from the HTTPS route). */
@@ -178,8 +180,19 @@ async function postJoin(server: string, token: string, caPem: string, body: Join
   throw new Error(`joining through ${server} failed: ${last}`);
 }
 
+/** Written when this server's removal is applied: its Raft state must never serve again. */
+export function removedMarker(serverDir: string): string {
+  return join(serverDir, "raft", "REMOVED");
+}
+
 export async function startConsensus(store: Store, o: ConsensusOptions): Promise<Consensus> {
   const raftDir = join(o.serverDir, "raft");
+  // Like etcd, a removed member does not come back on its old state: it would hold an
+  // outdated view of the cluster and answer 503 forever.
+  if (existsSync(removedMarker(o.serverDir)))
+    throw new Error(
+      `this server was removed from the cluster (${readFileSync(removedMarker(o.serverDir), "utf8").trim()}); to join again, empty its data dir (${dirname(o.serverDir)}) and start it with --server URL --token TOKEN`,
+    );
   const storage = new SqliteLogStorage(raftDir);
   const raftPort = o.raftPort ?? 2380;
   const advertise = o.advertiseHost ?? hostOf(o.apiUrl);
@@ -314,6 +327,8 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
             return { err: "retry", msg: "leadership transferred" };
           }
           if (cs.voters.includes(m.id) || cs.learners.includes(m.id)) await node.confChange("remove", m.id);
+          // Tell it (while its address is still in the table): it will never apply its removal.
+          await transport.forward(m.id, { k: "removed" }, 2000).catch(() => {});
           const o = await node.submit([{ op: "delete", res: MEMBERS_RES, ns: "", name: String(m.id) }], Date.now() + 10_000);
           void o;
           console.log(`raft: removed ${m.name} (id ${hex(m.id)}) from the cluster`);
@@ -351,6 +366,34 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     }
   };
 
+  const removed = new Promise<string>((resolve) =>
+    node.onRemoved(() => {
+      const why = `removed at ${new Date().toISOString()} with skiff cluster remove ${o.name}`;
+      try {
+        writeFileSync(removedMarker(o.serverDir), why + "\n");
+      } catch {}
+      resolve(`this server (${o.name}) was removed from the cluster: stopping`);
+    }),
+  );
+  // A server removed while it was down never hears of it from the leader: when it has had no
+  // leader for a while it asks the others, and the leader's own answer (its membership is the
+  // latest) settles it.
+  let leaderSince = Date.now();
+  const leaderlessCheck = setInterval(async () => {
+    if (node.raft.lead !== 0) leaderSince = Date.now();
+    if (stopped || node.removed || Date.now() - leaderSince < 10_000) return;
+    for (const m of node.memberTable().values()) {
+      if (m.id === id) continue;
+      try {
+        const st = await transport.forward(m.id, { k: "status" }, 1500);
+        if (st?.lead === m.id && st.role === "leader" && ![...st.conf.voters, ...st.conf.learners].includes(id)) {
+          node.markRemoved(`the leader ${m.name} no longer lists it`);
+          return;
+        }
+      } catch {}
+    }
+  }, 5000);
+  leaderlessCheck.unref?.();
   node.start();
   void ensureSelf();
 
@@ -362,6 +405,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     readBarrier: () => node.readBarrier(),
     isLeader: () => node.isLeader(),
     onLeaderChange: (cb) => node.onLeaderChange(cb),
+    removed,
     async members() {
       const ls = await onLeader({ k: "leaderStatus" }, 5000);
       const st = ls.status as ReturnType<RaftNode["localStatus"]>;
@@ -418,6 +462,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     },
     async stop(opts) {
       stopped = true;
+      clearInterval(leaderlessCheck);
       await node.stop(opts);
       transport.stop();
       storage.close();

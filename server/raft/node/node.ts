@@ -508,10 +508,7 @@ export class RaftNode {
     if (e.type === "conf") {
       this.store.applyEntry(e.index, []);
       const cc = decodeConfChange(e.data);
-      if (cc.type === "remove" && cc.node === this.id) {
-        this.removed = true;
-        this.log("this server was removed from the cluster");
-      }
+      if (cc.type === "remove" && cc.node === this.id) this.markRemoved("its removal was applied here");
       this.emitConf(this.raft.confState());
     } else {
       const cmds = e.data.length ? decodeCommands(e.data) : [];
@@ -899,6 +896,12 @@ export class RaftNode {
       }
       case "status":
         return this.localStatus();
+      case "removed":
+        // The leader stops replicating to a server as soon as it appends its removal, so the
+        // server would never apply it: the leader tells it directly.
+        if (from !== this.raft.lead && !this.raft.confState().voters.includes(from)) return { err: "invalid", msg: "only a member may say so" };
+        this.markRemoved(`the leader ${from.toString(16)} said so`);
+        return { ok: true };
       default:
         return this.extraForward ? this.extraForward(from, req) : { err: "unknown", msg: `unknown request ${req?.k}` };
     }
@@ -970,6 +973,21 @@ export class RaftNode {
 
   onConfChange(cb: (cs: ConfState) => void): void {
     this.confListeners.push(cb);
+  }
+
+  private removedListeners: (() => void)[] = [];
+
+  /** This server is no longer a member (its removal applied, or the leader said so). */
+  markRemoved(why: string): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.log(`this server was removed from the cluster (${why})`);
+    for (const cb of this.removedListeners) cb();
+  }
+
+  /** Called once the removal of this server (skiff cluster remove) is applied here. */
+  onRemoved(cb: () => void): void {
+    this.removedListeners.push(cb);
   }
 
   onLeaderChange(cb: (leader: boolean) => void): () => void {
