@@ -282,11 +282,16 @@ function nameErrors(name: string, nameKind: NameKind, prefix: boolean): string[]
  * (namespaces), DNS-1035 label (services) or only path-segment safety (RBAC roles, ...). */
 export type NameKind = "subdomain" | "label" | "dns1035" | "path";
 
-/** Path-segment names can't be "." or ".." or contain "/" or "%" (IsValidPathSegmentName). */
+/**
+ * Path-segment names can't be "." or ".." or contain "/" or "%" (IsValidPathSegmentName).
+ * Control characters are refused too (stricter than upstream): they cannot travel in a URL
+ * path or a kubectl table intact.
+ */
 function pathSegmentErrors(name: string): string[] {
   if (name === "." || name === "..") return [`may not be '${name}'`];
   const errs: string[] = [];
   for (const c of ["/", "%"]) if (name.includes(c)) errs.push(`may not contain '${c}'`);
+  if (/[\u0000-\u001f\u007f]/.test(name)) errs.push("may not contain control characters");
   return errs;
 }
 

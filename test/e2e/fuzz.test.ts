@@ -378,7 +378,7 @@ describe("fuzz: generated requests against a live server", () => {
       )
       .filter((s) => !(dns1123Subdomain.test(s) && s.length <= 253));
     await fc.assert(
-      fc.asyncProperty(bad, fc.constantFrom("ConfigMap", "Secret", "Pod", "Deployment", "Role"), async (name, kind) => {
+      fc.asyncProperty(bad, fc.constantFrom("ConfigMap", "Secret", "Pod", "Deployment"), async (name, kind) => {
         const obj = baseObject(kind, name);
         const r = await send("POST", COLL[kind]!, JSON.stringify(obj), "application/json");
         expect4xx(r, `POST ${kind} named ${JSON.stringify(name)}`, [422]);
@@ -386,6 +386,24 @@ describe("fuzz: generated requests against a live server", () => {
       }),
       runs(150),
     );
+    // RBAC objects are named like path segments ("system:node", even "UPPER case" is valid):
+    // only ".", "..", "/", "%" (and, here, control characters) are refused.
+    const badPath = fc.oneof(
+      fc.constantFrom(".", "..", "a/b", "a%2Fb", "%", "/", "x\u0000", "\t"),
+      fc.tuple(fc.string({ maxLength: 10 }), fc.constantFrom("/", "%", "\u0000", "\u001f", "\u007f"), fc.string({ maxLength: 10 })).map(([a, c, b]) => a + c + b),
+    );
+    await fc.assert(
+      fc.asyncProperty(badPath, async (name) => {
+        const r = await send("POST", COLL.Role!, JSON.stringify(baseObject("Role", name)), "application/json");
+        expect4xx(r, `POST Role named ${JSON.stringify(name)}`, [422]);
+        if (r.json.reason !== "Invalid") throw new Error(`invalid name: reason ${r.json.reason}, want Invalid\n${describeResp(r)}`);
+      }),
+      runs(60),
+    );
+    for (const name of ["system:node-reader", "UPPER case"]) {
+      const r = await send("POST", COLL.Role!, JSON.stringify(baseObject("Role", name)), "application/json");
+      if (r.status !== 201) throw new Error(`Role named ${JSON.stringify(name)} is valid in Kubernetes: want 201\n${describeResp(r)}`);
+    }
     for (const name of ["a.b", "A", "x".repeat(64), "-x", "kube_system"]) {
       const r = await send("POST", "/api/v1/namespaces", JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name } }), "application/json");
       expect4xx(r, `namespace named ${JSON.stringify(name)} (namespaces are DNS-1123 labels)`, [422]);
