@@ -4,36 +4,51 @@
 //   const { runtimeVersion } = await cri.version();
 //   const id = await cri.runPodSandbox(config);
 //
-// The .proto is embedded as text (works in `bun build --compile`), parsed with protobufjs and
-// turned into a gRPC package definition with @grpc/proto-loader's fromJSON. Every call has a
-// deadline (kubelet's 2-minute runtime request timeout by default) and fails with a CriError
-// that names the method and the gRPC status.
+// The messages and services come from schemas/proto/cri.proto: descriptor.ts turns it into a
+// descriptor at bundle time (a Bun macro, so the `bun build --compile` binary carries the result,
+// not protobufjs), and codec.ts encodes and decodes with proto-loader's object conventions.
+// Every call has a deadline (kubelet's 2-minute runtime request timeout by default) and fails
+// with a CriError that names the method and the gRPC status.
 
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import protobuf from "protobufjs";
-import protoText from "../../schemas/proto/cri.proto" with { type: "text" };
+import { CriCodec } from "./codec.ts";
+import { criDescriptor } from "./descriptor.ts" with { type: "macro" };
 import type * as T from "./types.ts";
 
 export * from "./types.ts";
 
-const LOADER_OPTIONS: protoLoader.Options = {
-  longs: Number,
-  enums: String,
-  bytes: Buffer,
-  defaults: true,
-  arrays: true,
-  objects: true,
-  oneofs: true,
-};
+/** Inlined at bundle time (one literal; each macro call would inline another copy). */
+const DESCRIPTOR = criDescriptor();
 
 let packageCache: grpc.GrpcObject | null = null;
+let codecCache: CriCodec | null = null;
 
-/** Loads the embedded CRI proto once. */
+export function criCodec(): CriCodec {
+  return (codecCache ??= new CriCodec(DESCRIPTOR));
+}
+
+/** The gRPC package of the CRI services (clients and server definitions), built once. */
 export function criPackage(): grpc.GrpcObject {
   if (!packageCache) {
-    const parsed = protobuf.parse(protoText, { keepCase: false, alternateCommentMode: true });
-    const def = protoLoader.fromJSON(parsed.root.toJSON(), LOADER_OPTIONS);
+    const codec = criCodec();
+    const def: Parameters<typeof grpc.loadPackageDefinition>[0] = {};
+    for (const [service, methods] of Object.entries(DESCRIPTOR.services)) {
+      const svc: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+      for (const [name, [req, res]] of Object.entries(methods)) {
+        svc[name] = {
+          path: `/${service}/${name}`,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (v: unknown) => codec.encode(req, v),
+          requestDeserialize: (b: Buffer) => codec.decode(req, b),
+          responseSerialize: (v: unknown) => codec.encode(res, v),
+          responseDeserialize: (b: Buffer) => codec.decode(res, b),
+          // proto-loader's camelCase alias (cri.version(...) as well as cri.Version(...))
+          originalName: name[0]!.toLowerCase() + name.slice(1),
+        };
+      }
+      def[service] = svc;
+    }
     packageCache = grpc.loadPackageDefinition(def);
   }
   return packageCache;

@@ -6,6 +6,8 @@
 //   bun run bench podstart [--bin dist/skiff] [--pods 50] [--settle 10] [--skip-floor] [--skip-agent]
 //                          [--leak-rounds K]   (K more bursts, idle RSS after each: growth check)
 //   bun run bench podstart --diag [--pods 20]   (agent in this process, every CRI/API call timed)
+//   bun run bench podstart --rss-only [--bin dist/skiff] [--settle 30] [--rss-pods 5]
+//                          (idle RSS only: each node idle, then a few pods, then idle again)
 //
 // floor   startRuntime() (agent/containerd/runtime.ts) in a temp data dir with bridge skiffpb0 and
 //         pod CIDR 10.91.0.0/24, busybox imported, then per pod RunPodSandbox + CreateContainer +
@@ -27,8 +29,10 @@
 //         agent containerd's log (info level); gaps between them are the agent's own work.
 // RSS     VmRSS of the server process with its embedded agent when idle (no pods), before and
 //         after the pod runs; then a `skiff server --disable-agent` on the host bridge and a
-//         `skiff agent` in a second namespace joined with the token. containerd's RSS is its own
-//         process and printed on its own line.
+//         `skiff agent` in a second namespace joined with the token, idle, then after --rss-pods
+//         pods bound to it (default 5) were Running and deleted. Each figure is split into
+//         anonymous (heaps, JIT) and file-backed pages (the executable's touched code and data).
+//         containerd's RSS is its own process and printed on its own line.
 // Cleanup: pods are deleted through the API (the agent removes their sandboxes), processes are
 // stopped, shims killed, mounts, namespaces, bridges, pod cgroups and temp dirs removed.
 import { spawnSync } from "node:child_process";
@@ -81,13 +85,23 @@ function run(argv: string[], allowFail = false): { ok: boolean; out: string; err
 
 const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
 
-function rssKb(pid: number | null | undefined): number {
-  if (!pid) return NaN;
+/** VmRSS and its parts (kB): anonymous (heaps, JIT code) and file-backed (the executable's
+ *  pages touched so far: Bun's machine code and the embedded bundle). */
+interface RssKb {
+  total: number;
+  anon: number;
+  file: number;
+}
+
+function rssKb(pid: number | null | undefined): RssKb {
+  const none = { total: NaN, anon: NaN, file: NaN };
+  if (!pid) return none;
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : NaN;
+    const st = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)\\s+kB`, "m").exec(st)?.[1] ?? NaN);
+    return { total: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
   } catch {
-    return NaN;
+    return none;
   }
 }
 
@@ -100,22 +114,33 @@ function containerdPid(dataDir: string): number | null {
   }
 }
 
-/** Median of a few VmRSS samples 1 s apart (MB). */
-async function sampleRss(pid: number | null, samples = 5): Promise<number> {
-  const v: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    if (i) await Bun.sleep(1000);
-    v.push(rssKb(pid));
-  }
-  return pct(v.filter((x) => !Number.isNaN(x)), 50) / 1024;
+/** RSS in MB: the median of a few samples 1 s apart (each part its own median). */
+interface Rss {
+  mb: number;
+  anonMb: number;
+  fileMb: number;
 }
 
-function busyboxPod(name: string, uid = ""): Pod {
+async function sampleRss(pid: number | null, samples = 5): Promise<Rss> {
+  const v: RssKb[] = [];
+  for (let i = 0; i < samples; i++) {
+    if (i) await Bun.sleep(1000);
+    const r = rssKb(pid);
+    if (!Number.isNaN(r.total)) v.push(r);
+  }
+  const med = (k: keyof RssKb) => pct(v.map((r) => r[k]), 50) / 1024;
+  return { mb: med("total"), anonMb: med("anon"), fileMb: med("file") };
+}
+
+const rssParts = (r: Rss) => `anon ${f0(r.anonMb)} + file ${f0(r.fileMb)}`;
+
+function busyboxPod(name: string, uid = "", nodeName?: string): Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, namespace: NAMESPACE, uid, labels: { bench: "podstart" } },
     spec: {
+      ...(nodeName ? { nodeName } : {}),
       terminationGracePeriodSeconds: 1,
       containers: [{ name: "sleep", image: "busybox:latest", imagePullPolicy: "IfNotPresent", command: ["sleep", "3600"] }],
     },
@@ -481,10 +506,10 @@ async function deleteAllPods(creds: Credentials): Promise<void> {
   await podsGone(creds, 180_000);
 }
 
-async function createPod(creds: Credentials, watch: PodWatch, name: string): Promise<Timeline> {
+async function createPod(creds: Credentials, watch: PodWatch, name: string, nodeName?: string): Promise<Timeline> {
   const tl: Timeline = { name, created: now(), events: [] };
   watch.track(tl);
-  const r = await api(creds, `/api/v1/namespaces/${NAMESPACE}/pods`, { method: "POST", body: JSON.stringify(busyboxPod(name)) });
+  const r = await api(creds, `/api/v1/namespaces/${NAMESPACE}/pods`, { method: "POST", body: JSON.stringify(busyboxPod(name, "", nodeName)) });
   tl.posted = now();
   if (r.status !== 201) throw new Error(`create pod ${name}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
   tl.uid = r.body.metadata.uid;
@@ -495,7 +520,7 @@ interface SkiffNode {
   creds: Credentials;
   pid: number;
   ctrdLog: string;
-  containerdRss(): Promise<number>;
+  containerdRss(): Promise<Rss>;
   /** Creates the pods at once and resolves when all are Running and ready. */
   start(names: string[]): Promise<Timeline[]>;
   deleteAll(): Promise<void>;
@@ -649,32 +674,74 @@ function breakdown(tls: Timeline[], cri: Map<string, CriPod>, notes: string[]): 
 
 // ---- skiff agent joined to a server --disable-agent ------------------------------------------
 
-async function agentRss(bin: string | undefined, runDir: string, settleS: number): Promise<{ agent: number; containerd: number; server: number }> {
+interface AgentRss {
+  /** Idle after the node turned Ready and settled, and again after running pods on it. */
+  agent: Rss;
+  agentAfterPods: Rss | null;
+  pods: number;
+  /** create → Running+ready of each of those pods (ms). */
+  startMs: number[];
+  containerd: Rss;
+  server: Rss;
+}
+
+/** `skiff server --disable-agent` on the host bridge and a `skiff agent` in its own namespace
+ *  joined with the token: the agent's idle RSS, then (pods > 0) `pods` busybox pods bound to it,
+ *  Running+ready, deleted, and its idle RSS again. */
+async function agentRss(bin: string | undefined, runDir: string, settleS: number, pods: number, image: string): Promise<AgentRss> {
   const sDir = join(runDir, "cp");
   const aDir = join(runDir, "agent");
   mkdirSync(sDir, { recursive: true });
-  mkdirSync(aDir, { recursive: true });
+  mkdirSync(join(aDir, "agent", "images"), { recursive: true });
+  if (pods > 0) copyFileSync(image, join(aDir, "agent", "images", "busybox.tar"));
   const port = 46443;
+  const node = "pb-agent";
   const cp = spawnSkiff("cp", [...skiffCommand(bin), "server", "--disable-agent", "--data-dir", sDir, "--bind-address", HOST_IP, "--https-listen-port", String(port), "--raft-listen-port", "46380", "--node-name", "pb-cp"], sDir, runDir);
   let ag: Proc | null = null;
+  let watch: PodWatch | null = null;
+  let creds: Credentials | null = null;
+  const uids = new Set<string>();
   const cleanup = async () => {
     dropCleanup(cleanup);
+    watch?.close();
+    if (creds && uids.size && cp.proc.exitCode === null) await deleteAllPods(creds).catch((e) => console.error(`delete pods: ${(e as Error).message}`));
+    const ctrdPid = containerdPid(aDir);
     await ag?.stop();
+    if (ctrdPid && existsSync(`/proc/${ctrdPid}`)) process.kill(ctrdPid, "SIGKILL");
     await killShims(join(aDir, "agent/containerd/containerd.sock"));
     unmountAll(aDir);
+    removePodCgroups("/skiff", uids);
     await cp.stop();
   };
   onCleanup("skiff agent", cleanup);
-  const creds = await waitServer(cp);
+  creds = await waitServer(cp);
   const token = readFileSync(join(sDir, "server/token"), "utf8").trim();
-  ag = spawnSkiff("agent", [...inNs(NS_AGENT.ns), ...skiffCommand(bin), "agent", "--server", `https://${HOST_IP}:${port}`, "--token", token, "--data-dir", aDir, "--node-name", "pb-agent"], aDir, runDir);
-  await waitNodeReady(creds, "pb-agent", ag);
+  ag = spawnSkiff("agent", [...inNs(NS_AGENT.ns), ...skiffCommand(bin), "agent", "--server", `https://${HOST_IP}:${port}`, "--token", token, "--data-dir", aDir, "--node-name", node], aDir, runDir);
+  await waitNodeReady(creds, node, ag);
   await Bun.sleep(settleS * 1000);
   const agent = await sampleRss(ag.proc.pid);
   const containerd = await sampleRss(containerdPid(aDir), 1);
   const server = await sampleRss(cp.proc.pid, 1);
+  let agentAfterPods: Rss | null = null;
+  const startMs: number[] = [];
+  if (pods > 0) {
+    const ns = await api(creds, "/api/v1/namespaces", { method: "POST", body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } }) });
+    if (ns.status !== 201 && ns.status !== 409) throw new Error(`create namespace: HTTP ${ns.status} ${JSON.stringify(ns.body)}`);
+    watch = new PodWatch(creds);
+    await watch.start();
+    // one at a time: the create → ready times are the standalone agent's pod start (info)
+    for (let i = 0; i < pods; i++) {
+      const tl = await createPod(creds, watch, `agent-${i}`, node);
+      uids.add(tl.uid!);
+      await watch.waitReady([tl.name], 60_000);
+      startMs.push(tl.ready! - tl.created);
+    }
+    await deleteAllPods(creds);
+    await Bun.sleep(settleS * 1000);
+    agentAfterPods = await sampleRss(ag.proc.pid);
+  }
   await cleanup();
-  return { agent, containerd, server };
+  return { agent, agentAfterPods, pods, startMs, containerd, server };
 }
 
 // ---- --diag: the agent in this process, its CRI and API calls timed ----------------------------
@@ -802,6 +869,23 @@ function table(head: string[], rows: string[][], leftCols = 1): string {
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
 
+/** The idle RSS table: VmRSS against the targets, split into anonymous and file-backed pages. */
+function rssTable(sk: { before: Rss; after: Rss; pods: number; containerd: Rss }, ag: AgentRss | null, settleS: number): string {
+  const rows: string[][] = [];
+  const met = (v: Rss, t: number) => `<= ${t}: ${v.mb <= t ? "met" : "NOT met"}`;
+  rows.push([`skiff server + embedded agent, idle ${settleS} s after Ready`, f0(sk.before.mb), rssParts(sk.before), met(sk.before, TARGET_SERVER_MB)]);
+  rows.push([`skiff server + embedded agent, idle after ${sk.pods} pods`, f0(sk.after.mb), rssParts(sk.after), met(sk.after, TARGET_SERVER_MB)]);
+  rows.push(["  its containerd (separate process, not counted)", f0(sk.containerd.mb), "", ""]);
+  if (ag) {
+    rows.push([`skiff agent (joined), idle ${settleS} s after Ready`, f0(ag.agent.mb), rssParts(ag.agent), met(ag.agent, TARGET_AGENT_MB)]);
+    if (ag.agentAfterPods) rows.push([`skiff agent, idle after ${ag.pods} pods`, f0(ag.agentAfterPods.mb), rssParts(ag.agentAfterPods), met(ag.agentAfterPods, TARGET_AGENT_MB)]);
+    if (ag.startMs.length) rows.push([`  (its pods, one at a time: create → ready p50 ${f0(pct(ag.startMs, 50))} ms, max ${f0(Math.max(...ag.startMs))} ms)`, "", "", ""]);
+    rows.push(["  its containerd (separate process, not counted)", f0(ag.containerd.mb), "", ""]);
+    rows.push(["  skiff server --disable-agent it joined (info)", f0(ag.server.mb), rssParts(ag.server), ""]);
+  }
+  return table(["idle RSS (VmRSS, median of 5 samples)", "MB", "MB parts", "target"], rows);
+}
+
 export async function main(args: string[]): Promise<void> {
   const opt = (name: string) => {
     const i = args.indexOf(name);
@@ -813,6 +897,9 @@ export async function main(args: string[]): Promise<void> {
   const skipFloor = args.includes("--skip-floor");
   const leakRounds = Number(opt("--leak-rounds") ?? 0);
   const skipAgent = args.includes("--skip-agent");
+  // RSS only: no floor, no latency runs; a few pods on each node between the idle samples.
+  const rssOnly = args.includes("--rss-only");
+  const rssPods = Number(opt("--rss-pods") ?? 5);
   if (bin && !existsSync(resolve(REPO, bin))) throw new Error(`--bin ${bin}: no such file`);
   if (process.getuid?.() !== 0) throw new Error("podstart bench needs root (containerd, network namespaces)");
   const pf = preflight();
@@ -834,6 +921,30 @@ export async function main(args: string[]): Promise<void> {
   if (args.includes("--diag")) {
     try {
       await diag(n, image, runDir);
+    } finally {
+      await cleanupAll();
+    }
+    return;
+  }
+  if (rssOnly) {
+    try {
+      setupNetwork();
+      console.error(`skiff (${label}): server with its embedded agent, idle ${settleS} s, ${rssPods} pods, idle again…`);
+      const sk = await startSkiff(bin, image, runDir);
+      await Bun.sleep(settleS * 1000);
+      const before = await sampleRss(sk.pid);
+      if (rssPods > 0) {
+        await sk.start(Array.from({ length: rssPods }, (_, i) => `rss-${i}`));
+        await sk.deleteAll();
+        await Bun.sleep(settleS * 1000);
+      }
+      const after = await sampleRss(sk.pid);
+      const containerd = await sk.containerdRss();
+      await sk.stop();
+      console.error(`skiff agent joined to skiff server --disable-agent: idle ${settleS} s, ${rssPods} pods, idle again…`);
+      const ag = skipAgent ? null : await agentRss(bin, runDir, settleS, rssPods, image);
+      console.log(`\nskiff idle RSS (skiff = ${label}, settle ${settleS} s, ${new Date().toISOString()})\n`);
+      console.log(rssTable({ before, after, pods: rssPods, containerd }, ag, settleS));
     } finally {
       await cleanupAll();
     }
@@ -884,7 +995,7 @@ export async function main(args: string[]): Promise<void> {
     await Bun.sleep(settleS * 1000);
     const rssIdleAfter = await sampleRss(sk.pid);
     const containerdIdle = await sk.containerdRss();
-    const leak: number[] = [];
+    const leak: Rss[] = [];
     for (let r = 0; r < leakRounds; r++) {
       await sk.start(Array.from({ length: n }, (_, i) => `more${r}-${i}`));
       await sk.deleteAll();
@@ -898,7 +1009,7 @@ export async function main(args: string[]): Promise<void> {
     let ag: Awaited<ReturnType<typeof agentRss>> | null = null;
     if (!skipAgent) {
       console.error("skiff agent joined to skiff server --disable-agent: idle RSS…");
-      ag = await agentRss(bin, runDir, settleS);
+      ag = await agentRss(bin, runDir, settleS, rssPods, image);
     }
 
     const lat = (t: Timeline) => t.ready! - t.created;
@@ -931,21 +1042,11 @@ export async function main(args: string[]): Promise<void> {
     console.log(`\nskiff pod start benchmark (${n} pods, busybox from the node's image store, skiff = ${label}, ${new Date().toISOString()})`);
     console.log(`machine: ${cpus().length} CPUs, load average ${load0} at start, ${load1} at end (other work on the machine shows up as noise)\n`);
     console.log(table(["metric (ms)", "p50", "p99", "target"], rows));
-    const mrows: string[][] = [];
-    const met = (v: number, t: number) => (v <= t ? "met" : "NOT met");
-    mrows.push(["skiff server + embedded agent, idle before pods", f0(rssIdleBefore), `<= ${TARGET_SERVER_MB}: ${met(rssIdleBefore, TARGET_SERVER_MB)}`]);
-    mrows.push([`skiff server + embedded agent, idle after ${2 * n + 1} pods`, f0(rssIdleAfter), `<= ${TARGET_SERVER_MB}: ${met(rssIdleAfter, TARGET_SERVER_MB)}`]);
-    mrows.push(["  its containerd (separate process, not counted)", f0(containerdIdle), ""]);
-    if (ag) {
-      mrows.push(["skiff agent (joined), idle", f0(ag.agent), `<= ${TARGET_AGENT_MB}: ${met(ag.agent, TARGET_AGENT_MB)}`]);
-      mrows.push(["  its containerd (separate process, not counted)", f0(ag.containerd), ""]);
-      mrows.push(["  skiff server --disable-agent it joined (info)", f0(ag.server), ""]);
-    }
-    console.log("\n" + table(["idle RSS (VmRSS)", "MB", "target"], mrows));
+    console.log("\n" + rssTable({ before: rssIdleBefore, after: rssIdleAfter, pods: 2 * n + 1, containerd: containerdIdle }, ag, settleS));
     for (const note of notes) console.log(`note: ${note}`);
     const ex = seqTl[Math.floor(seqTl.length / 2)];
     if (ex) console.log(`\nwatch events of ${ex.name} until ready: ${ex.events.join(" → ")}`);
-    if (leak.length) console.log(`\nRSS of skiff server + embedded agent after further bursts of ${n} pods (idle, pods deleted): ${leak.map((x) => f0(x)).join(", ")} MB`);
+    if (leak.length) console.log(`\nRSS of skiff server + embedded agent after further bursts of ${n} pods (idle, pods deleted): ${leak.map((x) => f0(x.mb)).join(", ")} MB`);
   } finally {
     await cleanupAll();
   }
