@@ -69,12 +69,12 @@ export function relaySession(tunnels: TunnelRegistry, node: string): WsSession {
   };
 }
 
-/** Server B's side: one relay WebSocket per node, dialled to whichever peer has its tunnel. */
 interface Relay {
   mux: TunnelMux;
   sock: WebSocket;
 }
 
+/** Server B's side: one relay WebSocket per node, dialled to whichever peer has its tunnel. */
 export class RelayClient {
   private readonly relays = new Map<string, Promise<Relay>>();
 
