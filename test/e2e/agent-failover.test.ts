@@ -8,13 +8,14 @@
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAgent, type Agent } from "../../agent/main.ts";
 import { serversFile } from "../../agent/servers.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
+import { removeCgroup, until } from "../harness/wait.ts";
 import { Cluster, type ServerProc } from "./raft-harness.ts";
 
 setDefaultTimeout(120_000);
@@ -53,20 +54,6 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
     if (r.code !== 0) throw new Error(describeResult(r));
     return r.stdout;
   };
-  async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-    const end = Date.now() + ms;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await f();
-        if (v) return v;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-      await Bun.sleep(200);
-    }
-  }
   const running = (s: ServerProc, name: string) =>
     until(`pod ${name} Running (via ${s.name})`, async () => {
       const r = await s.fetch(`/api/v1/namespaces/${NS}/pods/${name}`);
@@ -112,19 +99,7 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
     } finally {
       cluster?.cleanup();
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      const rm = (dir: string) => {
-        if (!existsSync(dir)) return;
-        for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
-        try {
-          rmdirSync(dir);
-        } catch {}
-      };
-      for (let i = 0; i < 30; i++) {
-        const dirs = [...readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, cgroupRoot)), join("/sys/fs/cgroup", cgroupRoot)];
-        dirs.forEach(rm);
-        if (!dirs.some(existsSync)) break;
-        await Bun.sleep(100);
-      }
+      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -6,12 +6,13 @@
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
+import { removeCgroup, until } from "../harness/wait.ts";
 
 setDefaultTimeout(120_000);
 
@@ -30,20 +31,7 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
     if (r.code !== 0) throw new Error(`${describeResult(r)}\n${srv.logTail(30)}`);
     return r.stdout;
   };
-  async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-    const end = Date.now() + ms;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await f();
-        if (v) return v;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}\n${srv.logTail(30)}`);
-      await Bun.sleep(250);
-    }
-  }
+  const waitFor = <T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000) => until(what, f, ms, 250, () => srv.logTail(30));
 
   beforeAll(async () => {
     mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
@@ -64,29 +52,21 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
       await srv?.stop();
     } finally {
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      const rm = (dir: string) => {
-        if (!existsSync(dir)) return;
-        for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
-        try {
-          rmdirSync(dir);
-        } catch {}
-      };
-      for (const h of readdirSync("/sys/fs/cgroup")) rm(join("/sys/fs/cgroup", h, cgroupRoot));
-      rm(join("/sys/fs/cgroup", cgroupRoot));
+      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
   test("the node goes Ready, a pod runs, logs / exec / top work", async () => {
-    await until("node Ready", async () => {
+    await waitFor("node Ready", async () => {
       const n = JSON.parse(await k(["get", "node", NODE, "-o", "json"]));
       return n.status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True";
     });
     await k(["run", "hello", `--image=${BUSYBOX_IMAGE}`, "--image-pull-policy=IfNotPresent", "--restart=Never", "--", "sh", "-c", "echo hello-from-single; exec sleep 3600"]);
-    await until("pod Running", async () => (await k(["get", "pod", "hello", "-o", "jsonpath={.status.phase}"])) === "Running");
-    expect(await until("logs", async () => (await k(["logs", "hello"])) || undefined)).toBe("hello-from-single\n");
+    await waitFor("pod Running", async () => (await k(["get", "pod", "hello", "-o", "jsonpath={.status.phase}"])) === "Running");
+    expect(await waitFor("logs", async () => (await k(["logs", "hello"])) || undefined)).toBe("hello-from-single\n");
     expect(await k(["exec", "hello", "--", "cat", "/proc/1/cmdline"])).toContain("sleep");
-    const top = await until("kubectl top pod", async () => {
+    const top = await waitFor("kubectl top pod", async () => {
       const r = await kubectl(srv, ["top", "pod", "hello", "--no-headers"]);
       return r.code === 0 && r.stdout;
     });

@@ -7,13 +7,14 @@
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAgent, type Agent } from "../../agent/main.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { REPO, BUN, startServer, freePort, type SkiffServer } from "../harness/server.ts";
 import { describeResult, kubectl, spawnKubectl, type KubectlOptions } from "../harness/kubectl.ts";
+import { removeCgroup } from "../harness/wait.ts";
 
 setDefaultTimeout(120_000);
 
@@ -35,21 +36,6 @@ spec:
   terminationGracePeriodSeconds: 1
   containers:
 ${containers}`;
-}
-
-/** Removes the test's cgroups; returns true while some are still there. */
-function removeCgroup(name: string): boolean {
-  // Depth-first: pods' cgroups under the test's root, then the root, in every hierarchy.
-  const rm = (dir: string) => {
-    if (!existsSync(dir)) return;
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
-    try {
-      rmdirSync(dir);
-    } catch {}
-  };
-  const dirs = [...readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, name)), join("/sys/fs/cgroup", name)];
-  for (const d of dirs) rm(d);
-  return dirs.some((d) => existsSync(d));
 }
 
 describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server's node:http listener)", () => {

@@ -1,0 +1,35 @@
+// Small helpers the containerd e2e tests share: polling until a condition holds, and removing
+// a test's cgroup tree after its containers are gone.
+import { existsSync, readdirSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
+
+/** Polls `f` until it returns something truthy; the error names `what`, the last failure and `context()`. */
+export async function until<T>(what: string, f: () => Promise<T | undefined | false | null> | T | undefined | false | null, ms = 30_000, stepMs = 200, context?: () => string): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}${context ? `\n${context()}` : ""}`);
+    await Bun.sleep(stepMs);
+  }
+}
+
+/** Removes cgroup `name` (e.g. "skiff-e2e-123") in every hierarchy, depth first; true while some remain. */
+export function removeCgroup(name: string): boolean {
+  const rm = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
+    try {
+      rmdirSync(dir);
+    } catch {}
+  };
+  const rel = name.replace(/^\/+/, "");
+  const dirs = [...readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, rel)), join("/sys/fs/cgroup", rel)];
+  for (const d of dirs) rm(d);
+  return dirs.some((d) => existsSync(d));
+}
