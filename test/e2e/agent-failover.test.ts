@@ -86,6 +86,9 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
 
   afterAll(async () => {
     try {
+      // Deleted through a live server and waited for, so the agent removes the sandboxes itself.
+      const live = cluster?.servers.find((s) => s.alive());
+      if (live) await kubectl(target(live), ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
       if (agent) {
         const cri = agent.runtime.cri;
         for (const sb of await cri.listPodSandbox().catch(() => [])) {

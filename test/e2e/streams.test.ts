@@ -131,7 +131,9 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
 
   afterAll(async () => {
     try {
-      await k(["delete", "pod", "web", "solo", "--wait=false"]).catch(() => {});
+      // Deleted through the API and waited for: the agent then removes the sandboxes itself
+      // (a CRI sweep under a running agent races with it and left containers behind).
+      await k(["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
       if (agent) {
         // Containers survive an agent stop by design: remove the sandboxes (and so their
         // netns, IPs and cgroups) through CRI first, then stop the agent and containerd.

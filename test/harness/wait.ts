@@ -1,6 +1,6 @@
 // Small helpers the containerd e2e tests share: polling until a condition holds, and removing
 // a test's cgroup tree after its containers are gone.
-import { existsSync, readdirSync, rmdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 
 /** Polls `f` until it returns something truthy; the error names `what`, the last failure and `context()`. */
@@ -19,8 +19,15 @@ export async function until<T>(what: string, f: () => Promise<T | undefined | fa
   }
 }
 
-/** Removes cgroup `name` (e.g. "skiff-e2e-123") in every hierarchy, depth first; true while some remain. */
+/**
+ * Removes cgroup `name` (e.g. "skiff-e2e-123", the test's own pod root) in every hierarchy, depth
+ * first, after SIGKILLing whatever still runs in it (a sandbox the agent had no time to remove);
+ * true while some remain.
+ */
 export function removeCgroup(name: string): boolean {
+  const rel0 = name.replace(/^\/+/, "");
+  for (const h of existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup") : []) killIn(join("/sys/fs/cgroup", h, rel0));
+  killIn(join("/sys/fs/cgroup", rel0));
   const rm = (dir: string) => {
     if (!existsSync(dir)) return;
     for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
@@ -32,4 +39,16 @@ export function removeCgroup(name: string): boolean {
   const dirs = [...readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, rel)), join("/sys/fs/cgroup", rel)];
   for (const d of dirs) rm(d);
   return dirs.some((d) => existsSync(d));
+}
+
+function killIn(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) killIn(join(dir, e.name));
+    else if (e.name === "cgroup.procs")
+      for (const pid of readFileSync(join(dir, e.name), "utf8").split("\n").filter(Boolean))
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {}
+  }
 }
