@@ -35,7 +35,8 @@ test("a node whose lease stops is tainted unreachable and its pods move after th
   } finally {
     clearInterval(beat);
   }
-});
+  // Its own waits add up to 8 s (more than bun's default 5 s test timeout on a loaded machine).
+}, 20_000);
 
 test("every namespace gets a default service account", async () => {
   c = await startTestCluster();
