@@ -11,6 +11,7 @@
 // pod CIDR (10.89.0.0/24), cgroup root and short restart back-off (1 s doubling to 8 s; the
 // defaults are Kubernetes' 10 s to 5 min). Everything is removed afterwards.
 import { containerdSkipReason } from "../harness/containerd.ts";
+import { until as waitUntil } from "../harness/wait.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
@@ -63,21 +64,8 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
   };
   const deletePod = (name: string, grace?: number) =>
     api(`/api/v1/namespaces/default/pods/${name}${grace !== undefined ? `?gracePeriodSeconds=${grace}` : ""}`, { method: "DELETE" });
-  async function until<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000, stepMs = 250): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v) return v;
-        last = v;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}\nagent log:\n${logs.slice(-20).join("\n")}`);
-      await Bun.sleep(stepMs);
-    }
-  }
+  const until = <T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000, stepMs = 250) =>
+    waitUntil(what, fn, timeoutMs, stepMs, () => `agent log:\n${logs.slice(-20).join("\n")}`);
   const cond = (p: any, type: string) => p?.status?.conditions?.find((c: any) => c.type === type)?.status;
   const cs = (p: any, name: string) => [...(p?.status?.containerStatuses ?? []), ...(p?.status?.initContainerStatuses ?? [])].find((c: any) => c.name === name);
   const logOf = (p: any, container: string, restart = 0) => {

@@ -7,6 +7,7 @@ import { KubeClient } from "../../lib/client";
 import { loadKubeconfig } from "../../lib/kubeconfig";
 import { describeResult, kubectl } from "../harness/kubectl";
 import { BUN, REPO, startServer, type SkiffServer } from "../harness/server";
+import { until as waitUntil } from "../harness/wait";
 
 let srv: SkiffServer;
 let client: KubeClient;
@@ -22,13 +23,7 @@ async function skiff(args: string[], timeoutMs = 60_000): Promise<{ code: number
 const show = (r: { code: number; stdout: string; stderr: string }) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 
 const pods = async (sel: string) => ((await client.list(`/api/v1/namespaces/default/pods`, { labelSelector: sel })).items as any[]).filter((p) => !p.metadata.deletionTimestamp);
-async function until(f: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await f().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(200);
-  }
-}
+const until = (f: () => Promise<boolean>, what: string, ms = 30_000) => waitUntil(what, f, ms);
 
 beforeAll(async () => {
   srv = await startServer({ name: "cli-rollout" });

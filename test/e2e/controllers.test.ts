@@ -9,6 +9,7 @@ import { KubeClient } from "../../lib/client";
 import { loadKubeconfig } from "../../lib/kubeconfig";
 import { describeResult, kubectl } from "../harness/kubectl";
 import { BUN, REPO, startServer, type SkiffServer } from "../harness/server";
+import { until as waitUntil } from "../harness/wait";
 
 let srv: SkiffServer;
 let client: KubeClient;
@@ -21,20 +22,7 @@ const k = async (args: string[], stdin?: string, timeoutMs = 60_000) => {
   return r.stdout;
 };
 const getJson = async (path: string) => client.get(path);
-const until = async <T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 30_000): Promise<T> => {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await Bun.sleep(200);
-  }
-};
+const until = <T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 30_000) => waitUntil(what, f, ms);
 const pods = async (ns: string, sel: string) => (await client.list(`/api/v1/namespaces/${ns}/pods`, { labelSelector: sel })).items as any[];
 
 beforeAll(async () => {

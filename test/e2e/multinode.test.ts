@@ -30,6 +30,7 @@ import { describeResult, kubectl } from "../harness/kubectl.ts";
 import { canConnect, createTestNetwork, type TestNetwork, type TestNode } from "../harness/netns.ts";
 import { BUN, REPO, startServer, type SkiffServer } from "../harness/server.ts";
 import { openWatch } from "../harness/watch.ts";
+import { until as waitUntil } from "../harness/wait.ts";
 import { busyboxImage } from "../images/builder.ts";
 
 setDefaultTimeout(120_000);
@@ -100,22 +101,8 @@ describe.skipIf(reason !== null)("two agents in network namespaces, one server",
   const isReady = (p: any) => p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True");
   const nodeReady = (n: any) => n?.status?.conditions?.find((c: any) => c.type === "Ready")?.status;
 
-  async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 45_000, stepMs = 250): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v) return v as T;
-        last = v;
-      } catch (e) {
-        last = e;
-      }
-      if (Date.now() > end)
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}\n${diag()}`);
-      await Bun.sleep(stepMs);
-    }
-  }
+  const until = <T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 45_000, stepMs = 250) =>
+    waitUntil(what, fn, timeoutMs, stepMs, diag);
 
   /** `skiff agent …` inside the node's namespace (nsenter execs, so the pid is the agent's). */
   const spawnAgent = (node: TestNode, name: string, dataDir: string, tok: string, logPath: string, cgroupRoot: string) =>

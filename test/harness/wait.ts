@@ -3,18 +3,29 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 
-/** Polls `f` until it returns something truthy; the error names `what`, the last failure and `context()`. */
-export async function until<T>(what: string, f: () => Promise<T | undefined | false | null> | T | undefined | false | null, ms = 30_000, stepMs = 200, context?: () => string): Promise<T> {
+/**
+ * Polls `f` until it returns something truthy. The timeout error names `what`, the last error or
+ * falsy answer, and `context()` (e.g. the tail of a log).
+ */
+export async function until<T>(
+  what: string,
+  f: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  ms = 30_000,
+  stepMs = 200,
+  context?: () => string,
+): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
   for (;;) {
     try {
       const v = await f();
       if (v) return v as T;
+      last = v;
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}${context ? `\n${context()}` : ""}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}${context ? `\n${context()}` : ""}`);
     await Bun.sleep(stepMs);
   }
 }
