@@ -6,13 +6,14 @@
 //
 // The messages and services come from schemas/proto/cri.proto: descriptor.ts turns it into a
 // descriptor at bundle time (a Bun macro, so the `bun build --compile` binary carries the result,
-// not protobufjs), and codec.ts encodes and decodes with proto-loader's object conventions.
+// not protobufjs), codec.ts encodes and decodes with proto-loader's object conventions, and
+// grpc.ts carries the unary calls over HTTP/2.
 // Every call has a deadline (kubelet's 2-minute runtime request timeout by default) and fails
 // with a CriError that names the method and the gRPC status.
 
-import * as grpc from "@grpc/grpc-js";
 import { CriCodec } from "./codec.ts";
 import { criDescriptor } from "./descriptor.ts" with { type: "macro" };
+import { GrpcError, STATUS_NAMES, Status, UnaryChannel } from "./grpc.ts";
 import type * as T from "./types.ts";
 
 export * from "./types.ts";
@@ -20,52 +21,22 @@ export * from "./types.ts";
 /** Inlined at bundle time (one literal; each macro call would inline another copy). */
 const DESCRIPTOR = criDescriptor();
 
-let packageCache: grpc.GrpcObject | null = null;
 let codecCache: CriCodec | null = null;
 
 export function criCodec(): CriCodec {
   return (codecCache ??= new CriCodec(DESCRIPTOR));
 }
 
-/** The gRPC package of the CRI services (clients and server definitions), built once. */
-export function criPackage(): grpc.GrpcObject {
-  if (!packageCache) {
-    const codec = criCodec();
-    const def: Parameters<typeof grpc.loadPackageDefinition>[0] = {};
-    for (const [service, methods] of Object.entries(DESCRIPTOR.services)) {
-      const svc: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-      for (const [name, [req, res]] of Object.entries(methods)) {
-        svc[name] = {
-          path: `/${service}/${name}`,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (v: unknown) => codec.encode(req, v),
-          requestDeserialize: (b: Buffer) => codec.decode(req, b),
-          responseSerialize: (v: unknown) => codec.encode(res, v),
-          responseDeserialize: (b: Buffer) => codec.decode(res, b),
-          // proto-loader's camelCase alias (cri.version(...) as well as cri.Version(...))
-          originalName: name[0]!.toLowerCase() + name.slice(1),
-        };
-      }
-      def[service] = svc;
-    }
-    packageCache = grpc.loadPackageDefinition(def);
-  }
-  return packageCache;
+/** The services of cri.proto: service → method → [request type, response type]. */
+export function criServices(): Record<string, Record<string, readonly [string, string]>> {
+  return DESCRIPTOR.services;
 }
-
-/** gRPC status code names, for messages. */
-const STATUS_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(grpc.status)
-    .filter(([, v]) => typeof v === "number")
-    .map(([k, v]) => [v as number, k]),
-);
 
 export class CriError extends Error {
   override name = "CriError";
   constructor(
     readonly method: string,
-    /** gRPC status code (grpc.status). */
+    /** gRPC status code (see grpc.ts Status). */
     readonly code: number,
     /** The runtime's own message. */
     readonly details: string,
@@ -73,13 +44,13 @@ export class CriError extends Error {
     super(`CRI ${method}: ${STATUS_NAMES[code] ?? code}: ${details}`);
   }
   get notFound(): boolean {
-    return this.code === grpc.status.NOT_FOUND;
+    return this.code === Status.NOT_FOUND;
   }
   get unavailable(): boolean {
-    return this.code === grpc.status.UNAVAILABLE;
+    return this.code === Status.UNAVAILABLE;
   }
   get deadlineExceeded(): boolean {
-    return this.code === grpc.status.DEADLINE_EXCEEDED;
+    return this.code === Status.DEADLINE_EXCEEDED;
   }
 }
 
@@ -101,9 +72,6 @@ export interface ConnectOptions {
   pullTimeoutMs?: number;
 }
 
-type Callback = (err: grpc.ServiceError | null, res: unknown) => void;
-type RawClient = grpc.Client & Record<string, (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback) => void>;
-
 /** Accepts "unix:///path", "unix:/path" or a plain "/path". */
 export function endpointAddress(endpoint: string): string {
   if (endpoint.startsWith("unix://")) return endpoint;
@@ -112,9 +80,20 @@ export function endpointAddress(endpoint: string): string {
   return endpoint;
 }
 
+/** The socket path of a unix endpoint ("unix:///run/x.sock" → "/run/x.sock"). */
+function socketPath(endpoint: string): string {
+  const a = endpointAddress(endpoint);
+  if (!a.startsWith("unix://")) throw new Error(`CRI endpoint ${endpoint}: only unix sockets are supported (unix:///path/to/socket)`);
+  return a.slice("unix://".length);
+}
+
+const RUNTIME = "runtime.v1.RuntimeService";
+const IMAGES = "runtime.v1.ImageService";
+
 export class CriClient {
-  private readonly runtime: RawClient;
-  private readonly images: RawClient;
+  /** RuntimeService and ImageService share the one connection, as they do in kubelet. */
+  private readonly channel: UnaryChannel;
+  private readonly codec = criCodec();
   readonly timeoutMs: number;
   readonly pullTimeoutMs: number;
 
@@ -122,24 +101,7 @@ export class CriClient {
     readonly endpoint: string,
     opts: ConnectOptions = {},
   ) {
-    const pkg = criPackage() as unknown as {
-      runtime: { v1: Record<string, grpc.ServiceClientConstructor> };
-    };
-    const address = endpointAddress(endpoint);
-    const channelOptions: grpc.ChannelOptions = {
-      "grpc.max_receive_message_length": 16 * 1024 * 1024,
-      "grpc.max_send_message_length": 16 * 1024 * 1024,
-      // CRI runs on a local socket; no reason to back off long after containerd restarts.
-      "grpc.initial_reconnect_backoff_ms": 100,
-      "grpc.max_reconnect_backoff_ms": 1000,
-    };
-    const creds = grpc.credentials.createInsecure();
-    this.runtime = new pkg.runtime.v1.RuntimeService!(address, creds, channelOptions) as unknown as RawClient;
-    // Share the channel between both services.
-    this.images = new pkg.runtime.v1.ImageService!(address, creds, {
-      ...channelOptions,
-      channelOverride: this.runtime.getChannel(),
-    }) as unknown as RawClient;
+    this.channel = new UnaryChannel(socketPath(endpoint), { maxReceiveBytes: 16 * 1024 * 1024 });
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.pullTimeoutMs = opts.pullTimeoutMs ?? 600_000;
   }
@@ -156,38 +118,42 @@ export class CriClient {
     return c;
   }
 
-  waitForReady(timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.runtime.waitForReady(Date.now() + timeoutMs, (err) => {
-        if (err) reject(new Error(`CRI endpoint ${this.endpoint} not reachable within ${timeoutMs} ms: ${err.message}`));
-        else resolve();
-      });
-    });
+  async waitForReady(timeoutMs: number): Promise<void> {
+    try {
+      await this.channel.waitForReady(Date.now() + timeoutMs);
+    } catch (e) {
+      throw new Error(`CRI endpoint ${this.endpoint} not reachable within ${timeoutMs} ms: ${(e as Error).message}`);
+    }
   }
 
   close(): void {
-    this.images.close();
-    this.runtime.close();
+    this.channel.close();
   }
 
-  private call<R>(client: RawClient, method: string, req: unknown, timeoutMs?: number): Promise<R> {
-    const fn = client[method];
-    if (typeof fn !== "function") return Promise.reject(new Error(`CRI method ${method} not declared in cri.proto`));
-    const deadline = Date.now() + (timeoutMs ?? this.timeoutMs);
-    return new Promise<R>((resolve, reject) => {
-      fn.call(client, req, new grpc.Metadata(), { deadline }, (err, res) => {
-        if (err) reject(new CriError(method, err.code ?? grpc.status.UNKNOWN, err.details || err.message));
-        else resolve(res as R);
-      });
-    });
+  private async call<R>(service: string, method: string, req: unknown, timeoutMs?: number): Promise<R> {
+    const types = DESCRIPTOR.services[service]?.[method];
+    if (!types) throw new Error(`CRI method ${method} not declared in cri.proto`);
+    const [reqType, resType] = types;
+    let body: Buffer;
+    try {
+      body = await this.channel.call(`/${service}/${method}`, this.codec.encode(reqType, req), Date.now() + (timeoutMs ?? this.timeoutMs));
+    } catch (e) {
+      if (e instanceof GrpcError) throw new CriError(method, e.code, e.details);
+      throw new CriError(method, Status.INTERNAL, (e as Error).message);
+    }
+    try {
+      return this.codec.decode(resType, body) as R;
+    } catch (e) {
+      throw new CriError(method, Status.INTERNAL, `cannot decode ${resType}: ${(e as Error).message}`);
+    }
   }
 
   private rt<R>(method: string, req: unknown, o?: CallOptions): Promise<R> {
-    return this.call<R>(this.runtime, method, req, o?.timeoutMs);
+    return this.call<R>(RUNTIME, method, req, o?.timeoutMs);
   }
 
   private img<R>(method: string, req: unknown, o?: CallOptions): Promise<R> {
-    return this.call<R>(this.images, method, req, o?.timeoutMs);
+    return this.call<R>(IMAGES, method, req, o?.timeoutMs);
   }
 
   // ---- RuntimeService -------------------------------------------------------------------

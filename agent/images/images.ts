@@ -7,7 +7,6 @@
 // docker-archive made elsewhere) are re-tagged under the name CRI looks up
 // ("docker.io/library/busybox:latest").
 
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CriClient, Image } from "../cri/client.ts";
@@ -75,25 +74,19 @@ function ctrPath(o: CtrOptions): string {
 }
 
 /** Runs `ctr -a SOCK -n k8s.io ARGS…`, returning stdout; rejects with stderr on failure. */
-export function ctr(o: CtrOptions, args: string[]): Promise<string> {
+export async function ctr(o: CtrOptions, args: string[]): Promise<string> {
   const bin = ctrPath(o);
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["-a", o.address, "-n", CRI_NAMESPACE, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 600_000);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`ctr ${args.slice(0, 2).join(" ")} ${signal ? `killed by ${signal}` : `exited ${code}`}: ${(err || out).trim()}`));
-    });
+  const child = Bun.spawn([bin, "-a", o.address, "-n", CRI_NAMESPACE, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: o.timeoutMs ?? 600_000,
+    killSignal: "SIGKILL",
   });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code === 0) return out;
+  const how = child.signalCode ? `killed by ${child.signalCode}` : `exited ${code}`;
+  throw new Error(`ctr ${args.slice(0, 2).join(" ")} ${how}: ${(err || out).trim()}`);
 }
 
 export interface ImportedImage {

@@ -4,8 +4,6 @@
 // the test image builder (test/images/). Everything is byte-for-byte reproducible: fixed
 // mtimes, uid/gid 0, sorted entries, gzip without timestamps.
 
-import { createHash } from "node:crypto";
-import { gzipSync } from "node:zlib";
 
 export type TarEntry =
   | { type: "dir"; path: string; mode?: number }
@@ -94,7 +92,7 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 export function sha256(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(data).digest("hex");
 }
 
 export interface OciImageSpec {
@@ -149,7 +147,7 @@ const MT_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 export function buildOciArchive(spec: OciImageSpec): OciArchive {
   const layerTar = tar(spec.files);
   const diffId = "sha256:" + sha256(layerTar);
-  const layer = gzipSync(layerTar, { level: 9 });
+  const layer = Bun.gzipSync(layerTar as Uint8Array<ArrayBuffer>, { level: 9 });
   const layerDigest = "sha256:" + sha256(layer);
   const config = JSON.stringify({
     architecture: spec.architecture ?? hostArch(),

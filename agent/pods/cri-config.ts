@@ -3,7 +3,6 @@
 // sandboxes and containers again after a restart, namespaces, port mappings, DNS, cgroup parent,
 // security context, resources, mounts, log paths.
 
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ContainerConfig, LinuxContainerSecurityContext, Mount, NamespaceOption, PodSandboxConfig, PortMapping } from "../cri/client.ts";
@@ -137,7 +136,7 @@ function dnsConfig(pod: Pod, o: SandboxOptions): PodSandboxConfig["dnsConfig"] |
 
 /** A stable hash of a container's spec: a change restarts the container (kubelet does the same). */
 export function containerHash(c: Container): string {
-  return createHash("sha256").update(JSON.stringify(c)).digest("hex").slice(0, 16);
+  return new Bun.CryptoHasher("sha256").update(JSON.stringify(c)).digest("hex").slice(0, 16);
 }
 
 export interface ContainerConfigInput {

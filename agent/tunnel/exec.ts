@@ -4,7 +4,8 @@
 // The tunnel stream carries channel-framed messages both ways (lib/wsstream/channel.ts):
 // in: 0 stdin, 4 resize, 255+[0] stdin EOF; out: 1 stdout, 2 stderr, 3 status JSON, then END.
 import type { CriClient } from "../cri/client.ts";
-import { dialSpdy, type DialedSpdy } from "../../lib/spdy/upgrade.ts";
+import type { DialedSpdy } from "../../lib/spdy/upgrade.ts";
+import { spdy } from "./spdy.ts";
 import type { SpdyStream } from "../../lib/spdy/session.ts";
 import { CLOSE, ERROR, EXEC_SPDY_PROTOCOLS, RESIZE, STDERR, STDIN, STDOUT, encodeChannel, failureStatus } from "../../lib/wsstream/channel.ts";
 import type { ExecRequest, TunnelStream } from "../../lib/wsstream/tunnel.ts";
@@ -24,7 +25,7 @@ export async function dialExec(cri: CriClient, req: ExecRequest): Promise<Dialed
     req.kind === "exec"
       ? await cri.exec({ containerId, cmd: req.command, tty, stdin: req.stdin, stdout: req.stdout, stderr })
       : await cri.attach({ containerId, tty, stdin: req.stdin, stdout: req.stdout, stderr });
-  return dialSpdy(url, EXEC_SPDY_PROTOCOLS);
+  return (await spdy()).dialSpdy(url, EXEC_SPDY_PROTOCOLS);
 }
 
 /** Bridges an accepted tunnel stream and a dialed containerd session until the command ends. */

@@ -4,7 +4,8 @@
 // connection: an error stream and a data stream; the tunnel stream carries the raw bytes, END
 // is a half-close, and an error from containerd resets the tunnel stream with its text.
 import type { CriClient } from "../cri/client.ts";
-import { dialSpdy, type DialedSpdy } from "../../lib/spdy/upgrade.ts";
+import type { DialedSpdy } from "../../lib/spdy/upgrade.ts";
+import { spdy } from "./spdy.ts";
 import { PORTFORWARD_SPDY_PROTOCOL } from "../../lib/wsstream/channel.ts";
 import type { PortForwardRequest, TunnelStream } from "../../lib/wsstream/tunnel.ts";
 
@@ -20,7 +21,7 @@ export async function findSandbox(cri: CriClient, uid: string): Promise<string> 
 export async function dialPortForward(cri: CriClient, req: PortForwardRequest): Promise<DialedSpdy> {
   const sandbox = await findSandbox(cri, req.uid);
   const url = await cri.portForward(sandbox, [req.port]);
-  return dialSpdy(url, [PORTFORWARD_SPDY_PROTOCOL]);
+  return (await spdy()).dialSpdy(url, [PORTFORWARD_SPDY_PROTOCOL]);
 }
 
 export async function runPortForward(t: TunnelStream, d: DialedSpdy, req: PortForwardRequest): Promise<void> {

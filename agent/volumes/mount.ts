@@ -1,7 +1,6 @@
 // tmpfs mounts for memory-backed volumes (emptyDir medium Memory, secret, projected), through
 // mount(8)/umount(8) from util-linux.
 
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 function unescapeMountPath(s: string): string {
@@ -31,20 +30,27 @@ export function isMountPoint(path: string): boolean {
   return mountsUnder(path).includes(path.replace(/\/+$/, ""));
 }
 
+/** Bun.spawnSync, not node:child_process: the agent loads no child_process module (idle memory). */
+function run(argv: string[]): { ok: boolean; stderr: string } {
+  try {
+    const r = Bun.spawnSync(argv, { stdout: "ignore", stderr: "pipe" });
+    return { ok: r.exitCode === 0, stderr: r.stderr.toString().trim() };
+  } catch (e) {
+    return { ok: false, stderr: (e as Error).message };
+  }
+}
+
 export function mountTmpfs(path: string, sizeBytes?: number, mode = "0777"): void {
   if (isMountPoint(path)) return;
   const opts = [`mode=${mode}`];
   if (sizeBytes && sizeBytes > 0) opts.push(`size=${sizeBytes}`);
-  const r = spawnSync("mount", ["-t", "tmpfs", "-o", opts.join(","), "tmpfs", path], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`mount tmpfs on ${path}: ${(r.stderr || r.error?.message || "").trim()}`);
+  const r = run(["mount", "-t", "tmpfs", "-o", opts.join(","), "tmpfs", path]);
+  if (!r.ok) throw new Error(`mount tmpfs on ${path}: ${r.stderr}`);
 }
 
 export function unmount(path: string): void {
-  const r = spawnSync("umount", [path], { encoding: "utf8" });
-  if (r.status !== 0) {
-    const lazy = spawnSync("umount", ["-l", path], { encoding: "utf8" });
-    if (lazy.status !== 0) throw new Error(`umount ${path}: ${(r.stderr || "").trim()}`);
-  }
+  const r = run(["umount", path]);
+  if (!r.ok && !run(["umount", "-l", path]).ok) throw new Error(`umount ${path}: ${r.stderr}`);
 }
 
 /** Unmounts everything at or below prefix; returns what it could not unmount. */

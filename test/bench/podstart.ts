@@ -720,6 +720,7 @@ async function agentRss(bin: string | undefined, runDir: string, settleS: number
   await waitNodeReady(creds, node, ag);
   await Bun.sleep(settleS * 1000);
   const agent = await sampleRss(ag.proc.pid);
+  if (process.env.SMAPS) Bun.spawnSync(["cp", `/proc/${ag.proc.pid}/smaps`, process.env.SMAPS]);
   const containerd = await sampleRss(containerdPid(aDir), 1);
   const server = await sampleRss(cp.proc.pid, 1);
   let agentAfterPods: Rss | null = null;

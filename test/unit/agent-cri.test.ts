@@ -1,6 +1,7 @@
 // The CRI client against a fake runtime.v1 server (grpc-js) on a unix socket: the embedded
 // proto loads, messages round-trip with the upstream field names, errors and deadlines are
-// reported clearly.
+// reported clearly, and the agent's own unary gRPC channel (agent/cri/grpc.ts) interoperates with
+// grpc-js: large responses, many calls at once, size limits, a server that goes away and returns.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import protobuf from "protobufjs";
 import protoText from "../../schemas/proto/cri.proto" with { type: "text" };
-import { CriClient, CriError, criPackage, endpointAddress, isNotFound } from "../../agent/cri/client.ts";
+import { CriClient, CriError, criCodec, criServices, endpointAddress, isNotFound } from "../../agent/cri/client.ts";
+import { GrpcError, Status, UnaryChannel } from "../../agent/cri/grpc.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "skiff-cri-unit-"));
 const sock = join(dir, "cri.sock");
@@ -18,9 +20,39 @@ const seen: Record<string, any> = {};
 
 type Handler = (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => void;
 
+/** grpc-js service definitions for cri.proto, with the agent's codec for the messages. */
+function serviceDefinition(service: string): grpc.ServiceDefinition {
+  const codec = criCodec();
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, [req, res]] of Object.entries(criServices()[service]!)) {
+    def[name] = {
+      path: `/${service}/${name}`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (v: unknown) => codec.encode(req, v),
+      requestDeserialize: (b: Buffer) => codec.decode(req, b),
+      responseSerialize: (v: unknown) => codec.encode(res, v),
+      responseDeserialize: (b: Buffer) => codec.decode(res, b),
+    };
+  }
+  return def;
+}
+
+let rtHandlers: Record<string, Handler>;
+let imgHandlers: Record<string, Handler>;
+
+async function startServer(): Promise<grpc.Server> {
+  const s = new grpc.Server();
+  s.addService(serviceDefinition("runtime.v1.RuntimeService"), rtHandlers);
+  s.addService(serviceDefinition("runtime.v1.ImageService"), imgHandlers);
+  await new Promise<void>((res, rej) => s.bindAsync(endpointAddress(sock), grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+  return s;
+}
+
+const manyImages = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ id: `sha256:${i.toString(16).padStart(64, "0")}`, repoTags: [`docker.io/library/img-${i}:latest`], size: i }));
+
 beforeAll(async () => {
-  const pkg = criPackage() as any;
-  server = new grpc.Server();
   const rt: Record<string, Handler> = {
     Version: (c, cb) => cb(null, { version: "0.1.0", runtimeName: "fake", runtimeVersion: "9.9", runtimeApiVersion: "v1" }),
     RunPodSandbox: (c, cb) => {
@@ -55,11 +87,17 @@ beforeAll(async () => {
   const img: Record<string, Handler> = {
     ImageStatus: (c, cb) =>
       cb(null, c.request.image.image === "docker.io/library/busybox:latest" ? { image: { id: "sha256:abc", repoTags: ["docker.io/library/busybox:latest"], size: 1234 } } : {}),
-    ListImages: (c, cb) => cb(null, { images: [{ id: "sha256:abc", repoTags: ["x"], size: 1 }] }),
+    // filter.image.image = "many:N" answers N images (a response of many HTTP/2 frames)
+    ListImages: (c, cb) => {
+      const m = /^many:(\d+)$/.exec(c.request.filter?.image?.image ?? "");
+      cb(null, { images: m ? manyImages(Number(m[1])) : [{ id: "sha256:abc", repoTags: ["x"], size: 1 }] });
+    },
+    RemoveImage: (c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: `image "${c.request.image.image}" is in use — by «pod»` }),
   };
-  server.addService(pkg.runtime.v1.RuntimeService.service, rt);
-  server.addService(pkg.runtime.v1.ImageService.service, img);
-  await new Promise<void>((res, rej) => server.bindAsync(endpointAddress(sock), grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+  rtHandlers = rt;
+  imgHandlers = { ...img };
+  delete imgHandlers.RemoveImage; // UNIMPLEMENTED unless a test adds it
+  server = await startServer();
   cri = await CriClient.connect(sock, { timeoutMs: 5000 });
 });
 
@@ -155,11 +193,11 @@ describe("CriClient", () => {
   test("errors name the method and status", async () => {
     const err = await cri.podSandboxStatus("nope").catch((e) => e);
     expect(err).toBeInstanceOf(CriError);
-    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    expect(err.code).toBe(Status.NOT_FOUND);
     expect(isNotFound(err)).toBe(true);
     expect(err.message).toBe("CRI PodSandboxStatus: NOT_FOUND: an error occurred when try to find sandbox: not found");
     const unimpl = await cri.removeImage("x").catch((e) => e);
-    expect(unimpl.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(unimpl.code).toBe(Status.UNIMPLEMENTED);
     expect(unimpl.message).toStartWith("CRI RemoveImage: UNIMPLEMENTED");
   });
 
@@ -178,5 +216,56 @@ describe("CriClient", () => {
     expect(String(err)).toContain("missing.sock");
     expect(endpointAddress("unix:/a")).toBe("unix:///a");
     expect(endpointAddress("/a")).toBe("unix:///a");
+  });
+});
+
+describe("UnaryChannel (agent/cri/grpc.ts) against grpc-js", () => {
+  test("a response of many HTTP/2 frames arrives whole", async () => {
+    const images = await cri.listImages({ image: "many:20000" });
+    expect(images.length).toBe(20000);
+    expect(images[19999]).toMatchObject({ id: manyImages(20000)[19999]!.id, repoTags: ["docker.io/library/img-19999:latest"], size: 19999 });
+  });
+
+  test("many calls at once share the connection", async () => {
+    const res = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? cri.version() : cri.listImages({ image: "many:50" }))));
+    expect(res.filter((r) => Array.isArray(r) && r.length === 50).length).toBe(100);
+    expect(res.filter((r) => !Array.isArray(r) && (r as { runtimeName: string }).runtimeName === "fake").length).toBe(100);
+  });
+
+  test("a response over the size limit is RESOURCE_EXHAUSTED, and the channel goes on", async () => {
+    const ch = new UnaryChannel(sock, { maxReceiveBytes: 10_000 });
+    const req = criCodec().encode("runtime.v1.ListImagesRequest", { filter: { image: { image: "many:1000" } } });
+    const err = await ch.call("/runtime.v1.ImageService/ListImages", req, Date.now() + 5000).catch((e) => e);
+    expect(err).toBeInstanceOf(GrpcError);
+    expect(err.code).toBe(Status.RESOURCE_EXHAUSTED);
+    const ok = await ch.call("/runtime.v1.RuntimeService/Version", criCodec().encode("runtime.v1.VersionRequest", {}), Date.now() + 5000);
+    expect(criCodec().decode("runtime.v1.VersionResponse", ok)).toMatchObject({ runtimeName: "fake" });
+    ch.close();
+  });
+
+  test("grpc-message is percent-decoded UTF-8", async () => {
+    imgHandlers.RemoveImage = (c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: `image "${c.request.image.image}" is in use — by «pod»` });
+    server.forceShutdown();
+    server = await startServer();
+    const err = await cri.removeImage("busy").catch((e) => e);
+    expect(err.code).toBe(Status.FAILED_PRECONDITION);
+    expect(err.details).toBe(`image "busy" is in use — by «pod»`);
+  });
+
+  test("a runtime that goes away is UNAVAILABLE; the next call after it returns reconnects", async () => {
+    server.forceShutdown();
+    const down = await cri.version().catch((e) => e);
+    expect(down).toBeInstanceOf(CriError);
+    expect(down.unavailable).toBe(true);
+    expect(down.message).toContain("cri.sock");
+    server = await startServer();
+    expect((await cri.version()).runtimeName).toBe("fake");
+  });
+
+  test("a call after close() fails at once", async () => {
+    const c = await CriClient.connect(sock, { timeoutMs: 5000 });
+    c.close();
+    const err = await c.version().catch((e) => e);
+    expect(err.code).toBe(Status.CANCELLED);
   });
 });
