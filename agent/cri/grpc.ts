@@ -104,6 +104,8 @@ export class UnaryChannel {
   /** The session whose 'connect' has fired (Bun's ClientHttp2Session has no `connecting`). */
   private connected: http2.ClientHttp2Session | null = null;
   private closed = false;
+  /** Calls in flight per connection (a re-dial can leave calls on the old one). */
+  private readonly inFlight = new WeakMap<http2.ClientHttp2Session, number>();
   private readonly maxReceiveBytes: number;
 
   constructor(
@@ -189,13 +191,19 @@ export class UnaryChannel {
         reject(new GrpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded before the call was sent"));
         return;
       }
-      session.ref();
+      // Calls in flight keep the process alive; an idle connection does not.
+      const n = this.inFlight.get(session) ?? 0;
+      this.inFlight.set(session, n + 1);
+      if (n === 0) session.ref();
       let settled = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const finish = (err: Error | null, res?: Buffer) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (!this.closed && this.session === session && !session.destroyed) session.unref();
+        const rest = (this.inFlight.get(session) ?? 1) - 1;
+        this.inFlight.set(session, rest);
+        if (rest === 0 && !session.destroyed) session.unref();
         if (err) reject(err);
         else resolve(res!);
       };
@@ -210,10 +218,10 @@ export class UnaryChannel {
         });
       } catch (e) {
         const err = e as Error & { code?: string };
-        reject(new NotSent(session, new GrpcError(Status.UNAVAILABLE, `${err.code ?? "error"}: ${err.message} (${this.socketPath})`)));
+        finish(new NotSent(session, new GrpcError(Status.UNAVAILABLE, `${err.code ?? "error"}: ${err.message} (${this.socketPath})`)));
         return;
       }
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         finish(new GrpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded"));
         req.close(http2.constants.NGHTTP2_CANCEL);
       }, left);

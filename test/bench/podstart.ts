@@ -6,7 +6,8 @@
 //   bun run bench podstart [--bin dist/skiff] [--pods 50] [--settle 10] [--skip-floor] [--skip-agent]
 //                          [--leak-rounds K]   (K more bursts, idle RSS after each: growth check)
 //   bun run bench podstart --diag [--pods 20]   (agent in this process, every CRI/API call timed)
-//   bun run bench podstart --rss-only [--bin dist/skiff] [--settle 30] [--rss-pods 5]
+//   bun run bench podstart --rss-only [--bin dist/skiff] [--settle 30] [--rss-pods 5] [--smaps FILE]
+//                          (--smaps: a copy of the idle agent's /proc/PID/smaps, per-mapping RSS)
 //                          (idle RSS only: each node idle, then a few pods, then idle again)
 //
 // floor   startRuntime() (agent/containerd/runtime.ts) in a temp data dir with bridge skiffpb0 and
@@ -64,6 +65,8 @@ const TARGET_RATIO = 1.25;
 const TARGET_P99_MS = 1000;
 const TARGET_AGENT_MB = 60;
 const TARGET_SERVER_MB = 150;
+/** --smaps FILE (set in main). */
+let smapsFile: string | undefined;
 
 // ---- small helpers ---------------------------------------------------------------------------
 
@@ -720,7 +723,7 @@ async function agentRss(bin: string | undefined, runDir: string, settleS: number
   await waitNodeReady(creds, node, ag);
   await Bun.sleep(settleS * 1000);
   const agent = await sampleRss(ag.proc.pid);
-  if (process.env.SMAPS) Bun.spawnSync(["cp", `/proc/${ag.proc.pid}/smaps`, process.env.SMAPS]);
+  if (smapsFile) copyFileSync(`/proc/${ag.proc.pid}/smaps`, smapsFile); // where the resident pages are
   const containerd = await sampleRss(containerdPid(aDir), 1);
   const server = await sampleRss(cp.proc.pid, 1);
   let agentAfterPods: Rss | null = null;
@@ -893,6 +896,7 @@ export async function main(args: string[]): Promise<void> {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const bin = opt("--bin");
+  smapsFile = opt("--smaps");
   const n = Number(opt("--pods") ?? 50);
   const settleS = Number(opt("--settle") ?? 10);
   const skipFloor = args.includes("--skip-floor");
@@ -1030,7 +1034,10 @@ export async function main(args: string[]): Promise<void> {
     rows.push(["skiff: create → Running+ready, sequential", f1(pct(seq, 50)), f1(pct(seq, 99)), `target p99 <= ${TARGET_P99_MS}: ${p99ok(seq)}`]);
     rows.push(["  (create → phase Running, not yet ready)", f1(pct(running, 50)), f1(pct(running, 99)), ""]);
     for (const [k, v] of Object.entries(seqStages)) rows.push([`  ${k}`, f1(pct(v, 50)), f1(pct(v, 99)), ""]);
-    rows.push([`skiff: create → Running+ready, burst of ${n}`, f1(pct(burst, 50)), f1(pct(burst, 99)), p99ok(burst)]);
+    // The 1 s p99 target is for pods started one after another: in a burst containerd itself
+    // (the floor's burst) takes seconds on a small machine, so the burst is shown against it.
+    const burstVsFloor = fl ? `p99 ${(pct(burst, 99) / pct(fs("total", fburst), 99)).toFixed(2)}× the floor's burst` : "";
+    rows.push([`skiff: create → Running+ready, burst of ${n}`, f1(pct(burst, 50)), f1(pct(burst, 99)), burstVsFloor]);
     for (const [k, v] of Object.entries(burstStages)) rows.push([`  ${k}`, f1(pct(v, 50)), f1(pct(v, 99)), ""]);
     if (fl) {
       const r = pct(seq, 50) / pct(fs("total", fseq), 50);
