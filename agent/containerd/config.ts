@@ -21,6 +21,9 @@ export interface AgentPaths {
   cniBinDir: string;
   /** Air-gap images imported at start (<data-dir>/agent/images). */
   imagesDir: string;
+  /** containerd registry hosts (<data-dir>/agent/containerd/certs.d/<host[:port]>/hosts.toml):
+   *  mirrors, plain-HTTP or private-CA registries, in containerd's own format. */
+  registryConfigDir: string;
 }
 
 export function agentPaths(dataDir: string): AgentPaths {
@@ -38,6 +41,7 @@ export function agentPaths(dataDir: string): AgentPaths {
     cniIpamDir: join(agentDir, "cni", "ipam"),
     cniBinDir: CNI_BIN_DIR,
     imagesDir: join(agentDir, "images"),
+    registryConfigDir: join(containerdDir, "certs.d"),
   };
 }
 
@@ -110,6 +114,9 @@ disabled_plugins = [
 [${cri}.containerd.runtimes.runc.options]
   SystemdCgroup = ${o.systemdCgroup ?? false}
   Root = ${q(join(p.state, "runc"))}
+
+[${cri}.registry]
+  config_path = ${q(p.registryConfigDir)}
 
 [${cri}.cni]
   bin_dir = ${q(p.cniBinDir)}

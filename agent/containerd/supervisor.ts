@@ -100,7 +100,7 @@ export class ContainerdSupervisor {
     this.preflight = pf;
     if (!pf.ok) throw new PreflightError(pf);
     for (const w of pf.warnings) this.emit({ type: "warning", message: w });
-    for (const d of [this.paths.containerdDir, this.paths.root, this.paths.state, this.paths.cniConfDir, this.paths.cniIpamDir, this.paths.imagesDir]) {
+    for (const d of [this.paths.containerdDir, this.paths.root, this.paths.state, this.paths.cniConfDir, this.paths.cniIpamDir, this.paths.imagesDir, this.paths.registryConfigDir]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
     }
     writeFileSync(

@@ -117,6 +117,8 @@ export interface OciArchive {
   manifestDigest: string;
   /** sha256:… digest of the image config (the image ID that CRI reports). */
   configDigest: string;
+  /** Manifest, config and layer by digest (what a registry would serve). */
+  blobs: Map<string, Uint8Array>;
 }
 
 /** Go-style GOARCH for the host (what OCI image configs use). */
@@ -197,5 +199,10 @@ export function buildOciArchive(spec: OciImageSpec): OciArchive {
     { type: "file", path: blob(configDigest), data: config },
     { type: "file", path: blob(layerDigest), data: layer },
   ]);
-  return { tar: out, manifestDigest, configDigest };
+  const blobs = new Map<string, Uint8Array>([
+    [manifestDigest, enc.encode(manifest)],
+    [configDigest, enc.encode(config)],
+    [layerDigest, layer],
+  ]);
+  return { tar: out, manifestDigest, configDigest, blobs };
 }

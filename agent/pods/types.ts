@@ -163,6 +163,7 @@ export interface PodSpec {
   dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] };
   hostAliases?: { ip: string; hostnames?: string[] }[];
   serviceAccountName?: string;
+  imagePullSecrets?: { name?: string }[];
   readinessGates?: { conditionType: string }[];
   overhead?: Record<string, string>;
 }

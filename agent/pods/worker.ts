@@ -16,6 +16,7 @@ import { isConflict, isNotFound as apiNotFound, isUnreachable, podPath, type Age
 import type { PodCache } from "../cache/pod-cache.ts";
 import { isNotFound, type CriClient, type PodSandbox, type PodSandboxConfig } from "../cri/client.ts";
 import { normalizeImageRef } from "../images/images.ts";
+import { credentialsFor, type RegistryCredential } from "../images/pull-secrets.ts";
 import { podLogDir } from "../logs/logs.ts";
 import { runAction } from "../probes/handlers.ts";
 import { ContainerProbes, type ProbeState } from "../probes/prober.ts";
@@ -27,7 +28,7 @@ import { A, ConfigError, containerConfig, containerHash, etcHostsContent, L, san
 import { containerEnv, EnvConfigError, expandCommand } from "./env.ts";
 import { computePodStatus, type ContainerRecord, type Waiting } from "./status.ts";
 import type { StatusManager } from "./status-manager.ts";
-import type { Container, Pod, PodStatus } from "./types.ts";
+import type { ConfigMapLike, Container, Pod, PodStatus } from "./types.ts";
 
 export interface WorkerDeps {
   cri: CriClient;
@@ -538,16 +539,22 @@ export class PodWorker {
       }
       throw new ImageError("ImagePullBackOff", `Back-off pulling image "${c.image}"`);
     }
+    let creds: RegistryCredential[] = [];
     try {
+      creds = credentialsFor(ref, await this.pullSecrets());
       const t0 = Date.now();
       this.event(c, "Normal", "Pulling", `Pulling image "${c.image}"`);
-      await this.d.cri.pullImage(ref, undefined, undefined, { timeoutMs: 5 * 60_000 });
+      await this.pull(ref, creds);
       this.event(c, "Normal", "Pulled", `Successfully pulled image "${c.image}" in ${((Date.now() - t0) / 1000).toFixed(3)}s`);
       this.d.backoff.reset(key);
       this.pullFailedAt.delete(key);
       return ref;
     } catch (e) {
-      if (present) {
+      const detail = (e as Error).message.replace(/^CRI PullImage: \w+: /, "");
+      // The registry answered and refused: not a connectivity problem, and with "Always" the
+      // pull is the credential check, so the copy on the node is not a way around it.
+      const refused = /\b(401|403)\b|unauthori[sz]ed|forbidden|denied/i.test(detail);
+      if (present && !refused) {
         // Air-gapped nodes: "Always" cannot reach a registry; the imported image is what there is.
         this.d.log(`pod ${this.ns}/${this.name}: pull of ${ref} failed (${(e as Error).message}); using the image present on the node`);
         return already();
@@ -555,11 +562,50 @@ export class PodWorker {
       this.pullFailedAt.set(key, Date.now());
       this.d.backoff.next(key);
       this.kick(Math.min(1000, this.d.backoff.delay(key)));
-      const detail = (e as Error).message.replace(/^CRI PullImage: \w+: /, "");
-      const msg = `Failed to pull image "${c.image}": ${detail}. The image is not on this node and no registry answered: import it with "skiff images import FILE" or put the archive in <data-dir>/agent/images/`;
+      const hint = refused
+        ? creds.length
+          ? `the registry refused the credentials of imagePullSecrets ${creds.map((k) => `${k.secret} (${k.key})`).join(", ")}`
+          : `the registry wants credentials and no imagePullSecret of the pod has any for it: add a kubernetes.io/dockerconfigjson Secret to spec.imagePullSecrets`
+        : `if this node cannot reach the registry, import the image with "skiff images import FILE" or put the archive in <data-dir>/agent/images/`;
+      const msg = `Failed to pull image "${c.image}": ${detail}. ${hint[0]!.toUpperCase()}${hint.slice(1)}`;
       this.pullErrors.set(key, msg);
       throw new ImageError("ErrImagePull", msg);
     }
+  }
+
+  /** The pod's imagePullSecrets that can be read; a missing one is a warning, as in kubelet. */
+  private async pullSecrets(): Promise<ConfigMapLike[]> {
+    const out: ConfigMapLike[] = [];
+    const missing: string[] = [];
+    for (const ref of this.pod.spec.imagePullSecrets ?? []) {
+      if (!ref?.name) continue;
+      const s = await this.d.objects.get("secrets", this.ns, ref.name).catch(() => null);
+      if (s) out.push(s);
+      else missing.push(ref.name);
+    }
+    if (missing.length) {
+      this.event(undefined, "Warning", "FailedToRetrieveImagePullSecret", `Unable to retrieve some image pull secrets (${missing.join(", ")}); attempting to pull the image may not succeed.`);
+    }
+    return out;
+  }
+
+  /** Pulls anonymously without credentials, else with each matching one until a pull succeeds. */
+  private async pull(ref: string, creds: RegistryCredential[]): Promise<void> {
+    const opts = { timeoutMs: 5 * 60_000 };
+    if (!creds.length) {
+      await this.d.cri.pullImage(ref, undefined, undefined, opts);
+      return;
+    }
+    let last: unknown;
+    for (const c of creds) {
+      try {
+        await this.d.cri.pullImage(ref, c.auth, undefined, opts);
+        return;
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
   }
 
   private async startContainer(

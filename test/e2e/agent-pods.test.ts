@@ -22,7 +22,10 @@ import { podLogDir } from "../../agent/logs/logs.ts";
 import { runAgent, type Agent, type AgentOptions } from "../../agent/main.ts";
 import { mountsUnder, unmountAll } from "../../agent/volumes/mount.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
-import { busyboxImage } from "../images/builder.ts";
+import { busyboxImage, busyboxRootfs } from "../images/builder.ts";
+import { startRegistry, writeHostsToml } from "../harness/registry.ts";
+import { agentPaths } from "../../agent/containerd/config.ts";
+import { buildOciArchive } from "../../agent/images/oci.ts";
 
 setDefaultTimeout(90_000);
 
@@ -630,6 +633,64 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     expect(never.state.waiting.message).toContain("is not present with pull policy of Never");
     expect(cs(np, "root").state.waiting.message).toStartWith("container has runAsNonRoot and image will run as root");
     await Promise.all(["noimage", "neverpull"].map((n) => deletePod(n)));
+  });
+
+  test("pulls from a registry: anonymous, with imagePullSecrets, refused without them; Always pulls again", async () => {
+    const reg = startRegistry();
+    try {
+      writeHostsToml(agentPaths(dataDir).registryConfigDir, reg.host);
+      const image = (tag: string) =>
+        buildOciArchive({ name: `${reg.host}/x:${tag}`, files: busyboxRootfs({ "etc/pulled-tag": `${tag}\n` }), cmd: ["sh", "-c", "cat /etc/pulled-tag; trap 'exit 0' TERM; sleep 3600 & wait"] });
+      reg.push("public/hello:v1", image("v1"));
+      reg.push("private/hello:v2", image("v2"));
+      reg.requireAuth("private/", "robot", "s3cret");
+      const dockerconfig = { auths: { [`http://${reg.host}/private`]: { auth: Buffer.from("robot:s3cret").toString("base64") }, "https://index.docker.io/v1/": { username: "x", password: "y" } } };
+      const sec = await api("/api/v1/namespaces/default/secrets", {
+        method: "POST",
+        body: JSON.stringify({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "regcred" },
+          type: "kubernetes.io/dockerconfigjson",
+          data: { ".dockerconfigjson": Buffer.from(JSON.stringify(dockerconfig)).toString("base64") },
+        }),
+      });
+      expect(sec.status).toBe(201);
+      await createPod({ containers: [{ name: "c", image: `${reg.host}/public/hello:v1`, imagePullPolicy: "Always" }] }, "pull-public");
+      await createPod({ imagePullSecrets: [{ name: "regcred" }], containers: [{ name: "c", image: `${reg.host}/private/hello:v2` }] }, "pull-private");
+      await createPod({ containers: [{ name: "c", image: `${reg.host}/private/hello:v2`, imagePullPolicy: "Always" }] }, "pull-refused");
+      for (const name of ["pull-public", "pull-private"]) {
+        const p = await until(`${name} running`, async () => {
+          const x = await getPod(name);
+          return cs(x, "c")?.state?.running && x;
+        }, 60_000);
+        expect(cs(p, "c").imageID).toContain("sha256:");
+      }
+      await until("each pod runs its own registry image", async () => logOf(await getPod("pull-public"), "c").includes("v1") && logOf(await getPod("pull-private"), "c").includes("v2"), 10_000);
+      const refused = await until("pull-refused ErrImagePull", async () => {
+        const w = cs(await getPod("pull-refused"), "c")?.state?.waiting;
+        return w?.reason === "ErrImagePull" && w;
+      }, 60_000, 100);
+      expect(refused.message).toContain(`${reg.host}/private/hello:v2`);
+      expect(refused.message).toContain("no imagePullSecret of the pod has any for it");
+      // the manifests and blobs really came from the registry, authenticated where required
+      const got = (path: string, status: number) => reg.requests.some((r) => r.path === path && r.status === status);
+      expect(got("/v2/public/hello/manifests/v1", 200)).toBe(true);
+      expect(got("/v2/private/hello/manifests/v2", 200)).toBe(true);
+      expect(got("/v2/private/hello/manifests/v2", 401)).toBe(true);
+      expect(reg.requests.some((r) => r.path.startsWith("/v2/private/hello/blobs/sha256:") && r.status === 200)).toBe(true);
+      // Always: a second pod of the same image (now present) asks the registry again
+      const before = reg.requests.filter((r) => r.path === "/v2/public/hello/manifests/v1").length;
+      await createPod({ containers: [{ name: "c", image: `${reg.host}/public/hello:v1`, imagePullPolicy: "Always" }] }, "pull-again");
+      await until("pull-again running", async () => cs(await getPod("pull-again"), "c")?.state?.running, 60_000);
+      expect(reg.requests.filter((r) => r.path === "/v2/public/hello/manifests/v1").length).toBeGreaterThan(before);
+      const events = (await api(`/api/v1/namespaces/default/events?fieldSelector=${encodeURIComponent("involvedObject.name=pull-private")}`)).body.items;
+      expect(events.some((e: any) => e.reason === "Pulled" && e.message.startsWith(`Successfully pulled image "${reg.host}/private/hello:v2"`))).toBe(true);
+    } finally {
+      await Promise.all(["pull-public", "pull-private", "pull-refused", "pull-again"].map((n) => deletePod(n)));
+      await api("/api/v1/namespaces/default/secrets/regcred", { method: "DELETE" });
+      reg.stop();
+    }
   });
 
   test("hostNetwork and hostPort", async () => {

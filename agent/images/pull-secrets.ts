@@ -1,0 +1,129 @@
+// imagePullSecrets → CRI AuthConfig, as kubelet's credential keyring does it: the pod's
+// kubernetes.io/dockerconfigjson (and legacy kubernetes.io/dockercfg) Secrets are parsed, every
+// entry whose registry key matches the image (same host and port, `*` globs one DNS label, the
+// key's path a prefix of the repository's) is a candidate, the most specific first, and the pull
+// is tried with each until one succeeds. Docker Hub's keys (https://index.docker.io/v1/, …)
+// match docker.io images.
+
+import type { AuthConfig } from "../cri/types.ts";
+import type { ConfigMapLike } from "../pods/types.ts";
+
+interface DockerConfigEntry {
+  username?: string;
+  password?: string;
+  auth?: string;
+  email?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+}
+
+export interface RegistryCredential {
+  /** The registry key as written in the Secret (for messages). */
+  key: string;
+  /** Secret it came from (for messages). */
+  secret: string;
+  auth: AuthConfig;
+}
+
+/** "https://index.docker.io/v1/" → "docker.io"; "http://reg:5000/team/" → "reg:5000/team". */
+export function normalizeRegistryKey(key: string): string {
+  let k = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  k = k.replace(/\/+$/, "");
+  const [host = "", ...path] = k.split("/");
+  let h = host.toLowerCase();
+  if (h === "index.docker.io" || h === "registry-1.docker.io" || h === "registry.hub.docker.com") {
+    h = "docker.io";
+    if (path[0] === "v1" || path[0] === "v2") path.shift(); // the API version in Docker Hub's legacy key
+  }
+  return [h, ...path].join("/");
+}
+
+/** "docker.io/library/busybox:1.36" → "docker.io/library/busybox" (normalised refs only). */
+function repository(normalizedRef: string): string {
+  let r = normalizedRef;
+  const at = r.indexOf("@");
+  if (at >= 0) r = r.slice(0, at);
+  const colon = r.lastIndexOf(":");
+  if (colon > r.lastIndexOf("/")) r = r.slice(0, colon);
+  return r;
+}
+
+function hostMatches(glob: string, host: string): boolean {
+  const [gName = "", gPort = ""] = splitPort(glob);
+  const [hName = "", hPort = ""] = splitPort(host);
+  if (gPort !== hPort) return false;
+  const g = gName.split(".");
+  const h = hName.split(".");
+  if (g.length !== h.length) return false;
+  return g.every((label, i) => label === h[i] || (label.includes("*") && globLabel(label, h[i]!)));
+}
+
+function splitPort(host: string): [string, string] {
+  const m = /^(.*?)(?::(\d+))?$/.exec(host)!;
+  return [m[1]!, m[2] ?? ""];
+}
+
+function globLabel(glob: string, label: string): boolean {
+  const re = new RegExp("^" + glob.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^.]*") + "$");
+  return re.test(label);
+}
+
+/** Whether a normalised key covers a repository ("reg:5000/team" covers "reg:5000/team/app"). */
+export function keyMatches(key: string, repo: string): boolean {
+  const [kHost = "", ...kPath] = key.split("/");
+  const [rHost = "", ...rPath] = repo.split("/");
+  if (!hostMatches(kHost, rHost)) return false;
+  return kPath.every((seg, i) => rPath[i] === seg);
+}
+
+function decodeBase64(s: string): string {
+  return Buffer.from(s, "base64").toString("utf8");
+}
+
+function entries(secret: ConfigMapLike): [string, DockerConfigEntry][] {
+  const data = secret.data ?? {};
+  try {
+    if (secret.type === "kubernetes.io/dockerconfigjson" && data[".dockerconfigjson"]) {
+      const auths = JSON.parse(decodeBase64(data[".dockerconfigjson"])).auths;
+      return auths && typeof auths === "object" ? Object.entries(auths as Record<string, DockerConfigEntry>) : [];
+    }
+    if (secret.type === "kubernetes.io/dockercfg" && data[".dockercfg"]) {
+      return Object.entries(JSON.parse(decodeBase64(data[".dockercfg"])) as Record<string, DockerConfigEntry>);
+    }
+  } catch {
+    // A malformed Secret gives no credentials (kubelet logs and pulls without them).
+  }
+  return [];
+}
+
+function toAuth(key: string, e: DockerConfigEntry): AuthConfig {
+  let { username = "", password = "" } = e;
+  if (!username && !password && e.auth) {
+    const plain = decodeBase64(e.auth);
+    const colon = plain.indexOf(":");
+    if (colon > 0) [username, password] = [plain.slice(0, colon), plain.slice(colon + 1)];
+  }
+  return {
+    username,
+    password,
+    serverAddress: key,
+    ...(e.identitytoken ? { identityToken: e.identitytoken } : {}),
+    ...(e.registrytoken ? { registryToken: e.registrytoken } : {}),
+  };
+}
+
+/** Credentials for pulling `normalizedRef`, most specific key first; [] = pull anonymously. */
+export function credentialsFor(normalizedRef: string, secrets: ConfigMapLike[]): RegistryCredential[] {
+  const repo = repository(normalizedRef);
+  const found: (RegistryCredential & { norm: string })[] = [];
+  for (const s of secrets) {
+    for (const [key, e] of entries(s)) {
+      if (!e || typeof e !== "object") continue;
+      const norm = normalizeRegistryKey(key);
+      if (norm && keyMatches(norm, repo)) found.push({ key, secret: s.metadata.name, auth: toAuth(key, e), norm });
+    }
+  }
+  // Longer keys are more specific; the sort is stable, so equal keys keep the pod's Secret order.
+  found.sort((a, b) => b.norm.length - a.norm.length);
+  return found.map(({ norm: _norm, ...c }) => c);
+}
