@@ -42,6 +42,8 @@ export interface AgentOptions {
   clusterDns?: string[];
   clusterDomain?: string;
   log?: (msg: string) => void;
+  /** Called when a pod is gone from the node (`skiff agent` collects garbage a little later). */
+  onPodGone?: () => void;
   /** Knobs for tests and benchmarks; the defaults are Kubernetes'. */
   tuning?: AgentTuning;
 }
@@ -209,7 +211,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         retryMs: t.retryMs ?? 2000,
       },
       cache,
-      { nodeName: opts.nodeName, relistMs: t.relistMs, logRotateMs: t.logRotateMs, logRotation: t.logRotation },
+      { nodeName: opts.nodeName, relistMs: t.relistMs, logRotateMs: t.logRotateMs, logRotation: t.logRotation, onPodGone: opts.onPodGone },
     );
     pods.start();
     // logs/exec/attach/port-forward arrive over this outbound connection (the node may be behind NAT).

@@ -186,6 +186,16 @@ async function agentCommand(args: string[]): Promise<number> {
     return 1;
   }
   const { runAgent } = await import("../agent/main");
+  // JSC collects when allocation outgrows the heap, which an idle agent rarely does, so the
+  // garbage of start-up and of pods that came and went stays resident (~7 MB after 5 pods). A
+  // full collection (milliseconds on this small heap) after start, a few seconds after pods
+  // leave the node, and every minute keeps idle RSS down.
+  let gcTimer: ReturnType<typeof setTimeout> | null = null;
+  const gcSoon = () => {
+    if (gcTimer) clearTimeout(gcTimer);
+    gcTimer = setTimeout(() => Bun.gc(true), 5_000);
+    gcTimer.unref();
+  };
   const agent = await runAgent({
     server: creds.server,
     caData: creds.caData,
@@ -194,11 +204,9 @@ async function agentCommand(args: string[]): Promise<number> {
     nodeName,
     nodeIp: values["node-ip"],
     containerRuntimeEndpoint: values["container-runtime-endpoint"],
+    onPodGone: gcSoon,
   });
   console.log(`skiff agent: node ${nodeName} joined ${creds.server}`);
-  // JSC collects when allocation outgrows the heap, which an idle agent rarely does, so the
-  // garbage of start-up and of pods that came and went stays resident (~7 MB after 5 pods). A
-  // full collection now and every minute (milliseconds on this small heap) keeps idle RSS down.
   Bun.gc(true);
   setInterval(() => Bun.gc(true), 60_000).unref();
   const shutdown = async () => {

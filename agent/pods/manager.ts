@@ -22,6 +22,8 @@ export interface PodManagerOptions {
   logRotation?: RotationOptions;
   /** Called when the server becomes reachable / unreachable. */
   onConnectivity?: (online: boolean) => void;
+  /** Called when a pod's worker is done (the pod is gone from the node). */
+  onPodGone?: () => void;
 }
 
 export class PodManager {
@@ -47,7 +49,13 @@ export class PodManager {
   }
 
   private deps(): WorkerDeps {
-    return { ...this.d, onFinished: (uid) => this.workers.delete(uid) };
+    return {
+      ...this.d,
+      onFinished: (uid) => {
+        this.workers.delete(uid);
+        this.o.onPodGone?.();
+      },
+    };
   }
 
   start(): void {
