@@ -86,7 +86,7 @@ function grpcTimeout(ms: number): string {
 }
 
 /** node:http2 errors of a stream that never left this process. */
-const NOT_SENT_CODES = new Set(["ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_STREAM_CANCEL", "ERR_HTTP2_INVALID_SESSION"]);
+const NOT_SENT_CODES = new Set(["ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION"]);
 
 /** A call the runtime did not see, so it is safe to send again. */
 class NotSent extends Error {
@@ -98,7 +98,13 @@ class NotSent extends Error {
   }
 }
 
-/** One HTTP/2 connection to a unix socket, re-dialled when it closes (containerd restarts). */
+/** Where to dial: a unix socket path, or a TCP host and port (gRPC probes). */
+export type ChannelTarget = string | { host: string; port: number };
+
+/** Longest setTimeout delay; later deadlines are waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** One HTTP/2 connection, re-dialled when it closes (containerd restarts). */
 export class UnaryChannel {
   private session: http2.ClientHttp2Session | null = null;
   /** The session whose 'connect' has fired (Bun's ClientHttp2Session has no `connecting`). */
@@ -107,20 +113,24 @@ export class UnaryChannel {
   /** Calls in flight per connection (a re-dial can leave calls on the old one). */
   private readonly inFlight = new WeakMap<http2.ClientHttp2Session, number>();
   private readonly maxReceiveBytes: number;
+  /** For messages: the socket path or host:port. */
+  readonly address: string;
 
   constructor(
-    readonly socketPath: string,
+    readonly target: ChannelTarget,
     opts: ChannelOptions = {},
   ) {
     this.maxReceiveBytes = opts.maxReceiveBytes ?? 16 * 1024 * 1024;
+    this.address = typeof target === "string" ? target : `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
   }
 
   private open(): http2.ClientHttp2Session {
     if (this.closed) throw new GrpcError(Status.CANCELLED, "channel closed");
     const cur = this.session;
     if (cur && !cur.closed && !cur.destroyed) return cur;
-    const s = http2.connect("http://localhost", {
-      createConnection: () => net.connect(this.socketPath),
+    const t = this.target;
+    const s = http2.connect(typeof t === "string" ? "http://localhost" : `http://${this.address}`, {
+      createConnection: () => (typeof t === "string" ? net.connect(t) : net.connect({ host: t.host, port: t.port })),
       // Large CRI responses (ListContainers, ListImages) arrive without waiting for window updates.
       settings: { initialWindowSize: 4 * 1024 * 1024, enablePush: false },
     });
@@ -148,10 +158,21 @@ export class UnaryChannel {
         const s = this.open();
         if (this.connected === s) return;
         await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error("timed out")), Math.max(1, deadline - Date.now()));
-          s.once("connect", () => (clearTimeout(t), resolve()));
-          s.once("error", (e) => (clearTimeout(t), reject(e)));
-          s.once("close", () => (clearTimeout(t), reject(new Error("connection closed"))));
+          const done = (err?: Error) => {
+            clearTimeout(t);
+            s.off("connect", onConnect);
+            s.off("error", onError);
+            s.off("close", onClose);
+            if (err) reject(err);
+            else resolve();
+          };
+          const onConnect = () => done();
+          const onError = (e: Error) => done(e);
+          const onClose = () => done(new Error("connection closed"));
+          const t = setTimeout(() => done(new Error("timed out")), Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now())));
+          s.once("connect", onConnect);
+          s.once("error", onError);
+          s.once("close", onClose);
         });
         return;
       } catch (e) {
@@ -171,6 +192,7 @@ export class UnaryChannel {
     } catch (e) {
       if (!(e instanceof NotSent) || Date.now() >= deadline) throw e instanceof NotSent ? e.error : e;
       if (this.session === e.session) this.session = null;
+      e.session.close(); // calls still on it finish; then it goes
       return await this.attempt(path, message, deadline).catch((e2) => {
         throw e2 instanceof NotSent ? e2.error : e2;
       });
@@ -214,17 +236,24 @@ export class UnaryChannel {
           ":path": path,
           "content-type": "application/grpc",
           te: "trailers",
-          "grpc-timeout": grpcTimeout(left),
+          // Past ~24.8 days the deadline is this side's alone: some servers (grpc-js) cannot
+          // arm a timer that long and would expire the call at once.
+          ...(left <= MAX_TIMER_MS ? { "grpc-timeout": grpcTimeout(left) } : {}),
         });
       } catch (e) {
         const err = e as Error & { code?: string };
-        finish(new NotSent(session, new GrpcError(Status.UNAVAILABLE, `${err.code ?? "error"}: ${err.message} (${this.socketPath})`)));
+        finish(new NotSent(session, new GrpcError(Status.UNAVAILABLE, `${err.code ?? "error"}: ${err.message} (${this.address})`)));
         return;
       }
-      timer = setTimeout(() => {
-        finish(new GrpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded"));
-        req.close(http2.constants.NGHTTP2_CANCEL);
-      }, left);
+      const arm = (ms: number) => {
+        timer = setTimeout(() => {
+          const rest = deadline - Date.now();
+          if (rest > 0) return arm(rest);
+          finish(new GrpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded"));
+          req.close(http2.constants.NGHTTP2_CANCEL);
+        }, Math.min(ms, MAX_TIMER_MS));
+      };
+      arm(left);
 
       let httpStatus = 0;
       let contentType = "";
@@ -255,8 +284,11 @@ export class UnaryChannel {
       });
       req.on("error", (e: Error & { code?: string }) => {
         // A refused or reset connection is the runtime being away: UNAVAILABLE, like grpc-js.
-        const err = new GrpcError(Status.UNAVAILABLE, `${e.code ?? "error"}: ${e.message} (${this.socketPath})`);
-        const unsent = !httpStatus && (NOT_SENT_CODES.has(e.code ?? "") || req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM);
+        const err = new GrpcError(Status.UNAVAILABLE, `${e.code ?? "error"}: ${e.message} (${this.address})`);
+        // Bun fails every open stream of a destroyed session with ERR_HTTP2_STREAM_CANCEL, sent
+        // or not: only a stream that never got an id (still pending) is known to be unsent.
+        const pending = e.code === "ERR_HTTP2_STREAM_CANCEL" ? req.id === undefined : NOT_SENT_CODES.has(e.code ?? "");
+        const unsent = !httpStatus && (pending || req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM);
         finish(unsent ? new NotSent(session, err) : err);
       });
       req.on("close", () => {

@@ -1,9 +1,11 @@
 // imagePullSecrets → CRI AuthConfig, as kubelet's credential keyring does it: the pod's
 // kubernetes.io/dockerconfigjson (and legacy kubernetes.io/dockercfg) Secrets are parsed, every
-// entry whose registry key matches the image (same host and port, `*` globs one DNS label, the
-// key's path a prefix of the repository's) is a candidate, the most specific first, and the pull
-// is tried with each until one succeeds. Docker Hub's keys (https://index.docker.io/v1/, …)
-// match docker.io images.
+// entry whose registry key matches the image (same host and port, each DNS label matched as a
+// glob, the key's path a prefix of the repository's) is a candidate, in kubelet's order (keys
+// sorted reverse-lexically), and the pull is tried with each until one succeeds. Docker Hub's
+// keys (https://index.docker.io/v1/, …) match docker.io images. Like kubelet, the AuthConfig
+// carries no server address: containerd would drop credentials whose address is not a URL of
+// the very host it dials.
 
 import type { AuthConfig } from "../cri/types.ts";
 import type { ConfigMapLike } from "../pods/types.ts";
@@ -25,17 +27,17 @@ export interface RegistryCredential {
   auth: AuthConfig;
 }
 
-/** "https://index.docker.io/v1/" → "docker.io"; "http://reg:5000/team/" → "reg:5000/team". */
+/** "https://index.docker.io/v1/" → "docker.io"; "http://reg:5000/v2/team/" → "reg:5000/team". */
 export function normalizeRegistryKey(key: string): string {
-  let k = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
-  k = k.replace(/\/+$/, "");
-  const [host = "", ...path] = k.split("/");
-  let h = host.toLowerCase();
-  if (h === "index.docker.io" || h === "registry-1.docker.io" || h === "registry.hub.docker.com") {
-    h = "docker.io";
-    if (path[0] === "v1" || path[0] === "v2") path.shift(); // the API version in Docker Hub's legacy key
-  }
-  return [h, ...path].join("/");
+  const k = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  const slash = k.indexOf("/");
+  let h = (slash < 0 ? k : k.slice(0, slash)).toLowerCase();
+  let path = slash < 0 ? "" : k.slice(slash);
+  // docker's client (and kubelet) read /v1/ and /v2/ as the registry itself
+  if (path.startsWith("/v1/") || path.startsWith("/v2/")) path = path.slice(3);
+  if (path === "/") path = "";
+  if (h === "index.docker.io" || h === "registry-1.docker.io" || h === "registry.hub.docker.com") h = "docker.io";
+  return h + path;
 }
 
 /** "docker.io/library/busybox:1.36" → "docker.io/library/busybox" (normalised refs only). */
@@ -55,7 +57,7 @@ function hostMatches(glob: string, host: string): boolean {
   const g = gName.split(".");
   const h = hName.split(".");
   if (g.length !== h.length) return false;
-  return g.every((label, i) => label === h[i] || (label.includes("*") && globLabel(label, h[i]!)));
+  return g.every((label, i) => label === h[i] || (/[*?[]/.test(label) && globLabel(label, h[i]!)));
 }
 
 function splitPort(host: string): [string, string] {
@@ -63,17 +65,36 @@ function splitPort(host: string): [string, string] {
   return [m[1]!, m[2] ?? ""];
 }
 
+/** Go's filepath.Match on one DNS label: `*`, `?` and `[...]` classes. */
 function globLabel(glob: string, label: string): boolean {
-  const re = new RegExp("^" + glob.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^.]*") + "$");
-  return re.test(label);
+  let re = "^";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*") re += "[^.]*";
+    else if (c === "?") re += "[^.]";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 1);
+      if (end < 0) return false; // filepath.Match: bad pattern, no match
+      re += "[" + glob.slice(i + 1, end).replace(/\\/g, "\\\\") + "]";
+      i = end;
+    } else re += c.replace(/[.+^${}()|\]\\/]/g, "\\$&");
+  }
+  try {
+    return new RegExp(re + "$").test(label);
+  } catch {
+    return false;
+  }
 }
 
-/** Whether a normalised key covers a repository ("reg:5000/team" covers "reg:5000/team/app"). */
+/** Whether a normalised key covers a repository ("reg:5000/team" covers "reg:5000/team/app";
+ *  like kubelet, the path is a plain string prefix). */
 export function keyMatches(key: string, repo: string): boolean {
-  const [kHost = "", ...kPath] = key.split("/");
-  const [rHost = "", ...rPath] = repo.split("/");
+  const ks = key.indexOf("/");
+  const rs = repo.indexOf("/");
+  const kHost = ks < 0 ? key : key.slice(0, ks);
+  const rHost = rs < 0 ? repo : repo.slice(0, rs);
   if (!hostMatches(kHost, rHost)) return false;
-  return kPath.every((seg, i) => rPath[i] === seg);
+  return (rs < 0 ? "" : repo.slice(rs)).startsWith(ks < 0 ? "" : key.slice(ks));
 }
 
 function decodeBase64(s: string): string {
@@ -96,7 +117,7 @@ function entries(secret: ConfigMapLike): [string, DockerConfigEntry][] {
   return [];
 }
 
-function toAuth(key: string, e: DockerConfigEntry): AuthConfig {
+function toAuth(e: DockerConfigEntry): AuthConfig {
   let { username = "", password = "" } = e;
   if (!username && !password && e.auth) {
     const plain = decodeBase64(e.auth);
@@ -106,7 +127,6 @@ function toAuth(key: string, e: DockerConfigEntry): AuthConfig {
   return {
     username,
     password,
-    serverAddress: key,
     ...(e.identitytoken ? { identityToken: e.identitytoken } : {}),
     ...(e.registrytoken ? { registryToken: e.registrytoken } : {}),
   };
@@ -120,10 +140,11 @@ export function credentialsFor(normalizedRef: string, secrets: ConfigMapLike[]):
     for (const [key, e] of entries(s)) {
       if (!e || typeof e !== "object") continue;
       const norm = normalizeRegistryKey(key);
-      if (norm && keyMatches(norm, repo)) found.push({ key, secret: s.metadata.name, auth: toAuth(key, e), norm });
+      if (norm && keyMatches(norm, repo)) found.push({ key, secret: s.metadata.name, auth: toAuth(e), norm });
     }
   }
-  // Longer keys are more specific; the sort is stable, so equal keys keep the pod's Secret order.
-  found.sort((a, b) => b.norm.length - a.norm.length);
+  // kubelet's keyring order: keys reverse-lexically (so a longer path before its prefix); the
+  // sort is stable, so equal keys keep the pod's Secret order.
+  found.sort((a, b) => (a.norm < b.norm ? 1 : a.norm > b.norm ? -1 : 0));
   return found.map(({ norm: _norm, ...c }) => c);
 }

@@ -553,7 +553,7 @@ export class PodWorker {
       const detail = (e as Error).message.replace(/^CRI PullImage: \w+: /, "");
       // The registry answered and refused: not a connectivity problem, and with "Always" the
       // pull is the credential check, so the copy on the node is not a way around it.
-      const refused = /\b(401|403)\b|unauthori[sz]ed|forbidden|denied/i.test(detail);
+      const refused = /\b(401|403)\b|unauthori[sz]ed|forbidden/i.test(detail);
       if (present && !refused) {
         // Air-gapped nodes: "Always" cannot reach a registry; the imported image is what there is.
         this.d.log(`pod ${this.ns}/${this.name}: pull of ${ref} failed (${(e as Error).message}); using the image present on the node`);

@@ -3,6 +3,7 @@
 
 import type { CriClient } from "../cri/client.ts";
 import type { Container, Handler } from "../pods/types.ts";
+import { grpcProbe } from "./grpc.ts";
 
 export interface ActionTarget {
   cri: CriClient;
@@ -115,7 +116,10 @@ export async function runAction(h: Handler & { grpc?: unknown }, t: ActionTarget
       await Bun.sleep(Math.min(h.sleep.seconds * 1000, timeoutMs));
       return { ok: true, output: "" };
     }
-    if (h.grpc) return { ok: false, output: "grpc probes are not supported by this agent" };
+    if (h.grpc) {
+      const g = h.grpc as { port: number; service?: string };
+      return await grpcProbe(t.podIp, g.port, g.service ?? "", timeoutSeconds);
+    }
     return { ok: false, output: "no probe action" };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);

@@ -644,7 +644,16 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       reg.push("public/hello:v1", image("v1"));
       reg.push("private/hello:v2", image("v2"));
       reg.requireAuth("private/", "robot", "s3cret");
-      const dockerconfig = { auths: { [`http://${reg.host}/private`]: { auth: Buffer.from("robot:s3cret").toString("base64") }, "https://index.docker.io/v1/": { username: "x", password: "y" } } };
+      // Keys as `kubectl create secret docker-registry --docker-server=…` writes them. Both match
+      // the private image; the more specific one (tried first) is wrong, so the pull goes on to
+      // the next, as kubelet does.
+      const dockerconfig = {
+        auths: {
+          [`${reg.host}/private`]: { username: "robot", password: "wrong" },
+          [reg.host]: { auth: Buffer.from("robot:s3cret").toString("base64") },
+          "https://index.docker.io/v1/": { username: "x", password: "y" },
+        },
+      };
       const sec = await api("/api/v1/namespaces/default/secrets", {
         method: "POST",
         body: JSON.stringify({

@@ -4,6 +4,7 @@
 // grpc-js: large responses, many calls at once, size limits, a server that goes away and returns.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
+import * as http2 from "node:http2";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -260,6 +261,40 @@ describe("UnaryChannel (agent/cri/grpc.ts) against grpc-js", () => {
     expect(down.message).toContain("cri.sock");
     server = await startServer();
     expect((await cri.version()).runtimeName).toBe("fake");
+  });
+
+  test("a deadline beyond setTimeout's 24.8-day limit is waited for, not fired at once", async () => {
+    await cri.stopContainer("c-1", 30 * 24 * 3600); // StopContainer answers after 300 ms
+    expect(seen.stop.req.timeout).toBe(30 * 24 * 3600);
+  });
+
+  test("a call the server took is not sent again when the connection then drops", async () => {
+    const sock2 = join(dir, "drop.sock");
+    let hits = 0;
+    const h2 = http2.createServer();
+    h2.on("stream", (stream) => {
+      hits++;
+      stream.on("data", () => {});
+      stream.on("end", () => {
+        // GOAWAY naming this stream as processed, then the connection is gone: the client may
+        // not know whether the call ran, so it must not send it again.
+        stream.session?.goaway(0, stream.id);
+        setImmediate(() => stream.session?.destroy());
+      });
+    });
+    await new Promise<void>((res) => h2.listen(sock2, res));
+    try {
+      for (let i = 0; i < 5; i++) {
+        const ch = new UnaryChannel(sock2);
+        const before = hits;
+        const err = await ch.call("/runtime.v1.RuntimeService/CreateContainer", new Uint8Array(0), Date.now() + 3000).catch((e) => e);
+        ch.close();
+        expect(err).toBeInstanceOf(GrpcError);
+        expect(hits - before).toBe(1);
+      }
+    } finally {
+      h2.close();
+    }
   });
 
   test("a call after close() fails at once", async () => {

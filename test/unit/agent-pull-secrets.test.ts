@@ -17,7 +17,9 @@ describe("registry keys", () => {
     expect(normalizeRegistryKey("https://index.docker.io/v1/")).toBe("docker.io");
     expect(normalizeRegistryKey("index.docker.io")).toBe("docker.io");
     expect(normalizeRegistryKey("registry-1.docker.io")).toBe("docker.io");
-    expect(normalizeRegistryKey("http://Reg.Example:5000/team/")).toBe("reg.example:5000/team");
+    expect(normalizeRegistryKey("http://Reg.Example:5000/team/")).toBe("reg.example:5000/team/");
+    expect(normalizeRegistryKey("https://reg.example.com/v2/")).toBe("reg.example.com");
+    expect(normalizeRegistryKey("reg.example.com/v1/team")).toBe("reg.example.com/team");
     expect(normalizeRegistryKey("quay.io")).toBe("quay.io");
   });
 
@@ -26,7 +28,10 @@ describe("registry keys", () => {
     expect(keyMatches("reg:5000", "reg/a/b")).toBe(false); // the port must match
     expect(keyMatches("reg", "reg:5000/a")).toBe(false);
     expect(keyMatches("reg:5000/team", "reg:5000/team/app")).toBe(true);
-    expect(keyMatches("reg:5000/team", "reg:5000/teamx/app")).toBe(false); // whole path segments
+    expect(keyMatches("reg:5000/team", "reg:5000/teamx/app")).toBe(true); // a string prefix, as in kubelet
+    expect(keyMatches("reg:5000/team/", "reg:5000/teamx/app")).toBe(false);
+    expect(keyMatches("reg?.example.com", "reg1.example.com/x")).toBe(true);
+    expect(keyMatches("reg[0-9].example.com", "regx.example.com/x")).toBe(false);
     expect(keyMatches("*.example.com", "a.example.com/x")).toBe(true);
     expect(keyMatches("*.example.com", "a.b.example.com/x")).toBe(false); // * is one label
     expect(keyMatches("*.example.com", "example.com/x")).toBe(false);
@@ -46,7 +51,8 @@ describe("credentialsFor", () => {
       ["b", "team", "p:with:colons"],
       ["a", "any", "p1"],
     ]);
-    expect(creds[0]!.auth).toMatchObject({ serverAddress: "reg.local:5000/team", identityToken: "tok" });
+    // no serverAddress: containerd drops credentials whose address is not a URL of the host it dials
+    expect(creds[0]!.auth).toEqual({ username: "team", password: "p:with:colons", identityToken: "tok" });
     const hub = credentialsFor(normalizeImageRef("busybox:1.36"), [a, b]);
     expect(hub.map((c) => c.auth.username)).toEqual(["hub"]);
     expect(credentialsFor(normalizeImageRef("quay.io/x/y@sha256:" + "a".repeat(64)), [a, b])).toEqual([]);
