@@ -2,7 +2,7 @@
 // the result depends only on the stored state and the commands.
 import { Database } from "bun:sqlite";
 import { closeSync, fdatasync, openSync, statSync } from "node:fs";
-import { checkpointWal } from "../raft/storage/log-storage";
+import { checkpointWal } from "../sqlite/checkpoint";
 import type { ApplyResult, Command } from "./commands";
 import type { ChangeEvent } from "./watch-window";
 
