@@ -6,6 +6,8 @@ import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
+import { EndpointsController } from "./endpoints";
+import { EndpointSliceController } from "./endpointslice";
 import { EventTtlController } from "./event-ttl";
 import { GarbageCollector } from "./garbage-collector";
 import { JobController } from "./job";
@@ -50,6 +52,8 @@ const ALL: Record<string, (rt: Runtime) => Controller> = {
   nodelifecycle: (rt) => new NodeLifecycleController(rt),
   podgc: (rt) => new PodGCController(rt),
   volumebinder: (rt) => new VolumeBinderController(rt),
+  endpoints: (rt) => new EndpointsController(rt),
+  endpointslice: (rt) => new EndpointSliceController(rt),
 };
 
 export function startControllers(store: Store, opts: StartOptions = {}): RunningControllers {

@@ -10,6 +10,8 @@ const KINDS: Record<string, [string, string]> = {
   Node: ["v1", "Node"],
   Event: ["v1", "Event"],
   Endpoints: ["v1", "Endpoints"],
+  Service: ["v1", "Service"],
+  EndpointSlice: ["discovery.k8s.io/v1", "EndpointSlice"],
   Namespace: ["v1", "Namespace"],
   ServiceAccount: ["v1", "ServiceAccount"],
   PersistentVolume: ["v1", "PersistentVolume"],

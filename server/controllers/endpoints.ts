@@ -1,0 +1,89 @@
+// Endpoints (v1): for every Service with a selector, an Endpoints object of the same name with
+// the matching pods' IPs, ready ones in `addresses`, the others in `notReadyAddresses`
+// (publishNotReadyAddresses: all ready), grouped into subsets by identical port sets, as the
+// kube-controller-manager's endpoints controller writes it. A Service without a selector keeps
+// whatever Endpoints its user writes. Unchanged content is not written again.
+import { Controller, type Runtime } from "./runtime/controller";
+import { objKey, splitKey, type Informer } from "./runtime/informer";
+import { backendsOf, hostnameFor, managesEndpoints, podRef, portsKey, selects, type ServicePort } from "./service-pods";
+import { stableJson } from "./runtime/pods";
+
+export function endpointsSubsets(svc: any, pods: any[]): any[] {
+  const publishAll = !!svc.spec?.publishNotReadyAddresses;
+  const groups = new Map<string, { ports: ServicePort[]; ready: any[]; notReady: any[] }>();
+  for (const b of backendsOf(svc, pods, publishAll)) {
+    if (!b.ports.length && (svc.spec?.ports ?? []).length) continue;
+    const key = portsKey(b.ports);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { ports: b.ports, ready: [], notReady: [] }));
+    const hostname = hostnameFor(svc, b.pod);
+    const addr = { ip: b.ip, ...(hostname ? { hostname } : {}), ...(b.pod.spec?.nodeName ? { nodeName: b.pod.spec.nodeName } : {}), targetRef: podRef(b.pod) };
+    (b.ready || publishAll ? g.ready : g.notReady).push(addr);
+  }
+  const byIp = (a: any, b: any) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0);
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, g]) => ({
+      ...(g.ready.length ? { addresses: g.ready.sort(byIp) } : {}),
+      ...(g.notReady.length ? { notReadyAddresses: g.notReady.sort(byIp) } : {}),
+      ports: g.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) })),
+    }));
+}
+
+export class EndpointsController extends Controller {
+  private services: Informer;
+  private pods: Informer;
+  private endpoints: Informer;
+
+  constructor(rt: Runtime) {
+    super(rt, "endpoints", 4);
+    this.services = rt.informers.for("services");
+    this.pods = rt.informers.for("pods");
+    this.endpoints = rt.informers.for("endpoints");
+    const enqueue = (o: any) => this.queue.add(objKey(o));
+    this.services.addHandler({ add: enqueue, update: (_, o) => enqueue(o), delete: enqueue });
+    // Someone else changed or deleted an Endpoints object of a selector Service: put it back.
+    this.endpoints.addHandler({ update: (_, o) => enqueue(o), delete: enqueue });
+    const onPod = (p: any) => {
+      for (const s of this.services.byIndex("namespace", p.metadata.namespace)) if (managesEndpoints(s) && selects(s, p)) enqueue(s);
+    };
+    this.pods.addHandler({
+      add: onPod,
+      update: (old, p) => {
+        onPod(old);
+        onPod(p);
+      },
+      delete: onPod,
+    });
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const { ns, name } = splitKey(key);
+    const svc = this.services.get(key);
+    const cur = this.endpoints.get(key);
+    if (!svc) {
+      // The Service is gone: so are its Endpoints (they carry no owner reference upstream either).
+      if (cur && !(ns === "default" && name === "kubernetes")) await this.api.delete("Endpoints", ns, name);
+      return;
+    }
+    if (!managesEndpoints(svc)) return;
+    const subsets = endpointsSubsets(svc, this.pods.byIndex("namespace", ns));
+    const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };
+    if (svc.spec?.clusterIP === "None") labels["service.kubernetes.io/headless"] = "";
+    const same = (e: any) => stableJson(e.subsets ?? []) === stableJson(subsets) && stableJson(e.metadata.labels ?? {}) === stableJson(labels);
+    if (cur && same(cur)) return;
+    if (!cur) {
+      try {
+        await this.api.create("Endpoints", ns, { metadata: { name, namespace: ns, labels }, subsets });
+        return;
+      } catch (e) {
+        if ((e as { code?: number }).code !== 409) throw e; // created meanwhile: update it below
+      }
+    }
+    await this.api.update("Endpoints", ns, name, (e) => {
+      e.subsets = subsets;
+      e.metadata.labels = labels;
+      return e;
+    });
+  }
+}

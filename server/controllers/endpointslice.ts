@@ -1,0 +1,128 @@
+// EndpointSlices (discovery.k8s.io/v1): for every Service with a selector, slices named
+// `<service>-<random>` holding the matching pods (ready/serving/terminating conditions,
+// terminating pods included), one address family and one port set per slice, at most 100
+// endpoints each, owned by the Service (garbage-collected with it) and labelled
+// `kubernetes.io/service-name` and `endpointslice.kubernetes.io/managed-by`. Existing slices
+// are reused by port set and address family; unchanged ones are not written.
+import { controllerRef } from "./runtime/api";
+import { Controller, type Runtime } from "./runtime/controller";
+import { objKey, splitKey, type Informer } from "./runtime/informer";
+import { stableJson } from "./runtime/pods";
+import { backendsOf, hostnameFor, managesEndpoints, podRef, portsKey, selects, type ServicePort } from "./service-pods";
+
+export const MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
+export const CONTROLLER_NAME = "endpointslice-controller.k8s.io";
+export const SERVICE_NAME = "kubernetes.io/service-name";
+const MAX_ENDPOINTS = 100;
+
+interface Desired {
+  addressType: "IPv4" | "IPv6";
+  ports: ServicePort[];
+  endpoints: any[];
+  key: string;
+}
+
+export function desiredSlices(svc: any, pods: any[]): Desired[] {
+  const publishAll = !!svc.spec?.publishNotReadyAddresses;
+  const groups = new Map<string, Desired>();
+  for (const b of backendsOf(svc, pods, true)) {
+    if (!b.ports.length && (svc.spec?.ports ?? []).length) continue;
+    const addressType = b.ip.includes(":") ? "IPv6" : "IPv4";
+    const key = `${addressType} ${portsKey(b.ports)}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { addressType, ports: b.ports, endpoints: [], key }));
+    const hostname = hostnameFor(svc, b.pod);
+    g.endpoints.push({
+      addresses: [b.ip],
+      conditions: { ready: b.ready || (publishAll && !b.terminating), serving: b.ready || publishAll || (b.terminating && podReadyCondition(b.pod)), terminating: b.terminating },
+      ...(hostname ? { hostname } : {}),
+      ...(b.pod.spec?.nodeName ? { nodeName: b.pod.spec.nodeName } : {}),
+      targetRef: podRef(b.pod),
+    });
+  }
+  // A selector Service with no backends still gets one empty slice (so readers see "none").
+  if (!groups.size) return [{ addressType: "IPv4", ports: [], endpoints: [], key: `IPv4 ${portsKey([])}` }];
+  const out: Desired[] = [];
+  for (const g of [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : 1))) {
+    for (let i = 0; i < g.endpoints.length; i += MAX_ENDPOINTS) out.push({ ...g, endpoints: g.endpoints.slice(i, i + MAX_ENDPOINTS) });
+  }
+  return out;
+}
+
+/** Ready as the kubelet last reported it (a terminating pod may still be serving). */
+function podReadyCondition(pod: any): boolean {
+  return (pod.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+}
+
+const slicePorts = (ports: ServicePort[]) => ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
+const sliceKey = (s: any) => `${s.addressType} ${portsKey((s.ports ?? []).map((p: any) => ({ name: p.name ?? "", port: p.port, protocol: p.protocol ?? "TCP", ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) })))}`;
+
+export class EndpointSliceController extends Controller {
+  private services: Informer;
+  private pods: Informer;
+  private slices: Informer;
+
+  constructor(rt: Runtime) {
+    super(rt, "endpointslice", 4);
+    this.services = rt.informers.for("services");
+    this.pods = rt.informers.for("pods");
+    this.slices = rt.informers.for("discovery.k8s.io/endpointslices");
+    const enqueue = (o: any) => this.queue.add(objKey(o));
+    this.services.addHandler({ add: enqueue, update: (_, o) => enqueue(o) });
+    // A managed slice changed or deleted by someone else: reconcile its Service.
+    const onSlice = (s: any) => {
+      const svc = s.metadata?.labels?.[SERVICE_NAME];
+      if (svc && s.metadata.labels[MANAGED_BY] === CONTROLLER_NAME) this.queue.add(`${s.metadata.namespace}/${svc}`);
+    };
+    this.slices.addHandler({ update: (_, s) => onSlice(s), delete: onSlice });
+    const onPod = (p: any) => {
+      for (const s of this.services.byIndex("namespace", p.metadata.namespace)) if (managesEndpoints(s) && selects(s, p)) enqueue(s);
+    };
+    this.pods.addHandler({
+      add: onPod,
+      update: (old, p) => {
+        onPod(old);
+        onPod(p);
+      },
+      delete: onPod,
+    });
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const { ns, name } = splitKey(key);
+    const svc = this.services.get(key);
+    // Gone: the garbage collector deletes the slices it owned.
+    if (!svc || svc.metadata.deletionTimestamp || !managesEndpoints(svc)) return;
+    const mine = this.slices
+      .byIndex("owner", svc.metadata.uid)
+      .filter((s) => s.metadata.labels?.[MANAGED_BY] === CONTROLLER_NAME && !s.metadata.deletionTimestamp)
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}), [SERVICE_NAME]: name, [MANAGED_BY]: CONTROLLER_NAME };
+    if (svc.spec?.clusterIP === "None") labels["service.kubernetes.io/headless"] = "";
+    const unused = [...mine];
+    for (const d of desiredSlices(svc, this.pods.byIndex("namespace", ns))) {
+      const ports = slicePorts(d.ports);
+      // Reuse a slice of the same family and port set (the first free one), else create one.
+      const i = unused.findIndex((s) => sliceKey(s) === d.key);
+      const cur = i >= 0 ? unused.splice(i, 1)[0] : undefined;
+      if (cur) {
+        const same = stableJson(cur.endpoints ?? []) === stableJson(d.endpoints) && stableJson(cur.ports ?? []) === stableJson(ports) && stableJson(cur.metadata.labels ?? {}) === stableJson(labels);
+        if (same) continue;
+        await this.api.update("EndpointSlice", ns, cur.metadata.name, (s) => {
+          s.endpoints = d.endpoints;
+          s.ports = ports;
+          s.metadata.labels = labels;
+          return s;
+        });
+        continue;
+      }
+      await this.api.create("EndpointSlice", ns, {
+        metadata: { generateName: `${name}-`, namespace: ns, labels, ownerReferences: [controllerRef(svc, "Service")] },
+        addressType: d.addressType,
+        endpoints: d.endpoints,
+        ports,
+      });
+    }
+    for (const s of unused) await this.api.delete("EndpointSlice", ns, s.metadata.name);
+  }
+}
