@@ -22,6 +22,7 @@ import { Backoff } from "./pods/backoff.ts";
 import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";
 import { ObjectStore } from "./volumes/objects.ts";
+import { ServiceProxy } from "./services/proxy.ts";
 
 export const DEFAULT_POD_CIDR = "10.42.0.0/24";
 
@@ -73,6 +74,8 @@ export interface AgentTuning {
   podCidrWaitMs?: number;
   logRotation?: RotationOptions;
   logRotateMs?: number;
+  /** false: no service proxy (a second agent in the same network namespace as another). */
+  serviceProxy?: boolean;
 }
 
 /** SKIFF_AGENT_TUNING='{"bridge":"skiffb0","cgroupRoot":"/skiff-b"}' (JSON AgentTuning) lets
@@ -100,6 +103,8 @@ export interface Agent {
   readonly api: AgentApi;
   /** Is the API server reachable (as of the last request)? */
   online(): boolean;
+  /** The service proxy (absent when tuning.serviceProxy is false). */
+  readonly proxy?: ServiceProxy;
 }
 
 export async function runAgent(opts: AgentOptions): Promise<Agent> {
@@ -225,6 +230,11 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     });
     stoppers.push(() => tunnel.stop());
 
+    // ClusterIP and NodePort traffic: iptables rules from Services and EndpointSlices.
+    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000 });
+    proxy?.start();
+    if (proxy) stoppers.push(() => proxy.stop());
+
     let stopped = false;
     return {
       nodeName: opts.nodeName,
@@ -235,6 +245,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       lease,
       nodeStatus,
       api,
+      proxy,
       online: () => pods.online,
       async stop() {
         if (stopped) return;

@@ -3,7 +3,9 @@
 // terminating pods included), one address family and one port set per slice, at most 100
 // endpoints each, owned by the Service (garbage-collected with it) and labelled
 // `kubernetes.io/service-name` and `endpointslice.kubernetes.io/managed-by`. Existing slices
-// are reused by port set and address family; unchanged ones are not written.
+// are reused by port set and address family; unchanged ones are not written. A Service without
+// a selector gets its Endpoints mirrored instead (endpointslicemirroring), so `default/kubernetes`
+// and hand-written Endpoints have slices too, which is what the agents' service proxy reads.
 import { controllerRef } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
@@ -12,6 +14,8 @@ import { backendsOf, hostnameFor, managesEndpoints, podRef, portsKey, selects, t
 
 export const MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
 export const CONTROLLER_NAME = "endpointslice-controller.k8s.io";
+/** Slices mirrored from the Endpoints of a Service without a selector (`default/kubernetes`). */
+export const MIRROR_NAME = "endpointslicemirroring-controller.k8s.io";
 export const SERVICE_NAME = "kubernetes.io/service-name";
 const MAX_ENDPOINTS = 100;
 
@@ -49,6 +53,34 @@ export function desiredSlices(svc: any, pods: any[]): Desired[] {
   return out;
 }
 
+/** The Endpoints of a selector-less Service as slices (the endpointslicemirroring controller). */
+export function mirroredSlices(endpoints: any): Desired[] {
+  const groups = new Map<string, Desired>();
+  for (const ss of endpoints?.subsets ?? []) {
+    const ports: ServicePort[] = (ss.ports ?? []).map((p: any) => ({ name: p.name ?? "", port: p.port, protocol: p.protocol ?? "TCP", ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
+    const add = (a: any, ready: boolean) => {
+      const addressType = a.ip.includes(":") ? "IPv6" : "IPv4";
+      const key = `${addressType} ${portsKey(ports)}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { addressType, ports, endpoints: [], key }));
+      g.endpoints.push({
+        addresses: [a.ip],
+        conditions: { ready },
+        ...(a.hostname ? { hostname: a.hostname } : {}),
+        ...(a.nodeName ? { nodeName: a.nodeName } : {}),
+        ...(a.targetRef ? { targetRef: a.targetRef } : {}),
+      });
+    };
+    for (const a of ss.addresses ?? []) add(a, true);
+    for (const a of ss.notReadyAddresses ?? []) add(a, false);
+  }
+  const out: Desired[] = [];
+  for (const g of [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : 1))) {
+    for (let i = 0; i < g.endpoints.length; i += MAX_ENDPOINTS) out.push({ ...g, endpoints: g.endpoints.slice(i, i + MAX_ENDPOINTS) });
+  }
+  return out;
+}
+
 /** Ready as the kubelet last reported it (a terminating pod may still be serving). */
 function podReadyCondition(pod: any): boolean {
   return (pod.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
@@ -61,18 +93,27 @@ export class EndpointSliceController extends Controller {
   private services: Informer;
   private pods: Informer;
   private slices: Informer;
+  private endpoints: Informer;
 
   constructor(rt: Runtime) {
     super(rt, "endpointslice", 4);
     this.services = rt.informers.for("services");
     this.pods = rt.informers.for("pods");
     this.slices = rt.informers.for("discovery.k8s.io/endpointslices");
+    this.endpoints = rt.informers.for("endpoints");
     const enqueue = (o: any) => this.queue.add(objKey(o));
     this.services.addHandler({ add: enqueue, update: (_, o) => enqueue(o) });
+    // Endpoints of selector-less Services are mirrored (the endpoints controller's own are not).
+    const onEndpoints = (e: any) => {
+      const svc = this.services.get(objKey(e));
+      if (svc && !managesEndpoints(svc)) enqueue(e);
+    };
+    this.endpoints.addHandler({ add: onEndpoints, update: (_, e) => onEndpoints(e), delete: onEndpoints });
     // A managed slice changed or deleted by someone else: reconcile its Service.
     const onSlice = (s: any) => {
       const svc = s.metadata?.labels?.[SERVICE_NAME];
-      if (svc && s.metadata.labels[MANAGED_BY] === CONTROLLER_NAME) this.queue.add(`${s.metadata.namespace}/${svc}`);
+      const by = s.metadata.labels[MANAGED_BY];
+      if (svc && (by === CONTROLLER_NAME || by === MIRROR_NAME)) this.queue.add(`${s.metadata.namespace}/${svc}`);
     };
     this.slices.addHandler({ update: (_, s) => onSlice(s), delete: onSlice });
     const onPod = (p: any) => {
@@ -92,15 +133,17 @@ export class EndpointSliceController extends Controller {
     const { ns, name } = splitKey(key);
     const svc = this.services.get(key);
     // Gone: the garbage collector deletes the slices it owned.
-    if (!svc || svc.metadata.deletionTimestamp || !managesEndpoints(svc)) return;
+    if (!svc || svc.metadata.deletionTimestamp || svc.spec?.type === "ExternalName") return;
+    const selector = managesEndpoints(svc);
     const mine = this.slices
       .byIndex("owner", svc.metadata.uid)
-      .filter((s) => s.metadata.labels?.[MANAGED_BY] === CONTROLLER_NAME && !s.metadata.deletionTimestamp)
+      .filter((s) => [CONTROLLER_NAME, MIRROR_NAME].includes(s.metadata.labels?.[MANAGED_BY]) && !s.metadata.deletionTimestamp)
       .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-    const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}), [SERVICE_NAME]: name, [MANAGED_BY]: CONTROLLER_NAME };
+    const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}), [SERVICE_NAME]: name, [MANAGED_BY]: selector ? CONTROLLER_NAME : MIRROR_NAME };
     if (svc.spec?.clusterIP === "None") labels["service.kubernetes.io/headless"] = "";
     const unused = [...mine];
-    for (const d of desiredSlices(svc, this.pods.byIndex("namespace", ns))) {
+    const desired = selector ? desiredSlices(svc, this.pods.byIndex("namespace", ns)) : mirroredSlices(this.endpoints.get(key));
+    for (const d of desired) {
       const ports = slicePorts(d.ports);
       // Reuse a slice of the same family and port set (the first free one), else create one.
       const i = unused.findIndex((s) => sliceKey(s) === d.key);

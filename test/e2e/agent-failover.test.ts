@@ -6,6 +6,7 @@
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 import { containerdSkipReason } from "../harness/containerd.ts";
+import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -103,6 +104,7 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
       cluster?.cleanup();
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
+      removeServiceRules(); // the agent ran in this network namespace
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

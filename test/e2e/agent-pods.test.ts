@@ -21,6 +21,7 @@ import { killShims } from "../../agent/containerd/supervisor.ts";
 import { podLogDir } from "../../agent/logs/logs.ts";
 import { runAgent, type Agent, type AgentOptions } from "../../agent/main.ts";
 import { mountsUnder, unmountAll } from "../../agent/volumes/mount.ts";
+import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
 import { busyboxImage, busyboxRootfs } from "../images/builder.ts";
 import { startRegistry, writeHostsToml } from "../harness/registry.ts";
@@ -137,6 +138,7 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       }
     } finally {
       unmountAll(dataDir);
+      removeServiceRules();
       if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (const h of readdirSync("/sys/fs/cgroup")) {
         const root = join("/sys/fs/cgroup", h, CGROUP_ROOT);
@@ -699,6 +701,77 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       await Promise.all(["pull-public", "pull-private", "pull-refused", "pull-again"].map((n) => deletePod(n)));
       await api("/api/v1/namespaces/default/secrets/regcred", { method: "DELETE" });
       reg.stop();
+    }
+  });
+
+  test("Services: a ClusterIP spreads over the ready pods, a NodePort answers on the node, no endpoints is refused", async () => {
+    // Safety net: service traffic the rules miss goes to the pods' bridge (and nowhere), not out
+    // of the machine by the default route. It still passes FORWARD, where the REJECT rules are.
+    spawnSync("ip", ["route", "add", "10.43.0.0/16", "dev", BRIDGE]);
+    const names = ["svc-a", "svc-b", "svc-client"];
+    try {
+      for (const name of names.slice(0, 2)) {
+        const r = await api("/api/v1/namespaces/default/pods", {
+          method: "POST",
+          body: JSON.stringify({
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name, namespace: "default", labels: { tier: "svc-web" } },
+            spec: {
+              nodeName: NODE,
+              terminationGracePeriodSeconds: 1,
+              containers: [{ name: "web", image: IMAGE, imagePullPolicy: "IfNotPresent", command: ["sh", "-c", `mkdir -p /w && echo ${name} > /w/index.html && exec httpd -f -p 8080 -h /w`], ports: [{ name: "http", containerPort: 8080 }] }],
+            },
+          }),
+        });
+        expect(r.status).toBe(201);
+      }
+      await createPod({ containers: [{ name: "c", command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"] }] }, "svc-client");
+      const svcOf = async (name: string, spec: any) => {
+        const r = await api("/api/v1/namespaces/default/services", { method: "POST", body: JSON.stringify({ apiVersion: "v1", kind: "Service", metadata: { name }, spec }) });
+        expect(r.status).toBe(201);
+        return r.body;
+      };
+      const web = await svcOf("svc-web", { type: "NodePort", selector: { tier: "svc-web" }, ports: [{ name: "http", port: 80, targetPort: "http" }] });
+      const none = await svcOf("svc-none", { selector: { tier: "nobody" }, ports: [{ port: 81 }] });
+      const clusterIP = web.spec.clusterIP;
+      const nodePort = web.spec.ports[0].nodePort;
+      const client = await until("client and backends running", async () => {
+        const ps = await Promise.all(names.map(getPod));
+        return ps.every((p) => cs(p, p.metadata.name === "svc-client" ? "c" : "web")?.state?.running && cond(p, "Ready") === "True") && ps[2];
+      }, 60_000);
+      const id = cid(client, "c");
+      const wget = async (url: string) => {
+        // (no -T: Debian's busybox-static wget crashes on it; ExecSync's timeout bounds the wait)
+        const r = await agent.runtime.cri.execSync(id, ["wget", "-q", "-O", "-", url], 5);
+        return { code: r.exitCode, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
+      };
+      // the proxy applies the rules once the slices list both backends
+      await until("ClusterIP answers", async () => (await wget(`http://${clusterIP}/`)).code === 0, 20_000);
+      const seen = new Set<string>();
+      for (let i = 0; i < 30 && seen.size < 2; i++) seen.add((await wget(`http://${clusterIP}/`)).out);
+      expect([...seen].sort()).toEqual(["svc-a", "svc-b"]);
+      const gateway = POD_CIDR.replace(/0\/24$/, "1");
+      expect(["svc-a", "svc-b"]).toContain((await wget(`http://${gateway}:${nodePort}/`)).out);
+      // (the rules follow the Services a sync later: until, not at once)
+      const refused = await until("a Service without endpoints refuses", async () => {
+        const r = await wget(`http://${none.spec.clusterIP}:81/`).catch((e) => ({ code: -1, out: "", err: String(e) }));
+        return r.err.includes("refused") && r;
+      }, 20_000);
+      expect(refused.code).not.toBe(0);
+      // a backend that goes away is dropped from the rules
+      await deletePod("svc-b");
+      await waitGone("svc-b");
+      await until("only svc-a answers", async () => {
+        const outs = new Set<string>();
+        for (let i = 0; i < 8; i++) outs.add((await wget(`http://${clusterIP}/`)).out);
+        return outs.size === 1 && outs.has("svc-a");
+      }, 20_000);
+      expect(agent.proxy?.lastError).toBe("");
+    } finally {
+      await Promise.all(names.map((n) => deletePod(n)));
+      for (const n of ["svc-web", "svc-none"]) await api(`/api/v1/namespaces/default/services/${n}`, { method: "DELETE" });
+      spawnSync("ip", ["route", "del", "10.43.0.0/16", "dev", BRIDGE]);
     }
   });
 

@@ -4,6 +4,7 @@
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 import { containerdSkipReason } from "../harness/containerd.ts";
+import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -53,6 +54,7 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
     } finally {
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
+      removeServiceRules(); // the agent ran in this network namespace
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -5,6 +5,7 @@
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 import { containerdSkipReason } from "../harness/containerd.ts";
+import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -150,6 +151,7 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       // The last container processes may still be exiting: retry for a few seconds.
       for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
+      removeServiceRules(); // the agent ran in this network namespace
       rmSync(dataDir, { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
     }

@@ -90,7 +90,7 @@ test("pods that lack a named port form their own subset and slice; 101 pods make
   expect(ips(eps("many").subsets[0].addresses)).toHaveLength(101);
 });
 
-test("a Service without a selector keeps its own Endpoints; a deleted Service takes its Endpoints and slices along", async () => {
+test("a Service without a selector keeps its own Endpoints, mirrored into a slice; a deleted Service takes its Endpoints and slices along", async () => {
   await start();
   await svc("ext", { ports: [{ port: 5432 }] });
   await c.create("Endpoints", { metadata: { name: "ext", namespace: "default" }, subsets: [{ addresses: [{ ip: "192.0.2.10" }], ports: [{ port: 5432 }] }] });
@@ -98,10 +98,16 @@ test("a Service without a selector keeps its own Endpoints; a deleted Service ta
   await svc("gone", { selector: { app: "gone" }, ports: [{ port: 80 }] });
   await c.until(() => eps("gone")?.subsets?.length === 1 && slices("gone").length === 1, "gone's endpoints");
   expect(ips(eps("ext").subsets[0].addresses)).toEqual(["192.0.2.10"]);
-  expect(slices("ext")).toEqual([]);
+  // ... which are mirrored into a slice (what the agents' service proxy reads)
+  const [m] = await c.until(() => slices("ext").length === 1 && slices("ext"), "mirrored slice");
+  expect(m.metadata.labels["endpointslice.kubernetes.io/managed-by"]).toBe("endpointslicemirroring-controller.k8s.io");
+  expect(m.endpoints).toEqual([{ addresses: ["192.0.2.10"], conditions: { ready: true } }]);
+  expect(m.ports).toEqual([{ name: "", port: 5432, protocol: "TCP" }]);
+  await c.api.update("Endpoints", "default", "ext", (e) => ({ ...e, subsets: [{ addresses: [{ ip: "192.0.2.11" }], ports: [{ port: 5432 }] }] }));
+  await c.until(() => slices("ext")[0]?.endpoints?.[0]?.addresses?.[0] === "192.0.2.11", "mirror follows the Endpoints");
   await c.api.delete("Service", "default", "gone");
   await c.until(() => !eps("gone") && slices("gone").length === 0, "endpoints and slices removed");
-  expect(ips(eps("ext").subsets[0].addresses)).toEqual(["192.0.2.10"]);
+  expect(ips(eps("ext").subsets[0].addresses)).toEqual(["192.0.2.11"]);
 });
 
 test("nothing is written when nothing the Service depends on changed", async () => {
