@@ -23,6 +23,8 @@ import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";
 import { ObjectStore } from "./volumes/objects.ts";
 import { ServiceProxy } from "./services/proxy.ts";
+import { ClusterDns } from "./services/dns.ts";
+import { ensureBridge, gatewayOf } from "./services/bridge.ts";
 
 export const DEFAULT_POD_CIDR = "10.42.0.0/24";
 
@@ -105,6 +107,8 @@ export interface Agent {
   online(): boolean;
   /** The service proxy (absent when tuning.serviceProxy is false). */
   readonly proxy?: ServiceProxy;
+  /** The cluster DNS on the bridge gateway (absent without the proxy or with opts.clusterDns). */
+  readonly dns?: ClusterDns;
 }
 
 export async function runAgent(opts: AgentOptions): Promise<Agent> {
@@ -196,6 +200,25 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       for (const uid of users) pods?.workers.get(uid)?.kick();
     });
     stoppers.push(() => objects.close(), () => statuses.close());
+    // ClusterIP and NodePort traffic: iptables rules from Services and EndpointSlices; the same
+    // watch cache answers the cluster DNS on the bridge gateway, every pod's nameserver.
+    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000 });
+    if (proxy) stoppers.push(() => proxy.stop());
+    let clusterDns = opts.clusterDns;
+    let dns: ClusterDns | undefined;
+    if (proxy && !clusterDns?.length) {
+      const gw = gatewayOf(podCidr);
+      try {
+        ensureBridge(t.bridge ?? "skiff0", gw, Number(podCidr.split("/")[1]));
+        dns = new ClusterDns({ address: gw, domain: opts.clusterDomain ?? "cluster.local", lookup: proxy, log });
+        await dns.start();
+        clusterDns = [gw];
+        stoppers.push(() => dns?.stop());
+      } catch (e) {
+        log(`cluster DNS: cannot serve on ${gw}:53 (${(e as Error).message}); pods use the host's resolv.conf`);
+        dns = undefined;
+      }
+    }
     const cache = PodCache.forDataDir(opts.dataDir);
     pods = new PodManager(
       {
@@ -209,7 +232,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         node: nodeStatus.facts.resources,
         backoff: new Backoff({ initialMs: t.backoffInitialMs, maxMs: t.backoffMaxMs }),
         cgroupRoot: t.cgroupRoot ?? "/skiff",
-        clusterDns: opts.clusterDns,
+        clusterDns,
         clusterDomain: opts.clusterDomain,
         tmpfs: process.getuid?.() === 0,
         log,
@@ -230,10 +253,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     });
     stoppers.push(() => tunnel.stop());
 
-    // ClusterIP and NodePort traffic: iptables rules from Services and EndpointSlices.
-    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000 });
     proxy?.start();
-    if (proxy) stoppers.push(() => proxy.stop());
 
     let stopped = false;
     return {
@@ -246,6 +266,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       nodeStatus,
       api,
       proxy,
+      dns,
       online: () => pods.online,
       async stop() {
         if (stopped) return;

@@ -69,6 +69,18 @@ export class ServiceProxy {
     return `${o.metadata?.namespace}/${o.metadata?.name}`;
   }
 
+  /** The watched Service (for the cluster DNS). */
+  service(ns: string, name: string): any | undefined {
+    return this.objs.services.get(`${ns}/${name}`);
+  }
+
+  /** The watched EndpointSlices of a Service. */
+  slicesOf(ns: string, name: string): any[] {
+    const out: any[] = [];
+    for (const s of this.objs.slices.values()) if (s.metadata?.namespace === ns && s.metadata?.labels?.["kubernetes.io/service-name"] === name) out.push(s);
+    return out;
+  }
+
   private async loop(kind: "services" | "slices"): Promise<void> {
     const map = this.objs[kind];
     const signal = this.abort.signal;

@@ -704,7 +704,7 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     }
   });
 
-  test("Services: a ClusterIP spreads over the ready pods, a NodePort answers on the node, no endpoints is refused", async () => {
+  test("Services: a ClusterIP spreads over the ready pods, a NodePort answers on the node, no endpoints is refused; cluster DNS names them", async () => {
     // Safety net: service traffic the rules miss goes to the pods' bridge (and nowhere), not out
     // of the machine by the default route. It still passes FORWARD, where the REJECT rules are.
     spawnSync("ip", ["route", "add", "10.43.0.0/16", "dev", BRIDGE]);
@@ -759,6 +759,14 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
         return r.err.includes("refused") && r;
       }, 20_000);
       expect(refused.code).not.toBe(0);
+      // cluster DNS on the node: the pod's resolv.conf points at the bridge gateway
+      const resolv = (await agent.runtime.cri.execSync(id, ["cat", "/etc/resolv.conf"], 5)).stdout.toString();
+      expect(resolv).toContain(`nameserver ${gateway}`);
+      expect(resolv).toContain("search default.svc.cluster.local svc.cluster.local cluster.local");
+      const look = async (name: string) => (await agent.runtime.cri.execSync(id, ["nslookup", name], 5)).stdout.toString();
+      expect(await look("svc-web.default.svc.cluster.local")).toContain(`Address: ${clusterIP}`);
+      expect(await look("svc-web")).toContain(`Address: ${clusterIP}`); // through the search list
+      expect(await look("nope.default.svc.cluster.local")).not.toContain("Address: 10.43.");
       // a backend that goes away is dropped from the rules
       await deletePod("svc-b");
       await waitGone("svc-b");
