@@ -15,9 +15,15 @@ export function makeClient(c: ConnectionSettings): KubeClient {
   return new KubeClient({ server: c.server, ca: c.caData, token: c.token, namespace: "default", sources: [] });
 }
 
+/** Something that comes from the server was never read yet (the agent has been offline since
+ *  it started): like an unreachable server, the agent goes on from what it cached. */
+export class NotYetReadError extends Error {
+  override name = "NotYetReadError";
+}
+
 /** The server could not be reached or did not answer in time: keep going from the cache. */
 export function isUnreachable(e: unknown): boolean {
-  if (e instanceof ConnectionError) return true;
+  if (e instanceof ConnectionError || e instanceof NotYetReadError) return true;
   if (e instanceof ApiError) return e.code >= 500 || e.code === 429;
   const name = (e as { name?: string })?.name;
   return name === "TimeoutError" || name === "AbortError";

@@ -24,7 +24,9 @@ import { StatusManager } from "./pods/status-manager.ts";
 import { ObjectStore } from "./volumes/objects.ts";
 import { ServiceProxy } from "./services/proxy.ts";
 import { ClusterDns } from "./services/dns.ts";
+import { serviceEnvVars } from "./services/env.ts";
 import { ensureBridge, gatewayOf } from "./services/bridge.ts";
+import { NodeRoutes } from "./services/routes.ts";
 
 export const DEFAULT_POD_CIDR = "10.42.0.0/24";
 
@@ -233,6 +235,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         backoff: new Backoff({ initialMs: t.backoffInitialMs, maxMs: t.backoffMaxMs }),
         cgroupRoot: t.cgroupRoot ?? "/skiff",
         clusterDns,
+        serviceEnv: proxy ? (ns, links) => (proxy.synced() ? serviceEnvVars(proxy.allServices(), ns, links) : null) : undefined,
         clusterDomain: opts.clusterDomain,
         tmpfs: process.getuid?.() === 0,
         log,
@@ -254,6 +257,10 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     stoppers.push(() => tunnel.stop());
 
     proxy?.start();
+    // Pods on other nodes: a route to each node's pod CIDR via its address (host-gw).
+    const routes = proxy ? new NodeRoutes({ api, nodeName: opts.nodeName, log, retryMs: t.retryMs ?? 2000 }) : undefined;
+    routes?.start();
+    if (routes) stoppers.push(() => routes.stop());
 
     let stopped = false;
     return {

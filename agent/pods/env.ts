@@ -60,6 +60,8 @@ export interface EnvContext {
   objects: ObjectStore;
   ips: RuntimeIps;
   node: NodeResources;
+  /** Service variables (services/env.ts): under the container's own, and for $(VAR). */
+  services?: Record<string, string>;
 }
 
 export async function containerEnv(pod: Pod, c: Container, ctx: EnvContext): Promise<{ key: string; value: string }[]> {
@@ -82,7 +84,8 @@ export async function containerEnv(pod: Pod, c: Container, ctx: EnvContext): Pro
       env.set(key, v);
     }
   }
-  const lookup = (n: string) => env.get(n);
+  const services = ctx.services ?? {};
+  const lookup = (n: string) => env.get(n) ?? services[n];
   for (const e of c.env ?? []) {
     let value = "";
     const vf = e.valueFrom;
@@ -107,6 +110,8 @@ export async function containerEnv(pod: Pod, c: Container, ctx: EnvContext): Pro
     }
     env.set(e.name, value);
   }
+  // kubelet appends the service variables the container does not define itself
+  for (const [k, v] of Object.entries(services)) if (!env.has(k)) env.set(k, v);
   return [...env].map(([key, value]) => ({ key, value }));
 }
 

@@ -164,6 +164,7 @@ export interface PodSpec {
   hostAliases?: { ip: string; hostnames?: string[] }[];
   serviceAccountName?: string;
   imagePullSecrets?: { name?: string }[];
+  enableServiceLinks?: boolean;
   readinessGates?: { conditionType: string }[];
   overhead?: Record<string, string>;
 }

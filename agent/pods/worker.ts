@@ -12,7 +12,7 @@
 
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isConflict, isNotFound as apiNotFound, isUnreachable, podPath, type AgentApi } from "../api.ts";
+import { isConflict, isNotFound as apiNotFound, isUnreachable, NotYetReadError, podPath, type AgentApi } from "../api.ts";
 import type { PodCache } from "../cache/pod-cache.ts";
 import { isNotFound, type CriClient, type PodSandbox, type PodSandboxConfig } from "../cri/client.ts";
 import { normalizeImageRef } from "../images/images.ts";
@@ -50,6 +50,8 @@ export interface WorkerDeps {
   retryMs: number;
   /** Event recorder (default: one shared per API connection). */
   events?: PodEvents;
+  /** Service environment variables for a pod namespace; null until Services were read once. */
+  serviceEnv?: (ns: string, enableServiceLinks: boolean) => Record<string, string> | null;
 }
 
 class ImageError extends Error {
@@ -651,7 +653,11 @@ export class PodWorker {
     const ips = { podIPs: this.podIps(sb, podIp), hostIPs: this.d.hostIPs() };
     let env: { key: string; value: string }[];
     try {
-      env = await containerEnv(this.pod, c, { objects: this.d.objects, ips, node: this.d.node });
+      const services = this.d.serviceEnv?.(this.ns, this.pod.spec.enableServiceLinks !== false);
+      // kubelet's rule: no container before the Services were read (an offline agent goes on
+      // with the environment it saved for the container).
+      if (services === null) throw new NotYetReadError("services have not yet been read at least once, cannot construct envvars");
+      env = await containerEnv(this.pod, c, { objects: this.d.objects, ips, node: this.d.node, services });
       this.d.cache.saveEnv(this.uid, c.name, env);
     } catch (e) {
       const cached = isUnreachable(e) ? this.d.cache.loadEnv(this.uid, c.name) : null;

@@ -4,7 +4,9 @@
 // applied again, so an idle node runs nothing. The rules stay when the agent stops or loses
 // the server, as kube-proxy's do: traffic to Services keeps flowing.
 
-import { isUnreachable, type AgentApi } from "../api.ts";
+import type { AgentApi } from "../api.ts";
+import { Mirror } from "./mirror.ts";
+import { removeNodeRoutes } from "./routes.ts";
 import { CHAIN_PREFIX, chainsIn, renderRules, staleChains } from "./rules.ts";
 
 export interface ServiceProxyOptions {
@@ -16,10 +18,6 @@ export interface ServiceProxyOptions {
   retryMs?: number;
 }
 
-const RESOURCES = {
-  services: "/api/v1/services",
-  slices: "/apis/discovery.k8s.io/v1/endpointslices",
-} as const;
 
 /** The rules that send traffic into our chains, each inserted once. */
 const JUMPS: { table: string; chain: string; rule: string[] }[] = [
@@ -42,10 +40,21 @@ function run(argv: string[], stdin?: string): { ok: boolean; out: string; err: s
   }
 }
 
+/** run() off the event loop: iptables takes tens of ms, which pod workers should not wait out. */
+async function runAsync(argv: string[], stdin?: string): Promise<{ ok: boolean; out: string; err: string }> {
+  try {
+    const p = Bun.spawn(argv, { stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    return { ok: code === 0, out, err: err.trim() };
+  } catch (e) {
+    return { ok: false, out: "", err: (e as Error).message };
+  }
+}
+
 export class ServiceProxy {
-  private readonly objs = { services: new Map<string, any>(), slices: new Map<string, any>() };
-  private readonly synced = { services: false, slices: false };
   private readonly abort = new AbortController();
+  private readonly services: Mirror;
+  private readonly slices: Mirror;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastApplied = "";
   /** Our nat chains in the kernel (read from iptables-save at the first sync). */
@@ -54,10 +63,16 @@ export class ServiceProxy {
   syncs = 0;
   lastError = "";
 
-  constructor(private readonly o: ServiceProxyOptions) {}
+  constructor(private readonly o: ServiceProxyOptions) {
+    const mirror = (path: string) =>
+      new Mirror({ api: o.api, path, onChange: () => this.schedule(), log: (m) => o.log(`service proxy: ${m}`), retryMs: o.retryMs, signal: this.abort.signal });
+    this.services = mirror("/api/v1/services");
+    this.slices = mirror("/apis/discovery.k8s.io/v1/endpointslices");
+  }
 
   start(): void {
-    for (const kind of ["services", "slices"] as const) void this.loop(kind);
+    void this.services.run();
+    void this.slices.run();
   }
 
   stop(): void {
@@ -65,73 +80,66 @@ export class ServiceProxy {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  private key(o: any): string {
-    return `${o.metadata?.namespace}/${o.metadata?.name}`;
+  /** Both Services and EndpointSlices were listed at least once. */
+  synced(): boolean {
+    return this.services.synced && this.slices.synced;
+  }
+
+  allServices(): Iterable<any> {
+    return this.services.objs.values();
   }
 
   /** The watched Service (for the cluster DNS). */
   service(ns: string, name: string): any | undefined {
-    return this.objs.services.get(`${ns}/${name}`);
+    return this.services.objs.get(`${ns}/${name}`);
   }
 
   /** The watched EndpointSlices of a Service. */
   slicesOf(ns: string, name: string): any[] {
     const out: any[] = [];
-    for (const s of this.objs.slices.values()) if (s.metadata?.namespace === ns && s.metadata?.labels?.["kubernetes.io/service-name"] === name) out.push(s);
+    for (const s of this.slices.objs.values()) if (s.metadata?.namespace === ns && s.metadata?.labels?.["kubernetes.io/service-name"] === name) out.push(s);
     return out;
-  }
-
-  private async loop(kind: "services" | "slices"): Promise<void> {
-    const map = this.objs[kind];
-    const signal = this.abort.signal;
-    while (!signal.aborted) {
-      try {
-        const list = await this.o.api.get(RESOURCES[kind]);
-        map.clear();
-        for (const o of list.items ?? []) map.set(this.key(o), o);
-        this.synced[kind] = true;
-        this.schedule();
-        await this.o.api.client.watch(
-          RESOURCES[kind],
-          { resourceVersion: list.metadata?.resourceVersion ?? "", allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) },
-          (ev) => {
-            if (ev.type === "ERROR") return false; // 410 Expired: relist
-            if (ev.type === "BOOKMARK") return;
-            const o = ev.object as any;
-            if (ev.type === "DELETED") map.delete(this.key(o));
-            else map.set(this.key(o), o);
-            this.schedule();
-          },
-          signal,
-        );
-      } catch (e) {
-        if (signal.aborted) return;
-        if (!isUnreachable(e)) this.o.log(`service proxy: ${kind}: ${(e as Error).message}`);
-        await Bun.sleep(this.o.retryMs ?? 2000);
-      }
-    }
   }
 
   private schedule(): void {
     if (this.timer || this.abort.signal.aborted) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.synced.services && this.synced.slices) this.sync();
+      if (!this.synced()) return;
+      // One sync at a time; a change during a sync gets a sync of its own after it.
+      if (this.running) this.again = true;
+      else void this.runSync();
     }, this.o.syncDelayMs ?? 250);
   }
 
+  private running = false;
+  private again = false;
+
+  private async runSync(): Promise<void> {
+    this.running = true;
+    try {
+      await this.sync();
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.schedule();
+      }
+    }
+  }
+
   /** Renders and applies the rules (no-op when they did not change). */
-  sync(): void {
-    const r = renderRules({ services: [...this.objs.services.values()], slices: [...this.objs.slices.values()], podCidr: this.o.podCidr() });
+  async sync(): Promise<void> {
+    const r = renderRules({ services: [...this.services.objs.values()], slices: [...this.slices.objs.values()], podCidr: this.o.podCidr() });
     if (!this.chains) {
-      const save = run(["iptables-save", "-t", "nat"]);
+      const save = await runAsync(["iptables-save", "-t", "nat"]);
       this.chains = new Set(save.ok ? chainsIn(save.out) : []);
     }
     const stale = staleChains(this.chains, r.natChains);
     const text = stale.length ? r.nat.replace(/\nCOMMIT\n$/, `\n${stale.map((c) => `:${c} - [0:0]`).join("\n")}\n${stale.map((c) => `-X ${c}`).join("\n")}\nCOMMIT\n`) : r.nat;
     const input = text + r.filter;
     if (input === this.lastApplied && this.jumpsReady) return;
-    const res = run(["iptables-restore", "-w", "5", "--noflush"], input);
+    const res = await runAsync(["iptables-restore", "-w", "5", "--noflush"], input);
     if (!res.ok) {
       this.lastError = res.err;
       this.o.log(`service proxy: iptables-restore failed: ${res.err}`);
@@ -142,16 +150,16 @@ export class ServiceProxy {
     this.lastApplied = input;
     this.lastError = "";
     this.syncs++;
-    if (!this.jumpsReady) this.jumpsReady = ensureJumps(this.o.log);
+    if (!this.jumpsReady) this.jumpsReady = await ensureJumps(this.o.log);
   }
 }
 
 /** Inserts the jump rules that are missing; true when all are in place. */
-function ensureJumps(log: (m: string) => void): boolean {
+async function ensureJumps(log: (m: string) => void): Promise<boolean> {
   let ok = true;
   for (const j of JUMPS) {
-    if (run(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule]).ok) continue;
-    const r = run(["iptables", "-w", "5", "-t", j.table, "-I", j.chain, "1", ...j.rule]);
+    if ((await runAsync(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok) continue;
+    const r = await runAsync(["iptables", "-w", "5", "-t", j.table, "-I", j.chain, "1", ...j.rule]);
     if (!r.ok) {
       ok = false;
       log(`service proxy: cannot add the ${j.table} ${j.chain} jump: ${r.err}`);
@@ -160,8 +168,9 @@ function ensureJumps(log: (m: string) => void): boolean {
   return ok;
 }
 
-/** Removes every rule and chain the proxy made (tests, uninstall). */
+/** Removes every rule, chain and node route the agent's service networking made (tests). */
 export function removeServiceRules(): void {
+  removeNodeRoutes();
   for (const j of JUMPS) while (run(["iptables", "-w", "5", "-t", j.table, "-D", j.chain, ...j.rule]).ok);
   for (const table of ["nat", "filter"]) {
     const save = run(["iptables-save", "-t", table]);

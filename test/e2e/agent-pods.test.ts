@@ -726,7 +726,6 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
         });
         expect(r.status).toBe(201);
       }
-      await createPod({ containers: [{ name: "c", command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"] }] }, "svc-client");
       const svcOf = async (name: string, spec: any) => {
         const r = await api("/api/v1/namespaces/default/services", { method: "POST", body: JSON.stringify({ apiVersion: "v1", kind: "Service", metadata: { name }, spec }) });
         expect(r.status).toBe(201);
@@ -734,6 +733,8 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       };
       const web = await svcOf("svc-web", { type: "NodePort", selector: { tier: "svc-web" }, ports: [{ name: "http", port: 80, targetPort: "http" }] });
       const none = await svcOf("svc-none", { selector: { tier: "nobody" }, ports: [{ port: 81 }] });
+      // the client starts after the Services, so its environment names them (kubelet's rule)
+      await createPod({ containers: [{ name: "c", command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"] }] }, "svc-client");
       const clusterIP = web.spec.clusterIP;
       const nodePort = web.spec.ports[0].nodePort;
       const client = await until("client and backends running", async () => {
@@ -759,6 +760,12 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
         return r.err.includes("refused") && r;
       }, 20_000);
       expect(refused.code).not.toBe(0);
+      // service variables: the API server's and those of the pod's namespace
+      const envOut = (await agent.runtime.cri.execSync(id, ["env"], 5)).stdout.toString();
+      expect(envOut).toMatch(/^KUBERNETES_SERVICE_HOST=10\.43\.0\.1$/m);
+      expect(envOut).toMatch(/^KUBERNETES_PORT_443_TCP_PROTO=tcp$/m);
+      expect(envOut).toContain(`SVC_WEB_SERVICE_HOST=${clusterIP}\n`);
+      expect(envOut).toContain(`SVC_WEB_PORT_80_TCP=tcp://${clusterIP}:80\n`);
       // cluster DNS on the node: the pod's resolv.conf points at the bridge gateway
       const resolv = (await agent.runtime.cri.execSync(id, ["cat", "/etc/resolv.conf"], 5)).stdout.toString();
       expect(resolv).toContain(`nameserver ${gateway}`);
@@ -884,7 +891,8 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
     expect(readFileSync(join(dataDir, "prestop", "marker"), "utf8")).toBe("preStop\nTERM\n");
     const left = await agent.runtime.cri.listPodSandbox({ labelSelector: { "io.kubernetes.pod.uid": p.metadata.uid } });
     expect(left).toEqual([]);
-    expect(existsSync(join(dataDir, "agent", "pods", p.metadata.uid))).toBe(false);
+    // the API object goes first; the agent removes the pod's directory right after
+    await until("pod directory removed", async () => !existsSync(join(dataDir, "agent", "pods", p.metadata.uid)), 10_000);
   });
 
   test("server down: pods keep running, a crashing one restarts locally, status catches up", async () => {

@@ -10,6 +10,7 @@
 //               PVC per pod, web-1's file survives deleting web-1
 //   issue 5 #3  DaemonSet: one pod per node; a NoSchedule-tainted node gets no new daemon pod
 //               (one already running there stays, as in Kubernetes)
+//   Services    pod-to-pod across nodes (host-gw routes), a ClusterIP over both nodes' pods, DNS
 //   issue 5 #5  SIGKILL an agent: its node goes NotReady, its Deployment pods move
 //
 // Network: bridge sktmn 10.250.0.1/24 on the host (the server binds there), namespaces
@@ -581,6 +582,63 @@ spec:
     await k(["delete", "cronjob", "tick", "--wait=false"]);
     await k(["delete", "job", "three", "failing", "--wait=false"]);
   }, 200_000);
+
+  test("Services across nodes: pod-to-pod by route, a ClusterIP reaching both nodes' pods, DNS", async () => {
+    const [a, b] = agents as [AgentProc, AgentProc];
+    const echo = (name: string, node: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default, labels: {app: echo}}
+spec:
+  nodeName: ${node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: ${IMAGE}
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "mkdir -p /www && echo ${name} > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: [{name: http, containerPort: 8080}]
+---`;
+    await k(["apply", "-f", "-"], `${echo("echo-a", a.name)}${echo("echo-b", b.name)}
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: default}
+spec:
+  nodeName: ${a.name}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: ${IMAGE}, imagePullPolicy: IfNotPresent, command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec:
+  selector: {app: echo}
+  ports: [{name: http, port: 80, targetPort: http}]
+`);
+    const ready = await until("echo pods and client ready", async () => {
+      const ps = live(await pods("app=echo"));
+      const c = (await api("/api/v1/namespaces/default/pods/client")) as any;
+      return ps.length === 2 && ps.every(isReady) && isReady(c) && ps;
+    }, 60_000);
+    const podB = ready.find((p: any) => p.metadata.name === "echo-b");
+    const wget = async (url: string) => {
+      const r = await kubectl(srv, ["exec", "client", "--", "wget", "-q", "-O", "-", url], { timeoutMs: 15_000 });
+      return r.code === 0 ? r.stdout.trim() : `exit ${r.code}: ${r.stderr.trim()}`;
+    };
+    // node a routes node b's pod CIDR via b's address (host-gw)
+    await until("client on a reaches echo-b on b by pod IP", async () => (await wget(`http://${podB.status.podIP}:8080/`)) === "echo-b", 30_000);
+    const svc = await getJson(["get", "service", "echo"]);
+    const seen = new Set<string>();
+    await until("the ClusterIP reaches the pods of both nodes", async () => {
+      seen.add(await wget(`http://${svc.spec.clusterIP}/`));
+      return seen.has("echo-a") && seen.has("echo-b");
+    }, 45_000, 100);
+    const ns = await kubectl(srv, ["exec", "client", "--", "nslookup", "echo.default.svc.cluster.local"], { timeoutMs: 15_000 });
+    expect(ns.stdout).toContain(`Address: ${svc.spec.clusterIP}`);
+    await k(["delete", "pod", "echo-a", "echo-b", "client", "--wait=false"]);
+    await k(["delete", "service", "echo"]);
+  });
 
   test("issue 5 #5: a SIGKILLed agent's node goes NotReady and its pods move to the other node", async () => {
     const [a, b] = agents as [AgentProc, AgentProc];
