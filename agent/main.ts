@@ -25,7 +25,7 @@ import { ObjectStore } from "./volumes/objects.ts";
 import { ServiceProxy } from "./services/proxy.ts";
 import { ClusterDns } from "./services/dns.ts";
 import { serviceEnvVars } from "./services/env.ts";
-import { ensureBridge, gatewayOf } from "./services/bridge.ts";
+import { enableBridgeNetfilter, ensureBridge, gatewayOf } from "./services/bridge.ts";
 import { NodeRoutes } from "./services/routes.ts";
 
 export const DEFAULT_POD_CIDR = "10.42.0.0/24";
@@ -80,6 +80,8 @@ export interface AgentTuning {
   logRotateMs?: number;
   /** false: no service proxy (a second agent in the same network namespace as another). */
   serviceProxy?: boolean;
+  /** How often the proxy looks for its iptables rules having been flushed (default 60 s). */
+  serviceCheckMs?: number;
 }
 
 /** SKIFF_AGENT_TUNING='{"bridge":"skiffb0","cgroupRoot":"/skiff-b"}' (JSON AgentTuning) lets
@@ -204,8 +206,11 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     stoppers.push(() => objects.close(), () => statuses.close());
     // ClusterIP and NodePort traffic: iptables rules from Services and EndpointSlices; the same
     // watch cache answers the cluster DNS on the bridge gateway, every pod's nameserver.
-    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000 });
-    if (proxy) stoppers.push(() => proxy.stop());
+    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000, checkMs: t.serviceCheckMs });
+    if (proxy) {
+      stoppers.push(() => proxy.stop());
+      enableBridgeNetfilter(log);
+    }
     let clusterDns = opts.clusterDns;
     let dns: ClusterDns | undefined;
     if (proxy && !clusterDns?.length) {

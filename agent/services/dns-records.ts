@@ -55,7 +55,7 @@ export function resolve(qname: string, qtype: string, domain: string, lookup: Se
 
   if (kind === "pod" && labels.length === 3) {
     const ip = labels[0]!.replace(/-/g, ".");
-    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return nx();
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip) || ip.split(".").some((o) => Number(o) > 255)) return nx();
     return answer([{ name, type: "A", ttl: TTL, data: ip }]);
   }
   if (kind !== "svc" || labels.length < 3) return nx();

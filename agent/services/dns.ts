@@ -57,9 +57,11 @@ export class ClusterDns {
       port: this.o.port ?? 53,
       socket: {
         data: (s, buf, port, addr) => {
-          void this.handle(Buffer.from(buf)).then((out) => {
-            if (out) s.send(out, port, addr);
-          });
+          void this.handle(Buffer.from(buf))
+            .then((out) => {
+              if (out) s.send(out, port, addr);
+            })
+            .catch((e) => this.o.log(`cluster DNS: ${(e as Error).message}`));
         },
         error: (_s, e) => this.o.log(`cluster DNS: ${e.message}`),
       },
@@ -88,14 +90,37 @@ export class ClusterDns {
     this.queries++;
     const r = resolve(question.name, question.type, this.o.domain, this.o.lookup);
     if (r.forward) return this.forward(msg, q);
+    const answers: packet.Answer[] = r.answers.map(toAnswer);
+    // An ExternalName's CNAME: resolvers in pods do not chase it, so the target's records come
+    // along (as CoreDNS does), from the cluster or from upstream.
+    const cname = r.answers.find((a) => a.type === "CNAME");
+    if (cname && question.type !== "CNAME") answers.push(...(await this.chase(String(cname.data), question.type)));
     return packet.encode({
       id: q.id,
       type: "response",
       flags: packet.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & packet.RECURSION_DESIRED) | packet.RECURSION_AVAILABLE | RCODE[r.rcode],
       questions: [question],
-      answers: r.answers.map(toAnswer),
+      answers,
       additionals: r.additionals.map(toAnswer),
     } as packet.Packet);
+  }
+
+  /** The records of a CNAME target (one level; an ExternalName naming another is rare). */
+  private async chase(target: string, type: packet.RecordType): Promise<packet.Answer[]> {
+    const inner = resolve(target, type, this.o.domain, this.o.lookup);
+    if (!inner.forward) return inner.answers.filter((a) => a.type !== "CNAME").map(toAnswer);
+    const id = Math.floor(Math.random() * 65536);
+    const query = Buffer.from(packet.encode({ id, type: "query", flags: packet.RECURSION_DESIRED, questions: [{ name: target, type, class: "IN" }] }));
+    for (const server of this.upstream) {
+      const res = await this.ask(server, query).catch(() => null);
+      if (!res) continue;
+      try {
+        return (packet.decode(res).answers ?? []) as packet.Answer[];
+      } catch {
+        return [];
+      }
+    }
+    return [];
   }
 
   /** Relays the query to the upstream resolvers in turn; SERVFAIL when none answers. */

@@ -15,6 +15,8 @@ export interface ServiceProxyOptions {
   log: (msg: string) => void;
   /** Coalesce changes for this long before applying (default 250 ms). */
   syncDelayMs?: number;
+  /** How often the rules are checked for being flushed by someone else (default 60 s). */
+  checkMs?: number;
   retryMs?: number;
 }
 
@@ -70,14 +72,34 @@ export class ServiceProxy {
     this.slices = mirror("/apis/discovery.k8s.io/v1/endpointslices");
   }
 
+  private check: ReturnType<typeof setInterval> | null = null;
+
   start(): void {
     void this.services.run();
     void this.slices.run();
+    // Someone may flush the tables (a firewall reload, `iptables -F`): every minute the jump
+    // rules and our main chain are looked for, and everything is put back when one is gone.
+    this.check = setInterval(() => void this.verify(), this.o.checkMs ?? 60_000);
+    this.check.unref();
   }
 
   stop(): void {
     this.abort.abort();
     if (this.timer) clearTimeout(this.timer);
+    if (this.check) clearInterval(this.check);
+  }
+
+  private async verify(): Promise<void> {
+    if (!this.jumpsReady || this.running) return;
+    const chain = await runAsync(["iptables", "-w", "5", "-t", "nat", "-S", `${CHAIN_PREFIX}SERVICES`, "1"]);
+    let ok = chain.ok;
+    for (const j of JUMPS) if (ok) ok = (await runAsync(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok;
+    if (ok) return;
+    this.o.log("service proxy: rules went missing from iptables; putting them back");
+    this.jumpsReady = false;
+    this.lastApplied = "";
+    this.chains = null;
+    this.schedule();
   }
 
   /** Both Services and EndpointSlices were listed at least once. */

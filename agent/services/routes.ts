@@ -28,15 +28,16 @@ export function desiredRoutes(nodes: Iterable<any>, self: string): Map<string, s
   return out;
 }
 
-function ip(args: string[]): { ok: boolean; out: string; err: string } {
-  const r = Bun.spawnSync(["ip", ...args], { stdout: "pipe", stderr: "pipe" });
-  return { ok: r.exitCode === 0, out: r.stdout.toString(), err: r.stderr.toString().trim() };
+async function ip(args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
+  const p = Bun.spawn(["ip", ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { ok: code === 0, out, err: err.trim() };
 }
 
 /** Our routes in the kernel: destination → gateway. */
-export function installedRoutes(): Map<string, string> {
+export async function installedRoutes(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const r = ip(["-j", "route", "show", "proto", ROUTE_PROTO]);
+  const r = await ip(["-j", "route", "show", "proto", ROUTE_PROTO]);
   if (!r.ok) return out;
   try {
     for (const x of JSON.parse(r.out || "[]") as { dst: string; gateway?: string }[]) out.set(x.dst, x.gateway ?? "");
@@ -49,9 +50,12 @@ export class NodeRoutes {
   private readonly nodes: Mirror;
   private readonly failed = new Map<string, string>();
   private last = "";
+  private running = false;
+  private again = false;
+  private retry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly o: NodeRoutesOptions) {
-    this.nodes = new Mirror({ api: o.api, path: "/api/v1/nodes", onChange: () => this.sync(), log: (m) => o.log(`node routes: ${m}`), retryMs: o.retryMs, signal: this.abort.signal });
+    this.nodes = new Mirror({ api: o.api, path: "/api/v1/nodes", onChange: () => this.kick(), log: (m) => o.log(`node routes: ${m}`), retryMs: o.retryMs, signal: this.abort.signal });
   }
 
   start(): void {
@@ -60,31 +64,64 @@ export class NodeRoutes {
 
   stop(): void {
     this.abort.abort();
+    if (this.retry) clearTimeout(this.retry);
   }
 
-  sync(): void {
+  /** One sync at a time, off the event loop's critical path. */
+  private kick(): void {
+    if (this.abort.signal.aborted) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.sync().finally(() => {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  async sync(): Promise<void> {
     const want = desiredRoutes(this.nodes.objs.values(), this.o.nodeName);
     // Node heartbeats change the objects every few seconds; the routes rarely change.
     const key = JSON.stringify([...want].sort());
     if (key === this.last) return;
     this.last = key;
-    const have = installedRoutes();
+    const have = await installedRoutes();
+    let failures = false;
     for (const [dst, gw] of want) {
       if (have.get(dst) === gw) continue;
-      const r = ip(["route", "replace", dst, "via", gw, "proto", ROUTE_PROTO]);
+      const r = await ip(["route", "replace", dst, "via", gw, "proto", ROUTE_PROTO]);
       // A node on another network cannot be a next hop; say so once per change.
       if (!r.ok && this.failed.get(dst) !== gw) this.o.log(`node routes: ${dst} via ${gw}: ${r.err}`);
       if (r.ok) this.failed.delete(dst);
       else {
         this.failed.set(dst, gw);
-        this.last = ""; // try again at the next change
+        failures = true;
       }
     }
-    for (const dst of have.keys()) if (!want.has(dst)) ip(["route", "del", dst, "proto", ROUTE_PROTO]);
+    for (const dst of have.keys()) if (!want.has(dst)) await ip(["route", "del", dst, "proto", ROUTE_PROTO]);
+    // Failed routes are tried again in a minute (an interface may come up), not at every heartbeat.
+    if (failures && !this.retry) {
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        this.last = "";
+        this.kick();
+      }, 60_000);
+      this.retry.unref();
+    }
   }
 }
 
 /** Removes every route this module added (tests). */
 export function removeNodeRoutes(): void {
-  for (const dst of installedRoutes().keys()) ip(["route", "del", dst, "proto", ROUTE_PROTO]);
+  const r = Bun.spawnSync(["ip", "-j", "route", "show", "proto", ROUTE_PROTO], { stdout: "pipe", stderr: "ignore" });
+  let routes: { dst: string }[] = [];
+  try {
+    routes = JSON.parse(r.stdout.toString() || "[]");
+  } catch {}
+  for (const x of routes) Bun.spawnSync(["ip", "route", "del", x.dst, "proto", ROUTE_PROTO], { stdout: "ignore", stderr: "ignore" });
 }

@@ -43,7 +43,12 @@ export class EndpointsController extends Controller {
     const enqueue = (o: any) => this.queue.add(objKey(o));
     this.services.addHandler({ add: enqueue, update: (_, o) => enqueue(o), delete: enqueue });
     // Someone else changed or deleted an Endpoints object of a selector Service: put it back.
-    this.endpoints.addHandler({ update: (_, o) => enqueue(o), delete: enqueue });
+    // (Endpoints without a Service are left alone: they may be waiting for theirs.)
+    const onEndpoints = (e: any) => {
+      const svc = this.services.get(objKey(e));
+      if (svc && managesEndpoints(svc)) enqueue(e);
+    };
+    this.endpoints.addHandler({ update: (_, o) => onEndpoints(o), delete: onEndpoints });
     const onPod = (p: any) => {
       for (const s of this.services.byIndex("namespace", p.metadata.namespace)) if (managesEndpoints(s) && selects(s, p)) enqueue(s);
     };
@@ -55,6 +60,11 @@ export class EndpointsController extends Controller {
       },
       delete: onPod,
     });
+  }
+
+  /** Endpoints left from Services deleted while no controller ran (upstream's leftover sweep). */
+  override start(): void {
+    for (const e of this.endpoints.list()) if (!this.services.get(objKey(e)) && objKey(e) !== "default/kubernetes") this.queue.add(objKey(e));
   }
 
   async reconcile(key: string): Promise<void> {

@@ -38,7 +38,8 @@ export function desiredSlices(svc: any, pods: any[]): Desired[] {
     const hostname = hostnameFor(svc, b.pod);
     g.endpoints.push({
       addresses: [b.ip],
-      conditions: { ready: b.ready || (publishAll && !b.terminating), serving: b.ready || publishAll || (b.terminating && podReadyCondition(b.pod)), terminating: b.terminating },
+      // upstream's podToEndpoint: serving = ready as the kubelet says; ready never while terminating
+      conditions: { ready: publishAll || (podReadyCondition(b.pod) && !b.terminating), serving: publishAll || podReadyCondition(b.pod), terminating: b.terminating },
       ...(hostname ? { hostname } : {}),
       ...(b.pod.spec?.nodeName ? { nodeName: b.pod.spec.nodeName } : {}),
       targetRef: podRef(b.pod),
@@ -112,7 +113,7 @@ export class EndpointSliceController extends Controller {
     // A managed slice changed or deleted by someone else: reconcile its Service.
     const onSlice = (s: any) => {
       const svc = s.metadata?.labels?.[SERVICE_NAME];
-      const by = s.metadata.labels[MANAGED_BY];
+      const by = s.metadata.labels?.[MANAGED_BY];
       if (svc && (by === CONTROLLER_NAME || by === MIRROR_NAME)) this.queue.add(`${s.metadata.namespace}/${svc}`);
     };
     this.slices.addHandler({ update: (_, s) => onSlice(s), delete: onSlice });

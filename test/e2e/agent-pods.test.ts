@@ -117,6 +117,7 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
         relistMs: 500,
         logRotation: { maxSize: 8192, maxFiles: 3 },
         logRotateMs: 300,
+        serviceCheckMs: 1000,
       },
     };
     agent = await runAgent(agentOpts);
@@ -774,6 +775,10 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
       expect(await look("svc-web.default.svc.cluster.local")).toContain(`Address: ${clusterIP}`);
       expect(await look("svc-web")).toContain(`Address: ${clusterIP}`); // through the search list
       expect(await look("nope.default.svc.cluster.local")).not.toContain("Address: 10.43.");
+      // someone flushes the jump into our chains: the proxy notices and puts it back
+      spawnSync("iptables", ["-w", "5", "-t", "nat", "-D", "PREROUTING", "-m", "comment", "--comment", "skiff service portals", "-j", "SKIFF-SERVICES"]);
+      await until("the proxy puts the flushed rule back", async () => logs.some((l) => l.includes("rules went missing from iptables")), 10_000);
+      await until("the ClusterIP answers again after the rules were flushed", async () => (await wget(`http://${clusterIP}/`).catch(() => ({ code: -1 }))).code === 0, 20_000);
       // a backend that goes away is dropped from the rules
       await deletePod("svc-b");
       await waitGone("svc-b");

@@ -11,6 +11,8 @@ const services: Record<string, any> = {
   "default/web": { metadata: { name: "web", namespace: "default" }, spec: { clusterIP: "10.43.0.20", ports: [{ name: "http", port: 80, protocol: "TCP" }] } },
   "db/pg": { metadata: { name: "pg", namespace: "db" }, spec: { clusterIP: "None", ports: [{ name: "pg", port: 5432 }] } },
   "default/ext": { metadata: { name: "ext", namespace: "default" }, spec: { type: "ExternalName", externalName: "example.org." } },
+  "default/site": { metadata: { name: "site", namespace: "default" }, spec: { type: "ExternalName", externalName: "site.www.svc.example.org" } },
+  "default/alias": { metadata: { name: "alias", namespace: "default" }, spec: { type: "ExternalName", externalName: "web.default.svc.cluster.local" } },
 };
 const slices: Record<string, any[]> = {
   "db/pg": [
@@ -52,7 +54,7 @@ describe("records", () => {
   });
 
   test("NXDOMAIN inside the domain, NODATA for other types, other names forwarded", () => {
-    for (const n of ["nope.default.svc.cluster.local", "pg-9.pg.db.svc.cluster.local", "x.y.cluster.local", "_nope._tcp.web.default.svc.cluster.local", "bad.default.pod.cluster.local"]) {
+    for (const n of ["999-1-1-1.default.pod.cluster.local", "nope.default.svc.cluster.local", "pg-9.pg.db.svc.cluster.local", "x.y.cluster.local", "_nope._tcp.web.default.svc.cluster.local", "bad.default.pod.cluster.local"]) {
       const x = r(n, n.startsWith("_") ? "SRV" : "A");
       expect(x.forward ? "forward" : x.rcode).toBe("NXDOMAIN");
     }
@@ -111,6 +113,13 @@ describe("ClusterDns over UDP", () => {
     const fwd = await query("site.www.svc.example.org");
     expect(fwd.answers?.map((x: any) => x.data)).toEqual(["192.0.2.80"]);
     expect(dns.forwarded).toBe(1);
+  });
+
+  test("an ExternalName's CNAME comes with the target's addresses, from upstream or the cluster", async () => {
+    const up = await query("site.default.svc.cluster.local");
+    expect(up.answers?.map((x: any) => [x.type, x.data])).toEqual([["CNAME", "site.www.svc.example.org"], ["A", "192.0.2.80"]]);
+    const local = await query("alias.default.svc.cluster.local");
+    expect(local.answers?.map((x: any) => [x.type, x.data])).toEqual([["CNAME", "web.default.svc.cluster.local"], ["A", "10.43.0.20"]]);
   });
 
   test("SERVFAIL when no upstream answers", async () => {
