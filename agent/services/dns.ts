@@ -1,8 +1,9 @@
-// The node's cluster DNS: a UDP server on the pod bridge's gateway address (every pod's next
+// The node's cluster DNS: a UDP and TCP server on the pod bridge's gateway address (every pod's next
 // hop, so a pod's nameserver is always on its own node, like NodeLocal DNSCache), answering the
 // cluster domain from the service proxy's watch cache (dns-records.ts) and relaying other names
 // to the host's resolvers. The cache outlives the server connection, so names keep resolving on
-// an agent that is offline. Not done: DNS over TCP (a truncated answer cannot be retried).
+// an agent that is offline. A UDP answer larger than the client takes (512 bytes, or its EDNS
+// size) is sent truncated (TC), and the client asks again over TCP.
 
 import { readFileSync } from "node:fs";
 import * as packet from "dns-packet";
@@ -43,6 +44,7 @@ const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3 } as const;
 
 export class ClusterDns {
   private sock: UdpSocket | null = null;
+  private tcp: { stop(closeActive?: boolean): void } | null = null;
   private readonly upstream: string[];
   queries = 0;
   forwarded = 0;
@@ -57,13 +59,38 @@ export class ClusterDns {
       port: this.o.port ?? 53,
       socket: {
         data: (s, buf, port, addr) => {
-          void this.handle(Buffer.from(buf))
+          void this.handle(Buffer.from(buf), true)
             .then((out) => {
               if (out) s.send(out, port, addr);
             })
             .catch((e) => this.o.log(`cluster DNS: ${(e as Error).message}`));
         },
         error: (_s, e) => this.o.log(`cluster DNS: ${e.message}`),
+      },
+    });
+    // DNS over TCP: each message carries a 2-byte length; a connection may pipeline several.
+    const pending = new WeakMap<object, Buffer>();
+    this.tcp = Bun.listen({
+      hostname: this.o.address,
+      port: this.sock.port,
+      socket: {
+        data: (sock, data) => {
+          let buf = Buffer.concat([pending.get(sock) ?? Buffer.alloc(0), Buffer.from(data)]);
+          while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+            const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+            buf = buf.subarray(2 + msg.length);
+            void this.handle(Buffer.from(msg), false)
+              .then((out) => {
+                if (!out) return;
+                const len = Buffer.alloc(2);
+                len.writeUInt16BE(out.length);
+                sock.write(Buffer.concat([len, out]));
+              })
+              .catch((e) => this.o.log(`cluster DNS: ${(e as Error).message}`));
+          }
+          pending.set(sock, buf);
+        },
+        error: (_s, e) => this.o.log(`cluster DNS (tcp): ${e.message}`),
       },
     });
   }
@@ -75,10 +102,12 @@ export class ClusterDns {
   stop(): void {
     this.sock?.close();
     this.sock = null;
+    this.tcp?.stop(true);
+    this.tcp = null;
   }
 
   /** The answer to one query message (null: drop it). */
-  async handle(msg: Buffer): Promise<Buffer | null> {
+  async handle(msg: Buffer, udp = false): Promise<Buffer | null> {
     let q: packet.Packet;
     try {
       q = packet.decode(msg);
@@ -95,14 +124,11 @@ export class ClusterDns {
     // along (as CoreDNS does), from the cluster or from upstream.
     const cname = r.answers.find((a) => a.type === "CNAME");
     if (cname && question.type !== "CNAME") answers.push(...(await this.chase(String(cname.data), question.type)));
-    return packet.encode({
-      id: q.id,
-      type: "response",
-      flags: packet.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & packet.RECURSION_DESIRED) | packet.RECURSION_AVAILABLE | RCODE[r.rcode],
-      questions: [question],
-      answers,
-      additionals: r.additionals.map(toAnswer),
-    } as packet.Packet);
+    const flags = packet.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & packet.RECURSION_DESIRED) | packet.RECURSION_AVAILABLE | RCODE[r.rcode];
+    const out = packet.encode({ id: q.id, type: "response", flags, questions: [question], answers, additionals: r.additionals.map(toAnswer) } as packet.Packet);
+    if (!udp || out.length <= udpLimit(q)) return out;
+    // Too big for this client over UDP: the header and question with TC set; it retries on TCP.
+    return packet.encode({ id: q.id, type: "response", flags: flags | packet.TRUNCATED_RESPONSE, questions: [question] } as packet.Packet);
   }
 
   /** The records of a CNAME target (one level; an ExternalName naming another is rare). */
@@ -158,6 +184,12 @@ export class ClusterDns {
       s.close();
     }
   }
+}
+
+/** The largest UDP answer the client takes: its EDNS payload size, else 512 bytes. */
+function udpLimit(q: packet.Packet): number {
+  const opt = (q.additionals ?? []).find((a) => a.type === "OPT") as { udpPayloadSize?: number } | undefined;
+  return Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 4096));
 }
 
 function toAnswer(r: DnsRecord): packet.Answer {

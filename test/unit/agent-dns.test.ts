@@ -27,6 +27,8 @@ const slices: Record<string, any[]> = {
     },
   ],
 };
+services["db/big"] = { metadata: { name: "big", namespace: "db" }, spec: { clusterIP: "None", ports: [{ port: 80 }] } };
+slices["db/big"] = [{ addressType: "IPv4", ports: [{ name: "", port: 80 }], endpoints: Array.from({ length: 60 }, (_, i) => ({ addresses: [`10.42.1.${i + 1}`], conditions: { ready: true } })) }];
 const lookup: ServiceLookup = { service: (ns, n) => services[`${ns}/${n}`], slicesOf: (ns, n) => slices[`${ns}/${n}`] ?? [] };
 const r = (name: string, type = "A") => resolve(name, type, "cluster.local", lookup);
 const data = (x: ReturnType<typeof resolve>) => (x.forward ? "forward" : x.answers.map((a) => a.data));
@@ -113,6 +115,33 @@ describe("ClusterDns over UDP", () => {
     const fwd = await query("site.www.svc.example.org");
     expect(fwd.answers?.map((x: any) => x.data)).toEqual(["192.0.2.80"]);
     expect(dns.forwarded).toBe(1);
+  });
+
+  test("a UDP answer too big for the client is truncated; over TCP it comes whole", async () => {
+    const udp = await query("big.db.svc.cluster.local");
+    expect(udp.flag_tc).toBe(true);
+    expect(udp.answers).toEqual([]);
+    const body = Buffer.from(packet.encode({ id: 9, type: "query", flags: packet.RECURSION_DESIRED, questions: [{ name: "big.db.svc.cluster.local", type: "A", class: "IN" }] }));
+    let got!: (b: Buffer) => void;
+    const res = new Promise<Buffer>((r) => (got = r));
+    let acc = Buffer.alloc(0);
+    const conn = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: dns.port,
+      socket: {
+        data: (_s, d) => {
+          acc = Buffer.concat([acc, Buffer.from(d)]);
+          if (acc.length >= 2 && acc.length >= 2 + acc.readUInt16BE(0)) got(acc.subarray(2, 2 + acc.readUInt16BE(0)));
+        },
+      },
+    });
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(body.length);
+    conn.write(Buffer.concat([len, body])); // length and message may arrive apart: both are handled
+    const tcp: any = packet.decode(await Promise.race([res, Bun.sleep(3000).then(() => Promise.reject(new Error("no TCP answer")))]));
+    conn.end();
+    expect(tcp.flag_tc).toBe(false);
+    expect(tcp.answers).toHaveLength(60);
   });
 
   test("an ExternalName's CNAME comes with the target's addresses, from upstream or the cluster", async () => {
