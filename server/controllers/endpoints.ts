@@ -5,7 +5,7 @@
 // whatever Endpoints its user writes. Unchanged content is not written again.
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
-import { backendsOf, hostnameFor, managesEndpoints, podRef, portsKey, selects, type ServicePort } from "./service-pods";
+import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, type ServicePort } from "./service-pods";
 import { stableJson } from "./runtime/pods";
 
 export function endpointsSubsets(svc: any, pods: any[]): any[] {
@@ -49,17 +49,7 @@ export class EndpointsController extends Controller {
       if (svc && managesEndpoints(svc)) enqueue(e);
     };
     this.endpoints.addHandler({ update: (_, o) => onEndpoints(o), delete: onEndpoints });
-    const onPod = (p: any) => {
-      for (const s of this.services.byIndex("namespace", p.metadata.namespace)) if (managesEndpoints(s) && selects(s, p)) enqueue(s);
-    };
-    this.pods.addHandler({
-      add: onPod,
-      update: (old, p) => {
-        onPod(old);
-        onPod(p);
-      },
-      delete: onPod,
-    });
+    onSelectedPods(this.pods, this.services, enqueue);
   }
 
   /** Endpoints left from Services deleted while no controller ran (upstream's leftover sweep). */

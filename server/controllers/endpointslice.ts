@@ -10,7 +10,7 @@ import { controllerRef } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { stableJson } from "./runtime/pods";
-import { backendsOf, hostnameFor, managesEndpoints, podRef, portsKey, selects, type ServicePort } from "./service-pods";
+import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, type ServicePort } from "./service-pods";
 
 export const MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
 export const CONTROLLER_NAME = "endpointslice-controller.k8s.io";
@@ -117,17 +117,7 @@ export class EndpointSliceController extends Controller {
       if (svc && (by === CONTROLLER_NAME || by === MIRROR_NAME)) this.queue.add(`${s.metadata.namespace}/${svc}`);
     };
     this.slices.addHandler({ update: (_, s) => onSlice(s), delete: onSlice });
-    const onPod = (p: any) => {
-      for (const s of this.services.byIndex("namespace", p.metadata.namespace)) if (managesEndpoints(s) && selects(s, p)) enqueue(s);
-    };
-    this.pods.addHandler({
-      add: onPod,
-      update: (old, p) => {
-        onPod(old);
-        onPod(p);
-      },
-      delete: onPod,
-    });
+    onSelectedPods(this.pods, this.services, enqueue);
   }
 
   async reconcile(key: string): Promise<void> {

@@ -1,5 +1,6 @@
 // What the Endpoints and EndpointSlice controllers share: which pods back a Service and on
 // which ports, by Kubernetes' rules (ShouldPodBeInEndpoints, FindPort).
+import type { Informer } from "./runtime/informer";
 import { isReady } from "./runtime/pods";
 
 export interface ServicePort {
@@ -82,3 +83,18 @@ export function hostnameFor(svc: any, pod: any): string | undefined {
 }
 
 export const portsKey = (ports: ServicePort[]) => JSON.stringify([...ports].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.port - b.port)));
+
+/** Calls `enqueue` with every selector Service a pod change may touch (old and new labels). */
+export function onSelectedPods(pods: Informer, services: Informer, enqueue: (svc: any) => void): void {
+  const onPod = (p: any) => {
+    for (const s of services.byIndex("namespace", p.metadata.namespace)) if (managesEndpoints(s) && selects(s, p)) enqueue(s);
+  };
+  pods.addHandler({
+    add: onPod,
+    update: (old, p) => {
+      onPod(old);
+      onPod(p);
+    },
+    delete: onPod,
+  });
+}
