@@ -127,7 +127,8 @@ async function server(args: string[]): Promise<number> {
     const nodeName = values["node-name"] ?? hostname();
     try {
       const { runAgent } = await import("../agent/main");
-      agent = await runAgent({ ...(await srv.nodeCredentials(nodeName)), dataDir, nodeName });
+      // The server's heap keeps the garbage of pods that came and went too (~15 MB after 100).
+      agent = await runAgent({ ...(await srv.nodeCredentials(nodeName)), dataDir, nodeName, onPodGone: gcWhenSettled() });
       console.log(`agent: node ${nodeName} registered`);
     } catch (e) {
       console.error(`agent: not started: ${(e as Error).message}\n(the control plane keeps running; use --disable-agent to run without one)`);
@@ -148,6 +149,16 @@ async function server(args: string[]): Promise<number> {
     process.exit(1);
   });
   return await new Promise<number>(() => {});
+}
+
+/** A full GC 5 s after the last call: once a burst of pod churn has settled. */
+function gcWhenSettled(): () => void {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  return () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => Bun.gc(true), 5_000);
+    timer.unref();
+  };
 }
 
 async function agentCommand(args: string[]): Promise<number> {
@@ -190,12 +201,6 @@ async function agentCommand(args: string[]): Promise<number> {
   // garbage of start-up and of pods that came and went stays resident (~7 MB after 5 pods). A
   // full collection (milliseconds on this small heap) after start, a few seconds after pods
   // leave the node, and every minute keeps idle RSS down.
-  let gcTimer: ReturnType<typeof setTimeout> | null = null;
-  const gcSoon = () => {
-    if (gcTimer) clearTimeout(gcTimer);
-    gcTimer = setTimeout(() => Bun.gc(true), 5_000);
-    gcTimer.unref();
-  };
   const agent = await runAgent({
     server: creds.server,
     caData: creds.caData,
@@ -204,7 +209,7 @@ async function agentCommand(args: string[]): Promise<number> {
     nodeName,
     nodeIp: values["node-ip"],
     containerRuntimeEndpoint: values["container-runtime-endpoint"],
-    onPodGone: gcSoon,
+    onPodGone: gcWhenSettled(),
   });
   console.log(`skiff agent: node ${nodeName} joined ${creds.server}`);
   Bun.gc(true);
