@@ -20,7 +20,6 @@ export interface ServiceProxyOptions {
   retryMs?: number;
 }
 
-
 /** The rules that send traffic into our chains, each inserted once. */
 const JUMPS: { table: string; chain: string; rule: string[] }[] = [
   { table: "nat", chain: "PREROUTING", rule: ["-m", "comment", "--comment", "skiff service portals", "-j", `${CHAIN_PREFIX}SERVICES`] },
@@ -33,6 +32,7 @@ const JUMPS: { table: string; chain: string; rule: string[] }[] = [
   })),
 ];
 
+/** Blocking; only for removeServiceRules (tests). */
 function run(argv: string[], stdin?: string): { ok: boolean; out: string; err: string } {
   try {
     const r = Bun.spawnSync(argv, { stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
@@ -42,7 +42,7 @@ function run(argv: string[], stdin?: string): { ok: boolean; out: string; err: s
   }
 }
 
-/** run() off the event loop: iptables takes tens of ms, which pod workers should not wait out. */
+/** Off the event loop: iptables takes tens of ms, which pod workers should not wait out. */
 async function runAsync(argv: string[], stdin?: string): Promise<{ ok: boolean; out: string; err: string }> {
   try {
     const p = Bun.spawn(argv, { stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
