@@ -2,7 +2,7 @@
 // merge the configuration into the live object, detect conflicts with other managers, hand the
 // configuration's fields to the applier, and prune what the applier applied before but no
 // longer does (unless someone else owns it).
-import { setOwn } from "../../../schemas/json";
+import { getOwn, setOwn } from "../../../schemas/json";
 import type { ObjTy, Ty } from "../../../schemas/dsl";
 import { PatchError, badRequest } from "./errors";
 import { type FieldSet, compare, itemPE, listSem, pathString, removePath, SEP, toFieldSet } from "./fieldpath";
@@ -159,7 +159,7 @@ function mergeApply(lhs: any, rhs: any, t: Ty | undefined): any {
     for (const k in rhs) {
       const v = rhs[k];
       if (v === null) delete out[k];
-      else setOwn(out, k, mergeApply(out[k], v, childType(t, k)));
+      else setOwn(out, k, mergeApply(getOwn(out, k), v, childType(t, k)));
     }
     return out;
   }

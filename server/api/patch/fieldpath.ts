@@ -2,6 +2,7 @@
 // A set is a flat Set<string> of paths; a path is its FieldsV1 keys ("f:spec",
 // `k:{"name":"nginx"}`, `v:"x"`, "i:0") joined by SEP. Flat sets make union/difference cheap;
 // FieldsV1 trees are only built when reading or writing metadata.managedFields.
+import { getOwn } from "../../../schemas/json";
 import type { ListTy, Ty } from "../../../schemas/dsl";
 import { childType, deepEqual, isDeclared, isObj } from "./util";
 
@@ -121,8 +122,8 @@ function leaf(a: any, b: any, p: string, c: Comparison): void {
 }
 
 function cmpMap(a: Record<string, any> | undefined, b: Record<string, any> | undefined, t: Ty | undefined, prefix: string, c: Comparison): void {
-  if (b) for (const k in b) if (!skip(prefix, k)) cmpNode(a?.[k], b[k], childType(t, k), join(prefix, "f:" + k), c, isDeclared(t, k) || (prefix === "" && k === "metadata"));
-  if (a) for (const k in a) if ((!b || !(k in b)) && !skip(prefix, k)) cmpNode(a[k], undefined, childType(t, k), join(prefix, "f:" + k), c, isDeclared(t, k));
+  if (b) for (const k in b) if (!skip(prefix, k)) cmpNode(getOwn(a, k), b[k], childType(t, k), join(prefix, "f:" + k), c, isDeclared(t, k) || (prefix === "" && k === "metadata"));
+  if (a) for (const k in a) if ((!b || !Object.hasOwn(b, k)) && !skip(prefix, k)) cmpNode(a[k], undefined, childType(t, k), join(prefix, "f:" + k), c, isDeclared(t, k));
 }
 
 /**
@@ -277,7 +278,7 @@ export function removePath(obj: any, path: string, root: Ty | undefined): boolea
     if (pe.startsWith("f:")) {
       if (!isObj(cur)) return false;
       const k = pe.slice(2);
-      if (!(k in cur)) return false;
+      if (!Object.hasOwn(cur, k)) return false;
       chain.push({ container: cur, key: k });
       cur = cur[k];
       t = childType(t, k);

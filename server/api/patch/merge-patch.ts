@@ -1,5 +1,5 @@
 // JSON Merge Patch (RFC 7386): objects merge recursively, null deletes, everything else replaces.
-import { setOwn } from "../../../schemas/json";
+import { getOwn, setOwn } from "../../../schemas/json";
 import { badRequest } from "./errors";
 import { clone, isObj } from "./util";
 
@@ -9,7 +9,7 @@ export function mergeValue(target: any, patch: any): any {
   for (const k in patch) {
     const v = patch[k];
     if (v === null) delete out[k];
-    else setOwn(out, k, mergeValue(out[k], v));
+    else setOwn(out, k, mergeValue(getOwn(out, k), v));
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // MergeParallelList and IgnoreUnmatchedNulls on). The patch metadata (patchStrategy,
 // patchMergeKey) comes from the DSL types; fields without metadata merge like JSON merge patch
 // for maps and replace for lists.
-import { setOwn } from "../../../schemas/json";
+import { getOwn, setOwn } from "../../../schemas/json";
 import type { ListTy, ObjTy, Ty } from "../../../schemas/dsl";
 import { PatchError, badRequest, invalid } from "./errors";
 import { childType, clone, deepEqual, fieldOf, isObj } from "./util";
@@ -73,7 +73,7 @@ function mergeMap(original: Record<string, any>, patch: Record<string, any>, t: 
       delete original[k];
       continue;
     }
-    const origV = original[k];
+    const origV = getOwn(original, k);
     if (origV === undefined || origV === null) {
       if (!isDeleteList) setOwn(original, k, fresh(patchV, t, k));
       continue;
@@ -233,7 +233,7 @@ function mergeSetElementOrder(original: Record<string, any>, patch: Record<strin
     if (!Array.isArray(order)) throw invalid(`${key} must be a list`);
     const field = key.slice(SET_ORDER.length);
     const lm = listMeta(t, field);
-    const origList = Array.isArray(original[field]) ? (original[field] as any[]) : undefined;
+    const origList = Array.isArray(getOwn(original, field)) ? (original[field] as any[]) : undefined;
     const patchList = Array.isArray(patch[field]) ? (patch[field] as any[]) : undefined;
     if (patch[field] === null) continue; // the field is deleted by the main loop
     if (!origList && !patchList) continue;
@@ -245,7 +245,7 @@ function mergeSetElementOrder(original: Record<string, any>, patch: Record<strin
     const mk = maps ? lm.mergeKey : undefined;
     if (maps && !mk) throw invalid(`cannot merge lists without merge key for ${field}`);
     const [inOrder, serverOnly] = partition(merged, order, mk);
-    original[field] = normalizeElementOrder(inOrder, serverOnly, order, origList ?? [], mk);
+    setOwn(original, field, normalizeElementOrder(inOrder, serverOnly, order, origList ?? [], mk));
     delete patch[field];
   }
 }

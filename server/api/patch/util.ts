@@ -28,7 +28,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     if (!isObj(b)) return false;
     let n = 0;
     for (const k in a) {
-      if (!(k in b) || !deepEqual(a[k], b[k])) return false;
+      if (!Object.hasOwn(b, k) || !deepEqual(a[k], b[k])) return false;
       n++;
     }
     for (const _ in b) n--;
@@ -40,16 +40,16 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 /** The type of field `key` inside an object of type t (map values for MapTy). */
 export function childType(t: Ty | undefined, key: string): Ty | undefined {
   if (!t) return undefined;
-  if (t.kind === "obj") return t.fields()[key]?.t;
+  if (t.kind === "obj") return Object.hasOwn(t.fields(), key) ? t.fields()[key]?.t : undefined;
   if (t.kind === "map") return t.of;
   return undefined;
 }
 
 export function fieldOf(t: Ty | undefined, key: string): Field | undefined {
-  return t?.kind === "obj" ? t.fields()[key] : undefined;
+  return t?.kind === "obj" && Object.hasOwn(t.fields(), key) ? t.fields()[key] : undefined;
 }
 
 /** True when `key` is a field the struct type declares (as opposed to a map entry or unknown field). */
 export function isDeclared(t: Ty | undefined, key: string): boolean {
-  return t?.kind === "obj" && t.fields()[key] !== undefined;
+  return t?.kind === "obj" && Object.hasOwn(t.fields(), key);
 }
