@@ -4,6 +4,7 @@
 // shims keep running), like with kubelet; `cleanup()` removes everything for tests/uninstall.
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { runSync } from "../cmd.ts";
 import { CriClient } from "../cri/client.ts";
 import { PAUSE_IMAGE } from "../images/pause.ts";
 import { agentPaths, containerdConfig, type AgentPaths } from "./config.ts";
@@ -310,7 +311,7 @@ export function mountsUnder(dir: string): string[] {
 
 export function unmountUnder(dir: string): string[] {
   const mps = mountsUnder(dir);
-  for (const mp of mps) Bun.spawnSync(["umount", "-l", mp], { stdout: "ignore", stderr: "ignore" });
+  for (const mp of mps) runSync(["umount", "-l", mp]);
   return mps;
 }
 

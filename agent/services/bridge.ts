@@ -4,6 +4,7 @@
 // pod on the same bridge gets replies that skip the DNAT's reversal.
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { runSync } from "../cmd.ts";
 
 /** The first address of a CIDR: "10.42.0.0/24" → "10.42.0.1" (the CNI bridge gateway). */
 export function gatewayOf(cidr: string): string {
@@ -14,10 +15,7 @@ export function gatewayOf(cidr: string): string {
   return [24, 16, 8, 0].map((s) => Math.floor(gw / 2 ** s) % 256).join(".");
 }
 
-function ip(args: string[]): { ok: boolean; err: string } {
-  const r = Bun.spawnSync(["ip", ...args], { stdout: "ignore", stderr: "pipe" });
-  return { ok: r.exitCode === 0, err: r.stderr.toString().trim() };
-}
+const ip = (args: string[]) => runSync(["ip", ...args]);
 
 export function ensureBridge(name: string, gateway: string, prefix: number): void {
   const exists = ip(["link", "show", name]).ok;
@@ -35,7 +33,7 @@ const BRIDGE_NF = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 
 /** Loads br_netfilter and turns bridge-nf-call-iptables on (per network namespace). */
 export function enableBridgeNetfilter(log: (m: string) => void): void {
-  if (!existsSync(BRIDGE_NF)) Bun.spawnSync(["modprobe", "br_netfilter"], { stdout: "ignore", stderr: "ignore" });
+  if (!existsSync(BRIDGE_NF)) runSync(["modprobe", "br_netfilter"]);
   try {
     if (readFileSync(BRIDGE_NF, "utf8").trim() !== "1") writeFileSync(BRIDGE_NF, "1");
   } catch (e) {

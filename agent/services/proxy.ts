@@ -5,6 +5,7 @@
 // the server, as kube-proxy's do: traffic to Services keeps flowing.
 
 import type { AgentApi } from "../api.ts";
+import { run, runSync } from "../cmd.ts";
 import { Mirror } from "./mirror.ts";
 import { removeNodeRoutes } from "./routes.ts";
 import { CHAIN_PREFIX, chainsIn, renderRules, staleChains } from "./rules.ts";
@@ -31,27 +32,6 @@ const JUMPS: { table: string; chain: string; rule: string[] }[] = [
     rule: ["-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "skiff services without endpoints", "-j", `${CHAIN_PREFIX}SERVICES`],
   })),
 ];
-
-/** Blocking; only for removeServiceRules (tests). */
-function run(argv: string[], stdin?: string): { ok: boolean; out: string; err: string } {
-  try {
-    const r = Bun.spawnSync(argv, { stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
-    return { ok: r.exitCode === 0, out: r.stdout.toString(), err: r.stderr.toString().trim() };
-  } catch (e) {
-    return { ok: false, out: "", err: (e as Error).message };
-  }
-}
-
-/** Off the event loop: iptables takes tens of ms, which pod workers should not wait out. */
-async function runAsync(argv: string[], stdin?: string): Promise<{ ok: boolean; out: string; err: string }> {
-  try {
-    const p = Bun.spawn(argv, { stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
-    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    return { ok: code === 0, out, err: err.trim() };
-  } catch (e) {
-    return { ok: false, out: "", err: (e as Error).message };
-  }
-}
 
 export class ServiceProxy {
   private readonly abort = new AbortController();
@@ -91,9 +71,9 @@ export class ServiceProxy {
 
   private async verify(): Promise<void> {
     if (!this.jumpsReady || this.running) return;
-    const chain = await runAsync(["iptables", "-w", "5", "-t", "nat", "-S", `${CHAIN_PREFIX}SERVICES`, "1"]);
+    const chain = await run(["iptables", "-w", "5", "-t", "nat", "-S", `${CHAIN_PREFIX}SERVICES`, "1"]);
     let ok = chain.ok;
-    for (const j of JUMPS) if (ok) ok = (await runAsync(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok;
+    for (const j of JUMPS) if (ok) ok = (await run(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok;
     if (ok) return;
     this.o.log("service proxy: rules went missing from iptables; putting them back");
     this.jumpsReady = false;
@@ -130,14 +110,14 @@ export class ServiceProxy {
       if (!this.synced()) return;
       // One sync at a time; a change during a sync gets a sync of its own after it.
       if (this.running) this.again = true;
-      else void this.runSync();
+      else void this.syncOnce();
     }, this.o.syncDelayMs ?? 250);
   }
 
   private running = false;
   private again = false;
 
-  private async runSync(): Promise<void> {
+  private async syncOnce(): Promise<void> {
     this.running = true;
     try {
       await this.sync();
@@ -154,14 +134,14 @@ export class ServiceProxy {
   async sync(): Promise<void> {
     const r = renderRules({ services: [...this.services.objs.values()], slices: [...this.slices.objs.values()], podCidr: this.o.podCidr() });
     if (!this.chains) {
-      const save = await runAsync(["iptables-save", "-t", "nat"]);
+      const save = await run(["iptables-save", "-t", "nat"]);
       this.chains = new Set(save.ok ? chainsIn(save.out) : []);
     }
     const stale = staleChains(this.chains, r.natChains);
     const text = stale.length ? r.nat.replace(/\nCOMMIT\n$/, `\n${stale.map((c) => `:${c} - [0:0]`).join("\n")}\n${stale.map((c) => `-X ${c}`).join("\n")}\nCOMMIT\n`) : r.nat;
     const input = text + r.filter;
     if (input === this.lastApplied && this.jumpsReady) return;
-    const res = await runAsync(["iptables-restore", "-w", "5", "--noflush"], input);
+    const res = await run(["iptables-restore", "-w", "5", "--noflush"], input);
     if (!res.ok) {
       this.lastError = res.err;
       this.o.log(`service proxy: iptables-restore failed: ${res.err}`);
@@ -180,8 +160,8 @@ export class ServiceProxy {
 async function ensureJumps(log: (m: string) => void): Promise<boolean> {
   let ok = true;
   for (const j of JUMPS) {
-    if ((await runAsync(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok) continue;
-    const r = await runAsync(["iptables", "-w", "5", "-t", j.table, "-I", j.chain, "1", ...j.rule]);
+    if ((await run(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok) continue;
+    const r = await run(["iptables", "-w", "5", "-t", j.table, "-I", j.chain, "1", ...j.rule]);
     if (!r.ok) {
       ok = false;
       log(`service proxy: cannot add the ${j.table} ${j.chain} jump: ${r.err}`);
@@ -193,11 +173,11 @@ async function ensureJumps(log: (m: string) => void): Promise<boolean> {
 /** Removes every rule, chain and node route the agent's service networking made (tests). */
 export function removeServiceRules(): void {
   removeNodeRoutes();
-  for (const j of JUMPS) while (run(["iptables", "-w", "5", "-t", j.table, "-D", j.chain, ...j.rule]).ok);
+  for (const j of JUMPS) while (runSync(["iptables", "-w", "5", "-t", j.table, "-D", j.chain, ...j.rule]).ok);
   for (const table of ["nat", "filter"]) {
-    const save = run(["iptables-save", "-t", table]);
+    const save = runSync(["iptables-save", "-t", table]);
     const mine = save.ok ? chainsIn(save.out) : [];
     if (!mine.length) continue;
-    run(["iptables-restore", "-w", "5", "--noflush"], [`*${table}`, ...mine.map((c) => `:${c} - [0:0]`), ...mine.map((c) => `-X ${c}`), "COMMIT", ""].join("\n"));
+    runSync(["iptables-restore", "-w", "5", "--noflush"], [`*${table}`, ...mine.map((c) => `:${c} - [0:0]`), ...mine.map((c) => `-X ${c}`), "COMMIT", ""].join("\n"));
   }
 }

@@ -4,6 +4,7 @@
 // after an agent restart; nothing is touched while the set is unchanged.
 
 import type { AgentApi } from "../api.ts";
+import { run, runSync } from "../cmd.ts";
 import { Mirror } from "./mirror.ts";
 
 /** `proto` of our routes in the kernel's table (an unassigned number in rt_protos). */
@@ -28,11 +29,7 @@ export function desiredRoutes(nodes: Iterable<any>, self: string): Map<string, s
   return out;
 }
 
-async function ip(args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
-  const p = Bun.spawn(["ip", ...args], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { ok: code === 0, out, err: err.trim() };
-}
+const ip = (args: string[]) => run(["ip", ...args]);
 
 /** Our routes in the kernel: destination → gateway. */
 export async function installedRoutes(): Promise<Map<string, string>> {
@@ -118,10 +115,9 @@ export class NodeRoutes {
 
 /** Removes every route this module added (tests). */
 export function removeNodeRoutes(): void {
-  const r = Bun.spawnSync(["ip", "-j", "route", "show", "proto", ROUTE_PROTO], { stdout: "pipe", stderr: "ignore" });
   let routes: { dst: string }[] = [];
   try {
-    routes = JSON.parse(r.stdout.toString() || "[]");
+    routes = JSON.parse(runSync(["ip", "-j", "route", "show", "proto", ROUTE_PROTO]).out || "[]");
   } catch {}
-  for (const x of routes) Bun.spawnSync(["ip", "route", "del", x.dst, "proto", ROUTE_PROTO], { stdout: "ignore", stderr: "ignore" });
+  for (const x of routes) runSync(["ip", "route", "del", x.dst, "proto", ROUTE_PROTO]);
 }

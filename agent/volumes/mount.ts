@@ -2,6 +2,7 @@
 // mount(8)/umount(8) from util-linux.
 
 import { readFileSync } from "node:fs";
+import { runSync } from "../cmd.ts";
 
 function unescapeMountPath(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
@@ -30,27 +31,17 @@ export function isMountPoint(path: string): boolean {
   return mountsUnder(path).includes(path.replace(/\/+$/, ""));
 }
 
-/** Bun.spawnSync, not node:child_process: the agent loads no child_process module (idle memory). */
-function run(argv: string[]): { ok: boolean; stderr: string } {
-  try {
-    const r = Bun.spawnSync(argv, { stdout: "ignore", stderr: "pipe" });
-    return { ok: r.exitCode === 0, stderr: r.stderr.toString().trim() };
-  } catch (e) {
-    return { ok: false, stderr: (e as Error).message };
-  }
-}
-
 export function mountTmpfs(path: string, sizeBytes?: number, mode = "0777"): void {
   if (isMountPoint(path)) return;
   const opts = [`mode=${mode}`];
   if (sizeBytes && sizeBytes > 0) opts.push(`size=${sizeBytes}`);
-  const r = run(["mount", "-t", "tmpfs", "-o", opts.join(","), "tmpfs", path]);
-  if (!r.ok) throw new Error(`mount tmpfs on ${path}: ${r.stderr}`);
+  const r = runSync(["mount", "-t", "tmpfs", "-o", opts.join(","), "tmpfs", path]);
+  if (!r.ok) throw new Error(`mount tmpfs on ${path}: ${r.err}`);
 }
 
 export function unmount(path: string): void {
-  const r = run(["umount", path]);
-  if (!r.ok && !run(["umount", "-l", path]).ok) throw new Error(`umount ${path}: ${r.stderr}`);
+  const r = runSync(["umount", path]);
+  if (!r.ok && !runSync(["umount", "-l", path]).ok) throw new Error(`umount ${path}: ${r.err}`);
 }
 
 /** Unmounts everything at or below prefix; returns what it could not unmount. */
