@@ -3,6 +3,7 @@
 // (publishNotReadyAddresses: all ready), grouped into subsets by identical port sets, as the
 // kube-controller-manager's endpoints controller writes it. A Service without a selector keeps
 // whatever Endpoints its user writes. Unchanged content is not written again.
+import { isConflict } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, type ServicePort } from "./service-pods";
@@ -12,7 +13,6 @@ export function endpointsSubsets(svc: any, pods: any[]): any[] {
   const publishAll = !!svc.spec?.publishNotReadyAddresses;
   const groups = new Map<string, { ports: ServicePort[]; ready: any[]; notReady: any[] }>();
   for (const b of backendsOf(svc, pods, publishAll)) {
-    if (!b.ports.length && (svc.spec?.ports ?? []).length) continue;
     const key = portsKey(b.ports);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ports: b.ports, ready: [], notReady: [] }));
@@ -77,7 +77,7 @@ export class EndpointsController extends Controller {
         await this.api.create("Endpoints", ns, { metadata: { name, namespace: ns, labels }, subsets });
         return;
       } catch (e) {
-        if ((e as { code?: number }).code !== 409) throw e; // created meanwhile: update it below
+        if (!isConflict(e)) throw e; // created meanwhile: update it below
       }
     }
     await this.api.update("Endpoints", ns, name, (e) => {

@@ -9,8 +9,8 @@
 import { controllerRef } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
-import { stableJson } from "./runtime/pods";
-import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, type ServicePort } from "./service-pods";
+import { isReady, stableJson } from "./runtime/pods";
+import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, toServicePort, type ServicePort } from "./service-pods";
 
 export const MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
 export const CONTROLLER_NAME = "endpointslice-controller.k8s.io";
@@ -26,20 +26,40 @@ interface Desired {
   key: string;
 }
 
+/** Endpoints grouped by address family and port set, cut into slices of MAX_ENDPOINTS. */
+class SliceGroups {
+  private readonly groups = new Map<string, Desired>();
+
+  add(ip: string, ports: ServicePort[], endpoint: any): void {
+    const addressType = ip.includes(":") ? "IPv6" : "IPv4";
+    const key = `${addressType} ${portsKey(ports)}`;
+    let g = this.groups.get(key);
+    if (!g) this.groups.set(key, (g = { addressType, ports, endpoints: [], key }));
+    g.endpoints.push(endpoint);
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  slices(): Desired[] {
+    const out: Desired[] = [];
+    for (const g of [...this.groups.values()].sort((a, b) => (a.key < b.key ? -1 : 1))) {
+      for (let i = 0; i < g.endpoints.length; i += MAX_ENDPOINTS) out.push({ ...g, endpoints: g.endpoints.slice(i, i + MAX_ENDPOINTS) });
+    }
+    return out;
+  }
+}
+
 export function desiredSlices(svc: any, pods: any[]): Desired[] {
   const publishAll = !!svc.spec?.publishNotReadyAddresses;
-  const groups = new Map<string, Desired>();
+  const groups = new SliceGroups();
   for (const b of backendsOf(svc, pods, true)) {
-    if (!b.ports.length && (svc.spec?.ports ?? []).length) continue;
-    const addressType = b.ip.includes(":") ? "IPv6" : "IPv4";
-    const key = `${addressType} ${portsKey(b.ports)}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { addressType, ports: b.ports, endpoints: [], key }));
     const hostname = hostnameFor(svc, b.pod);
-    g.endpoints.push({
+    groups.add(b.ip, b.ports, {
       addresses: [b.ip],
       // upstream's podToEndpoint: serving = ready as the kubelet says; ready never while terminating
-      conditions: { ready: publishAll || (podReadyCondition(b.pod) && !b.terminating), serving: publishAll || podReadyCondition(b.pod), terminating: b.terminating },
+      conditions: { ready: publishAll || (isReady(b.pod) && !b.terminating), serving: publishAll || isReady(b.pod), terminating: b.terminating },
       ...(hostname ? { hostname } : {}),
       ...(b.pod.spec?.nodeName ? { nodeName: b.pod.spec.nodeName } : {}),
       targetRef: podRef(b.pod),
@@ -47,48 +67,30 @@ export function desiredSlices(svc: any, pods: any[]): Desired[] {
   }
   // A selector Service with no backends still gets one empty slice (so readers see "none").
   if (!groups.size) return [{ addressType: "IPv4", ports: [], endpoints: [], key: `IPv4 ${portsKey([])}` }];
-  const out: Desired[] = [];
-  for (const g of [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : 1))) {
-    for (let i = 0; i < g.endpoints.length; i += MAX_ENDPOINTS) out.push({ ...g, endpoints: g.endpoints.slice(i, i + MAX_ENDPOINTS) });
-  }
-  return out;
+  return groups.slices();
 }
 
 /** The Endpoints of a selector-less Service as slices (the endpointslicemirroring controller). */
 export function mirroredSlices(endpoints: any): Desired[] {
-  const groups = new Map<string, Desired>();
+  const groups = new SliceGroups();
   for (const ss of endpoints?.subsets ?? []) {
-    const ports: ServicePort[] = (ss.ports ?? []).map((p: any) => ({ name: p.name ?? "", port: p.port, protocol: p.protocol ?? "TCP", ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
-    const add = (a: any, ready: boolean) => {
-      const addressType = a.ip.includes(":") ? "IPv6" : "IPv4";
-      const key = `${addressType} ${portsKey(ports)}`;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { addressType, ports, endpoints: [], key }));
-      g.endpoints.push({
+    const ports: ServicePort[] = (ss.ports ?? []).map(toServicePort);
+    const add = (a: any, ready: boolean) =>
+      groups.add(a.ip, ports, {
         addresses: [a.ip],
         conditions: { ready },
         ...(a.hostname ? { hostname: a.hostname } : {}),
         ...(a.nodeName ? { nodeName: a.nodeName } : {}),
         ...(a.targetRef ? { targetRef: a.targetRef } : {}),
       });
-    };
     for (const a of ss.addresses ?? []) add(a, true);
     for (const a of ss.notReadyAddresses ?? []) add(a, false);
   }
-  const out: Desired[] = [];
-  for (const g of [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : 1))) {
-    for (let i = 0; i < g.endpoints.length; i += MAX_ENDPOINTS) out.push({ ...g, endpoints: g.endpoints.slice(i, i + MAX_ENDPOINTS) });
-  }
-  return out;
-}
-
-/** Ready as the kubelet last reported it (a terminating pod may still be serving). */
-function podReadyCondition(pod: any): boolean {
-  return (pod.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+  return groups.slices();
 }
 
 const slicePorts = (ports: ServicePort[]) => ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol, ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }));
-const sliceKey = (s: any) => `${s.addressType} ${portsKey((s.ports ?? []).map((p: any) => ({ name: p.name ?? "", port: p.port, protocol: p.protocol ?? "TCP", ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) })))}`;
+const sliceKey = (s: any) => `${s.addressType} ${portsKey((s.ports ?? []).map(toServicePort))}`;
 
 export class EndpointSliceController extends Controller {
   private services: Informer;

@@ -1,5 +1,6 @@
 // What the Endpoints and EndpointSlice controllers share: which pods back a Service and on
 // which ports, by Kubernetes' rules (ShouldPodBeInEndpoints, FindPort).
+import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
 import type { Informer } from "./runtime/informer";
 import { isReady } from "./runtime/pods";
 
@@ -26,8 +27,12 @@ export function managesEndpoints(svc: any): boolean {
 }
 
 export function selects(svc: any, pod: any): boolean {
-  const labels = pod?.metadata?.labels ?? {};
-  return Object.entries(svc?.spec?.selector ?? {}).every(([k, v]) => labels[k] === v);
+  return matchLabels(labelSelectorToRequirements({ matchLabels: svc?.spec?.selector }), pod?.metadata?.labels);
+}
+
+/** A port of a Service, an Endpoints subset or a slice, with the API's defaults filled in. */
+export function toServicePort(p: any): ServicePort {
+  return { name: p.name ?? "", port: p.port, protocol: p.protocol ?? "TCP", ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) };
 }
 
 /** ShouldPodBeInEndpoints: an IP, not finished for good, terminating only when asked for. */
@@ -65,8 +70,10 @@ export function backendsOf(svc: any, pods: any[], includeTerminating: boolean): 
       const protocol = sp.protocol ?? "TCP";
       const n = findPort(pod, sp.targetPort, sp.port, protocol);
       if (n === undefined) continue; // the pod lacks that named port: not a backend for it
-      ports.push({ name: sp.name ?? "", port: n, protocol, ...(sp.appProtocol ? { appProtocol: sp.appProtocol } : {}) });
+      ports.push(toServicePort({ ...sp, port: n }));
     }
+    // A pod with none of the Service's ports is no backend (a port-less headless Service takes all).
+    if (!ports.length && (svc.spec?.ports ?? []).length) continue;
     const ip = pod.status.podIP ?? pod.status.podIPs[0].ip;
     out.push({ pod, ip, ready: isReady(pod) && !pod.metadata.deletionTimestamp, terminating: !!pod.metadata.deletionTimestamp, ports });
   }
