@@ -137,26 +137,29 @@ export class ClusterDns {
     if (!inner.forward) return inner.answers.filter((a) => a.type !== "CNAME").map(toAnswer);
     const id = Math.floor(Math.random() * 65536);
     const query = Buffer.from(packet.encode({ id, type: "query", flags: packet.RECURSION_DESIRED, questions: [{ name: target, type, class: "IN" }] }));
-    for (const server of this.upstream) {
-      const res = await this.ask(server, query).catch(() => null);
-      if (!res) continue;
-      try {
-        return (packet.decode(res).answers ?? []) as packet.Answer[];
-      } catch {
-        return [];
-      }
+    const res = await this.askUpstream(query);
+    try {
+      return res ? ((packet.decode(res).answers ?? []) as packet.Answer[]) : [];
+    } catch {
+      return [];
     }
-    return [];
   }
 
   /** Relays the query to the upstream resolvers in turn; SERVFAIL when none answers. */
   private async forward(msg: Buffer, q: packet.Packet): Promise<Buffer> {
     this.forwarded++;
+    const res = await this.askUpstream(msg);
+    if (res) return res;
+    return packet.encode({ id: q.id, type: "response", flags: packet.RECURSION_AVAILABLE | RCODE.SERVFAIL, questions: q.questions } as packet.Packet);
+  }
+
+  /** The first upstream resolver's answer, trying them in turn (null: none answered). */
+  private async askUpstream(msg: Buffer): Promise<Buffer | null> {
     for (const server of this.upstream) {
       const res = await this.ask(server, msg).catch(() => null);
       if (res) return res;
     }
-    return packet.encode({ id: q.id, type: "response", flags: packet.RECURSION_AVAILABLE | RCODE.SERVFAIL, questions: q.questions } as packet.Packet);
+    return null;
   }
 
   private async ask(server: string, msg: Buffer): Promise<Buffer | null> {

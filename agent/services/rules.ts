@@ -88,6 +88,14 @@ export function renderRules(input: ProxyInput): RenderedRules {
   let services = 0;
   let endpoints = 0;
   const nodePorts: string[] = [];
+  // Each service's slices, found once (not per service port).
+  const slicesBySvc = new Map<string, any[]>();
+  for (const s of input.slices) {
+    const k = `${s.metadata?.namespace}/${s.metadata?.labels?.["kubernetes.io/service-name"]}`;
+    const list = slicesBySvc.get(k);
+    if (list) list.push(s);
+    else slicesBySvc.set(k, [s]);
+  }
   const sorted = [...input.services].sort((a, b) => (`${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}` ? -1 : 1));
   for (const svc of sorted) {
     const ip = svc.spec?.clusterIP;
@@ -98,7 +106,7 @@ export function renderRules(input: ProxyInput): RenderedRules {
       const portName = sp.name ?? "";
       const id = `${svc.metadata.namespace}/${svc.metadata.name}:${portName}`;
       const comment = `-m comment --comment "${id}"`;
-      const eps = endpointsFor(svc, portName, protocol, input.slices);
+      const eps = endpointsFor(svc, portName, protocol, slicesBySvc.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? []);
       const match = `-p ${proto(protocol)} -m ${proto(protocol)} --dport`;
       if (!eps.length) {
         filter.push(`-A ${CHAIN_PREFIX}SERVICES -d ${ip}/32 ${match} ${sp.port} ${comment} -j REJECT`);
