@@ -12,7 +12,7 @@
 
 import type { CriDescriptor, FieldDesc } from "./descriptor.ts";
 
-const enum Wire {
+export const enum Wire {
   Varint = 0,
   I64 = 1,
   Len = 2,
@@ -41,7 +41,8 @@ const TWO32 = 4294967296;
 
 // ---- writing --------------------------------------------------------------------------------
 
-class Writer {
+/** Protobuf wire writer (also used for the gRPC health probe's one-field messages). */
+export class Writer {
   buf = Buffer.allocUnsafe(256);
   len = 0;
 
@@ -382,7 +383,8 @@ export class CriCodec {
   }
 }
 
-class Reader {
+/** Protobuf wire reader (also used for the gRPC health probe's one-field messages). */
+export class Reader {
   pos = 0;
   constructor(private readonly buf: Buffer) {}
 

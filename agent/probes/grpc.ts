@@ -1,62 +1,31 @@
 // gRPC probes: grpc.health.v1.Health/Check on the pod IP, as kubelet runs them (a fresh
 // plain-text connection per probe, success only for SERVING, kubelet's failure messages).
-// The two messages have one field each, so they are written and read here directly.
+// The two messages have one field each: written and read with the CRI codec's wire writer and
+// reader, no descriptor needed.
 
+import { Reader, Wire, Writer } from "../cri/codec.ts";
 import { GrpcError, Status, UnaryChannel } from "../cri/grpc.ts";
 
 const SERVING_STATUS = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
 
 /** HealthCheckRequest { string service = 1; } */
 export function encodeHealthCheckRequest(service: string): Uint8Array {
-  if (!service) return new Uint8Array(0);
-  const s = new TextEncoder().encode(service);
-  const len: number[] = [];
-  for (let n = s.length; ; n >>>= 7) {
-    if (n < 0x80) {
-      len.push(n);
-      break;
-    }
-    len.push((n & 0x7f) | 0x80);
+  const w = new Writer();
+  if (service) {
+    w.tag(1, Wire.Len);
+    w.string(service);
   }
-  return Uint8Array.from([0x0a, ...len, ...s]);
+  return w.finish();
 }
 
 /** HealthCheckResponse { ServingStatus status = 1; } → the status value (0 when absent). */
 export function decodeHealthCheckResponse(b: Uint8Array): number {
+  const r = new Reader(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   let status = 0;
-  let i = 0;
-  const varint = () => {
-    let v = 0;
-    for (let shift = 0; i < b.length; shift += 7) {
-      const x = b[i++]!;
-      v += (x & 0x7f) * 2 ** shift;
-      if (x < 0x80) return v;
-    }
-    throw new Error("truncated varint");
-  };
-  while (i < b.length) {
-    const tag = varint();
-    const field = Math.floor(tag / 8);
-    switch (tag & 7) {
-      case 0: {
-        const v = varint();
-        if (field === 1) status = v;
-        break;
-      }
-      case 1:
-        i += 8;
-        break;
-      case 2: {
-        const n = varint(); // not `i += varint()`: that reads i before varint() moves it
-        i += n;
-        break;
-      }
-      case 5:
-        i += 4;
-        break;
-      default:
-        throw new Error(`unsupported wire type ${tag & 7}`);
-    }
+  while (r.pos < b.length) {
+    const key = r.uint32();
+    if (key === (1 << 3) + Wire.Varint) status = r.uint32();
+    else r.skip(key & 7);
   }
   return status;
 }
