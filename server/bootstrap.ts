@@ -3,7 +3,7 @@
 import { findByKind } from "../schemas/registry";
 import { checkObject } from "../schemas/derive/check";
 import type { Store } from "./store/store";
-import { ApiError } from "./api/status";
+import { ApiError } from "./errors";
 import { createObject, updateObject, type WriteCtx } from "./api/write";
 import { AUTOUPDATE_ANNOTATION, clusterRoleBindingObjects, clusterRoleObjects } from "./auth/policy";
 

@@ -8,7 +8,7 @@ import { JOIN_PATHS } from "../raft/cluster/routes";
 import { discoveryApp } from "./discovery";
 import { openapiApp } from "./openapi";
 import { errorResponse, handleResource, type ApiDeps } from "./resources";
-import { ApiError, badRequest, forbidden, pathNotFound } from "./status";
+import { ApiError, badRequest, forbidden, pathNotFound } from "../errors";
 import { isDns1123Subdomain } from "../../schemas/validation";
 
 export interface AppOptions {

@@ -4,7 +4,7 @@ import { duplicateJsonFields } from "./duplicate-fields";
 import { findByKind } from "../../schemas/registry";
 import { extraKinds } from "./extra-kinds";
 import { decodeK8sProtobuf } from "./protobuf";
-import { badRequest, tooLarge, unsupportedMediaType } from "./status";
+import { badRequest, tooLarge, unsupportedMediaType } from "../errors";
 
 export const MAX_BODY = 3 * 1024 * 1024;
 

@@ -2,7 +2,7 @@
 import { findByPlural, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import { labelSelectorString, matchLabels, parseFieldSelector, parseLabelSelector } from "./selectors";
-import { badRequest, pathNotFound } from "./status";
+import { badRequest, pathNotFound } from "../errors";
 
 export interface ResourceRequest {
   r: RegisteredResource;

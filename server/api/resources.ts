@@ -6,7 +6,7 @@ import { ExpiredError, type Store } from "../store/store";
 import { decodeObject, mediaType, parseText, readBody, requireObject } from "./body";
 import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } from "./patch/index";
 import { buildMatcher, parseResourcePath, queryInt, scaleSelector, type ResourceRequest } from "./request";
-import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "./status";
+import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";

@@ -1,5 +1,5 @@
 // Label and field selectors as Kubernetes parses them (k8s.io/apimachinery/pkg/labels, fields).
-import { badRequest } from "./status";
+import { badRequest } from "../errors";
 
 export type LabelRequirement =
   | { key: string; op: "=" | "!="; values: [string] }

@@ -6,7 +6,7 @@ import type { RegisteredResource } from "../../schemas/registry";
 import { decodeObject, readBody, requireObject } from "./body";
 import { managerFrom, type ApiDeps } from "./resources";
 import type { ResourceRequest } from "./request";
-import { ApiError, badRequest, invalid, methodNotAllowed, notFound, pathNotFound } from "./status";
+import { ApiError, badRequest, invalid, methodNotAllowed, notFound, pathNotFound } from "../errors";
 import type { Identity } from "../auth/authn";
 import { authorizerFor, type Attributes, type UserInfo } from "../auth/authz";
 import { deleteObject, updateObject, type WriteCtx } from "./write";

@@ -1,7 +1,7 @@
 // Watch streams: newline-delimited JSON events, from the store's window, with bookmarks.
 import type { RegisteredResource } from "../../schemas/registry";
 import { ExpiredError, type Store } from "../store/store";
-import { badRequest, expired, statusObject } from "./status";
+import { badRequest, expired, statusObject } from "../errors";
 import { tableRow, columnDefinitions, type IncludeObject } from "./table";
 
 export interface WatchParams {

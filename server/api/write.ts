@@ -11,7 +11,7 @@ import { confirmNoEscalation } from "../auth/escalation";
 import { allocateNodePodCidr, allocateServiceFields, defaultStorageClass } from "./allocators";
 import { deepEqual, podQosClass, randomSuffix, specPart, timestamp, tracksGeneration } from "./object-meta";
 import { recordUpdate } from "./patch/index";
-import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, qualifiedResource } from "./status";
+import { ApiError, alreadyExists, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, qualifiedResource } from "../errors";
 
 /** Kubernetes refuses to delete these (NamespaceLifecycle admission). */
 const UNDELETABLE_NAMESPACES = new Set(["default", "kube-system", "kube-public"]);

@@ -2,7 +2,7 @@
 // factory does (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go). It does not consult the
 // resource registry: a request for a resource that does not exist is still authorized (and then
 // answered 404), exactly as a real API server orders the two.
-import { ApiError } from "../api/status";
+import { ApiError } from "../errors";
 
 export interface UserInfo {
   user: string;

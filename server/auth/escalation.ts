@@ -3,7 +3,7 @@
 // covered by the writer's own rules (or the `escalate` verb on it); a RoleBinding/
 // ClusterRoleBinding needs the referenced role's rules covered (or the `bind` verb on that role).
 // Without this, a namespace admin could bind cluster-admin in their namespace.
-import { ApiError } from "../api/status";
+import { ApiError } from "../errors";
 import type { Store } from "../store/store";
 import type { Attributes, UserInfo } from "./attributes";
 import { authorizerFor } from "./authz";

@@ -2,7 +2,7 @@
 // replace the caller's identity when the caller may `impersonate` each part, as in the
 // kube-apiserver's impersonation filter. Everything after (authorization, reviews, the writer
 // of RBAC objects) then sees the impersonated user.
-import { badRequest } from "../api/status";
+import { badRequest } from "../errors";
 import type { Attributes } from "./attributes";
 import type { Authorizer } from "./authz";
 

@@ -1,7 +1,7 @@
 // Events expire (Kubernetes' --event-ttl, default 1 h), so a busy cluster's database stays
 // bounded. A sweep a minute deletes events whose last occurrence is older than the TTL.
 import { findByKind } from "../../schemas/registry";
-import { ApiError } from "../api/status";
+import { ApiError } from "../errors";
 import { deleteObject, type WriteCtx } from "../api/write";
 import type { Store } from "../store/store";
 

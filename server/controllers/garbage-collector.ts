@@ -4,7 +4,7 @@ import { findByPlural, registry, type RegisteredResource } from "../../schemas/r
 import { resKeyOf } from "../store/commands";
 import type { Store } from "../store/store";
 import type { ChangeEvent } from "../store/watch-window";
-import { ApiError } from "../api/status";
+import { ApiError } from "../errors";
 import { deleteObject, updateObject, type WriteCtx } from "../api/write";
 import { WorkQueue } from "./queue";
 

@@ -3,7 +3,7 @@
 import { registry } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import type { Store } from "../store/store";
-import { ApiError } from "../api/status";
+import { ApiError } from "../errors";
 import { deleteObject, updateObject, type WriteCtx } from "../api/write";
 import { WorkQueue } from "./queue";
 

@@ -19,7 +19,7 @@ import {
   type ExecStatus,
 } from "../../../lib/wsstream/channel";
 import type { ExecRequest, TunnelStream } from "../../../lib/wsstream/tunnel";
-import { badRequest } from "../status";
+import { badRequest } from "../../errors";
 import { containerFacts, getPod, nodeOf, pickContainer, requireRunning } from "./pods";
 import type { StreamDeps } from "./index";
 import type { WsPeer, WsSession } from "./ws";

@@ -24,7 +24,7 @@ import { TunnelOpenError } from "../../../lib/wsstream/tunnel";
 import type { Store } from "../../store/store";
 import { authorizerFor, requestAttributes } from "../../auth/authz";
 import { impersonate } from "../../auth/impersonation";
-import { ApiError, statusObject } from "../status";
+import { ApiError, statusObject } from "../../errors";
 import { execSpdyBridge, execWsSession, openExec } from "./exec";
 import { handleLog } from "./log";
 import { handleMetrics, isMetricsPath } from "./metrics";

@@ -1,7 +1,7 @@
 // GET /api/v1/namespaces/NS/pods/NAME/log: the agent reads the CRI log file and the bytes come
 // back over the node's tunnel as a chunked text/plain body (kept open with follow=true).
 import type { LogRequest } from "../../../lib/wsstream/tunnel";
-import { badRequest } from "../status";
+import { badRequest } from "../../errors";
 import { containerFacts, getPod, nodeOf, pickContainer } from "./pods";
 import type { StreamDeps } from "./index";
 

@@ -9,7 +9,7 @@ import { registry } from "../../../schemas/registry";
 import type { Store } from "../../store/store";
 import { metricsList, nodeMetrics, podMetrics } from "../metrics";
 import { buildMatcher } from "../request";
-import { ApiError, badRequest, methodNotAllowed } from "../status";
+import { ApiError, badRequest, methodNotAllowed } from "../../errors";
 import type { TunnelRegistry } from "./tunnels";
 
 const METRICS_PATH = /^\/apis\/metrics\.k8s\.io\/v1beta1\/(?:(nodes)|pods|namespaces\/([^/]+)\/pods)(?:\/([^/]+))?\/?$/;

@@ -1,5 +1,5 @@
 // Pod and container lookups shared by log/exec/attach/portforward, with Kubernetes' messages.
-import { ApiError, badRequest } from "../status";
+import { ApiError, badRequest } from "../../errors";
 
 /** Reads a pod (the store in `skiff server`; tests may read it over the API). */
 export type PodGetter = (ns: string, name: string) => any | Promise<any>;

@@ -6,7 +6,7 @@
 import { SpdySession, type SpdyStream } from "../../../lib/spdy/session";
 import type { PortForwardRequest, TunnelStream } from "../../../lib/wsstream/tunnel";
 import { TunnelOpenError } from "../../../lib/wsstream/tunnel";
-import { badRequest } from "../status";
+import { badRequest } from "../../errors";
 import { getPod, nodeOf, requireRunning } from "./pods";
 import type { StreamDeps } from "./index";
 import type { WsPeer, WsSession } from "./ws";

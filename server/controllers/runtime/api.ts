@@ -1,7 +1,7 @@
 // Controller writes go through the same write path as API requests (defaulting, validation,
 // optimistic concurrency); these helpers name the resource by kind and shrug off NotFound.
 import { findByKind, type RegisteredResource } from "../../../schemas/registry";
-import { ApiError } from "../../api/status";
+import { ApiError } from "../../errors";
 import { createObject, deleteObject, updateObject, type DeleteOpts, type WriteCtx } from "../../api/write";
 import type { Store } from "../../store/store";
 

@@ -5,7 +5,7 @@
 import { fetchPinnedCa } from "../../../lib/join";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ApiError } from "../../api/status";
+import { ApiError } from "../../errors";
 import { parseJoinToken } from "../../auth/tokens";
 import type { Proposer } from "../../store/proposer";
 import type { Store } from "../../store/store";

@@ -8,7 +8,7 @@
 //   POST /v1-skiff/raft/kv         admin, only with SKIFF_RAFT_BENCH=1: a raw KV put (benchmark)
 import { Hono } from "hono";
 import type { Identity } from "../../auth/authn";
-import { ApiError, badRequest, forbidden } from "../../api/status";
+import { ApiError, badRequest, forbidden } from "../../errors";
 import type { Consensus } from "./consensus";
 
 /** Paths a join-secret identity may call (besides /v1-skiff/node-credentials). */

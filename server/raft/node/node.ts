@@ -5,7 +5,7 @@
 // one is being fsynced are batched into the next (group commit).
 import { closeSync, fsyncSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { ApiError } from "../../api/status";
+import { ApiError } from "../../errors";
 import type { ApplyResult, Command } from "../../store/commands";
 import type { Proposer } from "../../store/proposer";
 import type { Store } from "../../store/store";

@@ -1,5 +1,5 @@
 // Every error the API returns is a Kubernetes Status with the right reason and code.
-import type { FieldError, RegisteredResource } from "../../schemas/registry";
+import type { FieldError, RegisteredResource } from "../schemas/registry";
 
 export interface StatusDetails {
   name?: string;
