@@ -18,8 +18,8 @@ export class CronJobController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "cronjob", 2);
-    this.cronjobs = rt.informers.for("batch/cronjobs");
-    this.jobs = rt.informers.for("batch/jobs");
+    this.cronjobs = this.informer("batch/cronjobs");
+    this.jobs = this.informer("batch/jobs");
     this.cronjobs.addHandler({ add: (c) => this.queue.add(objKey(c)), update: (_, c) => this.queue.add(objKey(c)) });
     const onJob = (j: any) => {
       const ref = controllerOf(j);

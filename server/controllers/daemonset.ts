@@ -55,10 +55,10 @@ export class DaemonSetController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "daemonset", 4);
-    this.sets = rt.informers.for("apps/daemonsets");
-    this.pods = rt.informers.for("pods");
-    this.nodes = rt.informers.for("nodes");
-    this.crs = rt.informers.for("apps/controllerrevisions");
+    this.sets = this.informer("apps/daemonsets");
+    this.pods = this.informer("pods");
+    this.nodes = this.informer("nodes");
+    this.crs = this.informer("apps/controllerrevisions");
     this.sets.addHandler({ add: (s) => this.queue.add(objKey(s)), update: (_, s) => this.queue.add(objKey(s)) });
     const onPod = (p: any) => {
       const ref = controllerOf(p);

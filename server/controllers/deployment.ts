@@ -57,9 +57,9 @@ export class DeploymentController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "deployment", 4);
-    this.deps = rt.informers.for("apps/deployments");
-    this.rss = rt.informers.for("apps/replicasets");
-    this.pods = rt.informers.for("pods");
+    this.deps = this.informer("apps/deployments");
+    this.rss = this.informer("apps/replicasets");
+    this.pods = this.informer("pods");
     this.deps.addHandler({ add: (o) => this.queue.add(objKey(o)), update: (_, o) => this.queue.add(objKey(o)) });
     const onRS = (rs: any) => {
       const ref = controllerOf(rs);

@@ -37,9 +37,9 @@ export class EndpointsController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "endpoints", 4);
-    this.services = rt.informers.for("services");
-    this.pods = rt.informers.for("pods");
-    this.endpoints = rt.informers.for("endpoints");
+    this.services = this.informer("services");
+    this.pods = this.informer("pods");
+    this.endpoints = this.informer("endpoints");
     const enqueue = (o: any) => this.queue.add(objKey(o));
     this.services.addHandler({ add: enqueue, update: (_, o) => enqueue(o), delete: enqueue });
     // Someone else changed or deleted an Endpoints object of a selector Service: put it back.
@@ -53,7 +53,7 @@ export class EndpointsController extends Controller {
   }
 
   /** Endpoints left from Services deleted while no controller ran (upstream's leftover sweep). */
-  override start(): void {
+  protected override onSynced(): void {
     for (const e of this.endpoints.list()) if (!this.services.get(objKey(e)) && objKey(e) !== "default/kubernetes") this.queue.add(objKey(e));
   }
 

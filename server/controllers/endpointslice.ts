@@ -100,10 +100,10 @@ export class EndpointSliceController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "endpointslice", 4);
-    this.services = rt.informers.for("services");
-    this.pods = rt.informers.for("pods");
-    this.slices = rt.informers.for("discovery.k8s.io/endpointslices");
-    this.endpoints = rt.informers.for("endpoints");
+    this.services = this.informer("services");
+    this.pods = this.informer("pods");
+    this.slices = this.informer("discovery.k8s.io/endpointslices");
+    this.endpoints = this.informer("endpoints");
     const enqueue = (o: any) => this.queue.add(objKey(o));
     this.services.addHandler({ add: enqueue, update: (_, o) => enqueue(o) });
     // Endpoints of selector-less Services are mirrored (the endpoints controller's own are not).

@@ -42,6 +42,7 @@ export class GarbageCollector {
     // Objects whose owners vanished while we were down, and objects waiting on us.
     for (const [key, owners] of this.ownersOf) if (owners.every((u) => !this.uids.has(u))) this.queue.add(key);
     for (const key of this.uids.values()) this.queue.add(key);
+    this.queue.run();
   }
 
   private index(res: string, o: any): void {

@@ -68,7 +68,7 @@ export function startControllers(store: Store, opts: StartOptions = {}): Running
   const wantSched = schedOpt !== false && want("scheduler");
   const scheduler = wantSched ? new Scheduler(rt, typeof schedOpt === "object" ? schedOpt : {}) : undefined;
   informers.start();
-  for (const c of controllers) c.start();
+  for (const c of controllers) void c.run();
   scheduler?.start();
   const gc = want("garbagecollector") ? new GarbageCollector(store) : undefined;
   const nsc = want("namespace") ? new NamespaceController(store) : undefined;

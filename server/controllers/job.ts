@@ -82,8 +82,8 @@ export class JobController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "job", 4);
-    this.jobs = rt.informers.for("batch/jobs");
-    this.pods = rt.informers.for("pods");
+    this.jobs = this.informer("batch/jobs");
+    this.pods = this.informer("pods");
     this.jobs.addHandler({ add: (j) => this.queue.add(objKey(j)), update: (_, j) => this.queue.add(objKey(j)) });
     const onPod = (p: any) => {
       const ref = controllerOf(p);

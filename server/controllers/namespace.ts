@@ -21,6 +21,7 @@ export class NamespaceController {
       }
     });
     for (const ns of store.list("namespaces", undefined).items) if (ns.metadata?.deletionTimestamp) this.queue.add(ns.metadata.name);
+    this.queue.run();
   }
 
   private terminating(ns: string): boolean {

@@ -32,9 +32,9 @@ export class NodeLifecycleController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "nodelifecycle", 4);
-    this.nodes = rt.informers.for("nodes");
-    this.leases = rt.informers.for("coordination.k8s.io/leases");
-    this.pods = rt.informers.for("pods").addIndexer("node", (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
+    this.nodes = this.informer("nodes");
+    this.leases = this.informer("coordination.k8s.io/leases");
+    this.pods = this.informer("pods").addIndexer("node", (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
     this.nodes.addHandler({ add: (n) => this.queue.add(n.metadata.name), update: (_, n) => this.queue.add(n.metadata.name), delete: (n) => this.probe.delete(n.metadata.name) });
     this.leases.addHandler({
       add: (l) => l.metadata.namespace === "kube-node-lease" && this.queue.add(l.metadata.name),

@@ -15,8 +15,8 @@ export class ReplicaSetController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "replicaset", 8);
-    this.rs = rt.informers.for("apps/replicasets");
-    this.pods = rt.informers.for("pods");
+    this.rs = this.informer("apps/replicasets");
+    this.pods = this.informer("pods");
     this.rs.addHandler({ add: (o) => this.queue.add(objKey(o)), update: (_, o) => this.queue.add(objKey(o)) });
     const onPod = (p: any) => {
       const ref = controllerOf(p);

@@ -9,8 +9,8 @@ export class ServiceAccountController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "serviceaccount", 2);
-    this.namespaces = rt.informers.for("namespaces");
-    this.sas = rt.informers.for("serviceaccounts");
+    this.namespaces = this.informer("namespaces");
+    this.sas = this.informer("serviceaccounts");
     this.namespaces.addHandler({ add: (ns) => this.queue.add(ns.metadata.name), update: (_, ns) => this.queue.add(ns.metadata.name) });
     this.sas.addHandler({ delete: (sa) => sa.metadata.name === "default" && this.queue.add(sa.metadata.namespace) });
   }

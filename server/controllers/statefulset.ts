@@ -22,10 +22,10 @@ export class StatefulSetController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "statefulset", 4);
-    this.sets = rt.informers.for("apps/statefulsets");
-    this.pods = rt.informers.for("pods");
-    this.pvcs = rt.informers.for("persistentvolumeclaims");
-    this.crs = rt.informers.for("apps/controllerrevisions");
+    this.sets = this.informer("apps/statefulsets");
+    this.pods = this.informer("pods");
+    this.pvcs = this.informer("persistentvolumeclaims");
+    this.crs = this.informer("apps/controllerrevisions");
     this.sets.addHandler({ add: (s) => this.queue.add(objKey(s)), update: (_, s) => this.queue.add(objKey(s)) });
     const onPod = (p: any) => {
       const ref = controllerOf(p);

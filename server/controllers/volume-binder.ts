@@ -31,10 +31,10 @@ export class VolumeBinderController extends Controller {
 
   constructor(rt: Runtime) {
     super(rt, "volumebinder", 2);
-    this.pvcs = rt.informers.for("persistentvolumeclaims");
-    this.pvs = rt.informers.for("persistentvolumes");
-    this.classes = rt.informers.for("storage.k8s.io/storageclasses");
-    this.nodes = rt.informers.for("nodes");
+    this.pvcs = this.informer("persistentvolumeclaims");
+    this.pvs = this.informer("persistentvolumes");
+    this.classes = this.informer("storage.k8s.io/storageclasses");
+    this.nodes = this.informer("nodes");
     this.pvcs.addHandler({
       add: (c) => this.queue.add(`pvc:${objKey(c)}`),
       update: (_, c) => this.queue.add(`pvc:${objKey(c)}`),
@@ -52,7 +52,7 @@ export class VolumeBinderController extends Controller {
     if (!v.spec?.claimRef) for (const c of this.pvcs.list()) if (!c.spec?.volumeName) this.queue.add(`pvc:${objKey(c)}`);
   }
 
-  override start(): void {
+  protected override onSynced(): void {
     void this.ensureDefaultClass().catch((e) => console.error(`volume binder: default storage class: ${(e as Error).message}`));
   }
 

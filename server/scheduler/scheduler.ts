@@ -5,7 +5,7 @@
 import { timestamp } from "../api/object-meta";
 import type { Runtime } from "../controllers/runtime/controller";
 import { Api } from "../controllers/runtime/api";
-import type { Informer } from "../controllers/runtime/informer";
+import { waitForCacheSync, type Informer } from "../controllers/runtime/informer";
 import { setCondition } from "../controllers/runtime/pods";
 import { makePodInfo, SchedulerCache, type PodInfo } from "./cache";
 import { filter, prepare, prepareSpread, score, type VolumeInfo } from "./framework";
@@ -141,6 +141,8 @@ export class Scheduler {
   }
 
   private async loop(): Promise<void> {
+    // Decide nothing from a half-listed cache (a node whose pods are not listed yet looks empty).
+    await waitForCacheSync([this.pods, this.nodes, this.pvcs, this.pvs, this.classes, this.namespaces]);
     let slice = performance.now();
     while (!this.stopped) {
       const q = this.queue.pop();

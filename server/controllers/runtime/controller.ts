@@ -3,7 +3,8 @@
 import type { Store } from "../../store/store";
 import { Api } from "./api";
 import type { EventRecorder } from "./events";
-import type { InformerFactory } from "./informer";
+import type { ResKey } from "../../store/commands";
+import { waitForCacheSync, type Informer, type InformerFactory } from "./informer";
 import { WorkQueue } from "./queue";
 
 export interface ControllerOptions {
@@ -43,6 +44,9 @@ export interface Runtime {
 export abstract class Controller {
   readonly queue: WorkQueue;
   readonly api: Api;
+  /** The informers this controller reads: run() waits until each has synced. */
+  private readonly reads = new Set<Informer>();
+  private stopped = false;
 
   constructor(
     readonly rt: Runtime,
@@ -58,10 +62,30 @@ export abstract class Controller {
 
   abstract reconcile(key: string): Promise<void>;
 
-  /** Called once the shared informers have listed (enqueue the initial state here if needed). */
-  start(): void {}
+  /** The shared informer for res, recorded as one this controller reads. */
+  protected informer(res: ResKey): Informer {
+    const i = this.rt.informers.for(res);
+    this.reads.add(i);
+    return i;
+  }
+
+  /**
+   * Wait until every informer this controller reads has synced, then start reconciling: a
+   * reconcile against a half-listed cache would act on a wrong picture (a ReplicaSet whose pods
+   * are not listed yet looks empty and gets a second set).
+   */
+  async run(): Promise<void> {
+    await waitForCacheSync(this.reads);
+    if (this.stopped) return;
+    this.onSynced();
+    this.queue.run();
+  }
+
+  /** Called once the caches are filled, before the first reconcile (enqueue leftovers here). */
+  protected onSynced(): void {}
 
   stop(): void {
+    this.stopped = true;
     this.queue.stop();
   }
 

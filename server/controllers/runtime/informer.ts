@@ -2,7 +2,9 @@
 // cache and secondary indexes, and calling event handlers (which usually enqueue keys).
 // The store delivers watch events synchronously while a write is applied, so by the time a
 // controller's write resolves, every informer has already seen it: no "expectations"
-// bookkeeping is needed to avoid acting twice on a stale cache.
+// bookkeeping is needed to avoid acting twice on a stale cache. The first list waits for a
+// linearizable read barrier (a new Raft leader may not have applied everything committed yet),
+// and `synced` resolves once it is in the cache: controllers wait for it before they act.
 import type { ResKey } from "../../store/commands";
 import { ExpiredError, type Store } from "../../store/store";
 
@@ -38,6 +40,11 @@ export class Informer {
   private handlers: Handlers[] = [];
   private cancel?: () => void;
   private started = false;
+  private stopped = false;
+  private markSynced!: () => void;
+  /** Resolves once the first list is in the cache (client-go's HasSynced). */
+  readonly synced: Promise<void> = new Promise((r) => (this.markSynced = r));
+  hasSynced = false;
   rev = 0;
 
   constructor(
@@ -66,7 +73,24 @@ export class Informer {
   start(): void {
     if (this.started) return;
     this.started = true;
+    void this.firstList();
+  }
+
+  private async firstList(): Promise<void> {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 2000)) {
+      if (this.stopped) return;
+      try {
+        await this.store.readBarrier();
+        break;
+      } catch {
+        // Not leader any more, or no quorum yet: whoever runs us stops us, or the barrier heals.
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (this.stopped) return;
     this.relist();
+    this.hasSynced = true;
+    this.markSynced();
   }
 
   /** List everything and start watching from that revision; replaces the cache. */
@@ -176,10 +200,16 @@ export class Informer {
   }
 
   stop(): void {
+    this.stopped = true;
     this.cancel?.();
     this.cancel = undefined;
     this.handlers = [];
   }
+}
+
+/** Resolves once every informer has synced (client-go's WaitForCacheSync). */
+export function waitForCacheSync(informers: Iterable<Informer>): Promise<void> {
+  return Promise.all([...informers].map((i) => i.synced)).then(() => {});
 }
 
 function addTo(idx: Map<string, Set<string>>, v: string, k: string): void {

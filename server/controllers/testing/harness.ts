@@ -1,6 +1,7 @@
 // An in-process cluster for controller and scheduler tests: a Store in a temp dir, the
 // controllers and scheduler, fake nodes, and a fake kubelet that makes bound pods Running and
-// Ready (or Succeeded/Failed for run-to-completion pods, like the hollow agent).
+// Ready (or Succeeded/Failed for run-to-completion pods, after the `sleep N` in their command,
+// like the hollow agent).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,8 @@ export interface TestCluster {
   store: Store;
   api: Api;
   running: RunningControllers;
+  /** Stop every controller and start a fresh set on the same store (a server restart). */
+  restartControllers(): Promise<void>;
   /** Create an object (type-checked like an API request). */
   create(kind: Kind, obj: any): Promise<any>;
   get(kind: Kind, ns: string, name: string): any | undefined;
@@ -35,7 +38,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
   const dir = mkdtempSync(join(tmpdir(), "skiff-ctl-test-"));
   const store = new Store({ dataDir: dir, synchronous: "OFF" });
   await bootstrap(store);
-  const running = startControllers(store, { jobBackoffBaseMs: 50, ...opts });
+  const start = () => startControllers(store, { jobBackoffBaseMs: 50, ...opts });
   const api = new Api(store, "test");
   const kubelet = { enabled: true, exitCodes: new Map<string, number>() };
   const starting = new Set<string>();
@@ -66,7 +69,9 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
     }).catch(() => undefined);
     if (!up || (p.spec?.restartPolicy ?? "Always") === "Always") return;
     const code = kubelet.exitCodes.get(p.metadata.labels?.["job-name"] ?? "") ?? 0;
-    setTimeout(() => {
+    // Like the hollow agent: a command with `sleep N` runs N seconds, others finish at once.
+    const sleep = /sleep\s+(\d+)/.exec([...(p.spec.containers?.[0]?.command ?? []), ...(p.spec.containers?.[0]?.args ?? [])].join(" "));
+    const t = setTimeout(() => {
       void api.updateStatus("Pod", p.metadata.namespace, p.metadata.name, (cur) => {
         cur.status = {
           ...cur.status,
@@ -76,12 +81,17 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
         };
         return cur;
       }).catch(() => {});
-    }, 20);
+    }, sleep ? Number(sleep[1]) * 1000 : 20);
+    (t as any).unref?.();
   };
   const c: TestCluster = {
     store,
     api,
-    running,
+    running: start(),
+    async restartControllers() {
+      await c.running.stop();
+      c.running = start();
+    },
     kubelet,
     async create(kind, obj) {
       const r = resource(kind);
@@ -109,7 +119,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
     },
     async close() {
       unsub();
-      await running.stop();
+      await c.running.stop();
       await new Promise((r) => setTimeout(r, 20));
       store.close();
       rmSync(dir, { recursive: true, force: true });
