@@ -23,7 +23,10 @@ import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";
 import { ObjectStore } from "./volumes/objects.ts";
 import { ServiceProxy } from "./services/proxy.ts";
-import { ClusterDns } from "./services/dns.ts";
+import type { ClusterDns } from "./services/dns.ts";
+import { DnsService } from "./services/dns-service.ts";
+import { NodeEvents } from "./services/node-events.ts";
+import { API_RELAY_PORT, ApiRelay } from "./services/api-relay.ts";
 import { serviceEnvVars } from "./services/env.ts";
 import { enableBridgeNetfilter, ensureBridge, gatewayOf } from "./services/bridge.ts";
 import { NodeRoutes } from "./services/routes.ts";
@@ -135,6 +138,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     stoppers.push(() => discovery.stop());
     const nodeIp = opts.nodeIp ?? defaultNodeIp();
     const v = await runtime.cri.version();
+    let dnsService: DnsService | undefined;
     const nodeStatus = new NodeStatus(api, {
       nodeName: opts.nodeName,
       nodeIp,
@@ -146,9 +150,11 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         return bad.length ? { ok: false, message: `container runtime not ready: ${bad.map((k) => `${k}=false: ${c[k]?.message ?? ""}`).join("; ")}` } : { ok: true, message: "" };
       },
       checkIntervalMs: t.nodeStatusCheckMs,
+      extraConditions: () => (dnsService ? [dnsService.condition()] : []),
       statusReportMs: t.nodeStatusReportMs,
       log,
     });
+    const events = new NodeEvents(api, () => ({ name: opts.nodeName, uid: nodeStatus.node?.metadata?.uid }));
     const lease = new NodeLease(api, { nodeName: opts.nodeName, renewIntervalMs: t.leaseRenewMs, log });
     const state = loadNodeState(opts.dataDir);
 
@@ -206,24 +212,34 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     stoppers.push(() => objects.close(), () => statuses.close());
     // ClusterIP and NodePort traffic: iptables rules from Services and EndpointSlices; the same
     // watch cache answers the cluster DNS on the bridge gateway, every pod's nameserver.
-    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000, checkMs: t.serviceCheckMs });
+    let relay: ApiRelay | undefined;
+    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000, checkMs: t.serviceCheckMs, apiRelay: () => relay?.address });
     if (proxy) {
       stoppers.push(() => proxy.stop());
       enableBridgeNetfilter(log);
     }
     let clusterDns = opts.clusterDns;
-    let dns: ClusterDns | undefined;
-    if (proxy && !clusterDns?.length) {
+    if (proxy) {
       const gw = gatewayOf(podCidr);
-      try {
-        ensureBridge(t.bridge ?? "skiff0", gw, Number(podCidr.split("/")[1]));
-        dns = new ClusterDns({ address: gw, domain: opts.clusterDomain ?? "cluster.local", lookup: proxy, log });
-        await dns.start();
+      const bridge = t.bridge ?? "skiff0";
+      const prefix = Number(podCidr.split("/")[1]);
+      if (!clusterDns?.length) {
+        // ClusterFirst pods get the gateway even while DNS cannot serve there yet: it retries,
+        // and the Node's ClusterDNSUnavailable condition and events say why.
+        dnsService = new DnsService({ bridge, gateway: gw, prefix, domain: opts.clusterDomain ?? "cluster.local", lookup: proxy, events, log, onChange: () => void nodeStatus.report(false) });
+        await dnsService.start();
         clusterDns = [gw];
-        stoppers.push(() => dns?.stop());
+        stoppers.push(() => dnsService?.stop());
+      }
+      // kubernetes.default.svc:443 from pods: through this node's relay to the server in use.
+      try {
+        ensureBridge(bridge, gw, prefix);
+        const r = new ApiRelay({ address: gw, podCidr, server: () => api.client.server, log });
+        await r.start();
+        relay = r;
+        stoppers.push(() => r.stop());
       } catch (e) {
-        log(`cluster DNS: cannot serve on ${gw}:53 (${(e as Error).message}); pods use the host's resolv.conf`);
-        dns = undefined;
+        log(`API relay: cannot listen on ${gw}:${API_RELAY_PORT} (${(e as Error).message}); pods reach the API by the kubernetes Endpoints instead`);
       }
     }
     const cache = PodCache.forDataDir(opts.dataDir);
@@ -278,7 +294,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       nodeStatus,
       api,
       proxy,
-      dns,
+      get dns() {
+        return dnsService?.dns;
+      },
       online: () => pods.online,
       async stop() {
         if (stopped) return;

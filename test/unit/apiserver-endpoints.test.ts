@@ -45,3 +45,22 @@ test("default/kubernetes follows the live servers; a server is dropped after thr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a server on loopback only is no endpoint (Kubernetes refuses 127.0.0.0/8): the Endpoints stay empty, valid", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "skiff-apieps-"));
+  const store = new Store({ dataDir: dir });
+  try {
+    await bootstrap(store);
+    let live = ["https://127.0.0.1:6443"];
+    const c = new ApiServerEndpoints(new Api(store, "t"), () => live, 1e9);
+    await Bun.sleep(10);
+    expect(store.get("endpoints", "default", "kubernetes")?.obj.subsets ?? []).toEqual([]);
+    live = ["https://127.0.0.1:6443", "https://10.0.0.7:6443"];
+    await c.sync();
+    expect(store.get("endpoints", "default", "kubernetes")?.obj.subsets).toEqual([{ addresses: [{ ip: "10.0.0.7" }], ports: [{ name: "https", port: 6443, protocol: "TCP" }] }]);
+    c.stop();
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
