@@ -157,7 +157,7 @@ export function listWatch(r: Res, ns: string | undefined, h: WatchHandlers, quer
           rv = list.metadata?.resourceVersion ?? "";
         }
         const started = Date.now();
-        await streamLines(`${base}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}${q}`, ac.signal, (line) => {
+        await watchSocket(`${base}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}${q}`, ac.signal, (line) => {
           if (!line.trim()) return;
           const ev = JSON.parse(line);
           if (ev.type === "ERROR") {
@@ -180,6 +180,7 @@ export function listWatch(r: Res, ns: string | undefined, h: WatchHandlers, quer
           rv = "";
           continue;
         }
+        if (err.code === 401) onUnauthorized();
         const final = err.code === 401 || err.code === 403 || err.code === 404;
         h.error(err, final);
         if (final) return;
@@ -200,14 +201,53 @@ export async function whoAmI(): Promise<{ username: string; groups: string[] }> 
   return { username: u.username ?? "", groups: u.groups ?? [] };
 }
 
-/** The exec WebSocket's URL and sub-protocols (the token rides in one, as kube-apiserver accepts). */
-export function execSocket(ns: string, pod: string, container: string, command: string[]): { url: string; protocols: string[] } {
-  const q = new URLSearchParams({ container, stdin: "true", stdout: "true", tty: "true" });
-  for (const c of command) q.append("command", c);
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(pod)}/exec?${q}`;
+function bearerProtocol(): string {
   const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(token)))
     .replace(/\+/g, "-")
     .replace(/\//g, "_")
     .replace(/=+$/, "");
-  return { url, protocols: ["v5.channel.k8s.io", "v4.channel.k8s.io", `base64url.bearer.authorization.k8s.io.${b64}`] };
+  return `base64url.bearer.authorization.k8s.io.${b64}`;
+}
+
+function wsUrl(path: string): string {
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+}
+
+/**
+ * A watch over WebSocket, one event per message, until the server ends it. Not a streaming
+ * GET: over HTTP/1.1 a browser keeps at most six connections to the server, and a page with
+ * more watches than that could make no other request.
+ */
+export function watchSocket(path: string, signal: AbortSignal, onLine: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(path), ["binary.k8s.io", bearerProtocol()]);
+    ws.binaryType = "arraybuffer";
+    const dec = new TextDecoder();
+    let opened = false;
+    const abort = () => ws.close(1000);
+    signal.addEventListener("abort", abort, { once: true });
+    ws.onopen = () => (opened = true);
+    ws.onmessage = (m) => {
+      try {
+        onLine(typeof m.data === "string" ? m.data : dec.decode(m.data as ArrayBuffer));
+      } catch (e) {
+        ws.close(1000);
+        reject(e);
+      }
+    };
+    ws.onclose = (e) => {
+      signal.removeEventListener("abort", abort);
+      if (signal.aborted) reject(new DOMException("aborted", "AbortError"));
+      else if (!opened || e.code !== 1000) reject(new ApiError(0, "NetworkError", `the watch connection closed (${e.code})`));
+      else resolve();
+    };
+  });
+}
+
+/** The exec WebSocket's URL and sub-protocols (the token rides in one, as kube-apiserver accepts). */
+export function execSocket(ns: string, pod: string, container: string, command: string[]): { url: string; protocols: string[] } {
+  const q = new URLSearchParams({ container, stdin: "true", stdout: "true", tty: "true" });
+  for (const c of command) q.append("command", c);
+  const url = wsUrl(`/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(pod)}/exec?${q}`);
+  return { url, protocols: ["v5.channel.k8s.io", "v4.channel.k8s.io", bearerProtocol()] };
 }

@@ -20,14 +20,19 @@ const MIN_GAP_MS = 5_000;
 /** Node (ns undefined, kind "nodes") or pod usage, keyed by name ("ns/name" for pods). */
 export function useMetrics(kind: "nodes" | "pods", ns: string | undefined, trigger: number, enabled = true): Metrics {
   const [m, setM] = useState<Metrics>({ usage: new Map() });
-  const last = useRef(0);
-  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const r = useRef({ last: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined, mounted: true });
   useEffect(() => {
-    if (!enabled) return;
-    let alive = true;
+    r.current.mounted = true;
+    return () => {
+      r.current.mounted = false;
+      clearTimeout(r.current.timer);
+    };
+  }, []);
+  useEffect(() => {
+    const s = r.current;
+    if (!enabled || s.timer !== undefined) return;
     const load = async () => {
-      pending.current = undefined;
-      last.current = Date.now();
+      s.last = Date.now();
       const path = kind === "nodes" ? "/apis/metrics.k8s.io/v1beta1/nodes" : ns ? `/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(ns)}/pods` : "/apis/metrics.k8s.io/v1beta1/pods";
       try {
         const list = await request("GET", path);
@@ -37,20 +42,15 @@ export function useMetrics(kind: "nodes" | "pods", ns: string | undefined, trigg
           const key = kind === "nodes" ? it.metadata.name : `${it.metadata.namespace}/${it.metadata.name}`;
           usage.set(key, { cpu: quantity(u?.cpu), memory: quantity(u?.memory) });
         }
-        if (alive) setM({ usage });
+        if (s.mounted) setM({ usage });
       } catch (e) {
-        if (alive) setM((old) => ({ usage: old.usage, error: e as ApiError }));
+        if (s.mounted) setM((old) => ({ usage: old.usage, error: e as ApiError }));
+      } finally {
+        s.timer = undefined;
       }
     };
-    if (pending.current === undefined) {
-      const wait = Math.max(0, last.current + MIN_GAP_MS - Date.now());
-      pending.current = setTimeout(load, wait);
-    }
-    return () => {
-      alive = false;
-      if (pending.current !== undefined) clearTimeout(pending.current);
-      pending.current = undefined;
-    };
+    // One read at a time, at most every MIN_GAP_MS; changes meanwhile are covered by it.
+    s.timer = setTimeout(load, Math.max(0, s.last + MIN_GAP_MS - Date.now()));
   }, [kind, ns, trigger, enabled]);
   return m;
 }

@@ -322,16 +322,18 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
     await editor.waitFor();
     const text = await editor.inputValue();
     expect(text).toMatch(/^  replicas: 3$/m);
-    const broken = text.replace(/^  replicas: 3$/m, "  replicas: -3").replace(/^(\s*- )name: web$/m, "$1name: Web_Server");
+    // Two invalid fields (SSA merges the edit into the live object, so the fields must keep
+    // their list positions: a renamed container would be a second one).
+    const broken = text.replace(/^  replicas: 3$/m, "  replicas: -3").replace(/^(\s*)image: \S+$/m, '$1image: ""');
     await editor.fill(broken);
     await page.getByRole("button", { name: "Apply" }).click();
     const errLines = page.locator(".backdrop .line.err");
     await poll(() => errLines.count(), "toBe", 2);
     const replicasLine = page.locator(".backdrop .line.err", { hasText: "replicas: -3" });
     await expect(replicasLine.locator(".inline-err").textContent()).resolves.toContain("must be greater than or equal to 0");
-    const nameLine = page.locator(".backdrop .line.err", { hasText: "name: Web_Server" });
-    await expect(nameLine.locator(".inline-err").textContent()).resolves.toContain("RFC 1123");
-    await expect(page.locator("#yaml-errors").textContent()).resolves.toContain("spec.template.spec.containers[0].name");
+    const imageLine = page.locator(".backdrop .line.err", { hasText: 'image: ""' });
+    await expect(imageLine.locator(".inline-err").textContent()).resolves.toContain("Required value");
+    await expect(page.locator("#yaml-errors").textContent()).resolves.toContain("spec.template.spec.containers[0].image");
     await shot("yaml-field-errors");
     const after = await api("/apis/apps/v1/namespaces/default/deployments/web");
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
@@ -391,7 +393,7 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
       expect(overflow).toBeLessThanOrEqual(0);
       await expect(p.locator("#nav").isVisible()).resolves.toBe(false);
       await p.getByRole("button", { name: "Menu" }).click();
-      await p.getByRole("link", { name: "Pods" }).click();
+      await p.getByRole("link", { name: "Pods", exact: true }).click();
       await p.locator('table[aria-label="Pods"]').waitFor();
       await shot("phone-pods", p);
     } finally {

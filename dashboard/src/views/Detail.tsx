@@ -131,12 +131,20 @@ function Actions(p: { res: Res; ns: string | undefined; obj: any }) {
     if (!Number.isInteger(n) || n < 0) return setMsg({ error: new Error("replicas must be a whole number, 0 or more") });
     void run(async () => (await scale(p.res, p.ns, name, n), `Scaled to ${n}`));
   };
-  const onDelete = () =>
-    run(async () => {
+  const [delError, setDelError] = useState<Error | undefined>();
+  const onDelete = async () => {
+    setBusy(true);
+    setDelError(undefined);
+    try {
       await remove(p.res, p.ns, name);
       dialog.current?.close();
-      return `Deleting ${p.res.kind.toLowerCase()} ${name}`;
-    });
+      setMsg({ ok: `Deleting ${p.res.kind.toLowerCase()} ${name}` });
+    } catch (e) {
+      setDelError(e as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <div class="actions">
       {SCALABLE.has(p.res.plural) && !p.res.group.includes(".") && (
@@ -163,7 +171,7 @@ function Actions(p: { res: Res; ns: string | undefined; obj: any }) {
       <a class="button" href={`${objectHref(p.res, p.ns, name, "yaml")}&edit=1`}>
         Edit YAML
       </a>
-      <button type="button" class="danger" disabled={busy} onClick={() => dialog.current?.showModal()}>
+      <button type="button" class="danger" disabled={busy} onClick={() => (setDelError(undefined), dialog.current?.showModal())}>
         Delete
       </button>
       <span class="action-msg" role="status" aria-live="polite">
@@ -175,7 +183,7 @@ function Actions(p: { res: Res; ns: string | undefined; obj: any }) {
           Delete {p.res.kind.toLowerCase()} “{name}”?
         </h2>
         <p>{p.res.kind === "Namespace" ? "Everything in it is deleted too." : "Objects it owns are deleted too."}</p>
-        {msg.error ? <ErrorNote error={msg.error} /> : null}
+        {delError ? <ErrorNote error={delError} /> : null}
         <div class="edit-actions">
           <button type="button" class="danger" disabled={busy} onClick={() => void onDelete()}>
             Delete

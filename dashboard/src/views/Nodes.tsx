@@ -70,7 +70,7 @@ export function nodeCols(t: number): Col<NodeRow>[] {
         </span>
       ),
     },
-    { h: "Roles", cls: "hide-sm", cell: (r) => roles(r.node) },
+    { h: "Roles", cls: "hide-md", cell: (r) => roles(r.node) },
     { h: "Addresses", cls: "hide-sm", cell: (r) => <span class="mono">{addresses(r.node)}</span> },
     { h: "Pods", cls: "num", cell: (r) => `${r.pods}/${r.node.status?.allocatable?.pods ?? "-"}` },
     {
@@ -87,7 +87,7 @@ export function nodeCols(t: number): Col<NodeRow>[] {
         return r.memory === undefined ? <span class="muted">–</span> : <Bar value={r.memory} max={alloc} label={`Memory of ${r.node.metadata.name}`} text={`${bytes(r.memory)} / ${bytes(alloc)}`} />;
       },
     },
-    { h: "Version", cls: "hide-sm", cell: (r) => r.node.status?.nodeInfo?.kubeletVersion ?? "-" },
+    { h: "Version", cls: "hide-md", cell: (r) => r.node.status?.nodeInfo?.kubeletVersion ?? "-" },
     { h: "Age", cls: "num", cell: (r) => age(r.node.metadata.creationTimestamp, t) },
   ];
 }

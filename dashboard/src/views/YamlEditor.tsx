@@ -10,11 +10,6 @@ export interface LineError {
   message: string;
 }
 
-export interface ApplyResult {
-  /** Errors to show; empty = applied. */
-  errors: LineError[];
-}
-
 export function YamlEditor(p: { initial: string; onApply: (obj: any) => Promise<void>; onCancel: () => void; onDone: () => void }) {
   const [text, setText] = useState(p.initial);
   const [errors, setErrors] = useState<LineError[]>([]);
@@ -50,12 +45,10 @@ export function YamlEditor(p: { initial: string; onApply: (obj: any) => Promise<
       const err = e as ApiError;
       const causes = err.causes?.filter((c) => c.field) ?? [];
       if (err.code === 422 && causes.length) {
-        setErrors(
-          causes.map((c) => {
-            const at = parsed.lineOf(c.field!);
-            return { line: at?.line, field: c.field, message: c.message ?? c.reason ?? "invalid" };
-          }),
-        );
+        const located = causes.map((c) => ({ line: parsed.lineOf(c.field!)?.line, field: c.field, message: c.message ?? c.reason ?? "invalid" }));
+        setErrors(located);
+        const first = Math.min(...located.map((e) => e.line ?? Infinity));
+        if (Number.isFinite(first)) goToLine(area.current, first, sync);
       } else setErrors([{ message: err.message }]);
     } finally {
       setBusy(false);
@@ -82,7 +75,7 @@ export function YamlEditor(p: { initial: string; onApply: (obj: any) => Promise<
                 <button type="button" class="linkish" onClick={() => goToLine(area.current, e.line!, sync)}>
                   line {e.line + 1}
                 </button>
-              ) : null}
+              ) : null}{" "}
               {e.field ? <code>{e.field}</code> : null} {e.message}
             </li>
           ))}
@@ -103,7 +96,7 @@ export function YamlEditor(p: { initial: string; onApply: (obj: any) => Promise<
               return (
                 <div class={errs ? "line err" : "line"} data-line={i + 1}>
                   <span class="txt">{l || " "}</span>
-                  {errs ? <span class="inline-err">{errs.map((e) => `◀ ${e.message}`).join("  ")}</span> : null}
+                  {errs ? <span class="inline-err">{errs.map((e) => `◀ ${short(e.message)}`).join("  ")}</span> : null}
                 </div>
               );
             })}
@@ -135,6 +128,11 @@ export function YamlEditor(p: { initial: string; onApply: (obj: any) => Promise<
       </div>
     </div>
   );
+}
+
+/** Long messages (a regex in an RFC 1123 hint) are cut at the line; the list above has them whole. */
+function short(m: string): string {
+  return m.length > 110 ? `${m.slice(0, 107)}…` : m;
 }
 
 function goToLine(a: HTMLTextAreaElement | null, line: number, after: () => void) {
