@@ -141,6 +141,74 @@ subjects:
   namespace: team-a
 `;
 
+describe("dashboard server side (no agent)", () => {
+  let srv: SkiffServer;
+  beforeAll(async () => {
+    srv = await startServer({ name: "dashboard-http", command: [compiledSkiff()] });
+  });
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  test("the page and its assets load without a token, gzipped from the binary; the API still needs one", async () => {
+    const plain = { ...srv.creds, headers: {} };
+    const page = await credFetch(plain, "/dashboard/");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="app.js">');
+    for (const asset of ["app.js", "app.css", "term.js", "term.css"]) {
+      const r = await credFetch(plain, `/dashboard/${asset}`, { headers: { "Accept-Encoding": "gzip" } });
+      expect(r.status, asset).toBe(200);
+      expect((await r.arrayBuffer()).byteLength, asset).toBeGreaterThan(100);
+    }
+    expect((await credFetch(plain, "/dashboard/nothing-here.js")).status).toBe(404);
+    expect((await credFetch(plain, "/api/v1/namespaces/default/pods")).status).toBe(401);
+    expect((await credFetch(plain, "/dashboard/", { method: "POST" })).status).toBe(401);
+  });
+
+  /** A watch over WebSocket (what the page uses): each message one watch event. */
+  function watchSocket(path: string, token: string | undefined): { events: any[]; closed: Promise<number>; ws: any } {
+    // @ts-ignore -- `ws` ships no types
+    const WS = require("ws");
+    const protocols = ["binary.k8s.io", ...(token ? [`base64url.bearer.authorization.k8s.io.${Buffer.from(token).toString("base64url")}`] : [])];
+    const ws = new WS(`${srv.url.replace(/^https/, "wss")}${path}`, protocols, { ca: srv.creds.tls?.ca });
+    const events: any[] = [];
+    ws.on("message", (d: Buffer) => events.push(JSON.parse(d.toString())));
+    const closed = new Promise<number>((ok) => ws.on("close", (code: number) => ok(code)));
+    ws.on("error", () => {});
+    return { events, closed, ws };
+  }
+
+  test("a watch over WebSocket streams the API's events, as the signed-in user", async () => {
+    const token = srv.creds.headers.authorization!.replace(/^Bearer /, "");
+    const list = (await (await srv.fetch("/api/v1/namespaces/default/configmaps")).json()) as any;
+    const w = watchSocket(`/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${list.metadata.resourceVersion}`, token);
+    await new Promise((ok) => w.ws.on("open", ok));
+    expect(w.ws.protocol).toBe("binary.k8s.io");
+    const r = await srv.fetch("/api/v1/namespaces/default/configmaps", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ metadata: { name: "seen-by-ws" }, data: { a: "1" } }) });
+    expect(r.status).toBe(201);
+    for (let i = 0; i < 100 && !w.events.some((e) => e.object?.metadata?.name === "seen-by-ws"); i++) await Bun.sleep(50);
+    expect(w.events.find((e) => e.object?.metadata?.name === "seen-by-ws")?.type).toBe("ADDED");
+    w.ws.close(1000);
+    expect(await w.closed).toBe(1000);
+  });
+
+  test("a refused watch over WebSocket gets the API's Status as an ERROR event", async () => {
+    const anon = watchSocket("/api/v1/pods?watch=1", undefined);
+    await anon.closed;
+    expect(anon.events).toHaveLength(1);
+    expect(anon.events[0].type).toBe("ERROR");
+    expect(anon.events[0].object.code).toBe(401);
+    const sa = await kubectl(srv, ["create", "serviceaccount", "nobody", "-n", "default"]);
+    expect(sa.code, describeResult(sa)).toBe(0);
+    const tok = await kubectl(srv, ["create", "token", "nobody", "-n", "default"]);
+    const denied = watchSocket("/api/v1/namespaces/kube-system/secrets?watch=1", tok.stdout.trim());
+    await denied.closed;
+    expect(denied.events[0].object.code).toBe(403);
+    expect(denied.events[0].object.message).toContain('cannot watch resource "secrets"');
+  });
+});
+
 describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-dash-agent-"));
   const cgroupRoot = `/skiff-dash-${process.pid}`;
@@ -245,22 +313,6 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
       removeServiceRules();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
-
-  test("the page and its assets load without a token, gzipped from the binary; the API still needs one", async () => {
-    const plain = { ...srv.creds, headers: {} };
-    const page = await credFetch(plain, "/dashboard/");
-    expect(page.status).toBe(200);
-    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
-    expect(await page.text()).toContain('<script type="module" src="app.js">');
-    for (const asset of ["app.js", "app.css", "term.js", "term.css"]) {
-      const r = await credFetch(plain, `/dashboard/${asset}`, { headers: { "Accept-Encoding": "gzip" } });
-      expect(r.status, asset).toBe(200);
-      expect((await r.arrayBuffer()).byteLength, asset).toBeGreaterThan(100);
-    }
-    expect((await credFetch(plain, "/dashboard/nothing-here.js")).status).toBe(404);
-    expect((await credFetch(plain, "/api/v1/namespaces/default/pods")).status).toBe(401);
-    expect((await credFetch(plain, "/dashboard/", { method: "POST" })).status).toBe(401);
   });
 
   test("sign in with a token: the node and the running Deployment appear; scaling in the page shows the new pods within 2 s, without reload", async () => {

@@ -1,27 +1,9 @@
 // Sign-in with a bearer token, or the token of a kubeconfig (pasted or chosen as a file).
 // The token stays in this browser (the tab, or this device if asked); the server keeps nothing.
 import { useState } from "preact/hooks";
-import { parse } from "yaml";
 import { ApiError, setToken, whoAmI } from "../api";
+import { tokenFrom } from "../kubeconfig";
 import { ErrorNote, Logo } from "../ui";
-
-/** A token from the text: itself, or the current context's user token of a kubeconfig. */
-export function tokenFrom(text: string): string {
-  const t = text.trim();
-  if (!/(^|\n)\s*(users|apiVersion|clusters)\s*:/.test(t)) return t.replace(/^Bearer\s+/i, "");
-  let kc: any;
-  try {
-    kc = parse(t);
-  } catch (e) {
-    throw new Error(`this is not a readable kubeconfig: ${(e as Error).message}`);
-  }
-  const ctx = (kc?.contexts ?? []).find((c: any) => c.name === kc["current-context"]) ?? kc?.contexts?.[0];
-  const users: any[] = kc?.users ?? [];
-  const user = users.find((u) => u.name === ctx?.context?.user) ?? users.find((u) => u.user?.token);
-  const token = user?.user?.token;
-  if (!token) throw new Error("this kubeconfig's user has no token (a client certificate cannot be used here): paste a bearer token, e.g. from `kubectl create token NAME`");
-  return String(token);
-}
 
 export function SignIn(p: { onSignedIn: (token: string, remember: boolean, who: { username: string; groups: string[] }) => void; reason?: string }) {
   const [text, setText] = useState("");
