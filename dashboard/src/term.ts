@@ -13,13 +13,12 @@ export interface ShellHandle {
 export type ShellStatus = { kind: "connecting" } | { kind: "live" } | { kind: "ended"; text: string } | { kind: "error"; text: string };
 
 export function openShell(el: HTMLElement, url: string, protocols: string[], onStatus: (s: ShellStatus) => void): ShellHandle {
-  const dark = matchMedia("(prefers-color-scheme: dark)").matches;
   const term = new Terminal({
     cursorBlink: true,
     fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", "Liberation Mono", monospace',
     fontSize: 13,
     scrollback: 5000,
-    theme: dark ? { background: "#0d1117", foreground: "#e6edf3" } : { background: "#0f172a", foreground: "#e2e8f0", cursor: "#38bdf8" },
+    theme: { background: "#0f172a", foreground: "#e2e8f0", cursor: "#38bdf8" },
   });
   const fit = new FitAddon();
   term.loadAddon(fit);

@@ -104,8 +104,9 @@ export function Labels(p: { labels?: Record<string, string> }) {
   return (
     <span class="labels">
       {e.map(([k, v]) => (
-        <code class="label">
-          {k}={v}
+        // Annotations can be whole documents (kubectl's last-applied-configuration): cut them.
+        <code class="label" title={v.length > 80 ? v : undefined}>
+          {k}={v.length > 80 ? `${v.slice(0, 77)}…` : v}
         </code>
       ))}
     </span>
