@@ -10,6 +10,7 @@ import { openapiApp } from "./openapi";
 import { errorResponse, handleResource, type ApiDeps } from "./resources";
 import { ApiError, badRequest, forbidden, pathNotFound } from "../errors";
 import { isDns1123Subdomain } from "../../schemas/validation";
+import { isDashboardPath, serveDashboard } from "../dashboard";
 
 export interface AppOptions {
   serverAddress: () => string;
@@ -31,7 +32,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   app.use("*", async (c, next) => {
     const url = new URL(c.req.url);
     const path = url.pathname;
-    if (PUBLIC.has(path)) return next();
+    // The dashboard page and assets hold no data; the page calls the API with its own token.
+    if (PUBLIC.has(path) || (isDashboardPath(path) && (c.req.method === "GET" || c.req.method === "HEAD"))) return next();
     const id = await opts.auth.authenticate(c.req.header("authorization"));
     if (!id) throw new ApiError(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
     if (id.joinOnly && path !== "/v1-skiff/node-credentials" && !JOIN_PATHS.has(path)) throw forbidden(`User "${id.user}" may only request node credentials with a join token`);
@@ -44,6 +46,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   });
   app.get("/cacerts", (c) => c.text(opts.caPem));
   app.get("/ping", (c) => c.text("pong"));
+  app.get("/dashboard/*", (c) => serveDashboard(c.req.raw));
+  app.get("/dashboard", (c) => serveDashboard(c.req.raw));
   app.post("/v1-skiff/node-credentials", async (c) => {
     const id = c.get("identity");
     if (!id.joinOnly && !id.groups.includes("system:masters")) throw forbidden(`User "${id.user}" cannot request node credentials`);

@@ -65,6 +65,14 @@ type Plan =
   | { ws: { protocol: string; session: WsSession } }
   | { spdy: { protocol: string; start: (socket: Duplex, head: Uint8Array) => void } };
 
+/** Browsers cannot set Authorization on a WebSocket: like kube-apiserver, take the bearer token
+ *  from a `base64url.bearer.authorization.k8s.io.<base64url(token)>` sub-protocol (never echoed). */
+const WS_BEARER = "base64url.bearer.authorization.k8s.io.";
+function webSocketBearer(protocols: string | null): string | undefined {
+  const p = parseProtocolHeader(protocols).find((x) => x.startsWith(WS_BEARER));
+  return p ? `Bearer ${Buffer.from(p.slice(WS_BEARER.length), "base64url").toString("utf8")}` : undefined;
+}
+
 function statusResponse(code: number, reason: string, message: string): Response {
   return new Response(JSON.stringify(statusObject(code, reason, message)), { status: code, headers: { "Content-Type": "application/json" } });
 }
@@ -99,7 +107,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
 
   async function authorize(headers: Headers, method: string, path: string, url: URL): Promise<Response | null> {
     if (!o.authenticate) return null;
-    const caller = await o.authenticate(headers.get("authorization") ?? undefined);
+    const caller = await o.authenticate(headers.get("authorization") ?? webSocketBearer(headers.get("sec-websocket-protocol")));
     if (!caller) return statusResponse(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
     if (caller.joinOnly) return statusResponse(403, "Forbidden", `User "${caller.user}" may only request node credentials with a join token`);
     let id = caller;

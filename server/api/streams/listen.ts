@@ -9,6 +9,7 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { StreamServer } from "./index";
+import { isWatchUpgrade, serveWatchUpgrade } from "../../dashboard/watch-socket";
 
 export interface NodeListenOptions {
   hostname: string;
@@ -96,9 +97,10 @@ export function listenNode(o: NodeListenOptions): Promise<NodeListener> {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.on("upgrade", (req, socket, head) => {
-    if (!o.streams.handleNodeUpgrade(req, socket, head)) {
-      socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    }
+    if (o.streams.handleNodeUpgrade(req, socket, head)) return;
+    // Watch over WebSocket (the dashboard's watches: browsers keep few HTTP/1.1 connections).
+    if (isWatchUpgrade(req)) serveWatchUpgrade(req, socket, head, base, o.fetch).catch(() => socket.destroy());
+    else socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
