@@ -7,14 +7,22 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ApiError } from "../../errors";
 import { parseJoinToken } from "../../auth/tokens";
+import type { AppliedState } from "../../store/applied-state";
+import type { ApplyResult, Command } from "../../store/commands";
 import type { Proposer } from "../../store/proposer";
-import type { Store } from "../../store/store";
 import { issue, type KeyPairPem } from "../../tls/pki";
 import { bootstrapEntries } from "../core/config";
 import type { NodeId } from "../core/types";
-import { MEMBERS_RES, memberCommand, RaftNode, unavailable, type MemberRecord } from "../node/node";
+import { unavailable } from "../node/errors";
+import { transferTarget } from "../node/membership";
+import { RaftNode } from "../node/node";
 import { SqliteLogStorage } from "../storage/log-storage";
 import { GrpcTransport, PEER_TLS_NAME, type TlsMaterial } from "../transport/grpc";
+import { MemberBook, memberCommand, memberDelete, type MemberRecord } from "./members";
+import { storeApplication } from "./store-app";
+
+/** The Raft node of `skiff server`: store commands, their results, state.db snapshot files. */
+export type StoreRaftNode = RaftNode<Command, ApplyResult, string>;
 
 export interface ConsensusOptions {
   /** <data-dir>/server: raft.db goes to <serverDir>/raft, the CA is read from <serverDir>/tls. */
@@ -72,8 +80,10 @@ export interface Consensus {
   bootstrapSecrets(): BootstrapSecrets;
   /** Fault switch (tests): drop all peer traffic to and from these member names. */
   setBlocked(names: string[]): void;
+  /** The member address book (by Raft id). */
+  memberTable(): Map<number, MemberRecord>;
   readonly id: NodeId;
-  readonly node: RaftNode;
+  readonly node: StoreRaftNode;
   readonly raftPort: number;
   stop(opts?: { transfer?: boolean }): Promise<void>;
 }
@@ -185,7 +195,8 @@ export function removedMarker(serverDir: string): string {
   return join(serverDir, "raft", "REMOVED");
 }
 
-export async function startConsensus(store: Store, o: ConsensusOptions): Promise<Consensus> {
+/** Raft for `state` (this server's applied state): found or join a cluster, or resume. */
+export async function startConsensus(state: AppliedState, o: ConsensusOptions): Promise<Consensus> {
   const raftDir = join(o.serverDir, "raft");
   // Like etcd, a removed member does not come back on its old state: it would hold an
   // outdated view of the cluster and answer 503 forever.
@@ -204,7 +215,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   let seeds: MemberRecord[] = [];
   if (storage.isEmpty() && !id) {
     if (o.join) {
-      if (store.sm.appliedIndex > 0 || store.rev > 0) {
+      if (state.appliedIndex > 0 || state.rev > 0) {
         throw new Error(`cannot join a cluster: this server already has state (${join(o.serverDir, "db")}); start it with an empty --data-dir`);
       }
       id = randomId();
@@ -224,15 +235,19 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   }
   storage.setMeta("name", o.name);
 
-  const node = new RaftNode({
+  const members = new MemberBook(state);
+  const node: StoreRaftNode = new RaftNode({
     id,
     storage,
-    store,
-    tickMs: o.tickMs ?? (Number(process.env.SKIFF_RAFT_TICK_MS) || 100),
+    app: storeApplication(state, raftDir),
+    timing: { tickMs: o.tickMs ?? (Number(process.env.SKIFF_RAFT_TICK_MS) || 100) },
     electionTick: o.electionTick,
     heartbeatTick: o.heartbeatTick,
     snapshotEntries: o.snapshotEntries ?? (Number(process.env.SKIFF_RAFT_SNAPSHOT_ENTRIES) || undefined),
     keepEntries: o.keepEntries ?? (Number(process.env.SKIFF_RAFT_KEEP_ENTRIES) || undefined),
+    trace: process.env.SKIFF_RAFT_TRACE === "1",
+    // Unknown or removed servers are not promoted.
+    promotable: (peer) => members.all().has(peer),
   });
   const transport = new GrpcTransport({
     id,
@@ -250,17 +265,16 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   node.transport = transport;
 
   const updatePeers = () => {
-    const table = node.memberTable();
+    const table = members.all();
     const addrs = new Map<number, string>();
     if (!table.has(id)) for (const m of seeds) addrs.set(m.id, m.raftAddr);
     for (const [mid, m] of table) addrs.set(mid, m.raftAddr);
     transport.setPeers(addrs);
   };
-  node.onMembersChanged(updatePeers);
+  members.onChange(updatePeers);
   updatePeers();
   await transport.start();
 
-  const memberByName = (name: string): MemberRecord | undefined => [...node.memberTable().values()].find((m) => m.name === name);
 
   /** Run a cluster-level request on the leader (here or forwarded). */
   const onLeader = async (req: any, timeoutMs = 20_000): Promise<any> => {
@@ -293,11 +307,11 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
           const j = req.req as JoinRequest;
           const cs = node.raft.confState();
           const isMember = (x: number) => cs.voters.includes(x) || cs.learners.includes(x);
-          const same = memberByName(j.name);
+          const same = members.byName(j.name);
           if (same && same.id !== j.id && isMember(same.id)) {
             return { err: "conflict", code: 409, reason: "AlreadyExists", msg: `a server named ${j.name} is already a member (id ${hex(same.id)}): remove it first with \`skiff cluster remove ${j.name}\`` };
           }
-          const cur = node.memberTable().get(j.id);
+          const cur = members.all().get(j.id);
           const rec: MemberRecord = { id: j.id, name: j.name, raftAddr: j.raftAddr, apiUrl: j.apiUrl };
           if (!cur || cur.raftAddr !== rec.raftAddr || cur.apiUrl !== rec.apiUrl || cur.name !== rec.name) {
             const o = await node.submit([memberCommand(rec, !!cur)], Date.now() + 10_000);
@@ -307,21 +321,17 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
             await node.confChange("addLearner", j.id);
             console.log(`raft: added ${j.name} (id ${hex(j.id)}, ${j.raftAddr}) as a learner; it is promoted once caught up`);
           }
-          return { clusterId, members: [...node.memberTable().values()] } satisfies JoinResponse;
+          return { clusterId, members: [...members.all().values()] } satisfies JoinResponse;
         }
         case "remove": {
-          const m = memberByName(req.name) ?? node.memberTable().get(parseInt(req.name, 16));
+          const m = members.byName(req.name) ?? members.all().get(parseInt(req.name, 16));
           const cs = node.raft.confState();
           if (!m) return { err: "notFound", code: 404, reason: "NotFound", msg: `no cluster member named ${req.name}` };
           if (m.id === id) {
             // The leader cannot remove itself: hand leadership to the most up-to-date voter first.
-            const st = node.raft.status();
-            const best = Object.entries(st.progress ?? {})
-              .filter(([pid, p]) => Number(pid) !== id && !p.isLearner && p.recentActive)
-              .sort((a, b) => b[1].match - a[1].match)[0];
-            if (!best) return { err: "invalid", code: 400, reason: "BadRequest", msg: "cannot remove the only voter" };
-            node.raft.transferLeadership(Number(best[0]));
-            node.schedule();
+            const to = transferTarget(node);
+            if (!to) return { err: "invalid", code: 400, reason: "BadRequest", msg: "cannot remove the only voter" };
+            node.transferLeadership(to);
             const until = Date.now() + 3000;
             while (Date.now() < until && node.isLeader()) await Bun.sleep(20);
             return { err: "retry", msg: "leadership transferred" };
@@ -329,13 +339,12 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
           if (cs.voters.includes(m.id) || cs.learners.includes(m.id)) await node.confChange("remove", m.id);
           // Tell it (while its address is still in the table): it will never apply its removal.
           await transport.forward(m.id, { k: "removed" }, 2000).catch(() => {});
-          const o = await node.submit([{ op: "delete", res: MEMBERS_RES, ns: "", name: String(m.id) }], Date.now() + 10_000);
-          void o;
+          await node.submit([memberDelete(m.id)], Date.now() + 10_000);
           console.log(`raft: removed ${m.name} (id ${hex(m.id)}) from the cluster`);
           return { removed: m.name, id: hex(m.id) };
         }
         case "leaderStatus": {
-          return { status: node.localStatus(), members: [...node.memberTable().values()] };
+          return { status: node.localStatus(), members: [...members.all().values()] };
         }
       }
       return { err: "unknown", code: 400, msg: `unknown request ${req.k}` };
@@ -351,7 +360,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   let stopped = false;
   const ensureSelf = async () => {
     while (!stopped && !node.removed) {
-      const cur = node.memberTable().get(id);
+      const cur = members.all().get(id);
       const want: MemberRecord = { id, name: o.name, raftAddr, apiUrl: o.apiUrl };
       if (cur && cur.raftAddr === want.raftAddr && cur.apiUrl === want.apiUrl && cur.name === want.name) return;
       const cs = node.raft.confState();
@@ -382,7 +391,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   const leaderlessCheck = setInterval(async () => {
     if (node.raft.lead !== 0) leaderSince = Date.now();
     if (stopped || node.removed || Date.now() - leaderSince < 10_000) return;
-    for (const m of node.memberTable().values()) {
+    for (const m of members.all().values()) {
       if (m.id === id) continue;
       try {
         const st = await transport.forward(m.id, { k: "status" }, 1500);
@@ -401,14 +410,15 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     id,
     node,
     raftPort: transport.port,
-    proposer: node.proposer,
+    proposer: { propose: (cmd) => node.propose(cmd) },
     readBarrier: () => node.readBarrier(),
+    memberTable: () => members.all(),
     isLeader: () => node.isLeader(),
     onLeaderChange: (cb) => node.onLeaderChange(cb),
     removed,
     async members() {
       const ls = await onLeader({ k: "leaderStatus" }, 5000);
-      const st = ls.status as ReturnType<RaftNode["localStatus"]>;
+      const st = ls.status as ReturnType<StoreRaftNode["localStatus"]>;
       const table = new Map<number, MemberRecord>((ls.members as MemberRecord[]).map((m) => [m.id, m]));
       const ids = new Set<number>([...st.conf.voters, ...st.conf.learners, ...table.keys()]);
       const rows = await Promise.all(
@@ -456,7 +466,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     setBlocked(names: string[]) {
       transport.blocked.clear();
       for (const n of names) {
-        const m = memberByName(n);
+        const m = members.byName(n);
         if (m) transport.blocked.add(m.id);
       }
     },
