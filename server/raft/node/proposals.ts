@@ -124,10 +124,10 @@ export class Proposals<C, R> {
           await leaderUnreachable((e as Error).message);
           continue;
         }
-        if (node.raft.lead === lead && lead !== 0) {
-          throw unknownOutcome(`cannot reach the leader (${(e as Error).message}); the write may or may not have been applied`);
-        }
-        continue;
+        // The leader may have proposed it before the call failed, even if leadership has moved
+        // since (the next leader may commit it): sending it again could apply it twice, and
+        // "not applied" would be a lie. Found by the simulator (test/sim).
+        throw unknownOutcome(`cannot reach the leader (${(e as Error).message}); the write may or may not have been applied`);
       }
       if (resp?.err === "notLeader" || resp?.err === "noLeader") {
         await backoff(attempt);
