@@ -2,22 +2,20 @@
 // cluster membership (found a cluster, join one, list and remove members), behind the small
 // surface the server needs: a Proposer for the Store, a ReadIndex barrier, leadership
 // notifications for the controllers, and HTTPS routes for `skiff cluster` and joining.
-import { fetchPinnedCa } from "../../../lib/join";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ApiError } from "../../errors";
-import { parseJoinToken } from "../../auth/tokens";
 import type { AppliedState } from "../../store/applied-state";
 import type { ApplyResult, Command } from "../../store/commands";
 import type { Proposer } from "../../store/proposer";
-import { issue, type KeyPairPem } from "../../tls/pki";
 import { bootstrapEntries } from "../core/config";
 import type { NodeId } from "../core/types";
 import { unavailable } from "../node/errors";
 import { transferTarget } from "../node/membership";
 import { RaftNode } from "../node/node";
 import { SqliteLogStorage } from "../storage/log-storage";
-import { GrpcTransport, PEER_TLS_NAME, type TlsMaterial } from "../transport/grpc";
+import { GrpcTransport } from "../transport/grpc";
+import { peerTls, postJoin, type BootstrapSecrets, type JoinRequest, type JoinResponse } from "./join";
 import { MemberBook, memberCommand, memberDelete, type MemberRecord } from "./members";
 import { storeApplication } from "./store-app";
 
@@ -88,25 +86,6 @@ export interface Consensus {
   stop(opts?: { transfer?: boolean }): Promise<void>;
 }
 
-export interface JoinRequest {
-  id: number;
-  name: string;
-  raftAddr: string;
-  apiUrl: string;
-}
-export interface JoinResponse {
-  clusterId: string;
-  members: MemberRecord[];
-}
-export interface BootstrapSecrets {
-  caCert: string;
-  caKey: string;
-  /** base64 of <serverDir>/token-key (signs node and service-account tokens). */
-  tokenKey: string;
-  adminToken: string;
-  joinToken: string;
-}
-
 const randomId = (): number => {
   const b = crypto.getRandomValues(new Uint32Array(2));
   return (b[0]! & 0xffff) * 2 ** 32 + b[1]! || 1;
@@ -121,74 +100,6 @@ function hostOf(url: string): string {
   }
 }
 
-/**
- * Before runServer's PKI setup: a server joining with --server/--token fetches the cluster's
- * CA (checked against the token's hash), CA key, token-signing key, admin token and join
- * token, so that every server issues and accepts the same credentials. No-op once present.
- */
-export async function prepareJoin(o: { serverDir: string; server: string; token: string }): Promise<void> {
-  const tlsDir = join(o.serverDir, "tls");
-  if (existsSync(join(tlsDir, "ca.key")) && existsSync(join(o.serverDir, "token-key"))) return;
-  const server = o.server.replace(/\/$/, "");
-  const { caHash, secret } = parseJoinToken(o.token);
-  const caPem = await fetchPinnedCa(server, caHash);
-  const r = await fetch(`${server}/v1-skiff/raft/bootstrap`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: "{}",
-    tls: { ca: caPem },
-    signal: AbortSignal.timeout(10_000),
-  } as RequestInit);
-  if (r.status === 401 || r.status === 403) throw new Error("the server rejected the join token: use the token printed by the first `skiff server` (<data-dir>/server/token)");
-  if (!r.ok) throw new Error(`the server refused to share the cluster secrets: HTTP ${r.status} ${await r.text()}`);
-  const s = (await r.json()) as BootstrapSecrets;
-  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(tlsDir, "ca.crt"), s.caCert, { mode: 0o644 });
-  writeFileSync(join(tlsDir, "ca.key"), s.caKey, { mode: 0o600 });
-  writeFileSync(join(o.serverDir, "token-key"), Buffer.from(s.tokenKey, "base64"), { mode: 0o600 });
-  writeFileSync(join(o.serverDir, "admin-token"), s.adminToken, { mode: 0o600 });
-  writeFileSync(join(o.serverDir, "token"), s.joinToken, { mode: 0o600 });
-}
-
-async function peerTls(serverDir: string, name: string): Promise<TlsMaterial> {
-  const dir = join(serverDir, "tls");
-  const ca: KeyPairPem = { cert: readFileSync(join(dir, "ca.crt"), "utf8"), key: readFileSync(join(dir, "ca.key"), "utf8") };
-  const crt = join(dir, "raft-peer.crt");
-  const key = join(dir, "raft-peer.key");
-  let kp: KeyPairPem;
-  if (existsSync(crt) && existsSync(key)) kp = { cert: readFileSync(crt, "utf8"), key: readFileSync(key, "utf8") };
-  else {
-    kp = await issue(ca, { cn: `skiff-raft:${name}`, org: ["skiff:servers"], dnsNames: [PEER_TLS_NAME], server: true, client: true, years: 10 });
-    writeFileSync(crt, kp.cert, { mode: 0o644 });
-    writeFileSync(key, kp.key, { mode: 0o600 });
-  }
-  return { caPem: ca.cert, certPem: kp.cert, keyPem: kp.key };
-}
-
-async function postJoin(server: string, token: string, caPem: string, body: JoinRequest): Promise<JoinResponse> {
-  const { secret } = parseJoinToken(token);
-  const deadline = Date.now() + 120_000;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`${server.replace(/\/$/, "")}/v1-skiff/raft/join`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-        tls: { ca: caPem },
-        signal: AbortSignal.timeout(30_000),
-      } as RequestInit);
-      if (r.ok) return (await r.json()) as JoinResponse;
-      last = `HTTP ${r.status} ${await r.text()}`;
-      if (r.status !== 503 && r.status !== 504) throw new Error(`joining through ${server} failed: ${last}`);
-    } catch (e) {
-      if ((e as Error).message.startsWith("joining")) throw e;
-      last = (e as Error).message;
-    }
-    await Bun.sleep(500);
-  }
-  throw new Error(`joining through ${server} failed: ${last}`);
-}
 
 /** Written when this server's removal is applied: its Raft state must never serve again. */
 export function removedMarker(serverDir: string): string {

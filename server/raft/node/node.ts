@@ -5,40 +5,16 @@
 // the simulator in test/sim runs this same code. Everything runs on one event loop, and
 // proposals that arrive while a Ready is being fsynced are batched into the next (group commit).
 import { decodeConfChange } from "../core/config";
-import { Raft, type RaftConfig, type Status } from "../core/raft";
-import { RaftError, type ConfState, type Entry, type Message, type NodeId, type Ready } from "../core/types";
+import { Raft, type Status } from "../core/raft";
+import type { ConfState, Entry, Message, NodeId, Ready } from "../core/types";
 import type { Proposal, ProposalResult } from "../transport/codec";
 import { realClock, type Clock, type Timer } from "./clock";
 import { confChange, promoteCaughtUpLearners, transferTarget, warnEvenVoters } from "./membership";
 import { Proposals, type Outcome } from "./proposals";
 import { ReadBarrier } from "./reads";
-import { DEFAULT_TIMING, type Application, type LogStorage, type Timing, type Transport } from "./types";
+import { recoverApplied, takeSnapshot } from "./snapshots";
+import { DEFAULT_TIMING, type Application, type LogStorage, type NodeOptions, type Timing, type Transport } from "./types";
 import { AppliedWaits, LeaderWaits } from "./waits";
-
-export interface NodeOptions<C, R, B> {
-  id: NodeId;
-  storage: LogStorage<B>;
-  app: Application<C, R, B>;
-  transport?: Transport;
-  clock?: Clock;
-  timing?: Partial<Timing>;
-  electionTick?: number;
-  heartbeatTick?: number;
-  /** Take a snapshot (and compact the log) every this many applied entries. */
-  snapshotEntries?: number;
-  /** Entries kept behind a snapshot so slightly slow followers catch up from the log. */
-  keepEntries?: number;
-  rand?: () => number;
-  log?: (msg: string) => void;
-  /** Timestamped role/leader events (SKIFF_RAFT_TRACE=1, for the failover benchmark). */
-  trace?: boolean;
-  /** Learners the leader may promote once caught up (default: any). */
-  promotable?: (id: NodeId) => boolean;
-  /** Core settings beyond the defaults (message and chunk sizes; the simulator's). */
-  raftConfig?: Partial<RaftConfig>;
-  /** Persisting or applying failed: not recoverable in-process (default: exit, the log replays). */
-  fatal?: (e: unknown) => void;
-}
 
 const cryptoRand = () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
 
@@ -112,21 +88,7 @@ export class RaftNode<C, R, B> {
     this.appliedWaits = new AppliedWaits(() => this.applied);
     this.leaders = new LeaderWaits(this.clock, () => this.raft.lead);
 
-    // The application behind the snapshot (lost un-fsynced applies, or a crash while
-    // installing one): restore it from the snapshot first; the log replays the rest.
-    const snap = o.storage.snapshot();
-    const body = o.storage.snapshotBody();
-    if (snap.metadata.index > this.app.appliedIndex && body !== undefined) {
-      this.log(`the applied state (at ${this.app.appliedIndex}) is behind the snapshot at ${snap.metadata.index}: restoring it`);
-      this.app.restore(body);
-    }
-    // Applied entries are committed: a commit index persisted without fsync may lag them.
-    const hs = o.storage.hardState();
-    let applied = this.app.appliedIndex;
-    if (applied > o.storage.lastIndex()) throw new Error(`the applied index ${applied} is beyond the Raft log (${o.storage.lastIndex()}): wrong raft.db?`);
-    if (applied > hs.commit && hs.term > 0) o.storage.save({ entries: [], hardState: { ...hs, commit: applied }, mustSync: true });
-    if (applied < snap.metadata.index) applied = snap.metadata.index;
-    this.applied = applied;
+    this.applied = recoverApplied(o.storage, o.app, this.log);
     this.durableHard = o.storage.hardState();
     this.durableIndex = o.storage.lastIndex();
 
@@ -140,7 +102,7 @@ export class RaftNode<C, R, B> {
       rand: o.rand ?? cryptoRand,
       electionTick: o.electionTick ?? 10,
       heartbeatTick: o.heartbeatTick ?? 1,
-      applied: applied > 0 ? applied : undefined,
+      applied: this.applied > 0 ? this.applied : undefined,
     });
   }
 
@@ -456,19 +418,7 @@ export class RaftNode<C, R, B> {
 
   /** Snapshot the applied state at the applied index and compact the log behind it. */
   snapshotNow(): boolean {
-    this.app.flush();
-    const idx = this.applied;
-    if (idx <= this.storage.snapshot().metadata.index) return false;
-    const t0 = this.clock.now();
-    const body = this.app.snapshot(idx);
-    const snap = this.raft.createSnapshot(idx, new Uint8Array());
-    if (snap instanceof RaftError) {
-      this.log(`snapshot at ${idx} skipped: ${snap.message}`);
-      return false;
-    }
-    this.storage.saveLocalSnapshot(snap.metadata, body, idx - this.keepEntries);
-    this.log(`snapshot at index ${idx} in ${this.clock.now() - t0} ms; log now ${this.storage.firstIndex()}..${this.storage.lastIndex()}`);
-    return true;
+    return takeSnapshot(this);
   }
 
   // ---------------------------------------------------------------- the application's API

@@ -2,6 +2,7 @@
 // entries to, the peer transport and the clock. Production passes raft.db, the store,
 // gRPC and the event loop (cluster/consensus.ts); the simulator (test/sim) passes an
 // in-memory log, a key-value application, a lossy network and a simulated clock.
+import type { RaftConfig } from "../core/raft";
 import type { Storage } from "../core/storage";
 import type { Entry, HardState, Message, NodeId, Snapshot, SnapshotMetadata } from "../core/types";
 import type { Proposal, ProposalResult } from "../transport/codec";
@@ -98,10 +99,27 @@ export const DEFAULT_TIMING: Timing = {
   transferWaitMs: 1_500,
 };
 
-export interface Listeners {
-  leader: ((leader: boolean) => void)[];
-  removed: (() => void)[];
-  conf: ((voters: NodeId[], learners: NodeId[]) => void)[];
+export interface NodeOptions<C, R, B> {
+  id: NodeId;
+  storage: LogStorage<B>;
+  app: Application<C, R, B>;
+  transport?: Transport;
+  clock?: Clock;
+  timing?: Partial<Timing>;
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Take a snapshot (and compact the log) every this many applied entries. */
+  snapshotEntries?: number;
+  /** Entries kept behind a snapshot so slightly slow followers catch up from the log. */
+  keepEntries?: number;
+  rand?: () => number;
+  log?: (msg: string) => void;
+  /** Timestamped role/leader events (SKIFF_RAFT_TRACE=1, for the failover benchmark). */
+  trace?: boolean;
+  /** Learners the leader may promote once caught up (default: any). */
+  promotable?: (id: NodeId) => boolean;
+  /** Core settings beyond the defaults (message and chunk sizes; the simulator's). */
+  raftConfig?: Partial<RaftConfig>;
+  /** Persisting or applying failed: not recoverable in-process (default: exit, the log replays). */
+  fatal?: (e: unknown) => void;
 }
-
-export type { Clock };
