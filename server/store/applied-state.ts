@@ -81,11 +81,7 @@ export class AppliedState {
    * that the Raft log does not replay (state.db never fsyncs on commit anyway).
    */
   applyCommitted(index: number, cmds: Command[]): ApplyResult[] {
-    const db = this.sm.db;
-    if (!db.inTransaction) {
-      db.exec("BEGIN");
-      this.commitTimer = setTimeout(() => this.commit(), COMMIT_MS);
-    }
+    if (this.sm.begin()) this.commitTimer = setTimeout(() => this.commit(), COMMIT_MS);
     return this.applyEntry(index, cmds);
   }
 
@@ -93,9 +89,7 @@ export class AppliedState {
   commit(): void {
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
-    if (!this.sm.db.inTransaction) return;
-    this.sm.db.exec("COMMIT");
-    this.sm.flushWalInBackground();
+    if (this.sm.commit()) this.sm.flushWalInBackground();
   }
 
   /**
@@ -122,7 +116,7 @@ export class AppliedState {
     this.commit(); // VACUUM INTO cannot run inside a transaction
     rmSync(file, { force: true });
     const at = { appliedIndex: this.sm.appliedIndex, rev: this.sm.rev };
-    this.sm.db.run("VACUUM INTO ?", [file]);
+    this.sm.copyTo(file);
     return at;
   }
 
@@ -174,10 +168,7 @@ export class AppliedState {
 
   /** Every stored object of one resource (small internal tables, e.g. Raft's member list). */
   objects(res: ResKey): any[] {
-    return this.sm.db
-      .query<{ value: string }, [string]>("SELECT value FROM objects WHERE res = ? ORDER BY ns, name")
-      .all(res)
-      .map((r) => JSON.parse(r.value));
+    return this.sm.scan(res, undefined, undefined, 1e9).map((r) => JSON.parse(r.value));
   }
 
   compact(): void {

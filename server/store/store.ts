@@ -136,7 +136,7 @@ export class Store implements KubeStore {
     let after = o.after;
     const chunk = limit === Infinity ? 1000 : Math.min(1000, Math.max(limit + 1, 50));
     for (;;) {
-      const rows = this.scan(res, ns, after, chunk);
+      const rows = this.sm.scan(res, ns, after, chunk);
       for (const r of rows) {
         const obj = JSON.parse(r.value);
         if (!match(obj)) continue;
@@ -147,20 +147,6 @@ export class Store implements KubeStore {
       const last = rows[rows.length - 1]!;
       after = { ns: last.ns, name: last.name };
     }
-  }
-
-  private scan(res: ResKey, ns: string | undefined, after: { ns: string; name: string } | undefined, n: number) {
-    type Row = { ns: string; name: string; value: string };
-    const db = this.sm.db;
-    if (ns !== undefined) {
-      return db
-        .query<Row, [string, string, string, number]>("SELECT ns, name, value FROM objects WHERE res = ? AND ns = ? AND name > ? ORDER BY name LIMIT ?")
-        .all(res, ns, after?.name ?? "", n);
-    }
-    if (!after) return db.query<Row, [string, number]>("SELECT ns, name, value FROM objects WHERE res = ? ORDER BY ns, name LIMIT ?").all(res, n);
-    return db
-      .query<Row, [string, string, string, number]>("SELECT ns, name, value FROM objects WHERE res = ? AND (ns, name) > (?, ?) ORDER BY ns, name LIMIT ?")
-      .all(res, after.ns, after.name, n);
   }
 
   private listAt(res: ResKey, ns: string | undefined, rev: number, match: (o: any) => boolean, limit: number, after?: { ns: string; name: string }): ListPage {
@@ -175,7 +161,7 @@ export class Store implements KubeStore {
       overlay.set(`${e.ns}\u0000${e.name}`, e.type === "ADDED" ? null : e.prev);
     }
     const all = new Map<string, any>();
-    for (const r of this.scan(res, ns, after, 1e9)) all.set(`${r.ns}\u0000${r.name}`, r.value);
+    for (const r of this.sm.scan(res, ns, after, 1e9)) all.set(`${r.ns}\u0000${r.name}`, r.value);
     for (const [k, v] of overlay) {
       if (v === null) all.delete(k);
       else all.set(k, v);
