@@ -100,7 +100,6 @@ function hostOf(url: string): string {
   }
 }
 
-
 /** Written when this server's removal is applied: its Raft state must never serve again. */
 export function removedMarker(serverDir: string): string {
   return join(serverDir, "raft", "REMOVED");
