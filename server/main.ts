@@ -10,8 +10,10 @@ import { Authenticator } from "./auth/authn";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
 import { startControllers } from "./controllers/index";
-import { prepareJoin, startConsensus } from "./raft/cluster/consensus";
+import { startConsensus } from "./raft/cluster/consensus";
+import { prepareJoin } from "./raft/cluster/join";
 import { clusterRoutes } from "./raft/cluster/routes";
+import { AppliedState } from "./store/applied-state";
 import { Store } from "./store/store";
 import { ensurePki } from "./tls/pki";
 
@@ -115,10 +117,10 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
   // The Raft log is the durable record, so state.db need not fsync every apply: after a power
   // loss it is restored from the last snapshot and the log replayed.
-  const store = new Store({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
+  const state = new AppliedState({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
   const urlOf = (h: string) => `https://${h.includes(":") ? `[${h}]` : h}:${flags.port}`;
   const url = urlOf(host);
-  const consensus = await startConsensus(store, {
+  const consensus = await startConsensus(state, {
     serverDir,
     name: flags.nodeName,
     apiUrl: urlOf(advertise),
@@ -126,13 +128,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     raftPort: flags.raftPort ?? 2380,
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
   });
-  store.proposer = consensus.proposer;
-  store.readBarrier = consensus.readBarrier;
+  const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
   await bootstrap(store);
   // Servers the leader heard from recently: the `default/kubernetes` Endpoints agents fail over by.
   const liveApiServers = () => {
     const st = consensus.node.localStatus();
-    return [...consensus.node.memberTable().values()]
+    return [...consensus.memberTable().values()]
       .filter((m) => m.apiUrl && st.conf.voters.includes(m.id) && (m.id === consensus.id || st.progress?.[m.id]?.recentActive))
       .map((m) => m.apiUrl!);
   };
@@ -159,7 +160,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     authenticate: (h) => auth.authenticate(h),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
-      peers: () => [...consensus.node.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
+      peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
       token: adminToken,
       caPem: pki.ca.cert,
     },
