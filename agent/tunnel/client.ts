@@ -21,8 +21,8 @@ export interface TunnelConfig {
   server: string | (() => string);
   /** PEM of the cluster CA to trust (pinned from the join token). */
   caData?: string;
-  /** Bearer token. */
-  token?: string;
+  /** Bearer token; a function is asked at every dial (node credentials are renewed). */
+  token?: string | (() => string);
 }
 
 export interface TunnelOptions {
@@ -75,7 +75,8 @@ export function startTunnel(o: TunnelOptions): Tunnel {
     const server = typeof o.config.server === "function" ? o.config.server() : o.config.server;
     const url = tunnelUrl({ ...o.config, server }, o.nodeName);
     const headers: Record<string, string> = { "User-Agent": `skiff-agent/${o.nodeName}` };
-    if (o.config.token) headers.Authorization = `Bearer ${o.config.token}`;
+    const token = typeof o.config.token === "function" ? o.config.token() : o.config.token;
+    if (token) headers.Authorization = `Bearer ${token}`;
     // Bun's WebSocket takes headers and TLS options (not in the DOM type).
     const sock = new WebSocket(url, { headers, tls: o.config.caData ? { ca: o.config.caData } : undefined } as any);
     sock.binaryType = "arraybuffer";

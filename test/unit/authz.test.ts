@@ -315,13 +315,17 @@ describe("through the API app", () => {
 
   beforeAll(async () => {
     const { createApp } = await import("../../server/api/app");
-    const { Authenticator, ISSUER } = await import("../../server/auth/authn");
-    const { SignJWT } = await import("jose");
+    const { Authenticator } = await import("../../server/auth/authn");
+    const { issueServiceAccountToken } = await import("../../server/auth/sa-tokens");
     dir = mkdtempSync(join(tmpdir(), "skiff-authz-app-"));
     store = new Store({ dataDir: dir });
     await bootstrap(store);
-    app = createApp({ store, tokenKey: key } as any, { serverAddress: () => "127.0.0.1:6443", auth: new Authenticator("admin-secret", "join-secret", key), caPem: "" });
-    saToken = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer(ISSUER).setSubject("system:serviceaccount:default:x").setExpirationTime("1h").sign(key);
+    const auth = new Authenticator({ adminToken: "admin-secret", tokenKey: key, localJoinSecrets: () => ({ server: "join-secret" }) });
+    auth.attach(store);
+    app = createApp({ store, tokenKey: key } as any, { serverAddress: () => "127.0.0.1:6443", auth, caPem: "" });
+    const ctx: WriteCtx = { store, manager: "t", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+    await createObject(ctx, findByKind("v1", "ServiceAccount")!, "default", { metadata: { name: "x" } });
+    saToken = (await issueServiceAccountToken(store, key, "default", "x", { spec: {} })).status.token;
   });
   afterAll(() => {
     store.close();
