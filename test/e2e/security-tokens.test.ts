@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { joinCluster, renewCredentials, type NodeCredentials } from "../../lib/join";
 import { BUN, REPO, startServer, type SkiffServer } from "../harness/server";
+import { describeResult, expectOk, kubectl } from "../harness/kubectl";
 
 setDefaultTimeout(60_000);
 
@@ -164,6 +165,32 @@ describe("node identity", () => {
     let status = 0;
     while (Date.now() < end && (status = (await asBearer(first.token, "/api/v1/nodes")).status) !== 401) await Bun.sleep(50);
     expect(status).toBe(401);
+  });
+});
+
+describe("service-account tokens (kubectl create token)", () => {
+  test("a token for audience vault gets 401; one of a deleted or re-created account gets 401 within a second", async () => {
+    const k = async (args: string[]) => expectOk(await kubectl(srv, args), `kubectl ${args.join(" ")}`);
+    await k(["create", "serviceaccount", "bot"]);
+    const vault = (await k(["create", "token", "bot", "--audience", "vault"])).stdout.trim();
+    const api = (await k(["create", "token", "bot", "--duration", "10m"])).stdout.trim();
+    expect((await asBearer(vault, "/api/v1/namespaces/default/pods")).status).toBe(401);
+    const me = await asBearer(api, "/apis/authentication.k8s.io/v1/selfsubjectreviews", { method: "POST", body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }) });
+    expect(me.status).toBe(201);
+    expect(((await me.json()) as any).status.userInfo.username).toBe("system:serviceaccount:default:bot");
+    const within = async (token: string) => {
+      const end = Date.now() + 1000;
+      let st = 0;
+      while (Date.now() < end && (st = (await asBearer(token, "/apis")).status) !== 401) await Bun.sleep(25);
+      return st;
+    };
+    await k(["delete", "serviceaccount", "bot"]);
+    expect(await within(api)).toBe(401);
+    await k(["create", "serviceaccount", "bot"]);
+    expect(await within(api)).toBe(401);
+    const fresh = (await k(["create", "token", "bot"])).stdout.trim();
+    const r = await kubectl(srv, ["auth", "whoami", "--token", fresh, "-o", "jsonpath={.status.userInfo.username}"]);
+    expect(r.stdout, describeResult(r)).toBe("system:serviceaccount:default:bot");
   });
 });
 

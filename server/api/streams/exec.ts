@@ -20,21 +20,19 @@ import {
 } from "../../../lib/wsstream/channel";
 import type { ExecRequest, TunnelStream } from "../../../lib/wsstream/tunnel";
 import { badRequest } from "../../errors";
-import { containerFacts, getPod, nodeOf, pickContainer, requireRunning } from "./pods";
+import { containerFacts, getPod, goBoolParam, nodeOf, pickContainer, requireRunning } from "./pods";
 import type { StreamDeps } from "./index";
 import type { WsPeer, WsSession } from "./ws";
-
-const truthy = (v: string | null) => v === "true" || v === "1";
 
 export function buildExecRequest(pod: any, kind: "exec" | "attach", q: URLSearchParams): ExecRequest {
   requireRunning(pod, kind === "exec" ? "exec" : "attach");
   const container = pickContainer(pod, q.get("container"));
   const command = q.getAll("command");
   if (kind === "exec" && !command.length) throw badRequest("you must specify at least one command for the container");
-  const stdin = truthy(q.get("stdin"));
-  const stdout = truthy(q.get("stdout"));
-  const stderr = truthy(q.get("stderr"));
-  const tty = truthy(q.get("tty"));
+  const stdin = goBoolParam(q, "stdin");
+  const stdout = goBoolParam(q, "stdout");
+  const stderr = goBoolParam(q, "stderr");
+  const tty = goBoolParam(q, "tty");
   if (!stdin && !stdout && !stderr) throw badRequest("you must specify at least 1 of stdin, stdout, stderr");
   const facts = containerFacts(pod, container);
   if (!facts.containerId || !facts.running) throw badRequest(`container not found ("${container}")`);
