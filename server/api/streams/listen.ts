@@ -163,8 +163,9 @@ export function listenNode(o: NodeListenOptions): Promise<NodeListener> {
     res.once("finish", () => {
       // A body nobody read (refused before reading it: 401, 403, 413...) is not drained:
       // closing is cheaper than receiving up to gigabytes to throw away.
-      if (body.state !== "done") req.socket.destroySoon?.() ?? req.socket.end();
-      else idle(req.socket);
+      if (body.state === "done") idle(req.socket);
+      else if (typeof req.socket.destroySoon === "function") req.socket.destroySoon();
+      else req.socket.end();
     });
     try {
       const fr = toFetchRequest(req, base, l, body);
