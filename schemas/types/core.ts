@@ -38,7 +38,7 @@ import {
   validateServiceAccount,
 } from "./core-validation";
 
-export { PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeSpec } from "./core-storage";
+export { PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec } from "./core-storage";
 
 // ---- Namespace ------------------------------------------------------------------------------
 
