@@ -11,6 +11,7 @@ import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
 import { startControllers } from "./controllers/index";
 import { prepareJoin, startConsensus } from "./raft/cluster/consensus";
+import { newRegistry } from "./registry/index";
 import { clusterRoutes } from "./raft/cluster/routes";
 import { Store } from "./store/store";
 import { ensurePki } from "./tls/pki";
@@ -128,7 +129,8 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   });
   store.proposer = consensus.proposer;
   store.readBarrier = consensus.readBarrier;
-  await bootstrap(store);
+  const registry = newRegistry(store);
+  await bootstrap(registry);
   // Servers the leader heard from recently: the `default/kubernetes` Endpoints agents fail over by.
   const liveApiServers = () => {
     const st = consensus.node.localStatus();
@@ -141,7 +143,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(store, { apiServers: liveApiServers });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -152,7 +154,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   consensus.onLeaderChange(onLeadership);
   onLeadership(consensus.isLeader());
 
-  const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: clusterRoutes(consensus) });
+  const app = createApp({ store, registry, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: clusterRoutes(consensus) });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,

@@ -4,7 +4,7 @@
 // with kubectl.kubernetes.io/restartedAt; pause and resume flip spec.paused.
 import { ApiError, resourcePath } from "../../lib/client";
 import type { RegisteredResource } from "../../schemas/registry";
-import { labelSelectorString } from "../../server/api/selectors";
+import { labelSelectorString } from "../../schemas/helpers/selectors";
 import { makeCtx, out, parseFlags, reportError, resolveResource, UsageError, type Ctx, type FlagSpec } from "./common";
 import { parseGoDuration } from "./logs";
 import { kindDotGroup, sortKeys, tabwrite } from "./printers";

@@ -2,7 +2,7 @@
 // tolerations), pinned with node affinity on metadata.name and placed by the scheduler, like
 // Kubernetes; new nodes get one, nodes that stop qualifying lose theirs; RollingUpdate
 // replaces old-revision pods at most maxUnavailable at a time; OnDelete waits.
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { matchesNodeSelectorAndAffinity, untoleratedTaint } from "../scheduler/predicates";
 import { controllerOf } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";

@@ -3,8 +3,8 @@
 // `deployment.kubernetes.io/revision` so `kubectl rollout history|undo|status` work, pause,
 // proportional scaling, revisionHistoryLimit clean-up and progressDeadlineSeconds.
 // Follows pkg/controller/deployment (sync.go, rolling.go, recreate.go, progress.go).
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
-import { timestamp } from "../api/object-meta";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
+import { timestamp } from "../registry/meta";
 import { controllerOf, controllerRef, isAlreadyExists } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";

@@ -2,8 +2,8 @@
 // bounded. A sweep a minute deletes events whose last occurrence is older than the TTL.
 import { findByKind } from "../../schemas/registry";
 import { ApiError } from "../errors";
-import { deleteObject, type WriteCtx } from "../api/write";
-import type { Store } from "../store/store";
+import { controllerUser, writeCtx } from "../registry/ctx";
+import type { Registry } from "../registry/registry";
 
 export function eventTtlMs(): number {
   const s = Number(process.env.SKIFF_EVENT_TTL_SECONDS);
@@ -21,7 +21,7 @@ export class EventTtlController {
   private running = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly registry: Registry,
     private readonly ttlMs = eventTtlMs(),
     everyMs = 60_000,
   ) {
@@ -34,13 +34,13 @@ export class EventTtlController {
     if (this.running) return 0;
     this.running = true;
     const r = findByKind("v1", "Event")!;
-    const ctx: WriteCtx = { store: this.store, manager: "skiff-event-ttl", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+    const ctx = writeCtx(controllerUser("event-ttl-controller"), "skiff-event-ttl");
     let n = 0;
     try {
-      for (const e of this.store.list("events", undefined).items) {
+      for (const e of this.registry.store.list("events", undefined).items) {
         if (now - lastSeen(e) < this.ttlMs) continue;
         try {
-          await deleteObject(ctx, r, e.metadata.namespace, e.metadata.name, {});
+          await this.registry.delete(ctx, r, e.metadata.namespace, e.metadata.name, {});
           n++;
         } catch (err) {
           if (!(err instanceof ApiError && err.code === 404)) throw err;

@@ -1,11 +1,12 @@
 // Garbage collector: deletes dependents whose owners are gone (background), blocks an owner
 // until its dependents are gone (foreground), or strips ownerReferences (orphan).
-import { findByPlural, registry, type RegisteredResource } from "../../schemas/registry";
+import { findByPlural, registry as kinds, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import type { Store } from "../store/store";
 import type { ChangeEvent } from "../store/watch-window";
 import { ApiError } from "../errors";
-import { deleteObject, updateObject, type WriteCtx } from "../api/write";
+import { controllerUser, writeCtx, type WriteCtx } from "../registry/ctx";
+import type { Registry } from "../registry/registry";
 import { WorkQueue } from "./queue";
 
 interface Ref {
@@ -30,11 +31,14 @@ export class GarbageCollector {
   private unsubscribe: () => void;
   private resByKey = new Map<string, RegisteredResource>();
 
-  constructor(private readonly store: Store) {
-    for (const r of registry) this.resByKey.set(resKeyOf(r.group, r.plural), r);
+  private readonly store: Store;
+
+  constructor(private readonly registry: Registry) {
+    const store = (this.store = registry.store);
+    for (const r of kinds) this.resByKey.set(resKeyOf(r.group, r.plural), r);
     this.queue = new WorkQueue((k) => this.process(k), 4, (k, e) => console.error(`garbage collector: ${k}: ${(e as Error).message}`));
     this.unsubscribe = store.onApplied((evs) => this.observe(evs));
-    for (const r of registry) {
+    for (const r of kinds) {
       if (r.verbs && !r.verbs.includes("list")) continue;
       const res = resKeyOf(r.group, r.plural);
       for (const o of store.list(res, undefined).items) this.index(res, o);
@@ -95,7 +99,7 @@ export class GarbageCollector {
   }
 
   private ctx(): WriteCtx {
-    return { store: this.store, manager: "skiff-garbage-collector", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+    return writeCtx(controllerUser("generic-garbage-collector"), "skiff-garbage-collector");
   }
 
   private async process(key: string): Promise<void> {
@@ -138,7 +142,7 @@ export class GarbageCollector {
     const r = this.resByKey.get(ref.res);
     if (!r) return;
     try {
-      await deleteObject(this.ctx(), r, ref.ns, ref.name, { propagationPolicy: policy });
+      await this.registry.delete(this.ctx(), r, ref.ns, ref.name, { propagationPolicy: policy });
     } catch (e) {
       if (!(e instanceof ApiError && e.code === 404)) throw e;
     }
@@ -149,7 +153,7 @@ export class GarbageCollector {
     const r = this.resByKey.get(ref.res);
     if (!r) return;
     try {
-      await updateObject(this.ctx(), r, ref.ns, ref.name, (o) => {
+      await this.registry.update(this.ctx(), r, ref.ns, ref.name, (o) => {
         o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((x: any) => x.uid !== uid);
         if (!o.metadata.ownerReferences.length) delete o.metadata.ownerReferences;
         return o;
@@ -161,7 +165,7 @@ export class GarbageCollector {
 
   private async removeFinalizer(r: RegisteredResource, ref: Ref, f: string): Promise<void> {
     try {
-      await updateObject(this.ctx(), r, ref.ns, ref.name, (o) => {
+      await this.registry.update(this.ctx(), r, ref.ns, ref.name, (o) => {
         o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((x: string) => x !== f);
         if (!o.metadata.finalizers.length) delete o.metadata.finalizers;
         return o;

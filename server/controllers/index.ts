@@ -1,6 +1,7 @@
 // Start and stop every in-process controller (and the scheduler) as one unit, so leadership
-// changes can move them: `const c = startControllers(store); ... await c.stop();`
-import type { Store } from "../store/store";
+// changes can move them: `const c = startControllers(registry); ... await c.stop();`
+import { controllerUser } from "../registry/ctx";
+import type { Registry } from "../registry/registry";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
@@ -56,12 +57,13 @@ const ALL: Record<string, (rt: Runtime) => Controller> = {
   endpointslice: (rt) => new EndpointSliceController(rt),
 };
 
-export function startControllers(store: Store, opts: StartOptions = {}): RunningControllers {
+export function startControllers(registry: Registry, opts: StartOptions = {}): RunningControllers {
+  const store = registry.store;
   const { scheduler: schedOpt, only, skip = [], apiServers, ...rest } = opts;
   const o: ControllerOptions = { ...defaultOptions(), ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } as ControllerOptions;
   const informers = new InformerFactory(store);
-  const events = new EventRecorder(store);
-  const rt: Runtime = { store, informers, events, opts: o };
+  const events = new EventRecorder(registry);
+  const rt: Runtime = { store, registry, informers, events, opts: o };
   const names = (only ?? Object.keys(ALL)).filter((n) => !skip.includes(n));
   const controllers = names.filter((n) => ALL[n]).map((n) => ALL[n]!(rt));
   const want = (n: string) => (!only || only.includes(n)) && !skip.includes(n);
@@ -70,10 +72,10 @@ export function startControllers(store: Store, opts: StartOptions = {}): Running
   informers.start();
   for (const c of controllers) void c.run();
   scheduler?.start();
-  const gc = want("garbagecollector") ? new GarbageCollector(store) : undefined;
-  const nsc = want("namespace") ? new NamespaceController(store) : undefined;
-  const ttl = want("eventttl") ? new EventTtlController(store) : undefined;
-  const eps = apiServers && want("apiserverendpoints") ? new ApiServerEndpoints(new Api(store, "skiff-apiserver-endpoints"), apiServers) : undefined;
+  const gc = want("garbagecollector") ? new GarbageCollector(registry) : undefined;
+  const nsc = want("namespace") ? new NamespaceController(registry) : undefined;
+  const ttl = want("eventttl") ? new EventTtlController(registry) : undefined;
+  const eps = apiServers && want("apiserverendpoints") ? new ApiServerEndpoints(new Api(registry, controllerUser("apiserver-endpoints"), "skiff-apiserver-endpoints"), apiServers) : undefined;
   return {
     runtime: rt,
     controllers,

@@ -3,8 +3,8 @@
 // activeDeadlineSeconds or a podFailurePolicy FailJob rule; Complete/Failed conditions for
 // `kubectl wait`, and ttlSecondsAfterFinished clean-up. Pods are counted from the pods
 // themselves (a Job's pods stay until the Job goes), never decreasing.
-import { timestamp } from "../api/object-meta";
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { timestamp } from "../registry/meta";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";

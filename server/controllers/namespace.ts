@@ -1,18 +1,22 @@
 // Namespace lifecycle: a namespace being deleted has everything in it deleted, then its
 // "kubernetes" finalizer removed so it goes away itself.
-import { registry } from "../../schemas/registry";
+import { registry as kinds } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import type { Store } from "../store/store";
 import { ApiError } from "../errors";
-import { deleteObject, updateObject, type WriteCtx } from "../api/write";
+import { controllerUser, writeCtx, type WriteCtx } from "../registry/ctx";
+import type { Registry } from "../registry/registry";
 import { WorkQueue } from "./queue";
 
 export class NamespaceController {
   private queue: WorkQueue;
   private unsubscribe: () => void;
-  private namespaced = registry.filter((r) => r.namespaced && (!r.verbs || r.verbs.includes("list")));
+  private namespaced = kinds.filter((r) => r.namespaced && (!r.verbs || r.verbs.includes("list")));
 
-  constructor(private readonly store: Store) {
+  private readonly store: Store;
+
+  constructor(private readonly registry: Registry) {
+    const store = (this.store = registry.store);
     this.queue = new WorkQueue((ns) => this.process(ns), 2, (k, e) => console.error(`namespace controller: ${k}: ${(e as Error).message}`));
     this.unsubscribe = store.onApplied((events) => {
       for (const e of events) {
@@ -29,7 +33,7 @@ export class NamespaceController {
   }
 
   private ctx(): WriteCtx {
-    return { store: this.store, manager: "skiff-namespace-controller", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+    return writeCtx(controllerUser("namespace-controller"), "skiff-namespace-controller");
   }
 
   private async process(name: string): Promise<void> {
@@ -42,7 +46,7 @@ export class NamespaceController {
       for (const o of items) {
         if (o.metadata?.deletionTimestamp) continue;
         try {
-          await deleteObject(this.ctx(), r, name, o.metadata.name, { propagationPolicy: "Background" });
+          await this.registry.delete(this.ctx(), r, name, o.metadata.name, { propagationPolicy: "Background" });
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 404)) throw e;
         }
@@ -53,9 +57,9 @@ export class NamespaceController {
       setTimeout(() => this.queue.add(name), 1000).unref?.();
       return;
     }
-    const r = registry.find((x) => x.group === "" && x.plural === "namespaces")!;
+    const r = kinds.find((x) => x.group === "" && x.plural === "namespaces")!;
     try {
-      await updateObject(this.ctx(), r, "", name, (o) => {
+      await this.registry.update(this.ctx(), r, "", name, (o) => {
         o.spec = { ...(o.spec ?? {}), finalizers: (o.spec?.finalizers ?? []).filter((f: string) => f !== "kubernetes") };
         if (!o.spec.finalizers.length) delete o.spec.finalizers;
         return o;

@@ -4,7 +4,7 @@
 // evicts pods that do not tolerate a node's NoExecute taints, after their tolerationSeconds
 // (pods without a not-ready/unreachable toleration get DefaultTolerationSeconds, as the
 // admission plugin would have added).
-import { timestamp } from "../api/object-meta";
+import { timestamp } from "../registry/meta";
 import { tolerates } from "../scheduler/predicates";
 import { Controller, type Runtime } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";

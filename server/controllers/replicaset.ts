@@ -1,7 +1,7 @@
 // ReplicaSet: keep spec.replicas pods matching the selector, adopting orphans and releasing
 // pods that stopped matching; when scaling down prefer unscheduled, pending, not-ready and
 // newest pods (Kubernetes' ActivePods ranking).
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf, controllerRef } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";

@@ -2,7 +2,7 @@
 // per ordinal (kept when the pod goes), OrderedReady (one at a time, in order, each Running
 // and Ready before the next; scale down from the highest) or Parallel, RollingUpdate from the
 // highest ordinal down to `partition`, or OnDelete; ControllerRevisions for rollout history.
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf, isAlreadyExists } from "./runtime/api";
 import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";

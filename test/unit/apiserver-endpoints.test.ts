@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootstrap } from "../../server/bootstrap";
+import { APISERVER_USER } from "../../server/registry/ctx";
+import { newRegistry } from "../../server/registry/index";
 import { addressOf, ApiServerEndpoints, subsetsOf } from "../../server/controllers/apiserver-endpoints";
 import { Api } from "../../server/controllers/runtime/api";
 import { Store } from "../../server/store/store";
@@ -21,9 +23,10 @@ test("default/kubernetes follows the live servers; a server is dropped after thr
   const dir = mkdtempSync(join(tmpdir(), "skiff-apieps-"));
   const store = new Store({ dataDir: dir });
   try {
-    await bootstrap(store);
+    const registry = newRegistry(store);
+    await bootstrap(registry);
     let live = ["https://10.0.0.1:6443", "https://10.0.0.2:6443"];
-    const c = new ApiServerEndpoints(new Api(store, "t"), () => live, 1e9);
+    const c = new ApiServerEndpoints(new Api(registry, APISERVER_USER, "t"), () => live, 1e9);
     await Bun.sleep(10); // the first sync runs at construction
     const ips = () => store.get("endpoints", "default", "kubernetes")?.obj.subsets?.flatMap((s: any) => s.addresses.map((a: any) => a.ip));
     expect(ips()).toEqual(["10.0.0.1", "10.0.0.2"]);

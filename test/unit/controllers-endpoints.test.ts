@@ -4,7 +4,7 @@
 // when nothing changed.
 import { afterEach, expect, test } from "bun:test";
 import { startTestCluster, type TestCluster } from "../../server/controllers/testing/harness";
-import { timestamp } from "../../server/api/object-meta";
+import { timestamp } from "../../server/registry/meta";
 
 let c: TestCluster;
 afterEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PatchError, recordUpdate, serverSideApply } from "../../server/api/patch/index";
+import { PatchError, recordUpdate, serverSideApply } from "../../server/registry/patch/index";
 import { Deploy, Pod } from "./patch-fixtures";
 
 const T1 = "2024-01-01T00:00:00Z";

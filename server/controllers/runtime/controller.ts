@@ -1,5 +1,7 @@
 // What every controller shares: the store, the shared informers, the event recorder and
 // options, plus a base class that owns a work queue and calls reconcile(key).
+import { controllerUser } from "../../registry/ctx";
+import type { Registry } from "../../registry/registry";
 import type { Store } from "../../store/store";
 import { Api } from "./api";
 import type { EventRecorder } from "./events";
@@ -35,7 +37,10 @@ export function defaultOptions(): ControllerOptions {
 }
 
 export interface Runtime {
+  /** registry.store: what informers read. */
   store: Store;
+  /** Every write goes through it, as the controller's own user. */
+  registry: Registry;
   informers: InformerFactory;
   events: EventRecorder;
   opts: ControllerOptions;
@@ -53,7 +58,7 @@ export abstract class Controller {
     readonly name: string,
     concurrency = 4,
   ) {
-    this.api = new Api(rt.store, `skiff-${name}-controller`);
+    this.api = new Api(rt.registry, controllerUser(`${name}-controller`), `skiff-${name}-controller`);
     this.queue = new WorkQueue((k) => this.reconcile(k), concurrency, (k, e) => {
       if ((e as any)?.code === 409) return; // lost a race: the retry sees fresh state
       console.error(`${name} controller: ${k}: ${(e as Error)?.stack ?? e}`);

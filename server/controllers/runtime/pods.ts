@@ -1,6 +1,6 @@
 // Pod facts the workload controllers share: activity, readiness, availability, and making a
 // pod from a template.
-import { timestamp } from "../../api/object-meta";
+import { timestamp } from "../../registry/meta";
 import { controllerRef, type Kind } from "./api";
 
 export const isTerminating = (p: any) => !!p?.metadata?.deletionTimestamp;

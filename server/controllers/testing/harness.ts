@@ -7,10 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkObject } from "../../../schemas/derive/check";
 import { bootstrap } from "../../bootstrap";
+import { APISERVER_USER } from "../../registry/ctx";
+import { newRegistry } from "../../registry/index";
 import { Store } from "../../store/store";
 import { startControllers, type RunningControllers, type StartOptions } from "../index";
 import { Api, resource, type Kind } from "../runtime/api";
-import { timestamp } from "../../api/object-meta";
+import { timestamp } from "../../registry/meta";
 
 export interface TestCluster {
   store: Store;
@@ -37,9 +39,10 @@ const resKey = (kind: Kind) => {
 export async function startTestCluster(opts: StartOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-ctl-test-"));
   const store = new Store({ dataDir: dir, synchronous: "OFF" });
-  await bootstrap(store);
-  const start = () => startControllers(store, { jobBackoffBaseMs: 50, ...opts });
-  const api = new Api(store, "test");
+  const registry = newRegistry(store);
+  await bootstrap(registry);
+  const start = () => startControllers(registry, { jobBackoffBaseMs: 50, ...opts });
+  const api = new Api(registry, APISERVER_USER, "test");
   const kubelet = { enabled: true, exitCodes: new Map<string, number>() };
   const starting = new Set<string>();
   const unsub = store.onApplied((events) => {

@@ -1,5 +1,8 @@
-// Label and field selectors as Kubernetes parses them (k8s.io/apimachinery/pkg/labels, fields).
-import { badRequest } from "../errors";
+// Label selectors as Kubernetes parses, matches and prints them (k8s.io/apimachinery/pkg/labels
+// and metav1.LabelSelector): the one copy the server, the CLI and the printers share.
+
+/** A selector that does not parse; the server answers it with a 400 that carries the message. */
+export class SelectorError extends Error {}
 
 export type LabelRequirement =
   | { key: string; op: "=" | "!="; values: [string] }
@@ -10,13 +13,13 @@ export type LabelRequirement =
 const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-/** Parse "a=b,c!=d,e in (x,y),f notin (z),g,!h,n>3". Throws a 400 naming the problem. */
+/** Parse "a=b,c!=d,e in (x,y),f notin (z),g,!h,n>3". Throws a SelectorError naming the problem. */
 export function parseLabelSelector(s: string): LabelRequirement[] {
   const reqs: LabelRequirement[] = [];
   let i = 0;
   const src = s.trim();
   const fail = (why: string): never => {
-    throw badRequest(`unable to parse requirement: ${why} (in label selector "${s}")`);
+    throw new SelectorError(`unable to parse requirement: ${why} (in label selector "${s}")`);
   };
   const ws = () => {
     while (i < src.length && src[i] === " ") i++;
@@ -129,44 +132,6 @@ export function matchLabels(reqs: LabelRequirement[], labels: Record<string, str
     }
   }
   return true;
-}
-
-export interface FieldRequirement {
-  field: string;
-  op: "=" | "!=";
-  value: string;
-}
-
-/** Parse "metadata.name=x,spec.nodeName!=y" (with \\ escapes for , = ! like Kubernetes). */
-export function parseFieldSelector(s: string): FieldRequirement[] {
-  const out: FieldRequirement[] = [];
-  for (const part of splitUnescaped(s.trim(), ",")) {
-    if (!part) continue;
-    const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(part);
-    if (!m) throw badRequest(`invalid field selector: "${part}": expected field=value, field==value or field!=value`);
-    out.push({ field: m[1]!.trim(), op: m[2] === "!=" ? "!=" : "=", value: unescape(m[3]!) });
-  }
-  return out;
-}
-
-function splitUnescaped(s: string, sep: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === "\\" && i + 1 < s.length) {
-      cur += s[i]! + s[i + 1]!;
-      i++;
-    } else if (s[i] === sep) {
-      out.push(cur);
-      cur = "";
-    } else cur += s[i];
-  }
-  out.push(cur);
-  return out;
-}
-
-function unescape(s: string): string {
-  return s.replace(/\\(.)/g, "$1");
 }
 
 /** Label selector object (matchLabels/matchExpressions) → requirements. */
