@@ -1,14 +1,7 @@
 // Events expire (Kubernetes' --event-ttl, default 1 h), so a busy cluster's database stays
-// bounded. A sweep a minute deletes events whose last occurrence is older than the TTL.
-import { findByKind } from "../../schemas/registry";
-import { ApiError } from "../errors";
-import { controllerUser, writeCtx } from "../registry/ctx";
-import type { Registry } from "../registry/registry";
-
-export function eventTtlMs(): number {
-  const s = Number(process.env.SKIFF_EVENT_TTL_SECONDS);
-  return Number.isFinite(s) && s > 0 ? s * 1000 : 3600_000;
-}
+// bounded. Each event is looked at when it changes and again when its TTL runs out.
+import { Controller, type Runtime } from "./runtime/controller";
+import { objKey, splitKey, type Informer } from "./runtime/informer";
 
 function lastSeen(e: any): number {
   const t = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
@@ -16,43 +9,24 @@ function lastSeen(e: any): number {
   return Number.isFinite(ms) ? ms : 0;
 }
 
-export class EventTtlController {
-  private timer: ReturnType<typeof setInterval>;
-  private running = false;
+export class EventTtlController extends Controller {
+  private events: Informer;
 
-  constructor(
-    private readonly registry: Registry,
-    private readonly ttlMs = eventTtlMs(),
-    everyMs = 60_000,
-  ) {
-    this.timer = setInterval(() => void this.sweep(), everyMs);
-    this.timer.unref?.();
+  constructor(rt: Runtime) {
+    super(rt, "eventttl", 2);
+    this.events = this.informer("events");
+    this.events.addHandler({ add: (e) => this.queue.add(objKey(e)), update: (_, e) => this.queue.add(objKey(e)) });
   }
 
-  /** Delete expired events; returns how many. */
-  async sweep(now = Date.now()): Promise<number> {
-    if (this.running) return 0;
-    this.running = true;
-    const r = findByKind("v1", "Event")!;
-    const ctx = writeCtx(controllerUser("event-ttl-controller"), "skiff-event-ttl");
-    let n = 0;
-    try {
-      for (const e of this.registry.store.list("events", undefined).items) {
-        if (now - lastSeen(e) < this.ttlMs) continue;
-        try {
-          await this.registry.delete(ctx, r, e.metadata.namespace, e.metadata.name, {});
-          n++;
-        } catch (err) {
-          if (!(err instanceof ApiError && err.code === 404)) throw err;
-        }
-      }
-    } finally {
-      this.running = false;
+  async reconcile(key: string): Promise<void> {
+    const e = this.events.get(key);
+    if (!e) return;
+    const left = lastSeen(e) + this.rt.opts.eventTtlMs - this.now();
+    if (left > 0) {
+      this.queue.addAfter(key, left);
+      return;
     }
-    return n;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
+    const { ns, name } = splitKey(key);
+    await this.api.delete("Event", ns, name, { preconditions: { uid: e.metadata.uid } });
   }
 }

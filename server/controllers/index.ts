@@ -1,6 +1,5 @@
 // Start and stop every in-process controller (and the scheduler) as one unit, so leadership
 // changes can move them: `const c = startControllers(registry); ... await c.stop();`
-import { controllerUser } from "../registry/ctx";
 import type { Registry } from "../registry/registry";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { ApiServerEndpoints } from "./apiserver-endpoints";
@@ -16,7 +15,6 @@ import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
 import { ReplicaSetController } from "./replicaset";
-import { Api } from "./runtime/api";
 import { defaultOptions, type Controller, type ControllerOptions, type Runtime } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
@@ -42,7 +40,8 @@ export interface RunningControllers {
   stop(): Promise<void>;
 }
 
-const ALL: Record<string, (rt: Runtime) => Controller> = {
+/** Every controller by name; undefined when its options say it does not run. */
+const ALL: Record<string, (rt: Runtime, o: StartOptions) => Controller | undefined> = {
   replicaset: (rt) => new ReplicaSetController(rt),
   deployment: (rt) => new DeploymentController(rt),
   statefulset: (rt) => new StatefulSetController(rt),
@@ -55,6 +54,10 @@ const ALL: Record<string, (rt: Runtime) => Controller> = {
   volumebinder: (rt) => new VolumeBinderController(rt),
   endpoints: (rt) => new EndpointsController(rt),
   endpointslice: (rt) => new EndpointSliceController(rt),
+  garbagecollector: (rt) => new GarbageCollector(rt),
+  namespace: (rt) => new NamespaceController(rt),
+  eventttl: (rt) => new EventTtlController(rt),
+  apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 
 export function startControllers(registry: Registry, opts: StartOptions = {}): RunningControllers {
@@ -65,17 +68,13 @@ export function startControllers(registry: Registry, opts: StartOptions = {}): R
   const events = new EventRecorder(registry);
   const rt: Runtime = { store, registry, informers, events, opts: o };
   const names = (only ?? Object.keys(ALL)).filter((n) => !skip.includes(n));
-  const controllers = names.filter((n) => ALL[n]).map((n) => ALL[n]!(rt));
+  const controllers = names.flatMap((n) => ALL[n]?.(rt, opts) ?? []);
   const want = (n: string) => (!only || only.includes(n)) && !skip.includes(n);
   const wantSched = schedOpt !== false && want("scheduler");
   const scheduler = wantSched ? new Scheduler(rt, typeof schedOpt === "object" ? schedOpt : {}) : undefined;
   informers.start();
   for (const c of controllers) void c.run();
   scheduler?.start();
-  const gc = want("garbagecollector") ? new GarbageCollector(registry) : undefined;
-  const nsc = want("namespace") ? new NamespaceController(registry) : undefined;
-  const ttl = want("eventttl") ? new EventTtlController(registry) : undefined;
-  const eps = apiServers && want("apiserverendpoints") ? new ApiServerEndpoints(new Api(registry, controllerUser("apiserver-endpoints"), "skiff-apiserver-endpoints"), apiServers) : undefined;
   return {
     runtime: rt,
     controllers,
@@ -83,10 +82,6 @@ export function startControllers(registry: Registry, opts: StartOptions = {}): R
     async stop() {
       scheduler?.stop();
       for (const c of controllers) c.stop();
-      gc?.stop();
-      nsc?.stop();
-      ttl?.stop();
-      eps?.stop();
       events.stop();
       informers.stop();
     },

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootstrap } from "../../server/bootstrap";
-import { APISERVER_USER } from "../../server/registry/ctx";
 import { newRegistry } from "../../server/registry/index";
 import { addressOf, ApiServerEndpoints, subsetsOf } from "../../server/controllers/apiserver-endpoints";
-import { Api } from "../../server/controllers/runtime/api";
+import { startControllers } from "../../server/controllers/index";
+import { until } from "../harness/wait";
 import { Store } from "../../server/store/store";
 
 test("API URLs become Endpoints subsets, one per port; hostnames are skipped", () => {
@@ -26,9 +26,11 @@ test("default/kubernetes follows the live servers; a server is dropped after thr
     const registry = newRegistry(store);
     await bootstrap(registry);
     let live = ["https://10.0.0.1:6443", "https://10.0.0.2:6443"];
-    const c = new ApiServerEndpoints(new Api(registry, APISERVER_USER, "t"), () => live, 1e9);
-    await Bun.sleep(10); // the first sync runs at construction
+    const running = startControllers(registry, { only: [], scheduler: false });
+    const c = new ApiServerEndpoints(running.runtime, () => live, 1e9);
+    void c.run(); // the first sync runs once its cache has synced
     const ips = () => store.get("endpoints", "default", "kubernetes")?.obj.subsets?.flatMap((s: any) => s.addresses.map((a: any) => a.ip));
+    await until("the first sync", () => ips()?.length === 2, 2000, 5);
     expect(ips()).toEqual(["10.0.0.1", "10.0.0.2"]);
     const rv = store.get("endpoints", "default", "kubernetes")!.obj.metadata.resourceVersion;
     expect(await c.sync()).toBeUndefined();
@@ -43,6 +45,7 @@ test("default/kubernetes follows the live servers; a server is dropped after thr
     await c.sync();
     expect(ips()).toEqual(["10.0.0.1", "10.0.0.3"]);
     c.stop();
+    await running.stop();
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

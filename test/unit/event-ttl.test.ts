@@ -3,28 +3,30 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findByKind } from "../../schemas/registry";
-import { writeCtx, APISERVER_USER } from "../../server/registry/ctx";
-import { newRegistry } from "../../server/registry/index";
 import { bootstrap } from "../../server/bootstrap";
-import { EventTtlController } from "../../server/controllers/event-ttl";
+import { startControllers } from "../../server/controllers/index";
+import { APISERVER_USER, writeCtx } from "../../server/registry/ctx";
+import { newRegistry } from "../../server/registry/index";
 import { Store } from "../../server/store/store";
+import { until } from "../harness/wait";
 
-test("events older than the TTL are deleted, recent ones kept", async () => {
+test("events older than the TTL are deleted, recent ones kept until theirs runs out", async () => {
   const dir = mkdtempSync(join(tmpdir(), "skiff-ttl-"));
   const store = new Store({ dataDir: dir });
+  const running = startControllers(newRegistry(store), { only: ["eventttl"], scheduler: false, eventTtlMs: 2000 });
   try {
-    const registry = newRegistry(store);
+    const registry = running.runtime.registry;
     await bootstrap(registry);
     const ctx = writeCtx(APISERVER_USER, "t");
     const r = findByKind("v1", "Event")!;
-    const ev = (name: string, last: string) => ({ apiVersion: "v1", kind: "Event", metadata: { name }, involvedObject: { kind: "Pod", name: "p", namespace: "default" }, reason: "R", message: "m", type: "Normal", lastTimestamp: last });
-    await registry.create(ctx, r, "default", ev("old", "2026-01-01T00:00:00Z"));
-    await registry.create(ctx, r, "default", ev("new", "2026-01-01T00:59:00Z"));
-    const c = new EventTtlController(registry, 3600_000, 1e9);
-    expect(await c.sweep(Date.parse("2026-01-01T01:30:00Z"))).toBe(1);
-    c.stop();
-    expect(store.list("events", "default").items.map((e) => e.metadata.name)).toEqual(["new"]);
+    const ev = (name: string, last: Date) => ({ apiVersion: "v1", kind: "Event", metadata: { name }, involvedObject: { kind: "Pod", name: "p", namespace: "default" }, reason: "R", message: "m", type: "Normal", lastTimestamp: last.toISOString().replace(/\.\d+Z$/, "Z") });
+    await registry.create(ctx, r, "default", ev("old", new Date(Date.now() - 3_000)));
+    await registry.create(ctx, r, "default", ev("new", new Date()));
+    const names = () => store.list("events", "default").items.map((e) => e.metadata.name);
+    await until("the old event gone", () => names().join() === "new", 2000, 20);
+    await until("the new event gone after its TTL", () => names().length === 0, 5000, 50);
   } finally {
+    await running.stop();
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -38,6 +38,8 @@ export function resource(kind: string): RegisteredResource {
   return r;
 }
 
+const resolve = (k: Kind | RegisteredResource) => (typeof k === "string" ? resource(k) : k);
+
 export function isNotFound(e: unknown): boolean {
   return e instanceof ApiError && e.code === 404;
 }
@@ -73,9 +75,9 @@ export class Api {
   }
 
   /** Update via a function of the current object; undefined when it is gone. */
-  async update(kind: Kind, ns: string, name: string, f: (cur: any) => any, opts: { status?: boolean } = {}): Promise<any | undefined> {
+  async update(kind: Kind | RegisteredResource, ns: string, name: string, f: (cur: any) => any, opts: { status?: boolean; sub?: string } = {}): Promise<any | undefined> {
     try {
-      const { obj } = await this.registry.update(this.ctx(), resource(kind), ns, name, f, { sub: opts.status ? "status" : undefined, retries: 10 });
+      const { obj } = await this.registry.update(this.ctx(), resolve(kind), ns, name, f, { sub: opts.status ? "status" : opts.sub, retries: 10 });
       return obj;
     } catch (e) {
       if (isNotFound(e)) return undefined;
@@ -88,9 +90,9 @@ export class Api {
   }
 
   /** Delete; false when it was already gone. */
-  async delete(kind: Kind, ns: string, name: string, opts: DeleteOpts = {}): Promise<boolean> {
+  async delete(kind: Kind | RegisteredResource, ns: string, name: string, opts: DeleteOpts = {}): Promise<boolean> {
     try {
-      await this.registry.delete(this.ctx(), resource(kind), ns, name, opts);
+      await this.registry.delete(this.ctx(), resolve(kind), ns, name, opts);
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;

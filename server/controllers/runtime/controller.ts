@@ -16,6 +16,8 @@ export interface ControllerOptions {
   defaultTolerationSeconds: number;
   /** Job pod-failure back-off base (Kubernetes: 10 s, doubling, capped at 6 min). */
   jobBackoffBaseMs: number;
+  /** How long an Event is kept after it last happened (kube-apiserver --event-ttl: 1 h). */
+  eventTtlMs: number;
   /** Where local-path volumes live on nodes. */
   localPathRoot: string;
   /** Clock (tests). */
@@ -31,6 +33,7 @@ export function defaultOptions(): ControllerOptions {
     nodeMonitorGracePeriodMs: env("SKIFF_NODE_MONITOR_GRACE_SECONDS", 40) * 1000,
     defaultTolerationSeconds: env("SKIFF_DEFAULT_TOLERATION_SECONDS", 300),
     jobBackoffBaseMs: env("SKIFF_JOB_BACKOFF_MS", 10_000),
+    eventTtlMs: env("SKIFF_EVENT_TTL_SECONDS", 3600) * 1000,
     localPathRoot: process.env.SKIFF_LOCAL_PATH_ROOT ?? "/var/lib/skiff/storage",
     now: () => Date.now(),
   };
@@ -70,6 +73,13 @@ export abstract class Controller {
   /** The shared informer for res, recorded as one this controller reads. */
   protected informer(res: ResKey): Informer {
     const i = this.rt.informers.for(res);
+    this.reads.add(i);
+    return i;
+  }
+
+  /** The shared metadata-only informer for res, recorded as one this controller reads. */
+  protected metadataInformer(res: ResKey): Informer {
+    const i = this.rt.informers.metadata(res);
     this.reads.add(i);
     return i;
   }
