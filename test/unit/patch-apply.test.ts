@@ -255,23 +255,6 @@ describe("recordUpdate", () => {
     v2.metadata.managedFields = [{}];
     expect(recordUpdate(v1, v2, { manager: "bob", apiVersion: "v1", now: T2, root: undefined })).toEqual([]);
   });
-
-  test("ConfigMap update is well under 0.1 ms", () => {
-    const data: Record<string, string> = {};
-    for (let i = 0; i < 10; i++) data["key" + i] = "value" + i;
-    const v1: any = cm(data);
-    v1.metadata.labels = { app: "x" };
-    v1.metadata.managedFields = recordUpdate(undefined, v1, { manager: "alice", apiVersion: "v1", now: T1, root: undefined });
-    const v2: any = structuredClone(v1);
-    v2.data.key3 = "new";
-    const opts = { manager: "bob", apiVersion: "v1", now: T2, root: undefined };
-    for (let i = 0; i < 2000; i++) recordUpdate(v1, v2, opts);
-    const n = 10000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) recordUpdate(v1, v2, opts);
-    const per = (performance.now() - t0) / n;
-    expect(per).toBeLessThan(0.1);
-  });
 });
 
 describe("server-side apply system metadata", () => {
