@@ -2,7 +2,7 @@
 // ConfigMap, Secret, Namespace; a generic one otherwise) followed by the object's Events.
 import { ApiError, resourcePath, type KubeClient } from "../../lib/client";
 import { findByKind, type RegisteredResource } from "../../schemas/registry";
-import { err, makeCtx, out, parseFlags, parseTypeNames, reportError, formatError, type FlagSpec } from "./common";
+import { err, forEachTarget, makeCtx, out, parseFlags, parseTypeNames, reportError, type FlagSpec } from "./common";
 import { age, tabwrite } from "./printers";
 
 const spec: FlagSpec = {
@@ -25,33 +25,25 @@ export async function run(args: string[]): Promise<number> {
         else targets.push([r, undefined]);
       }
     const allNs = !!p.flags["all-namespaces"];
-    let failed = false;
     let first = true;
-    for (const [r, name] of targets) {
+    const failed = await forEachTarget(targets, async ([r, name]) => {
       const ns = r.namespaced ? (allNs ? undefined : ctx.namespace) : undefined;
       let objs: any[];
-      try {
-        if (name !== undefined) objs = [await ctx.client.get(resourcePath(r, ns, name))];
-        else {
-          const list = await ctx.client.list(resourcePath(r, ns), { labelSelector: p.flags.selector });
-          objs = list.items ?? [];
-          if (!objs.length) {
-            err(r.namespaced && !allNs ? `No resources found in ${ctx.namespace} namespace.\n` : "No resources found\n");
-            continue;
-          }
+      if (name !== undefined) objs = [await ctx.client.get(resourcePath(r, ns, name))];
+      else {
+        const list = await ctx.client.list(resourcePath(r, ns), { labelSelector: p.flags.selector });
+        objs = list.items ?? [];
+        if (!objs.length) {
+          err(r.namespaced && !allNs ? `No resources found in ${ctx.namespace} namespace.\n` : "No resources found\n");
+          return;
         }
-      } catch (e) {
-        // kubectl names the plural resource when the object is missing.
-        failed = true;
-        err(formatError(e) + "\n");
-        continue;
       }
       for (const o of objs) {
         if (!first) out("\n\n");
         first = false;
         out(await describe(ctx.client, r, o, p.flags["show-events"]));
       }
-    }
+    });
     return failed ? 1 : 0;
   } catch (e) {
     return reportError(e);

@@ -11,13 +11,13 @@ import {
   formatLabelSelector,
   humanDuration,
   int,
-  isObj,
   layoutContainers,
   nameCol,
   parseTime,
   since,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
 
 /** hasJobCondition: the first condition of the type decides. */
 function hasJobCondition(conditions: unknown, type: string): boolean {

@@ -10,7 +10,6 @@ import {
   formatLabels,
   humanDuration,
   int,
-  isObj,
   joinHostPort,
   layoutContainers,
   mapLen,
@@ -22,6 +21,7 @@ import {
   sortedSet,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
 
 // ---------------------------------------------------------------------------------------------
 // Pod

@@ -3,6 +3,7 @@
 // k8s.io/kubernetes/pkg/printers/internalversion/printers.go. Everything here is a pure
 // function that tolerates missing / malformed input.
 import type { Column } from "../registry";
+import { isObj } from "../helpers/json";
 
 export type Cell = string | number | boolean | null;
 
@@ -73,10 +74,6 @@ export function int(v: unknown): number {
 
 export function arr(v: unknown): any[] {
   return Array.isArray(v) ? v : [];
-}
-
-export function isObj(v: unknown): v is Record<string, any> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export function obj(v: unknown): Record<string, any> {

@@ -10,13 +10,13 @@ import {
   humanDuration,
   int,
   intOrString,
-  isObj,
   labelSelectorString,
   nameCol,
   obj,
   quantityPtr,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
 
 // ---------------------------------------------------------------------------------------------
 // storage.k8s.io

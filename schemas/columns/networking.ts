@@ -5,13 +5,13 @@ import {
   arr,
   col,
   formatLabelSelector,
-  isObj,
   listWithMore,
   nameCol,
   obj,
   sortedSet,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
 
 function formatHosts(rules: unknown): string {
   const rs = arr(rules);

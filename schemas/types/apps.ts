@@ -21,6 +21,7 @@ import { PodTemplateSpec } from "./pod";
 import { defaultPodSpec } from "./pod-defaults";
 import { validatePodSpec } from "./pod-validation";
 import { PersistentVolumeClaim, defaultPersistentVolumeClaim } from "./core";
+import { deepEqual, isObj } from "../helpers/json";
 
 const conditionStatus = strEnum(["True", "False", "Unknown"]);
 
@@ -237,29 +238,11 @@ export const ControllerRevision = obj("io.k8s.api.apps.v1.ControllerRevision", (
 // =============================================================================================
 // Shared workload helpers (also used by batch.ts).
 
-const isObj = (v: unknown): v is Record<string, any> => !!v && typeof v === "object" && !Array.isArray(v);
-
 /** Go's %#v of a map[string]string: `map[string]string{"a":"b"}`, keys sorted; nil map as `map[string]string(nil)`. */
 export function formatGoStringMap(m: unknown): string {
   if (!isObj(m)) return "map[string]string(nil)";
   const keys = Object.keys(m).sort();
   return `map[string]string{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(String(m[k]))}`).join(", ")}}`;
-}
-
-/** Structural equality of JSON values (Go's apiequality.Semantic.DeepEqual, near enough). */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => deepEqual(x, b[i]));
-  }
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    if (ka.length !== kb.length) return false;
-    return ka.every((k) => deepEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 export function selectorIsEmpty(sel: any): boolean {
@@ -464,7 +447,7 @@ const ensure = (o: any, k: string): any => {
   if (!isObj(o[k])) o[k] = {};
   return o[k];
 };
-export { ensure as ensureObj, isObj };
+export { ensure as ensureObj };
 
 // =============================================================================================
 // Defaulting (pkg/apis/apps/v1/defaults.go)

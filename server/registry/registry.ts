@@ -4,7 +4,6 @@
 // command goes to the store. Non-deterministic values (uid, timestamps, generated names,
 // allocations) are decided here, before proposal, so applying the command is deterministic.
 import { checkObject } from "../../schemas/derive/check";
-import { deepEqual } from "../../schemas/helpers/equal";
 import type { FieldError, RegisteredResource } from "../../schemas/registry";
 import { validateObjectMeta } from "../../schemas/validation";
 import type { AdmissionChain } from "../admission/chain";
@@ -16,6 +15,7 @@ import type { WriteCtx } from "./ctx";
 import { randomSuffix, timestamp } from "./meta";
 import { recordUpdate } from "./patch/index";
 import type { Strategy, StrategyCtx } from "./strategy";
+import { deepEqual } from "../../schemas/helpers/json";
 
 export interface UpdateOpts {
   /** "" or undefined: the main resource; "status", "scale", "finalize", ... */

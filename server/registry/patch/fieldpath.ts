@@ -4,7 +4,8 @@
 // FieldsV1 trees are only built when reading or writing metadata.managedFields.
 import { getOwn } from "../../../schemas/json";
 import type { ListTy, Ty } from "../../../schemas/dsl";
-import { childType, deepEqual, isDeclared, isObj } from "./util";
+import { childType, isDeclared } from "./util";
+import { deepEqual, isObj } from "../../../schemas/helpers/json";
 
 export const SEP = "\u0000";
 export type FieldSet = Set<string>;

@@ -2,7 +2,7 @@
 // fieldmanager (k8s.io/apimachinery/pkg/util/managedfields) for Update operations.
 import type { ObjTy } from "../../../schemas/dsl";
 import { type FieldSet, compare, decodeFieldsV1, encodeFieldsV1 } from "./fieldpath";
-import { isObj } from "./util";
+import { isObj } from "../../../schemas/helpers/json";
 
 export interface ManagedFieldsEntry {
   manager: string;
