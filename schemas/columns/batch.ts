@@ -9,7 +9,6 @@ import {
   col,
   deleting,
   formatLabelSelector,
-  humanDuration,
   int,
   layoutContainers,
   nameCol,
@@ -18,6 +17,7 @@ import {
   str,
 } from "./format";
 import { isObj } from "../helpers/json";
+import { humanDuration } from "../helpers/duration";
 
 /** hasJobCondition: the first condition of the type decides. */
 function hasJobCondition(conditions: unknown, type: string): boolean {

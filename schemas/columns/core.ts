@@ -8,7 +8,6 @@ import {
   col,
   deleting,
   formatLabels,
-  humanDuration,
   int,
   joinHostPort,
   layoutContainers,
@@ -22,6 +21,7 @@ import {
   str,
 } from "./format";
 import { isObj } from "../helpers/json";
+import { humanDuration } from "../helpers/duration";
 
 // ---------------------------------------------------------------------------------------------
 // Pod

@@ -7,7 +7,6 @@ import {
   arr,
   col,
   defaultColumns,
-  humanDuration,
   int,
   intOrString,
   labelSelectorString,
@@ -17,6 +16,7 @@ import {
   str,
 } from "./format";
 import { isObj } from "../helpers/json";
+import { humanDuration } from "../helpers/duration";
 
 // ---------------------------------------------------------------------------------------------
 // storage.k8s.io

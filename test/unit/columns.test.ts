@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { columnsByKind, columnsFor, customResourceDefaultColumns, defaultColumns, humanDuration, rowCells } from "../../schemas/columns/index";
+import { columnsByKind, columnsFor, customResourceDefaultColumns, defaultColumns, rowCells } from "../../schemas/columns/index";
+import { humanDuration } from "../../schemas/helpers/duration";
 import { formatLabelSelector, labelSelectorString, parseTime, rfc3339 } from "../../schemas/columns/format";
 import type { Column } from "../../schemas/registry";
 
