@@ -8,7 +8,6 @@ import {
   boolPtr,
   col,
   deleting,
-  formatLabelSelector,
   int,
   layoutContainers,
   nameCol,
@@ -18,6 +17,7 @@ import {
 } from "./format";
 import { isObj } from "../helpers/json";
 import { humanDuration } from "../helpers/duration";
+import { formatLabelSelector } from "../helpers/selectors";
 
 /** hasJobCondition: the first condition of the type decides. */
 function hasJobCondition(conditions: unknown, type: string): boolean {

@@ -189,54 +189,6 @@ export function formatLabels(m: unknown): string {
   return keys.map((k) => `${k}=${str(m[k])}`).join(",");
 }
 
-/**
- * metav1.LabelSelectorAsSelector(sel).String(). Returns undefined when the selector is invalid
- * (the Go function returns an error). A nil or empty selector renders as "".
- */
-export function labelSelectorString(sel: unknown): string | undefined {
-  if (!isObj(sel)) return "";
-  const matchLabels = isObj(sel.matchLabels) ? sel.matchLabels : {};
-  const exprs = arr(sel.matchExpressions);
-  const reqs: { key: string; text: string }[] = [];
-  for (const k of Object.keys(matchLabels)) reqs.push({ key: k, text: `${k}=${str(matchLabels[k])}` });
-  for (const e of exprs) {
-    if (!isObj(e)) return undefined;
-    const key = str(e.key);
-    const values = arr(e.values).map(str);
-    switch (e.operator) {
-      case "In":
-      case "NotIn": {
-        if (values.length === 0) return undefined;
-        const op = e.operator === "In" ? "in" : "notin";
-        reqs.push({ key, text: `${key} ${op} (${goSortStrings(values).join(",")})` });
-        break;
-      }
-      case "Exists":
-        if (values.length !== 0) return undefined;
-        reqs.push({ key, text: key });
-        break;
-      case "DoesNotExist":
-        if (values.length !== 0) return undefined;
-        reqs.push({ key, text: `!${key}` });
-        break;
-      default:
-        return undefined;
-    }
-  }
-  // internalSelector.Add sorts requirements by key.
-  const sorted = reqs
-    .map((r, i) => ({ ...r, i }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
-  return sorted.map((r) => r.text).join(",");
-}
-
-/** metav1.FormatLabelSelector: "<error>" when invalid, "<none>" when empty. */
-export function formatLabelSelector(sel: unknown): string {
-  const s = labelSelectorString(sel);
-  if (s === undefined) return "<error>";
-  return s === "" ? "<none>" : s;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Misc printers.go helpers.
 

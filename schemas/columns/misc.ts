@@ -9,7 +9,6 @@ import {
   defaultColumns,
   int,
   intOrString,
-  labelSelectorString,
   nameCol,
   obj,
   quantityPtr,
@@ -17,6 +16,7 @@ import {
 } from "./format";
 import { isObj } from "../helpers/json";
 import { humanDuration } from "../helpers/duration";
+import { labelSelectorString } from "../helpers/selectors";
 
 // ---------------------------------------------------------------------------------------------
 // storage.k8s.io

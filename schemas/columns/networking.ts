@@ -4,7 +4,6 @@ import {
   ageCol,
   arr,
   col,
-  formatLabelSelector,
   listWithMore,
   nameCol,
   obj,
@@ -12,6 +11,7 @@ import {
   str,
 } from "./format";
 import { isObj } from "../helpers/json";
+import { formatLabelSelector } from "../helpers/selectors";
 
 function formatHosts(rules: unknown): string {
   const rs = arr(rules);

@@ -22,6 +22,7 @@ import { defaultPodSpec } from "./pod-defaults";
 import { validatePodSpec } from "./pod-validation";
 import { PersistentVolumeClaim, defaultPersistentVolumeClaim } from "./core";
 import { deepEqual, isObj } from "../helpers/json";
+import { labelSelectorMatches } from "../helpers/selectors";
 
 const conditionStatus = strEnum(["True", "False", "Unknown"]);
 
@@ -250,53 +251,6 @@ export function selectorIsEmpty(sel: any): boolean {
   const ml = isObj(sel.matchLabels) ? Object.keys(sel.matchLabels).length : 0;
   const me = Array.isArray(sel.matchExpressions) ? sel.matchExpressions.length : 0;
   return ml + me === 0;
-}
-
-/** metav1.LabelSelector semantics. An empty (non-nil) selector matches everything. */
-export function labelSelectorMatches(sel: any, labels: Record<string, string> | undefined): boolean {
-  if (!isObj(sel)) return false;
-  const l = labels ?? {};
-  if (isObj(sel.matchLabels)) for (const [k, v] of Object.entries(sel.matchLabels)) if (l[k] !== v) return false;
-  if (Array.isArray(sel.matchExpressions)) {
-    for (const e of sel.matchExpressions) {
-      const has = Object.prototype.hasOwnProperty.call(l, e?.key);
-      const vals: string[] = Array.isArray(e?.values) ? e.values : [];
-      switch (e?.operator) {
-        case "In":
-          if (!has || !vals.includes(l[e.key]!)) return false;
-          break;
-        case "NotIn":
-          if (has && vals.includes(l[e.key]!)) return false;
-          break;
-        case "Exists":
-          if (!has) return false;
-          break;
-        case "DoesNotExist":
-          if (has) return false;
-          break;
-        default:
-          return false;
-      }
-    }
-  }
-  return true;
-}
-
-/** metav1.FormatLabelSelector: the string form used by Scale.status.selector. */
-export function formatLabelSelector(sel: any): string {
-  if (!isObj(sel)) return "<none>";
-  const parts: string[] = [];
-  if (isObj(sel.matchLabels)) for (const k of Object.keys(sel.matchLabels).sort()) parts.push(`${k}=${sel.matchLabels[k]}`);
-  if (Array.isArray(sel.matchExpressions)) {
-    for (const e of sel.matchExpressions) {
-      const vals = Array.isArray(e?.values) ? [...e.values].sort().join(",") : "";
-      if (e?.operator === "In") parts.push(`${e.key} in (${vals})`);
-      else if (e?.operator === "NotIn") parts.push(`${e.key} notin (${vals})`);
-      else if (e?.operator === "Exists") parts.push(`${e.key}`);
-      else if (e?.operator === "DoesNotExist") parts.push(`!${e.key}`);
-    }
-  }
-  return parts.length ? parts.join(",") : "";
 }
 
 /** ValidateLabelSelector (apimachinery metav1 validation). */

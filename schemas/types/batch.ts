@@ -10,12 +10,12 @@ import {
   defaultPodTemplate,
   ensureObj,
   formatGoStringMap,
-  labelSelectorMatches,
   metaErrors,
   nonNegative,
   validateLabelSelector,
   validatePodTemplate,
 } from "./apps";
+import { labelSelectorMatches } from "../helpers/selectors";
 import { deepEqual, isObj } from "../helpers/json";
 
 const conditionStatus = strEnum(["True", "False", "Unknown"]);

@@ -12,7 +12,7 @@ export function toScale(o: any): any {
     apiVersion: "autoscaling/v1",
     metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
     spec: { replicas: o.spec?.replicas ?? 0 },
-    status: { replicas: o.status?.replicas ?? 0, selector: labelSelectorString(o?.spec?.selector) },
+    status: { replicas: o.status?.replicas ?? 0, selector: labelSelectorString(o?.spec?.selector) ?? "" },
   };
 }
 
