@@ -8,7 +8,7 @@ import { APISERVER_USER, writeCtx, type WriteCtx } from "./registry/ctx";
 import type { Registry } from "./registry/registry";
 import { AUTOUPDATE_ANNOTATION, clusterRoleBindingObjects, clusterRoleObjects } from "./auth/policy";
 
-export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 export async function bootstrap(registry: Registry): Promise<void> {
   const store = registry.store;

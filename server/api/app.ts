@@ -11,7 +11,7 @@ import { errorResponse, handleResource, type ApiDeps } from "./resources";
 import { ApiError, badRequest, forbidden, pathNotFound } from "../errors";
 import { isDns1123Subdomain } from "../../schemas/validation";
 
-export interface AppOptions {
+interface AppOptions {
   serverAddress: () => string;
   auth: Authenticator;
   /** The cluster CA (PEM), served at /cacerts so joining nodes can pin it against their token. */

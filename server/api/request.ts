@@ -59,7 +59,7 @@ export function parseResourcePath(path: string): ResourceRequest | undefined {
   return { r, res: resKeyOf(r.group, r.plural), ns, name: rest[1], sub: rest[2], watchPath };
 }
 
-export function fieldGetter(r: RegisteredResource, field: string): ((o: any) => string | undefined) | undefined {
+function fieldGetter(r: RegisteredResource, field: string): ((o: any) => string | undefined) | undefined {
   if (field === "metadata.name") return (o) => o?.metadata?.name;
   if (field === "metadata.namespace") return (o) => o?.metadata?.namespace ?? "";
   return r.fieldSelectors?.[field];
@@ -98,14 +98,14 @@ export function queryInt(v: string | undefined, name: string): number | undefine
   return Number(v);
 }
 
-export interface FieldRequirement {
+interface FieldRequirement {
   field: string;
   op: "=" | "!=";
   value: string;
 }
 
 /** Parse "metadata.name=x,spec.nodeName!=y" (with \\ escapes for , = ! like Kubernetes). */
-export function parseFieldSelector(s: string): FieldRequirement[] {
+function parseFieldSelector(s: string): FieldRequirement[] {
   const out: FieldRequirement[] = [];
   for (const part of splitUnescaped(s.trim(), ",")) {
     if (!part) continue;
@@ -137,14 +137,14 @@ function unescape(s: string): string {
 }
 
 /** The field manager: ?fieldManager=, else the client's user-agent name (as Kubernetes does). */
-export function managerFrom(c: Context): string {
+function managerFrom(c: Context): string {
   const fm = c.req.query("fieldManager");
   if (fm) return fm;
   const ua = c.req.header("user-agent") ?? "unknown";
   return ua.split("/")[0]!.slice(0, 128) || "unknown";
 }
 
-export function parseFieldValidation(v: string | undefined): FieldValidation {
+function parseFieldValidation(v: string | undefined): FieldValidation {
   if (!v) return "Warn";
   if (v === "Strict" || v === "Warn" || v === "Ignore") return v;
   throw badRequest(`fieldValidation must be one of Strict, Warn, Ignore, got "${v}"`);

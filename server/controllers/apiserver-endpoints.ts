@@ -10,7 +10,7 @@ import { Controller, type Runtime } from "./runtime/controller";
 
 const KEY = "default/kubernetes";
 
-export interface ApiServerAddress {
+interface ApiServerAddress {
   ip: string;
   port: number;
 }

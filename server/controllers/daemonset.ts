@@ -33,7 +33,7 @@ function withDaemonTolerations(spec: any): any[] {
   return tols;
 }
 
-export function shouldRunOn(ds: any, node: any): boolean {
+function shouldRunOn(ds: any, node: any): boolean {
   const spec = ds.spec?.template?.spec ?? {};
   if (!matchesNodeSelectorAndAffinity(spec, node)) return false;
   return !untoleratedTaint(node.spec?.taints, withDaemonTolerations(spec), ["NoSchedule", "NoExecute"]);
@@ -41,7 +41,7 @@ export function shouldRunOn(ds: any, node: any): boolean {
 
 /** Kubernetes' shouldContinueRunning: an existing daemon pod stays on a node that gained a
  *  NoSchedule taint (only an untolerated NoExecute taint, or a selector mismatch, removes it). */
-export function shouldKeepOn(ds: any, node: any): boolean {
+function shouldKeepOn(ds: any, node: any): boolean {
   const spec = ds.spec?.template?.spec ?? {};
   if (!matchesNodeSelectorAndAffinity(spec, node)) return false;
   return !untoleratedTaint(node.spec?.taints, withDaemonTolerations(spec), ["NoExecute"]);

@@ -21,7 +21,7 @@ const revisionOf = (o: any) => Number(o?.metadata?.annotations?.[REVISION] ?? 0)
 const specReplicas = (rs: any) => rs?.spec?.replicas ?? 0;
 const sum = (xs: any[], f: (x: any) => number) => xs.reduce((n, x) => n + f(x), 0);
 
-export function templateKey(t: any): string {
+function templateKey(t: any): string {
   const c = structuredClone(t ?? {});
   if (c.metadata?.labels) {
     delete c.metadata.labels[HASH];
@@ -30,7 +30,7 @@ export function templateKey(t: any): string {
   return stableJson(c);
 }
 
-export function podTemplateHash(t: any, collisionCount = 0): string {
+function podTemplateHash(t: any, collisionCount = 0): string {
   return safeHash(templateKey(t) + (collisionCount ? `#${collisionCount}` : ""));
 }
 

@@ -9,7 +9,7 @@ import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, type ServicePort } from "./service-pods";
 import { stableJson } from "./runtime/pods";
 
-export function endpointsSubsets(svc: any, pods: any[]): any[] {
+function endpointsSubsets(svc: any, pods: any[]): any[] {
   const publishAll = !!svc.spec?.publishNotReadyAddresses;
   const groups = new Map<string, { ports: ServicePort[]; ready: any[]; notReady: any[] }>();
   for (const b of backendsOf(svc, pods, publishAll)) {

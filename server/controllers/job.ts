@@ -19,7 +19,7 @@ export function isJobFinished(j: any): "Complete" | "Failed" | undefined {
 }
 
 /** "0-2,4,6-7" from a set of indexes. */
-export function formatIndexes(xs: number[]): string {
+function formatIndexes(xs: number[]): string {
   const s = [...new Set(xs)].sort((a, b) => a - b);
   const out: string[] = [];
   for (let i = 0; i < s.length; ) {
@@ -31,7 +31,7 @@ export function formatIndexes(xs: number[]): string {
   return out.join(",");
 }
 
-export function parseIndexes(s: string | undefined): number[] {
+function parseIndexes(s: string | undefined): number[] {
   const out: number[] = [];
   for (const part of (s ?? "").split(",")) {
     if (!part) continue;

@@ -10,12 +10,12 @@ import { Controller, type Runtime } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
 import { isFinished, isReady } from "./runtime/pods";
 
-export const UNREACHABLE = "node.kubernetes.io/unreachable";
-export const NOT_READY = "node.kubernetes.io/not-ready";
+const UNREACHABLE = "node.kubernetes.io/unreachable";
+const NOT_READY = "node.kubernetes.io/not-ready";
 const UNSCHEDULABLE = "node.kubernetes.io/unschedulable";
 
 /** The DefaultTolerationSeconds admission plugin, for callers that create pods. */
-export function addDefaultTolerations(pod: any, seconds = 300): void {
+function addDefaultTolerations(pod: any, seconds = 300): void {
   const tols: any[] = (pod.spec.tolerations ??= []);
   for (const key of [NOT_READY, UNREACHABLE]) {
     if (tols.some((t) => (t.key === key || (!t.key && t.operator === "Exists")) && (!t.effect || t.effect === "NoExecute"))) continue;

@@ -157,7 +157,7 @@ export class ReplicaSetController extends Controller {
 const phaseRank: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 
 /** Kubernetes' ActivePods order: the first ones are deleted first. */
-export function deletionRank(a: any, b: any): number {
+function deletionRank(a: any, b: any): number {
   const sa = a.spec?.nodeName ? 1 : 0, sb = b.spec?.nodeName ? 1 : 0;
   if (sa !== sb) return sa - sb;
   const pa = phaseRank[a.status?.phase] ?? 0, pb = phaseRank[b.status?.phase] ?? 0;

@@ -11,7 +11,7 @@ export interface ServicePort {
   appProtocol?: string;
 }
 
-export interface Backend {
+interface Backend {
   pod: any;
   ip: string;
   ready: boolean;

@@ -10,8 +10,8 @@ import { Controller, type Runtime } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { parseSelector, selectorMatches } from "../scheduler/predicates";
 
-export const LOCAL_PATH_CLASS = "local-path";
-export const LOCAL_PATH_PROVISIONER = "skiff.io/local-path";
+const LOCAL_PATH_CLASS = "local-path";
+const LOCAL_PATH_PROVISIONER = "skiff.io/local-path";
 const DEFAULT_SC = "storageclass.kubernetes.io/is-default-class";
 const SELECTED_NODE = "volume.kubernetes.io/selected-node";
 

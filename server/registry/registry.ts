@@ -17,7 +17,7 @@ import { recordUpdate } from "./patch/index";
 import type { Strategy, StrategyCtx } from "./strategy";
 import { deepEqual } from "../../schemas/helpers/json";
 
-export interface UpdateOpts {
+interface UpdateOpts {
   /** "" or undefined: the main resource; "status", "scale", "finalize", ... */
   sub?: string;
   /** resourceVersion the client sent: a mismatch is a 409. */

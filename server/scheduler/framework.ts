@@ -5,7 +5,7 @@ import { matchNodeSelectorTerm, matchesNodeSelectorAndAffinity, selectorMatches,
 import { parseTerm, type NodeInfo, type PodInfo, type SchedulerCache, type TermInfo } from "./cache";
 import type { Resources } from "./resources";
 
-export interface Spread {
+interface Spread {
   maxSkew: number;
   topologyKey: string;
   hard: boolean;
@@ -26,7 +26,7 @@ export interface VolumeInfo {
   delayed: { ns: string; name: string }[];
 }
 
-export interface PodContext {
+interface PodContext {
   pod: any;
   pi: PodInfo;
   spec: any;
@@ -99,7 +99,7 @@ export function prepareSpread(ctx: PodContext, nodes: NodeInfo[]): void {
   }
 }
 
-export interface FilterResult {
+interface FilterResult {
   reasons: string[];
   /** Preemption could help (resources, ports, anti-affinity); otherwise it cannot. */
   resolvable: boolean;

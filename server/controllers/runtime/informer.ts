@@ -8,7 +8,7 @@
 import type { ResKey } from "../../store/commands";
 import { ExpiredError, type Store } from "../../store/store";
 
-export type IndexFn = (obj: any) => string[];
+type IndexFn = (obj: any) => string[];
 
 export interface Handlers {
   add?: (obj: any) => void;
@@ -26,12 +26,8 @@ export function splitKey(key: string): { ns: string; name: string } {
   return i < 0 ? { ns: "", name: key } : { ns: key.slice(0, i), name: key.slice(i + 1) };
 }
 
-export const byNamespace: IndexFn = (o) => [o?.metadata?.namespace ?? ""];
-export const byOwnerUid: IndexFn = (o) => (o?.metadata?.ownerReferences ?? []).map((r: any) => r.uid).filter(Boolean);
-export const byControllerUid: IndexFn = (o) => {
-  const r = (o?.metadata?.ownerReferences ?? []).find((x: any) => x.controller);
-  return r?.uid ? [r.uid] : [];
-};
+const byNamespace: IndexFn = (o) => [o?.metadata?.namespace ?? ""];
+const byOwnerUid: IndexFn = (o) => (o?.metadata?.ownerReferences ?? []).map((r: any) => r.uid).filter(Boolean);
 
 export class Informer {
   private cache = new Map<string, any>();
@@ -225,7 +221,7 @@ function addTo(idx: Map<string, Set<string>>, v: string, k: string): void {
  * The metadata of an object (upstream's PartialObjectMetadata): what the garbage collector and
  * the namespace controller need of every kind, without caching whole objects.
  */
-export function metadataOnly(o: any): any {
+function metadataOnly(o: any): any {
   const m = o?.metadata ?? {};
   const meta: any = { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion };
   if (m.namespace) meta.namespace = m.namespace;

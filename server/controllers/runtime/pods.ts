@@ -8,7 +8,7 @@ export const isFinished = (p: any) => p?.status?.phase === "Succeeded" || p?.sta
 /** Counts toward replicas: not finished, not being deleted. */
 export const isActive = (p: any) => !isTerminating(p) && !isFinished(p);
 
-export function podCondition(p: any, type: string): any | undefined {
+function podCondition(p: any, type: string): any | undefined {
   return (p?.status?.conditions ?? []).find((c: any) => c.type === type);
 }
 

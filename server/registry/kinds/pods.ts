@@ -19,7 +19,7 @@ export const podStrategy: Strategy = {
 };
 
 /** Pod QoS class from its containers' requests and limits (Kubernetes' GetPodQOS, simplified to cpu/memory). */
-export function podQosClass(pod: any): "Guaranteed" | "Burstable" | "BestEffort" {
+function podQosClass(pod: any): "Guaranteed" | "Burstable" | "BestEffort" {
   const containers = [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])];
   let any = false;
   let guaranteed = true;

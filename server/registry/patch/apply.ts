@@ -10,7 +10,7 @@ import { type Manager, decodeManagers, encodeManagers, managerKey, setMinus } fr
 import { childType, clone } from "./util";
 import { deepEqual, isObj } from "../../../schemas/helpers/json";
 
-export interface ApplyOptions {
+interface ApplyOptions {
   manager: string;
   force: boolean;
   apiVersion: string;

@@ -14,7 +14,7 @@ export const join = (prefix: string, pe: string) => (prefix === "" ? pe : prefix
 
 // ---- list semantics (x-kubernetes-list-type / patchStrategy) ----
 
-export interface ListSem {
+interface ListSem {
   kind: "atomic" | "set" | "map";
   keys: readonly string[];
   elem: Ty | undefined;
@@ -103,7 +103,7 @@ function walkList(l: any[], t: Ty | undefined, prefix: string, out: FieldSet): v
 
 // ---- comparing two versions of an object ----
 
-export interface Comparison {
+interface Comparison {
   added: FieldSet;
   modified: FieldSet;
   removed: FieldSet;

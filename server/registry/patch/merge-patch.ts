@@ -4,7 +4,7 @@ import { badRequest } from "./errors";
 import { clone } from "./util";
 import { isObj } from "../../../schemas/helpers/json";
 
-export function mergeValue(target: any, patch: any): any {
+function mergeValue(target: any, patch: any): any {
   if (!isObj(patch)) return clone(patch);
   const out: Record<string, any> = isObj(target) ? { ...target } : {};
   for (const k in patch) {
