@@ -11,7 +11,7 @@
 import { podLogsRoot } from "./logs/logs";
 import { startServerDiscovery } from "./servers";
 import { startTunnel } from "./tunnel/client";
-import { AgentApi, isUnreachable, makeClient } from "./api.ts";
+import { AgentApi, isUnreachable, makeClient } from "./api-client.ts";
 import { PodCache } from "./cache/pod-cache.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
 import type { RotationOptions } from "./logs/logs.ts";
