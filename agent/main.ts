@@ -17,7 +17,7 @@ import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runt
 import type { RotationOptions } from "./logs/logs.ts";
 import { NodeLease } from "./node/lease.ts";
 import { defaultNodeIp } from "./node/info.ts";
-import { loadNodeState, NodeStatus, saveNodeState } from "./node/node.ts";
+import { loadNodeState, NodeStatus, saveNodeState } from "./node/registration.ts";
 import { Backoff } from "./pods/backoff.ts";
 import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";
