@@ -6,7 +6,7 @@
 // dropped only after it was missing from three checks in a row, so a heartbeat gap does not
 // flap the object; an unchanged set writes nothing.
 import { isNotFound } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 
 const KEY = "default/kubernetes";
 
@@ -44,7 +44,7 @@ export class ApiServerEndpoints extends Controller {
   private running = false;
 
   constructor(
-    rt: Runtime,
+    rt: ControllerContext,
     private readonly liveServers: () => string[],
     private readonly everyMs = 5000,
   ) {

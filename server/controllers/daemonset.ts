@@ -5,7 +5,7 @@
 import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { matchesNodeSelectorAndAffinity, untoleratedTaint } from "../scheduler/predicates";
 import { controllerOf } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { intOrPercent, isAvailable, isReady, isTerminating, podFromTemplate } from "./runtime/pods";
 import { pruneRevisions, REVISION_HASH, syncRevisions } from "./runtime/revisions";
@@ -53,7 +53,7 @@ export class DaemonSetController extends Controller {
   private nodes: Informer;
   private crs: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "daemonset", 4);
     this.sets = this.informer("apps/daemonsets");
     this.pods = this.informer("pods");

@@ -6,7 +6,7 @@
 import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { timestamp } from "../registry/meta";
 import { controllerOf, controllerRef, isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { intOrPercent, isActive, safeHash, setCondition, stableJson } from "./runtime/pods";
 
@@ -55,7 +55,7 @@ export class DeploymentController extends Controller {
   /** Deployments whose new ReplicaSet was just created (for the Progressing reason). */
   private created = new Map<string, string>();
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "deployment", 4);
     this.deps = this.informer("apps/deployments");
     this.rss = this.informer("apps/replicasets");

@@ -7,7 +7,7 @@
 // a selector gets its Endpoints mirrored instead (endpointslicemirroring), so `default/kubernetes`
 // and hand-written Endpoints have slices too, which is what the agents' service proxy reads.
 import { controllerRef } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isReady, stableJson } from "./runtime/pods";
 import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, toServicePort, type ServicePort } from "./service-pods";
@@ -98,7 +98,7 @@ export class EndpointSliceController extends Controller {
   private slices: Informer;
   private endpoints: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "endpointslice", 4);
     this.services = this.informer("services");
     this.pods = this.informer("pods");

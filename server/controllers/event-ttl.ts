@@ -2,7 +2,7 @@
 // bounded. As upstream, where each write of an event renews its etcd lease, the TTL counts from
 // the event's last write, whatever times its fields claim: here from when this controller saw
 // that write (after a leader change, from when the new leader first listed it).
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 
 export class EventTtlController extends Controller {
@@ -10,7 +10,7 @@ export class EventTtlController extends Controller {
   /** Local time each event's current version was first seen. */
   private written = new Map<string, { rv: string; at: number }>();
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "eventttl", 2);
     this.events = this.informer("events");
     this.events.addHandler({ add: (e) => this.queue.add(objKey(e)), update: (_, e) => this.queue.add(objKey(e)), delete: (e) => this.written.delete(objKey(e)) });

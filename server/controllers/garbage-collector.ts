@@ -4,7 +4,7 @@
 // "res|ns|name".
 import { registry as kinds, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
 
 const keyOf = (res: string, o: any) => `${res}|${o.metadata?.namespace ?? ""}|${o.metadata?.name}`;
@@ -19,7 +19,7 @@ export class GarbageCollector extends Controller {
   /** uid → key of every live object, across kinds. */
   private uids = new Map<string, string>();
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "garbagecollector");
     for (const r of kinds) {
       if (r.verbs && !r.verbs.includes("list")) continue;

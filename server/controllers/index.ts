@@ -15,7 +15,7 @@ import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
 import { ReplicaSetController } from "./replicaset";
-import { defaultOptions, type Controller, type ControllerOptions, type Runtime } from "./runtime/controller";
+import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
@@ -34,14 +34,14 @@ export interface StartOptions extends Partial<ControllerOptions> {
 }
 
 export interface RunningControllers {
-  runtime: Runtime;
+  runtime: ControllerContext;
   controllers: Controller[];
   scheduler?: Scheduler;
   stop(): Promise<void>;
 }
 
 /** Every controller by name; undefined when its options say it does not run. */
-const ALL: Record<string, (rt: Runtime, o: StartOptions) => Controller | undefined> = {
+const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller | undefined> = {
   replicaset: (rt) => new ReplicaSetController(rt),
   deployment: (rt) => new DeploymentController(rt),
   statefulset: (rt) => new StatefulSetController(rt),
@@ -66,7 +66,7 @@ export function startControllers(registry: Registry, opts: StartOptions = {}): R
   const o: ControllerOptions = { ...defaultOptions(), ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } as ControllerOptions;
   const informers = new InformerFactory(store);
   const events = new EventRecorder(registry);
-  const rt: Runtime = { store, registry, informers, events, opts: o };
+  const rt: ControllerContext = { store, registry, informers, events, opts: o };
   const names = (only ?? Object.keys(ALL)).filter((n) => !skip.includes(n));
   const controllers = names.flatMap((n) => ALL[n]?.(rt, opts) ?? []);
   const want = (n: string) => (!only || only.includes(n)) && !skip.includes(n);

@@ -6,7 +6,7 @@
 import { timestamp } from "../registry/meta";
 import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isReady, isTerminating, podFromTemplate } from "./runtime/pods";
 
@@ -80,7 +80,7 @@ export class JobController extends Controller {
   private jobs: Informer;
   private pods: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "job", 4);
     this.jobs = this.informer("batch/jobs");
     this.pods = this.informer("pods");

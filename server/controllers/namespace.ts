@@ -3,7 +3,7 @@
 // same metadata-only informers as the garbage collector.
 import { findByKind, registry as kinds, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
 
 /** How long to wait for objects with finalizers or graceful pods before looking again. */
@@ -13,7 +13,7 @@ export class NamespaceController extends Controller {
   private namespaces: Informer;
   private contents: { r: RegisteredResource; inf: Informer }[] = [];
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "namespace", 2);
     this.namespaces = this.informer("namespaces");
     const onNs = (ns: any) => {

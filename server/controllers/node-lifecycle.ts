@@ -6,7 +6,7 @@
 // admission plugin would have added).
 import { timestamp } from "../registry/meta";
 import { tolerates } from "../scheduler/predicates";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
 import { isFinished, isReady } from "./runtime/pods";
 
@@ -32,7 +32,7 @@ export class NodeLifecycleController extends Controller {
   /** When a look first found a node's heartbeat stale (see reconcile). */
   private suspect = new Map<string, number>();
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "nodelifecycle", 4);
     this.nodes = this.informer("nodes");
     this.leases = this.informer("coordination.k8s.io/leases");

@@ -3,7 +3,7 @@
 // newest pods (Kubernetes' ActivePods ranking).
 import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf, controllerRef } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isActive, isAvailable, isReady, msUntilAvailable, podFromTemplate, setCondition } from "./runtime/pods";
 
@@ -13,7 +13,7 @@ export class ReplicaSetController extends Controller {
   private rs: Informer;
   private pods: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "replicaset", 8);
     this.rs = this.informer("apps/replicasets");
     this.pods = this.informer("pods");

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { quantityValue } from "../../schemas/derive/quantity";
 import { isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { parseSelector, selectorMatches } from "../scheduler/predicates";
 
@@ -29,7 +29,7 @@ export class VolumeBinderController extends Controller {
   private classes: Informer;
   private nodes: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "volumebinder", 2);
     this.pvcs = this.informer("persistentvolumeclaims");
     this.pvs = this.informer("persistentvolumes");

@@ -4,7 +4,7 @@
 // worded like Kubernetes' and wait until the cluster changes.
 import { SCHEDULER_USER } from "../registry/ctx";
 import { bindPod } from "../registry/kinds/pods";
-import type { Runtime } from "../controllers/runtime/controller";
+import type { ControllerContext } from "../controllers/runtime/controller";
 import { Api } from "../controllers/runtime/api";
 import { waitForCacheSync, type Informer } from "../controllers/runtime/informer";
 import { setCondition } from "../controllers/runtime/pods";
@@ -47,7 +47,7 @@ export class Scheduler {
   stats = { scheduled: 0, unschedulable: 0, bindErrors: 0 };
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly rt: ControllerContext,
     opts: Partial<SchedulerOptions> = {},
   ) {
     this.opts = { name: "default-scheduler", percentageOfNodesToScore: 0, maxInflightBinds: 2000, scheduledEvents: true, ...opts };

@@ -39,7 +39,7 @@ export function defaultOptions(): ControllerOptions {
   };
 }
 
-export interface Runtime {
+export interface ControllerContext {
   /** registry.store: what informers read. */
   store: Store;
   /** Every write goes through it, as the controller's own user. */
@@ -57,7 +57,7 @@ export abstract class Controller {
   private stopped = false;
 
   constructor(
-    readonly rt: Runtime,
+    readonly rt: ControllerContext,
     readonly name: string,
     concurrency = 4,
   ) {
