@@ -16,6 +16,7 @@ import { PodCache } from "./cache/pod-cache.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
 import type { RotationOptions } from "./logs/logs.ts";
 import { NodeLease } from "./node/lease.ts";
+import { CredentialKeeper, type Credential } from "./node/credentials.ts";
 import { defaultNodeIp } from "./node/info.ts";
 import { loadNodeState, NodeStatus, saveNodeState } from "./node/registration.ts";
 import { Backoff } from "./pods/backoff.ts";
@@ -23,7 +24,10 @@ import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";
 import { ObjectStore } from "./volumes/objects.ts";
 import { ServiceProxy } from "./services/proxy.ts";
-import { ClusterDns } from "./services/dns.ts";
+import type { ClusterDns } from "./services/dns.ts";
+import { DnsService } from "./services/dns-service.ts";
+import { NodeEvents } from "./services/node-events.ts";
+import { API_RELAY_PORT, ApiRelay } from "./services/api-relay.ts";
 import { serviceEnvVars } from "./services/env.ts";
 import { enableBridgeNetfilter, ensureBridge, gatewayOf } from "./services/bridge.ts";
 import { NodeRoutes } from "./services/routes.ts";
@@ -35,6 +39,8 @@ export interface AgentOptions {
   /** PEM of the cluster CA the server certificate must chain to. */
   caData?: string;
   token?: string;
+  /** The token is a node credential that expires: renewed through `renew` before it does. */
+  credentials?: { expires: number; renew: () => Promise<Credential> };
   dataDir: string;
   nodeName: string;
   nodeIp?: string;
@@ -119,6 +125,10 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   const log = opts.log ?? ((m: string) => console.error(`agent: ${m}`));
   const t = opts.tuning ?? envTuning();
   const api = new AgentApi(makeClient({ server: opts.server, caData: opts.caData, token: opts.token }));
+  const keeper =
+    opts.credentials && opts.token
+      ? new CredentialKeeper({ token: opts.token, expires: opts.credentials.expires, renew: opts.credentials.renew, onToken: (t) => api.client.setToken(t), log })
+      : undefined;
   const runtime = await startRuntime({
     dataDir: opts.dataDir,
     containerRuntimeEndpoint: opts.containerRuntimeEndpoint,
@@ -129,12 +139,17 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     },
   });
   const stoppers: (() => unknown)[] = [];
+  if (keeper) {
+    keeper.start();
+    stoppers.push(() => keeper.stop());
+  }
   try {
     // The other servers of the cluster, to move to when this one goes away.
     const discovery = startServerDiscovery(api.client, opts.dataDir, { everyMs: t.serversRefreshMs, log });
     stoppers.push(() => discovery.stop());
     const nodeIp = opts.nodeIp ?? defaultNodeIp();
     const v = await runtime.cri.version();
+    let dnsService: DnsService | undefined;
     const nodeStatus = new NodeStatus(api, {
       nodeName: opts.nodeName,
       nodeIp,
@@ -146,9 +161,11 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         return bad.length ? { ok: false, message: `container runtime not ready: ${bad.map((k) => `${k}=false: ${c[k]?.message ?? ""}`).join("; ")}` } : { ok: true, message: "" };
       },
       checkIntervalMs: t.nodeStatusCheckMs,
+      extraConditions: () => (dnsService ? [dnsService.condition()] : []),
       statusReportMs: t.nodeStatusReportMs,
       log,
     });
+    const events = new NodeEvents(api, () => ({ name: opts.nodeName, uid: nodeStatus.node?.metadata?.uid }));
     const lease = new NodeLease(api, { nodeName: opts.nodeName, renewIntervalMs: t.leaseRenewMs, log });
     const state = loadNodeState(opts.dataDir);
 
@@ -206,24 +223,34 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     stoppers.push(() => objects.close(), () => statuses.close());
     // ClusterIP and NodePort traffic: iptables rules from Services and EndpointSlices; the same
     // watch cache answers the cluster DNS on the bridge gateway, every pod's nameserver.
-    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000, checkMs: t.serviceCheckMs });
+    let relay: ApiRelay | undefined;
+    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000, checkMs: t.serviceCheckMs, apiRelay: () => relay?.address });
     if (proxy) {
       stoppers.push(() => proxy.stop());
       enableBridgeNetfilter(log);
     }
     let clusterDns = opts.clusterDns;
-    let dns: ClusterDns | undefined;
-    if (proxy && !clusterDns?.length) {
+    if (proxy) {
       const gw = gatewayOf(podCidr);
-      try {
-        ensureBridge(t.bridge ?? "skiff0", gw, Number(podCidr.split("/")[1]));
-        dns = new ClusterDns({ address: gw, domain: opts.clusterDomain ?? "cluster.local", lookup: proxy, log });
-        await dns.start();
+      const bridge = t.bridge ?? "skiff0";
+      const prefix = Number(podCidr.split("/")[1]);
+      if (!clusterDns?.length) {
+        // ClusterFirst pods get the gateway even while DNS cannot serve there yet: it retries,
+        // and the Node's ClusterDNSUnavailable condition and events say why.
+        dnsService = new DnsService({ bridge, gateway: gw, prefix, domain: opts.clusterDomain ?? "cluster.local", lookup: proxy, events, log, onChange: () => void nodeStatus.report(false) });
+        await dnsService.start();
         clusterDns = [gw];
-        stoppers.push(() => dns?.stop());
+        stoppers.push(() => dnsService?.stop());
+      }
+      // kubernetes.default.svc:443 from pods: through this node's relay to the server in use.
+      try {
+        ensureBridge(bridge, gw, prefix);
+        const r = new ApiRelay({ address: gw, podCidr, server: () => api.client.server, log });
+        await r.start();
+        relay = r;
+        stoppers.push(() => r.stop());
       } catch (e) {
-        log(`cluster DNS: cannot serve on ${gw}:53 (${(e as Error).message}); pods use the host's resolv.conf`);
-        dns = undefined;
+        log(`API relay: cannot listen on ${gw}:${API_RELAY_PORT} (${(e as Error).message}); pods reach the API by the kubernetes Endpoints instead`);
       }
     }
     const cache = PodCache.forDataDir(opts.dataDir);
@@ -253,7 +280,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     // logs/exec/attach/port-forward arrive over this outbound connection (the node may be behind NAT).
     const tunnel = startTunnel({
       // Dialled to the server the API client uses now; a dropped tunnel moves both on.
-      config: { server: () => api.client.server, caData: opts.caData, token: opts.token },
+      config: { server: () => api.client.server, caData: opts.caData, token: () => keeper?.token ?? opts.token ?? "" },
       failedOver: (s) => api.client.failedOver(s),
       nodeName: opts.nodeName,
       cri: runtime.cri,
@@ -278,7 +305,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       nodeStatus,
       api,
       proxy,
-      dns,
+      get dns() {
+        return dnsService?.dns;
+      },
       online: () => pods.online,
       async stop() {
         if (stopped) return;

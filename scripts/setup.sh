@@ -18,3 +18,9 @@ elif ! bash scripts/setup-node.sh; then
   # Without root the control plane still builds and runs; tests that need containerd say so and skip.
   echo "setup: continuing without the agent's Debian packages (not root)" >&2
 fi
+# Debian's Chromium for the dashboard's browser test (driven by playwright-core; no browser download).
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/setup-browser.sh
+elif ! bash scripts/setup-browser.sh; then
+  echo "setup: continuing without chromium (not root); test/e2e/dashboard.test.ts will skip" >&2
+fi

@@ -19,6 +19,8 @@ export interface NodeOptions {
   /** Unchanged status is still written this often (default 5 min). */
   statusReportMs?: number;
   log?: (msg: string) => void;
+  /** Conditions of other parts of the agent (cluster DNS), reported with kubelet's. */
+  extraConditions?: () => Condition[];
 }
 
 const stable = (v: unknown) => JSON.stringify(v);
@@ -134,7 +136,7 @@ export class NodeStatus {
   async report(force: boolean): Promise<boolean> {
     this.facts = nodeFacts({ dataDir: this.o.dataDir, nodeIp: this.o.nodeIp, runtimeVersion: this.o.runtimeVersion });
     const rt = await this.o.runtimeReady().catch((e) => ({ ok: false, message: `container runtime is down: ${(e as Error).message}` }));
-    const conds = nodeConditions(pressure(this.o.dataDir), rt);
+    const conds = [...nodeConditions(pressure(this.o.dataDir), rt), ...(this.o.extraConditions?.() ?? [])];
     const key = stable({ f: { ...this.facts, nodeInfo: { ...this.facts.nodeInfo } }, c: conds.map((c) => [c.type, c.status, c.reason]) });
     const due = Date.now() - this.lastWriteAt >= (this.o.statusReportMs ?? 300_000);
     if (!force && !due && key === this.lastWritten) return false;

@@ -698,6 +698,7 @@ export class PodWorker {
         volumes: vols,
         etcHosts,
         terminationLog: termLog,
+        podDir: this.dir,
         memoryCapacity: this.d.node.memory,
       });
     } catch (e) {

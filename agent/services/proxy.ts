@@ -19,6 +19,8 @@ export interface ServiceProxyOptions {
   /** How often the rules are checked for being flushed by someone else (default 60 s). */
   checkMs?: number;
   retryMs?: number;
+  /** The node's API relay, when it listens (the `kubernetes` Service goes there). */
+  apiRelay?: () => { ip: string; port: number } | undefined;
 }
 
 /** The rules that send traffic into our chains, each inserted once. */
@@ -103,6 +105,11 @@ export class ServiceProxy {
     return out;
   }
 
+  /** Something the rules depend on changed outside the watches (the API relay came up). */
+  resync(): void {
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.timer || this.abort.signal.aborted) return;
     this.timer = setTimeout(() => {
@@ -132,7 +139,7 @@ export class ServiceProxy {
 
   /** Renders and applies the rules (no-op when they did not change). */
   async sync(): Promise<void> {
-    const r = renderRules({ services: [...this.services.objs.values()], slices: [...this.slices.objs.values()], podCidr: this.o.podCidr() });
+    const r = renderRules({ services: [...this.services.objs.values()], slices: [...this.slices.objs.values()], podCidr: this.o.podCidr(), apiRelay: this.o.apiRelay?.() });
     if (!this.chains) {
       const save = await run(["iptables-save", "-t", "nat"]);
       this.chains = new Set(save.ok ? chainsIn(save.out) : []);

@@ -23,6 +23,8 @@ export interface ProxyInput {
   slices: any[];
   /** This node's pod CIDR: traffic from elsewhere to a ClusterIP is masqueraded. */
   podCidr: string;
+  /** The node's API relay (api-relay.ts): `default/kubernetes` goes there, not to its Endpoints. */
+  apiRelay?: { ip: string; port: number };
 }
 
 export interface RenderedRules {
@@ -106,7 +108,8 @@ export function renderRules(input: ProxyInput): RenderedRules {
       const portName = sp.name ?? "";
       const id = `${svc.metadata.namespace}/${svc.metadata.name}:${portName}`;
       const comment = `-m comment --comment "${id}"`;
-      const eps = endpointsFor(svc, portName, protocol, slicesBySvc.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? []);
+      const relay = input.apiRelay && id.startsWith("default/kubernetes:") && protocol === "TCP" ? input.apiRelay : undefined;
+      const eps = relay ? [relay] : endpointsFor(svc, portName, protocol, slicesBySvc.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? []);
       const match = `-p ${proto(protocol)} -m ${proto(protocol)} --dport`;
       if (!eps.length) {
         filter.push(`-A ${CHAIN_PREFIX}SERVICES -d ${ip}/32 ${match} ${sp.port} ${comment} -j REJECT`);
@@ -120,7 +123,8 @@ export function renderRules(input: ProxyInput): RenderedRules {
         nodePorts.push(`-A ${CHAIN_PREFIX}NODEPORTS ${match} ${sp.nodePort} ${comment} -j ${mark}`);
         nodePorts.push(`-A ${CHAIN_PREFIX}NODEPORTS ${match} ${sp.nodePort} ${comment} -j ${svcChain}`);
       }
-      nat.push(`-A ${svcChain} ! -s ${input.podCidr} -d ${ip}/32 ${match} ${sp.port} ${comment} -j ${mark}`);
+      // The relay is on this node: delivered locally, nothing to masquerade.
+      if (!relay) nat.push(`-A ${svcChain} ! -s ${input.podCidr} -d ${ip}/32 ${match} ${sp.port} ${comment} -j ${mark}`);
       eps.forEach((ep, i) => {
         endpoints++;
         const sep = `${CHAIN_PREFIX}SEP-${chainHash(`${id}/${protocol}/${ep.ip}:${ep.port}`)}`;
@@ -128,7 +132,7 @@ export function renderRules(input: ProxyInput): RenderedRules {
         const left = eps.length - i;
         const pick = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(10)}` : "";
         nat.push(`-A ${svcChain} ${comment}${pick} -j ${sep}`);
-        nat.push(`-A ${sep} -s ${ep.ip}/32 ${comment} -j ${mark}`);
+        if (!relay) nat.push(`-A ${sep} -s ${ep.ip}/32 ${comment} -j ${mark}`);
         nat.push(`-A ${sep} -p ${proto(protocol)} ${comment} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
       });
     }

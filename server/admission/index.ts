@@ -6,10 +6,12 @@
 import type { AdmissionPlugin } from "./types";
 import { defaultStorageClass } from "./default-storage-class";
 import { namespaceLifecycle } from "./namespace-lifecycle";
+import { NodeRestriction } from "./node-restriction";
 
 export function defaultPlugins(): AdmissionPlugin[] {
   return [
     namespaceLifecycle,
+    new NodeRestriction(),
     defaultStorageClass,
   ];
 }

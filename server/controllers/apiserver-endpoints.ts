@@ -27,6 +27,15 @@ export function addressOf(url: string): ApiServerAddress | undefined {
   }
 }
 
+/**
+ * Can the address be an endpoint? Not a loopback one (Kubernetes' validation refuses it, and it
+ * reaches nobody but the server's own host): a server that listens on loopback only is left out,
+ * and pods reach it through their node's API relay instead (agent/services/api-relay.ts).
+ */
+export function usableAddress(a: ApiServerAddress): boolean {
+  return !/^127\./.test(a.ip) && a.ip !== "::1" && a.ip !== "0.0.0.0" && a.ip !== "::";
+}
+
 /** Endpoints subsets: one per port, addresses sorted, as the apiserver writes them. */
 export function subsetsOf(addrs: ApiServerAddress[]): any[] {
   const byPort = new Map<number, Set<string>>();
@@ -78,7 +87,7 @@ export class ApiServerEndpoints extends Controller {
         if (n + 1 >= 3) this.missed.delete(u);
         else this.missed.set(u, n + 1);
       }
-      const addrs = [...this.missed.keys()].map(addressOf).filter((a): a is ApiServerAddress => !!a);
+      const addrs = [...this.missed.keys()].map(addressOf).filter((a): a is ApiServerAddress => !!a && usableAddress(a));
       const subsets = subsetsOf(addrs);
       const cur = this.api.store.get("endpoints", "default", "kubernetes")?.obj;
       if (cur && JSON.stringify(cur.subsets ?? []) === JSON.stringify(subsets)) return undefined;

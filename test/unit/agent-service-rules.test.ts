@@ -83,3 +83,14 @@ describe("renderRules", () => {
     expect(p.exitCode).toBe(0);
   });
 });
+
+test("default/kubernetes goes to the node's API relay, whatever its Endpoints say, and is not masqueraded", () => {
+  const k8s = svc("kubernetes", { clusterIP: "10.43.0.1", ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }] });
+  const r = renderRules({ services: [k8s], slices: [], podCidr: "10.42.0.0/24", apiRelay: { ip: "10.42.0.1", port: 6444 } });
+  const nat = r.nat.split("\n");
+  expect(nat.filter((l) => l.includes("-j DNAT")).map((l) => l.split("--to-destination ")[1])).toEqual(["10.42.0.1:6444"]);
+  expect(nat.filter((l) => l.includes("-j SKIFF-MARK-MASQ"))).toEqual([]);
+  expect(r.filter).not.toContain("REJECT");
+  // Without a relay, the Endpoints as for any Service (none here: rejected).
+  expect(renderRules({ services: [k8s], slices: [], podCidr: "10.42.0.0/24" }).filter).toContain("-d 10.43.0.1/32 -p tcp -m tcp --dport 443");
+});

@@ -51,3 +51,26 @@ test("default/kubernetes follows the live servers; a server is dropped after thr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a server on loopback only is no endpoint (Kubernetes refuses 127.0.0.0/8): the Endpoints stay empty, valid", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "skiff-apieps-"));
+  const store = new Store({ dataDir: dir });
+  try {
+    const registry = newRegistry(store);
+    await bootstrap(registry);
+    let live = ["https://127.0.0.1:6443"];
+    const running = startControllers(registry, { only: [], scheduler: false });
+    const c = new ApiServerEndpoints(running.runtime, () => live, 1e9);
+    void c.run(); // the first sync runs once its cache has synced
+    await until("the first sync", () => !!store.get("endpoints", "default", "kubernetes"), 2000, 5);
+    expect(store.get("endpoints", "default", "kubernetes")?.obj.subsets ?? []).toEqual([]);
+    live = ["https://127.0.0.1:6443", "https://10.0.0.7:6443"];
+    await c.sync();
+    expect(store.get("endpoints", "default", "kubernetes")?.obj.subsets).toEqual([{ addresses: [{ ip: "10.0.0.7" }], ports: [{ name: "https", port: 6443, protocol: "TCP" }] }]);
+    c.stop();
+    await running.stop();
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -308,6 +308,47 @@ describe("authorizer over a store", () => {
       `secrets "tls" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "team": no relationship found between node 'n1' and this object`,
     );
   });
+
+  test("a node's reach follows every kind of reference of its pods, and only its pods", async () => {
+    const pod = kind("v1", "Pod");
+    const n3 = node("n3");
+    await registry.create(ctx, kind("v1", "PersistentVolumeClaim"), "team", { metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } }, volumeName: "pv-1" } });
+    await registry.create(ctx, pod, "team", {
+      metadata: { name: "refs" },
+      spec: {
+        nodeName: "n3",
+        serviceAccountName: "robot",
+        imagePullSecrets: [{ name: "pull" }],
+        containers: [{ name: "c", image: "busybox", env: [{ name: "P", valueFrom: { secretKeyRef: { name: "env-secret", key: "k" } } }] }],
+        volumes: [
+          { name: "d", persistentVolumeClaim: { claimName: "data" } },
+          { name: "p", projected: { sources: [{ configMap: { name: "proj-cm" } }, { secret: { name: "proj-secret" } }] } },
+        ],
+      },
+    });
+    // The same names used by a pod on another node grant n3 nothing.
+    await registry.create(ctx, pod, "team", { metadata: { name: "elsewhere" }, spec: { nodeName: "n4", containers: [{ name: "c", image: "busybox" }], volumes: [{ name: "s", secret: { secretName: "n4-only" } }] } });
+    for (const [path, want] of [
+      ["/api/v1/namespaces/team/secrets/pull", true],
+      ["/api/v1/namespaces/team/secrets/env-secret", true],
+      ["/api/v1/namespaces/team/secrets/proj-secret", true],
+      ["/api/v1/namespaces/team/configmaps/proj-cm", true],
+      ["/api/v1/namespaces/team/persistentvolumeclaims/data", true],
+      ["/api/v1/persistentvolumes/pv-1", true],
+      ["/api/v1/persistentvolumes/pv-2", false],
+      ["/api/v1/namespaces/team/secrets/n4-only", false],
+      ["/api/v1/namespaces/other/secrets/pull", false],
+      ["/api/v1/namespaces/team/configmaps", false],
+    ] as const)
+      expect({ path, allowed: await can(n3, "GET", path) }).toEqual({ path, allowed: want });
+    expect(await can(n3, "POST", "/api/v1/namespaces/team/serviceaccounts/robot/token")).toBe(true);
+    expect(await can(n3, "GET", "/api/v1/namespaces/team/serviceaccounts/robot")).toBe(false);
+    expect(await can(n3, "PUT", "/api/v1/namespaces/team/persistentvolumeclaims/data/status")).toBe(true);
+    expect(await can(n3, "PUT", "/api/v1/namespaces/team/persistentvolumeclaims/data")).toBe(false);
+    expect(await can(n3, "PUT", "/api/v1/namespaces/team/secrets/pull")).toBe(false);
+    expect(await can(n3, "PATCH", "/api/v1/namespaces/team/pods/elsewhere/status")).toBe(false);
+    expect(await can(n3, "POST", "/api/v1/namespaces/team/pods/elsewhere/eviction")).toBe(false);
+  });
 });
 
 describe("through the API app", () => {
@@ -319,14 +360,18 @@ describe("through the API app", () => {
 
   beforeAll(async () => {
     const { createApp } = await import("../../server/api/app");
-    const { Authenticator, ISSUER } = await import("../../server/auth/authn");
-    const { SignJWT } = await import("jose");
+    const { Authenticator } = await import("../../server/auth/authn");
+    const { issueServiceAccountToken } = await import("../../server/auth/sa-tokens");
     dir = mkdtempSync(join(tmpdir(), "skiff-authz-app-"));
     store = new Store({ dataDir: dir });
     const registry = newRegistry(store);
     await bootstrap(registry);
-    app = createApp({ store, registry, tokenKey: key }, { serverAddress: () => "127.0.0.1:6443", auth: new Authenticator("admin-secret", "join-secret", key), caPem: "" });
-    saToken = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer(ISSUER).setSubject("system:serviceaccount:default:x").setExpirationTime("1h").sign(key);
+    const auth = new Authenticator({ adminToken: "admin-secret", tokenKey: key, localJoinSecrets: () => ({ server: "join-secret" }) });
+    auth.attach(store);
+    app = createApp({ store, registry, tokenKey: key }, { serverAddress: () => "127.0.0.1:6443", auth, caPem: "" });
+    const ctx: WriteCtx = writeCtx(APISERVER_USER, "t");
+    await registry.create(ctx, findByKind("v1", "ServiceAccount")!, "default", { metadata: { name: "x" } });
+    saToken = (await issueServiceAccountToken(store, key, "default", "x", { spec: {} })).status.token;
   });
   afterAll(() => {
     store.close();

@@ -29,8 +29,9 @@ test("restarting the controllers under running workloads creates and deletes no 
   // Any reconcile that starts while the store applies an entry is a bug.
   let applying = 0;
   let insideApply = 0;
-  const apply = cl.store.applyEntry.bind(cl.store);
-  cl.store.applyEntry = (i, cmds) => {
+  const state = cl.store.state;
+  const apply = state.applyEntry.bind(state);
+  state.applyEntry = (i, cmds) => {
     applying++;
     try {
       return apply(i, cmds);
