@@ -95,7 +95,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   for (const r of [opts.extraRoutes ?? []].flat()) app.route("/", r);
   app.route("/", discoveryApp(opts.serverAddress));
   app.route("/", openapiApp);
-  const resource = (c: any) => handleResource(c, deps);
+  const withAuth: ApiDeps = { ...deps, auth: opts.auth };
+  const resource = (c: any) => handleResource(c, withAuth);
   app.all("/api/v1/*", resource);
   app.all("/apis/:group/:version/*", resource);
   return app;

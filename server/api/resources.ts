@@ -1,6 +1,7 @@
 // Generic REST handlers for every registered resource: get, list, watch, create, update,
 // patch, delete, deletecollection, and the status/scale subresources.
 import type { Context } from "hono";
+import type { Authenticator } from "../auth/authn";
 import { ExpiredError, type Store } from "../store/store";
 import { decodeObject, mediaType, parseText, readBody, requireObject } from "./body";
 import type { WriteCtx } from "../registry/ctx";
@@ -19,6 +20,8 @@ export interface ApiDeps {
   registry: Registry;
   /** Signs service account tokens (TokenRequest). */
   tokenKey: Uint8Array;
+  /** Answers TokenReview (createApp sets it from its options). */
+  auth?: Authenticator;
 }
 
 function respond(c: Context, ctx: WriteCtx | undefined, body: unknown, code: number): Response {

@@ -6,12 +6,13 @@ import type { RegisteredResource } from "../../schemas/registry";
 import { decodeObject, readBody, requireObject } from "./body";
 import type { ApiDeps } from "./resources";
 import { writeCtxOf, type ResourceRequest } from "./request";
-import { badRequest, invalid, methodNotAllowed, pathNotFound } from "../errors";
+import { invalid, methodNotAllowed, pathNotFound } from "../errors";
 import type { Identity } from "../auth/authn";
 import { authorizerFor, type Attributes, type UserInfo } from "../auth/authz";
 import { finalizeNamespace } from "../registry/kinds/namespaces";
 import { bindPod, evictPod } from "../registry/kinds/pods";
 import { issueToken } from "../registry/kinds/serviceaccounts";
+import { reviewToken } from "../auth/sa-tokens";
 
 async function bodyOf(c: Context): Promise<any> {
   return requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type")));
@@ -95,24 +96,10 @@ export async function handleReview(c: Context, deps: ApiDeps, r: RegisteredResou
       out.status = { userInfo: { username: me.user, groups: me.groups } };
       delete out.spec;
       break;
-    case "TokenReview": {
-      const token = body.spec?.token;
-      if (!token) throw badRequest("spec.token is required");
-      try {
-        const { jwtVerify } = await import("jose");
-        const { payload } = await jwtVerify(token, deps.tokenKey);
-        const sub = String(payload.sub ?? "");
-        const groups = sub.startsWith("system:node:")
-          ? ["system:nodes", "system:authenticated"]
-          : sub.startsWith("system:serviceaccount:")
-            ? ["system:serviceaccounts", `system:serviceaccounts:${sub.split(":")[2]}`, "system:authenticated"]
-            : ["system:authenticated"];
-        out.status = { authenticated: true, user: { username: sub, groups }, audiences: payload.aud };
-      } catch (e) {
-        out.status = { authenticated: false, error: (e as Error).message };
-      }
+    case "TokenReview":
+      if (!deps.auth) throw methodNotAllowed("this server does not review tokens");
+      out.status = await reviewToken(deps.auth, body.spec);
       break;
-    }
     default:
       throw methodNotAllowed();
   }

@@ -401,6 +401,15 @@ describe("through the API app", () => {
     expect((await call("admin-secret", "GET", "/api/v1/namespaces/default/pods")).status).toBe(200);
   });
 
+  test("TokenReview answers through the authenticator (bound service-account tokens, not any signed JWT)", async () => {
+    const review = (token: string) => call("admin-secret", "POST", "/apis/authentication.k8s.io/v1/tokenreviews", { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } });
+    const ok = await review(saToken);
+    expect(ok.status).toBe(201);
+    expect([ok.body.status.authenticated, ok.body.status.user.username]).toEqual([true, "system:serviceaccount:default:x"]);
+    const bad = await review("not-a-token");
+    expect(bad.body.status.authenticated).toBe(false);
+  });
+
   test("SubjectAccessReview and SelfSubjectAccessReview answer truthfully", async () => {
     const sar = (user: string, groups: string[], verb: string) => ({
       apiVersion: "authorization.k8s.io/v1",
