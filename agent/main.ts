@@ -11,14 +11,14 @@
 import { podLogsRoot } from "./logs/logs";
 import { startServerDiscovery } from "./servers";
 import { startTunnel } from "./tunnel/client";
-import { AgentApi, isUnreachable, makeClient } from "./api.ts";
+import { AgentApi, isUnreachable, makeClient } from "./api-client.ts";
 import { PodCache } from "./cache/pod-cache.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
 import type { RotationOptions } from "./logs/logs.ts";
 import { NodeLease } from "./node/lease.ts";
 import { CredentialKeeper, type Credential } from "./node/credentials.ts";
 import { defaultNodeIp } from "./node/info.ts";
-import { loadNodeState, NodeStatus, saveNodeState } from "./node/node.ts";
+import { loadNodeState, NodeStatus, saveNodeState } from "./node/registration.ts";
 import { Backoff } from "./pods/backoff.ts";
 import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";

@@ -263,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (verb === "version" || verb === "--version") {
-    const { KUBE_VERSION } = await import("../server/api/discovery");
+    const { KUBE_VERSION } = await import("../schemas/version");
     console.log(`skiff version v${pkg.version} (Kubernetes API ${KUBE_VERSION.gitVersion}, bun ${Bun.version})`);
     return 0;
   }

@@ -13,12 +13,13 @@ import { JoinTokens } from "./auth/join-tokens";
 import { NodeCredentialIssuer } from "./auth/node-credentials";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
-import { createObject, updateObject, type WriteCtx } from "./api/write";
 import { findByKind } from "../schemas/registry";
 import { startControllers } from "./controllers/index";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
 import { clusterRoutes } from "./raft/cluster/routes";
+import { APISERVER_USER, writeCtx } from "./registry/ctx";
+import { newRegistry } from "./registry/index";
 import { AppliedState } from "./store/applied-state";
 import { Store } from "./store/store";
 import { ensurePki } from "./tls/pki";
@@ -137,18 +138,19 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
   });
   const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
-  // Node passwords and the join-token hashes are Secrets written through the normal write path.
+  const registry = newRegistry(store);
+  // Node passwords and the join-token hashes are Secrets written through the registry.
   const secretRes = findByKind("v1", "Secret")!;
-  const writeCtx = (): WriteCtx => ({ store, manager: "skiff-server", dryRun: false, fieldValidation: "Ignore", warnings: [] });
+  const ctx = () => writeCtx(APISERVER_USER, "skiff-server");
   const secrets = {
-    create: (obj: any) => createObject(writeCtx(), secretRes, obj.metadata.namespace, obj),
-    update: async (ns: string, name: string, mutate: (cur: any) => any) => (await updateObject(writeCtx(), secretRes, ns, name, mutate)).obj,
+    create: (obj: any) => registry.create(ctx(), secretRes, obj.metadata.namespace, obj),
+    update: async (ns: string, name: string, mutate: (cur: any) => any) => (await registry.update(ctx(), secretRes, ns, name, mutate)).obj,
   };
   const joinTokens = new JoinTokens(store, () => secrets, { server: tokenPath, agent: join(serverDir, "agent-token") }, pki.caHash);
   const auth = new Authenticator({ adminToken, tokenKey, localJoinSecrets: () => joinTokens.local() });
   auth.attach(store);
   const nodeIssuer = new NodeCredentialIssuer(auth, store, secrets);
-  await bootstrap(store);
+  await bootstrap(registry);
   // A joined server first catches up, so it finds the cluster's token hashes instead of making its own.
   await store.readBarrier().catch(() => {});
   await joinTokens.reconcile(flags.agentToken);
@@ -164,7 +166,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(store, { apiServers: liveApiServers });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -176,7 +178,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   onLeadership(consensus.isLeader());
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus)] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,

@@ -2,7 +2,7 @@
 // changed, latest value per pod wins, a few writes in flight. While the server is unreachable the
 // newest status per pod waits here and is written when the server answers again.
 
-import { isNotFound, isUnreachable, podPath, type AgentApi } from "../api.ts";
+import { isNotFound, isUnreachable, podPath, type AgentApi } from "../api-client.ts";
 import type { Pod, PodStatus } from "./types.ts";
 
 interface Pending {

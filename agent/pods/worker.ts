@@ -12,7 +12,7 @@
 
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isConflict, isNotFound as apiNotFound, isUnreachable, NotYetReadError, podPath, type AgentApi } from "../api.ts";
+import { isConflict, isNotFound as apiNotFound, isUnreachable, NotYetReadError, podPath, type AgentApi } from "../api-client.ts";
 import type { PodCache } from "../cache/pod-cache.ts";
 import { isNotFound, type CriClient, type PodSandbox, type PodSandboxConfig } from "../cri/client.ts";
 import { normalizeImageRef } from "../images/images.ts";

@@ -13,7 +13,7 @@ import { ApiError, forbidden, pathNotFound, statusObject } from "../errors";
 import { isDashboardPath, serveDashboard } from "../dashboard";
 import { capWarnings, formatWarning, Inflight, isLongRunning, isMutating, isWatch, limitsFromEnv, onBodyDone, parseWarnings, WatchCounter, type Limits } from "./limits";
 
-export interface AppOptions {
+interface AppOptions {
   serverAddress: () => string;
   auth: Authenticator;
   /** The cluster CA (PEM), served at /cacerts so joining nodes can pin it against their token. */
@@ -95,7 +95,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   for (const r of [opts.extraRoutes ?? []].flat()) app.route("/", r);
   app.route("/", discoveryApp(opts.serverAddress));
   app.route("/", openapiApp);
-  const resource = (c: any) => handleResource(c, deps);
+  const withAuth: ApiDeps = { ...deps, auth: opts.auth };
+  const resource = (c: any) => handleResource(c, withAuth);
   app.all("/api/v1/*", resource);
   app.all("/apis/:group/:version/*", resource);
   return app;

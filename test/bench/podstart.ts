@@ -757,7 +757,7 @@ async function agentRss(bin: string | undefined, runDir: string, settleS: number
  */
 async function diag(n: number, image: string, runDir: string): Promise<void> {
   const { runAgent } = await import("../../agent/main.ts");
-  const { AgentApi } = await import("../../agent/api.ts");
+  const { AgentApi } = await import("../../agent/api-client.ts");
   const { startServer } = await import("../harness/server.ts");
   type Call = { m: string; t: number; d: number };
   const calls: Call[] = [];

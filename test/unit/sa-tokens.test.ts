@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findByKind } from "../../schemas/registry";
-import { createObject, deleteObject, type WriteCtx } from "../../server/api/write";
+import { writeCtx, APISERVER_USER, type WriteCtx } from "../../server/registry/ctx";
+import { newRegistry } from "../../server/registry/index";
+import type { Registry } from "../../server/registry/registry";
 import { Authenticator } from "../../server/auth/authn";
 import { issueServiceAccountToken, reviewToken, validateTokenRequest } from "../../server/auth/sa-tokens";
 import { bootstrap } from "../../server/bootstrap";
@@ -18,18 +20,20 @@ const key = new Uint8Array(32).fill(3);
 let dir: string;
 let store: Store;
 let ctx: WriteCtx;
+let registry: Registry;
 let auth: Authenticator;
 const kind = (k: string) => findByKind("v1", k)!;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "skiff-satokens-"));
   store = new Store({ dataDir: dir });
-  await bootstrap(store);
-  ctx = { store, manager: "t", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+  registry = newRegistry(store);
+  await bootstrap(registry);
+  ctx = writeCtx(APISERVER_USER, "t");
   auth = new Authenticator({ adminToken: "admin", tokenKey: key, localJoinSecrets: () => ({}) });
   auth.attach(store);
-  await createObject(ctx, kind("ServiceAccount"), "default", { metadata: { name: "app" } });
-  await createObject(ctx, kind("ServiceAccount"), "default", { metadata: { name: "other" } });
+  await registry.create(ctx, kind("ServiceAccount"), "default", { metadata: { name: "app" } });
+  await registry.create(ctx, kind("ServiceAccount"), "default", { metadata: { name: "other" } });
 });
 afterAll(() => {
   store.close();
@@ -100,19 +104,19 @@ describe("authentication of signed tokens", () => {
   });
 
   test("deleting the account, or re-creating it, ends its tokens at once", async () => {
-    await createObject(ctx, kind("ServiceAccount"), "default", { metadata: { name: "gone" } });
+    await registry.create(ctx, kind("ServiceAccount"), "default", { metadata: { name: "gone" } });
     const t = await issue("gone", {});
     expect(await auth.authenticate(bearer(t))).toBeDefined();
-    await deleteObject(ctx, kind("ServiceAccount"), "default", "gone", {});
+    await registry.delete(ctx, kind("ServiceAccount"), "default", "gone", {});
     expect(await auth.authenticate(bearer(t))).toBeUndefined();
-    await createObject(ctx, kind("ServiceAccount"), "default", { metadata: { name: "gone" } });
+    await registry.create(ctx, kind("ServiceAccount"), "default", { metadata: { name: "gone" } });
     expect(await auth.authenticate(bearer(t))).toBeUndefined();
     expect((await reviewToken(auth, { token: t })).error).toContain("does not match claim");
   });
 
   test("pod- and secret-bound tokens end with their object; bad references are refused at issue", async () => {
-    const pod = await createObject(ctx, kind("Pod"), "default", { metadata: { name: "web" }, spec: { serviceAccountName: "app", containers: [{ name: "c", image: "x" }] } });
-    const sec = await createObject(ctx, kind("Secret"), "default", { metadata: { name: "s" }, data: {} });
+    const pod = await registry.create(ctx, kind("Pod"), "default", { metadata: { name: "web" }, spec: { serviceAccountName: "app", containers: [{ name: "c", image: "x" }] } });
+    const sec = await registry.create(ctx, kind("Secret"), "default", { metadata: { name: "s" }, data: {} });
     const tp = await issue("app", { boundObjectRef: { kind: "Pod", apiVersion: "v1", name: "web", uid: pod.metadata.uid } });
     const ts = await issue("app", { boundObjectRef: { kind: "Secret", name: "s" } });
     const id = await auth.authenticate(bearer(tp));
@@ -121,8 +125,8 @@ describe("authentication of signed tokens", () => {
     await expect(issue("other", { boundObjectRef: { kind: "Pod", name: "web" } })).rejects.toThrow("different serviceaccount name");
     await expect(issue("app", { boundObjectRef: { kind: "Pod", name: "web", uid: "stale" } })).rejects.toThrow("does not match the UID in record");
     await expect(issue("app", { boundObjectRef: { kind: "Pod", name: "nope" } })).rejects.toThrow('pods "nope" not found');
-    await deleteObject(ctx, kind("Pod"), "default", "web", { gracePeriodSeconds: 0 });
-    await deleteObject(ctx, kind("Secret"), "default", "s", {});
+    await registry.delete(ctx, kind("Pod"), "default", "web", { gracePeriodSeconds: 0 });
+    await registry.delete(ctx, kind("Secret"), "default", "s", {});
     expect(await auth.authenticate(bearer(tp))).toBeUndefined();
     expect(await auth.authenticate(bearer(ts))).toBeUndefined();
   });

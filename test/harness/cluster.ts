@@ -5,12 +5,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkObject } from "../../../schemas/derive/check";
-import { bootstrap } from "../../bootstrap";
-import { Store } from "../../store/store";
-import { startControllers, type RunningControllers, type StartOptions } from "../index";
-import { Api, resource, type Kind } from "../runtime/api";
-import { timestamp } from "../../api/object-meta";
+import { until } from "./wait";
+import { checkObject } from "../../schemas/derive/check";
+import { bootstrap } from "../../server/bootstrap";
+import { APISERVER_USER } from "../../server/registry/ctx";
+import { newRegistry } from "../../server/registry/index";
+import { Store } from "../../server/store/store";
+import { startControllers, type RunningControllers, type StartOptions } from "../../server/controllers/index";
+import { Api, resource, type Kind } from "../../server/controllers/runtime/api";
+import { timestamp } from "../../server/registry/meta";
 
 export interface TestCluster {
   store: Store;
@@ -23,8 +26,8 @@ export interface TestCluster {
   get(kind: Kind, ns: string, name: string): any | undefined;
   list(kind: Kind, ns?: string): any[];
   addNode(name: string, o?: { cpu?: string; memory?: string; pods?: number; labels?: Record<string, string>; taints?: any[] }): Promise<any>;
-  /** Wait until f() is truthy (polling), or throw with `what`. */
-  until<T>(f: () => T | undefined | false, what: string, ms?: number): Promise<T>;
+  /** test/harness/wait.ts until(), polling every 10 ms for 5 s unless told. */
+  until<T>(what: string, f: () => T | undefined | false, ms?: number): Promise<T>;
   kubelet: { enabled: boolean; exitCodes: Map<string, number> };
   close(): Promise<void>;
 }
@@ -37,9 +40,10 @@ const resKey = (kind: Kind) => {
 export async function startTestCluster(opts: StartOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-ctl-test-"));
   const store = new Store({ dataDir: dir, synchronous: "OFF" });
-  await bootstrap(store);
-  const start = () => startControllers(store, { jobBackoffBaseMs: 50, ...opts });
-  const api = new Api(store, "test");
+  const registry = newRegistry(store);
+  await bootstrap(registry);
+  const start = () => startControllers(registry, { jobBackoffBaseMs: 50, ...opts });
+  const api = new Api(registry, APISERVER_USER, "test");
   const kubelet = { enabled: true, exitCodes: new Map<string, number>() };
   const starting = new Set<string>();
   const unsub = store.onApplied((events) => {
@@ -108,15 +112,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
         status: { capacity: cap, allocatable: cap, conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", lastHeartbeatTime: timestamp(), lastTransitionTime: timestamp() }] },
       });
     },
-    async until(f, what, ms = 5000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const v = f();
-        if (v) return v as any;
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
+    until: (what, f, ms = 5000) => until(what, f, ms, 10),
     async close() {
       unsub();
       await c.running.stop();

@@ -1,9 +1,10 @@
 // JSON Merge Patch (RFC 7386): objects merge recursively, null deletes, everything else replaces.
 import { getOwn, setOwn } from "../../../schemas/json";
 import { badRequest } from "./errors";
-import { clone, isObj } from "./util";
+import { clone } from "./util";
+import { isObj } from "../../../schemas/helpers/json";
 
-export function mergeValue(target: any, patch: any): any {
+function mergeValue(target: any, patch: any): any {
   if (!isObj(patch)) return clone(patch);
   const out: Record<string, any> = isObj(target) ? { ...target } : {};
   for (const k in patch) {

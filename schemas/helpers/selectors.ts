@@ -1,5 +1,10 @@
-// Label and field selectors as Kubernetes parses them (k8s.io/apimachinery/pkg/labels, fields).
-import { badRequest } from "../errors";
+// Label selectors as Kubernetes parses, matches and prints them (k8s.io/apimachinery/pkg/labels
+// and metav1.LabelSelector): the one copy the server, the CLI and the printers share.
+
+import { isObj } from "./json";
+
+/** A selector that does not parse; the server answers it with a 400 that carries the message. */
+export class SelectorError extends Error {}
 
 export type LabelRequirement =
   | { key: string; op: "=" | "!="; values: [string] }
@@ -10,13 +15,13 @@ export type LabelRequirement =
 const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-/** Parse "a=b,c!=d,e in (x,y),f notin (z),g,!h,n>3". Throws a 400 naming the problem. */
+/** Parse "a=b,c!=d,e in (x,y),f notin (z),g,!h,n>3". Throws a SelectorError naming the problem. */
 export function parseLabelSelector(s: string): LabelRequirement[] {
   const reqs: LabelRequirement[] = [];
   let i = 0;
   const src = s.trim();
   const fail = (why: string): never => {
-    throw badRequest(`unable to parse requirement: ${why} (in label selector "${s}")`);
+    throw new SelectorError(`unable to parse requirement: ${why} (in label selector "${s}")`);
   };
   const ws = () => {
     while (i < src.length && src[i] === " ") i++;
@@ -131,68 +136,85 @@ export function matchLabels(reqs: LabelRequirement[], labels: Record<string, str
   return true;
 }
 
-export interface FieldRequirement {
-  field: string;
-  op: "=" | "!=";
-  value: string;
-}
+/** A requirement no labels satisfy: what an invalid selector object matches. */
+const NOTHING: LabelRequirement = { key: "", op: "in", values: [] };
 
-/** Parse "metadata.name=x,spec.nodeName!=y" (with \\ escapes for , = ! like Kubernetes). */
-export function parseFieldSelector(s: string): FieldRequirement[] {
-  const out: FieldRequirement[] = [];
-  for (const part of splitUnescaped(s.trim(), ",")) {
-    if (!part) continue;
-    const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(part);
-    if (!m) throw badRequest(`invalid field selector: "${part}": expected field=value, field==value or field!=value`);
-    out.push({ field: m[1]!.trim(), op: m[2] === "!=" ? "!=" : "=", value: unescape(m[3]!) });
-  }
-  return out;
-}
-
-function splitUnescaped(s: string, sep: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === "\\" && i + 1 < s.length) {
-      cur += s[i]! + s[i + 1]!;
-      i++;
-    } else if (s[i] === sep) {
-      out.push(cur);
-      cur = "";
-    } else cur += s[i];
-  }
-  out.push(cur);
-  return out;
-}
-
-function unescape(s: string): string {
-  return s.replace(/\\(.)/g, "$1");
-}
-
-/** Label selector object (matchLabels/matchExpressions) → requirements. */
+/**
+ * A metav1.LabelSelector object (matchLabels/matchExpressions) as requirements. The rule, as
+ * LabelSelectorAsSelector: In/NotIn need values, Exists/DoesNotExist take none, and any other
+ * operator is invalid; an invalid selector matches nothing. An empty selector matches everything.
+ */
 export function labelSelectorToRequirements(sel: any): LabelRequirement[] {
   const out: LabelRequirement[] = [];
-  for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) out.push({ key: k, op: "=", values: [String(v)] });
-  for (const e of sel?.matchExpressions ?? []) {
-    const op = String(e.operator ?? "");
-    if (op === "In") out.push({ key: e.key, op: "in", values: e.values ?? [] });
-    else if (op === "NotIn") out.push({ key: e.key, op: "notin", values: e.values ?? [] });
-    else if (op === "Exists") out.push({ key: e.key, op: "exists" });
-    else if (op === "DoesNotExist") out.push({ key: e.key, op: "!" });
+  for (const [k, v] of Object.entries(isObj(sel?.matchLabels) ? sel.matchLabels : {})) out.push({ key: k, op: "=", values: [String(v)] });
+  for (const e of Array.isArray(sel?.matchExpressions) ? sel.matchExpressions : []) {
+    const values: string[] = Array.isArray(e?.values) ? e.values.map(String) : [];
+    const key = String(e?.key ?? "");
+    switch (e?.operator) {
+      case "In":
+      case "NotIn":
+        out.push(values.length ? { key, op: e.operator === "In" ? "in" : "notin", values } : NOTHING);
+        break;
+      case "Exists":
+      case "DoesNotExist":
+        out.push(values.length ? NOTHING : { key, op: e.operator === "Exists" ? "exists" : "!" });
+        break;
+      default:
+        out.push(NOTHING);
+    }
   }
   return out;
 }
 
-/** The string form of a label selector object, as Scale.status.selector shows it. */
-export function labelSelectorString(sel: any): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(sel?.matchLabels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) parts.push(`${k}=${v}`);
-  for (const e of sel?.matchExpressions ?? []) {
-    const op = String(e.operator ?? "");
-    if (op === "In") parts.push(`${e.key} in (${[...(e.values ?? [])].sort().join(",")})`);
-    else if (op === "NotIn") parts.push(`${e.key} notin (${[...(e.values ?? [])].sort().join(",")})`);
-    else if (op === "Exists") parts.push(e.key);
-    else if (op === "DoesNotExist") parts.push(`!${e.key}`);
+/** metav1.LabelSelector semantics: a missing selector matches nothing, an empty one everything. */
+export function labelSelectorMatches(sel: unknown, labels: Record<string, string> | undefined): boolean {
+  return isObj(sel) && matchLabels(labelSelectorToRequirements(sel), labels);
+}
+
+// Go sorts strings bytewise; for the ASCII label alphabet this equals code-unit order.
+const goSort = (xs: string[]) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+const str = (v: unknown) => (typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : "");
+
+/**
+ * metav1.LabelSelectorAsSelector(sel).String(), the form of ?labelSelector= and
+ * Scale.status.selector: requirements sorted by key, values sorted. Undefined when the selector
+ * is invalid (the Go function returns an error); a missing or empty selector is "".
+ */
+export function labelSelectorString(sel: unknown): string | undefined {
+  if (!isObj(sel)) return "";
+  const matchLabels = isObj(sel.matchLabels) ? sel.matchLabels : {};
+  const reqs: { key: string; text: string }[] = [];
+  for (const k of Object.keys(matchLabels)) reqs.push({ key: k, text: `${k}=${str(matchLabels[k])}` });
+  for (const e of Array.isArray(sel.matchExpressions) ? sel.matchExpressions : []) {
+    if (!isObj(e)) return undefined;
+    const key = str(e.key);
+    const values = (Array.isArray(e.values) ? e.values : []).map(str);
+    switch (e.operator) {
+      case "In":
+      case "NotIn":
+        if (values.length === 0) return undefined;
+        reqs.push({ key, text: `${key} ${e.operator === "In" ? "in" : "notin"} (${goSort(values).join(",")})` });
+        break;
+      case "Exists":
+      case "DoesNotExist":
+        if (values.length !== 0) return undefined;
+        reqs.push({ key, text: e.operator === "Exists" ? key : `!${key}` });
+        break;
+      default:
+        return undefined;
+    }
   }
-  return parts.join(",");
+  // internalSelector.Add sorts requirements by key (stable).
+  return reqs
+    .map((r, i) => ({ ...r, i }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i))
+    .map((r) => r.text)
+    .join(",");
+}
+
+/** metav1.FormatLabelSelector (kubectl's Selector columns and describe): "<error>" when invalid, "<none>" when empty. */
+export function formatLabelSelector(sel: unknown): string {
+  const s = labelSelectorString(sel);
+  if (s === undefined) return "<error>";
+  return s === "" ? "<none>" : s;
 }

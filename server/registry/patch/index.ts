@@ -12,7 +12,7 @@ export { serverSideApply } from "./apply";
 export { recordUpdate } from "./managed-fields";
 export type { ManagedFieldsEntry } from "./managed-fields";
 
-export type PatchType = "json" | "merge" | "strategic" | "apply";
+type PatchType = "json" | "merge" | "strategic" | "apply";
 
 const CONTENT_TYPES: Record<string, PatchType> = {
   "application/json-patch+json": "json",

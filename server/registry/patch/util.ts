@@ -1,10 +1,7 @@
 // Small JSON helpers shared by the patch engines. Objects here are plain parsed JSON.
 import { setOwn } from "../../../schemas/json";
 import type { Field, Ty } from "../../../schemas/dsl";
-
-export function isObj(v: unknown): v is Record<string, any> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isObj } from "../../../schemas/helpers/json";
 
 /** Deep copy of parsed JSON (faster than structuredClone for small trees). */
 export function clone<T>(v: T): T {
@@ -15,26 +12,6 @@ export function clone<T>(v: T): T {
     return out as T;
   }
   return v;
-}
-
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (isObj(a)) {
-    if (!isObj(b)) return false;
-    let n = 0;
-    for (const k in a) {
-      if (!Object.hasOwn(b, k) || !deepEqual(a[k], b[k])) return false;
-      n++;
-    }
-    for (const _ in b) n--;
-    return n === 0;
-  }
-  return false;
 }
 
 /** The type of field `key` inside an object of type t (map values for MapTy). */

@@ -1,9 +1,10 @@
-// ClusterIP and NodePort allocation for Services. Decided before proposing (deterministic apply);
-// short-lived reservations keep two concurrent creates from picking the same value.
+// ClusterIP and NodePort allocation for Services and pod CIDRs for Nodes, in the registry as
+// upstream does them. Decided before proposing (deterministic apply); short-lived reservations
+// keep two concurrent creates from picking the same value.
 import type { Store } from "../store/store";
 
-export const SERVICE_CIDR = { base: (10 << 24) | (43 << 16), size: 1 << 16 }; // 10.43.0.0/16, like K3s
-export const NODE_PORT_RANGE = { min: 30000, max: 32767 };
+const SERVICE_CIDR = { base: (10 << 24) | (43 << 16), size: 1 << 16 }; // 10.43.0.0/16, like K3s
+const NODE_PORT_RANGE = { min: 30000, max: 32767 };
 
 const reserved = new Map<string, number>(); // value -> expiry (ms)
 
@@ -21,7 +22,7 @@ function reserve(key: string): void {
   reserved.set(key, Date.now() + 30_000);
 }
 
-export function ipToString(n: number): string {
+function ipToString(n: number): string {
   return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 }
 
@@ -82,7 +83,7 @@ export function allocateServiceFields(store: Store, svc: any): void {
   }
 }
 
-export const CLUSTER_CIDR = { base: (10 << 24) | (42 << 16), nodeBits: 8 }; // 10.42.0.0/16, a /24 per node like K3s
+const CLUSTER_CIDR = { base: (10 << 24) | (42 << 16), nodeBits: 8 }; // 10.42.0.0/16, a /24 per node like K3s
 
 /** Give a new Node a free /24 from the cluster CIDR (spec.podCIDR and podCIDRs). */
 export function allocateNodePodCidr(store: Store, node: any): void {
@@ -102,15 +103,4 @@ export function allocateNodePodCidr(store: Store, node: any): void {
       return;
     }
   }
-}
-
-/** DefaultStorageClass admission: a claim that names no class gets the default one (newest wins). */
-export function defaultStorageClass(store: Store, pvc: any): void {
-  const spec = (pvc.spec ??= {});
-  if (spec.storageClassName != null) return;
-  const defaults = store
-    .list("storage.k8s.io/storageclasses", undefined)
-    .items.filter((c: any) => c.metadata?.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true")
-    .sort((a: any, b: any) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") || a.metadata.name.localeCompare(b.metadata.name));
-  if (defaults[0]) spec.storageClassName = defaults[0].metadata.name;
 }

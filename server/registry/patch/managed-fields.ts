@@ -2,7 +2,7 @@
 // fieldmanager (k8s.io/apimachinery/pkg/util/managedfields) for Update operations.
 import type { ObjTy } from "../../../schemas/dsl";
 import { type FieldSet, compare, decodeFieldsV1, encodeFieldsV1 } from "./fieldpath";
-import { isObj } from "./util";
+import { isObj } from "../../../schemas/helpers/json";
 
 export interface ManagedFieldsEntry {
   manager: string;
@@ -82,7 +82,7 @@ export function setMinus(set: FieldSet, remove: FieldSet): boolean {
  * The managers to start from: the request object's managedFields when it carries some (a client
  * may set them; `[{}]` resets them), otherwise the live object's.
  */
-export function managersFor(oldObj: any, newObj: any): Manager[] {
+function managersFor(oldObj: any, newObj: any): Manager[] {
   const req = newObj?.metadata?.managedFields;
   if (Array.isArray(req) && req.length === 1 && isObj(req[0]) && Object.keys(req[0]).length === 0) return [];
   if (Array.isArray(req) && req.length > 0 && req !== oldObj?.metadata?.managedFields) {

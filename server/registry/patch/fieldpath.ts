@@ -4,7 +4,8 @@
 // FieldsV1 trees are only built when reading or writing metadata.managedFields.
 import { getOwn } from "../../../schemas/json";
 import type { ListTy, Ty } from "../../../schemas/dsl";
-import { childType, deepEqual, isDeclared, isObj } from "./util";
+import { childType, isDeclared } from "./util";
+import { deepEqual, isObj } from "../../../schemas/helpers/json";
 
 export const SEP = "\u0000";
 export type FieldSet = Set<string>;
@@ -13,7 +14,7 @@ export const join = (prefix: string, pe: string) => (prefix === "" ? pe : prefix
 
 // ---- list semantics (x-kubernetes-list-type / patchStrategy) ----
 
-export interface ListSem {
+interface ListSem {
   kind: "atomic" | "set" | "map";
   keys: readonly string[];
   elem: Ty | undefined;
@@ -102,7 +103,7 @@ function walkList(l: any[], t: Ty | undefined, prefix: string, out: FieldSet): v
 
 // ---- comparing two versions of an object ----
 
-export interface Comparison {
+interface Comparison {
   added: FieldSet;
   modified: FieldSet;
   removed: FieldSet;

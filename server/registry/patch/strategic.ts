@@ -5,7 +5,8 @@
 import { getOwn, setOwn } from "../../../schemas/json";
 import type { ListTy, ObjTy, Ty } from "../../../schemas/dsl";
 import { PatchError, badRequest, invalid } from "./errors";
-import { childType, clone, deepEqual, fieldOf, isObj } from "./util";
+import { childType, clone, fieldOf } from "./util";
+import { deepEqual, isObj } from "../../../schemas/helpers/json";
 
 const DIRECTIVE = "$patch";
 const RETAIN_KEYS = "$retainKeys";

@@ -2,7 +2,8 @@
 // with 400 BadRequest and an operation that cannot be applied (missing path, failed test)
 // with 422; we do the same and never throw anything else.
 import { badRequest, invalid } from "./errors";
-import { clone, deepEqual, isObj } from "./util";
+import { clone } from "./util";
+import { deepEqual, isObj } from "../../../schemas/helpers/json";
 
 type Container = Record<string, any> | any[];
 

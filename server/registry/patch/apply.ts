@@ -7,9 +7,10 @@ import type { ObjTy, Ty } from "../../../schemas/dsl";
 import { PatchError, badRequest } from "./errors";
 import { type FieldSet, compare, itemPE, listSem, pathString, removePath, SEP, toFieldSet } from "./fieldpath";
 import { type Manager, decodeManagers, encodeManagers, managerKey, setMinus } from "./managed-fields";
-import { childType, clone, deepEqual, isObj } from "./util";
+import { childType, clone } from "./util";
+import { deepEqual, isObj } from "../../../schemas/helpers/json";
 
-export interface ApplyOptions {
+interface ApplyOptions {
   manager: string;
   force: boolean;
   apiVersion: string;

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
-import { isNotFound, isUnreachable, type AgentApi } from "../api.ts";
+import { isNotFound, isUnreachable, type AgentApi } from "../api-client.ts";
 import { nodeConditions, nodeFacts, pressure, type Condition, type NodeFacts } from "./info.ts";
 
 export interface NodeOptions {
