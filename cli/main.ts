@@ -22,6 +22,9 @@ const VERBS: Record<string, string> = {
   top: "Show CPU and memory usage of nodes or pods (metrics.k8s.io)",
   images: "Import, list or remove images in this node's containerd (air-gap)",
   cluster: "List or remove control-plane servers (members, remove NAME)",
+  install: "Install skiff as a systemd service: install [server|agent] [flags]",
+  uninstall: "Remove the service, every pod, Skiff's network state and data (--keep-data)",
+  killall: "Stop skiff, every pod container and shim, and its network state; keep the data",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -269,6 +272,12 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/rollout");
     case "top":
       return import("./commands/top");
+    case "install":
+      return import("./commands/install");
+    case "uninstall":
+      return import("./commands/uninstall");
+    case "killall":
+      return import("./commands/killall");
     default:
       return import("./commands/scale");
   }
