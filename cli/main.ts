@@ -25,6 +25,7 @@ const VERBS: Record<string, string> = {
   install: "Install skiff as a systemd service: install [server|agent] [flags]",
   uninstall: "Remove the service, every pod, Skiff's network state and data (--keep-data)",
   killall: "Stop skiff, every pod container and shim, and its network state; keep the data",
+  "check-config": "Check this host for Skiff: kernel, cgroups, iptables, disk, memory, clock",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -37,7 +38,7 @@ Usage:
 
 Verbs:
 ${Object.entries(VERBS)
-  .map(([v, d]) => `  ${v.padEnd(10)} ${d}`)
+  .map(([v, d]) => `  ${v.padEnd(12)} ${d}`)
   .join("\n")}
 
 Server flags:
@@ -111,6 +112,10 @@ async function server(args: string[]): Promise<number> {
     return 1;
   }
   const { hostname } = await import("node:os");
+  // A board without a real-time clock: wait for time sync before certificates are used or made.
+  const { guardClock, keepRecordingTime } = await import("../lib/clock");
+  await guardClock({ dataDir, log: (m) => console.error(m) });
+  keepRecordingTime(dataDir);
   const srv = await runServer({
     dataDir,
     bindAddress: values["bind-address"]!,
@@ -192,6 +197,9 @@ async function agentCommand(args: string[]): Promise<number> {
   const { joinCluster } = await import("../lib/join");
   const dataDir = values["data-dir"] ?? defaultDataDir();
   const nodeName = values["node-name"] ?? hostname();
+  const { guardClock, keepRecordingTime } = await import("../lib/clock");
+  await guardClock({ dataDir, log: (m) => console.error(m) });
+  keepRecordingTime(dataDir);
   let creds;
   try {
     creds = await joinCluster({ server, token, nodeName, credFile: `${dataDir}/agent/credentials.json` });
@@ -278,6 +286,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/uninstall");
     case "killall":
       return import("./commands/killall");
+    case "check-config":
+      return import("./commands/check-config");
     default:
       return import("./commands/scale");
   }
