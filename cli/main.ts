@@ -26,6 +26,7 @@ const VERBS: Record<string, string> = {
   uninstall: "Remove the service, every pod, Skiff's network state and data (--keep-data)",
   killall: "Stop skiff, every pod container and shim, and its network state; keep the data",
   "check-config": "Check this host for Skiff: kernel, cgroups, iptables, disk, memory, clock",
+  certificate: "Show certificate expiry (check) or re-issue them without a restart (rotate)",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -149,6 +150,13 @@ async function server(args: string[]): Promise<number> {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  // `skiff certificate rotate` (and `systemctl reload skiff`): serve the new certificate.
+  process.on("SIGHUP", () => {
+    srv.reloadCertificates().then(
+      (changed) => console.log(changed ? "serving certificate reloaded" : "SIGHUP: serving certificate unchanged"),
+      (e) => console.error(`reloading the serving certificate failed: ${(e as Error).message}`),
+    );
+  });
   // `skiff cluster remove` of this server: stop, like a removed etcd member.
   void srv.removed.then(async (msg) => {
     console.error(msg);
@@ -288,6 +296,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/killall");
     case "check-config":
       return import("./commands/check-config");
+    case "certificate":
+      return import("./commands/certificate");
     default:
       return import("./commands/scale");
   }

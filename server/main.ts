@@ -13,6 +13,7 @@ import { startControllers } from "./controllers/index";
 import { prepareJoin, startConsensus } from "./raft/cluster/consensus";
 import { clusterRoutes } from "./raft/cluster/routes";
 import { Store } from "./store/store";
+import { renewDueLeaves } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
 export interface ServerFlags {
@@ -41,6 +42,8 @@ export interface RunningServer {
   /** The join token agents use (K10<ca-hash>::server:<secret>). */
   joinToken: string;
   caPem: string;
+  /** Serve the certificate now in <data-dir>/server/tls (after `skiff certificate rotate`); true if it changed. */
+  reloadCertificates(): Promise<boolean>;
   /** Credentials for an agent running in this process (the embedded agent). */
   nodeCredentials(nodeName: string): Promise<{ server: string; caData: string; token: string }>;
   stop(): Promise<void>;
@@ -174,6 +177,31 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     streams,
     maxRequestBodySize: 16 * 1024 * 1024,
   });
+  // Leaf certificates are renewed well before they expire (checked hourly: a stat and a parse, no
+  // write) and a rotated serving certificate is picked up without a restart; pods never notice.
+  const tlsDir = join(serverDir, "tls");
+  let servingPem = pki.serving.cert;
+  const reloadCertificates = async (): Promise<boolean> => {
+    // `skiff certificate rotate` writes the key, then the certificate: read until both agree.
+    for (let i = 0; i < 5; i++) {
+      const cert = readFileSync(join(tlsDir, "serving.crt"), "utf8");
+      const key = readFileSync(join(tlsDir, "serving.key"), "utf8");
+      if (cert !== readFileSync(join(tlsDir, "serving.crt"), "utf8")) continue;
+      if (cert === servingPem) return false;
+      await listener.setTls({ cert, key });
+      servingPem = cert;
+      return true;
+    }
+    return false;
+  };
+  const certTimer = setInterval(() => {
+    void (async () => {
+      const renewed = await renewDueLeaves(tlsDir);
+      if (renewed.length) console.log(`certificates renewed before they expire: ${renewed.join(", ")}`);
+      if (await reloadCertificates()) console.log("serving certificate reloaded");
+    })().catch((e) => console.error(`certificate renewal: ${(e as Error).message}`));
+  }, 3600_000);
+  certTimer.unref();
   mkdirSync(dirname(flags.writeKubeconfig), { recursive: true });
   writeFileSync(flags.writeKubeconfig, kubeconfigYaml(url, pki.ca.cert, adminToken), { mode: 0o600 });
   console.log(`skiff server listening on ${url} (data dir ${flags.dataDir})`);
@@ -184,8 +212,10 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     removed: consensus.removed,
     joinToken,
     caPem: pki.ca.cert,
+    reloadCertificates,
     nodeCredentials: async (nodeName) => ({ server: url, caData: pki.ca.cert, token: await auth.nodeToken(nodeName) }),
     stop: async () => {
+      clearInterval(certTimer);
       onLeadership(false);
       await leaderChain;
       await consensus.stop({ transfer: true });

@@ -34,6 +34,10 @@ export interface UnitOptions {
   envFile: string;
 }
 
+const RELOAD = `# systemctl reload: serve certificates rotated on disk (skiff certificate rotate does this itself).
+ExecReload=/bin/kill -HUP $MAINPID
+`;
+
 export function unitText(o: UnitOptions): string {
   // One flag (with its value) per line, as K3s writes them.
   const exec: string[] = [`${quoteArg(o.bin)} ${o.mode}`];
@@ -74,7 +78,7 @@ RestartSec=5s
 ExecStartPre=-/sbin/modprobe br_netfilter
 ExecStartPre=-/sbin/modprobe overlay
 ExecStart=${exec.join(" \\\n    ")}
-`;
+${o.mode === "server" ? RELOAD : ""}`;
 }
 
 export interface InstalledUnit {

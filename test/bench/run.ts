@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   raft: () => import("./raft.ts"),
   podstart: () => import("./podstart.ts"),
   size: () => import("./size.ts"),
+  idle: () => import("./idle.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);
