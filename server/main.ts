@@ -13,7 +13,7 @@ import { startControllers } from "./controllers/index";
 import { prepareJoin, startConsensus } from "./raft/cluster/consensus";
 import { clusterRoutes } from "./raft/cluster/routes";
 import { Store } from "./store/store";
-import { renewDueLeaves } from "./tls/certs";
+import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
 export interface ServerFlags {
@@ -172,7 +172,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const listener = await listenNode({
     hostname: flags.bindAddress,
     port: flags.port,
-    tls: { cert: pki.serving.cert, key: pki.serving.key },
+    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key },
     fetch: (r) => app.fetch(r),
     streams,
     maxRequestBodySize: 16 * 1024 * 1024,
@@ -188,7 +188,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       const key = readFileSync(join(tlsDir, "serving.key"), "utf8");
       if (cert !== readFileSync(join(tlsDir, "serving.crt"), "utf8")) continue;
       if (cert === servingPem) return false;
-      await listener.setTls({ cert, key });
+      await listener.setTls({ cert: servingChain(tlsDir, cert), key });
       servingPem = cert;
       return true;
     }

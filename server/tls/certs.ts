@@ -2,7 +2,7 @@
 // lists, what `skiff certificate rotate` re-issues, and what the running server renews by itself
 // RENEW_BEFORE_MS before they expire. The CA is never touched here: CA rotation is its own step.
 import { X509Certificate } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clockTrusted } from "../../lib/clock";
 
@@ -37,6 +37,15 @@ export function listCertificates(dir: string): CertInfo[] {
     });
   }
   return out.sort((a, b) => Number(b.isCa) - Number(a.isCa) || a.name.localeCompare(b.name));
+}
+
+/** The previous CA's cross-signature of the current one, left by rotateCa (served in the chain). */
+export const CROSS_CA = "ca-cross.crt";
+
+/** What the API serves: the serving certificate, then the cross-signed CA while there is one. */
+export function servingChain(dir: string, leafPem: string): string {
+  const cross = join(dir, CROSS_CA);
+  return existsSync(cross) ? `${leafPem.trimEnd()}\n${readFileSync(cross, "utf8")}` : leafPem;
 }
 
 /** Leaf certificates with a key beside them, signed by the CA in dir: what rotation re-issues. */
@@ -74,4 +83,30 @@ export async function renewDueLeaves(dir: string, now = Date.now()): Promise<str
     .filter((c) => !c.isCa && existsSync(join(dir, `${c.name}.key`)) && c.notAfter.getTime() - now < RENEW_BEFORE_MS)
     .map((c) => c.name);
   return due.length ? rotateLeaves(dir, due) : [];
+}
+
+/**
+ * CA rotation (its own explicit step): a new CA replaces the old one, which signs it once more
+ * (ca-cross.crt) so that clients still holding the old CA (agents' credentials, copied
+ * kubeconfigs) verify the new chain; every leaf is re-issued by the new CA. The old CA's
+ * certificate stays as ca-previous.crt, its key is removed. Returns the new CA's certificate.
+ */
+export async function rotateCa(dir: string): Promise<string> {
+  if (!clockTrusted()) throw new Error("the clock is behind the last known time: set the time before making a CA");
+  const { makeCa, crossSign, save } = await pki();
+  const prev = { cert: readFileSync(join(dir, "ca.crt"), "utf8"), key: readFileSync(join(dir, "ca.key"), "utf8") };
+  const leaves = leafNames(dir);
+  const next = await makeCa();
+  const cross = await crossSign(prev, next);
+  const write = (name: string, data: string, mode: number) => {
+    const tmp = join(dir, `.${name}.tmp-${process.pid}`);
+    writeFileSync(tmp, data, { mode });
+    renameSync(tmp, join(dir, name));
+  };
+  write("ca-previous.crt", prev.cert, 0o644);
+  write(CROSS_CA, cross, 0o644);
+  save(dir, "ca", next);
+  rmSync(join(dir, "ca-previous.key"), { force: true });
+  await rotateLeaves(dir, leaves);
+  return next.cert;
 }

@@ -42,7 +42,7 @@ function serial(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1");
 }
 
-async function makeCa(): Promise<KeyPairPem> {
+export async function makeCa(): Promise<KeyPairPem> {
   const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -59,6 +59,35 @@ async function makeCa(): Promise<KeyPairPem> {
     ],
   });
   return { cert: cert.toString("pem"), key: await exportKeyPem(keys.privateKey) };
+}
+
+/**
+ * `next` CA's certificate signed by `prev` (same subject and key as next): served after the
+ * serving certificate during a CA rotation, it lets clients that trust only the previous CA
+ * verify certificates the new CA issues; clients that trust the new CA stop at it.
+ */
+export async function crossSign(prev: KeyPairPem, next: KeyPairPem): Promise<string> {
+  const prevCert = new x509.X509Certificate(prev.cert);
+  const nextCert = new x509.X509Certificate(next.cert);
+  const publicKey = await nextCert.publicKey.export(ALG, ["verify"]);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: nextCert.subject,
+    issuer: prevCert.subject,
+    notBefore: nextCert.notBefore,
+    // Not beyond the signer: a chain is only as valid as its shortest link.
+    notAfter: new Date(Math.min(nextCert.notAfter.getTime(), prevCert.notAfter.getTime())),
+    signingKey: await importKeyPem(prev.key),
+    publicKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(prevCert, false),
+    ],
+  });
+  return cert.toString("pem");
 }
 
 /** Issue a leaf certificate signed by the CA. */

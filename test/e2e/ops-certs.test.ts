@@ -127,6 +127,44 @@ describe.skipIf(reason !== null)("certificate rotation while pods run and kubect
     expect(check.stdout).toMatch(/\nserving\s+leaf\s+CN=skiff-apiserver\s+\S+\s+36\d\s+OK/);
   });
 
+  test("rotate-ca: clients holding the old CA and the new one both verify; after a restart the new token joins", async () => {
+    const tlsDir = join(dataDir, "server", "tls");
+    const oldCa = readFileSync(join(tlsDir, "ca.crt"), "utf8");
+    const oldToken = readFileSync(join(dataDir, "server", "token"), "utf8").trim();
+    const containerId = JSON.parse(await k(["get", "pod", "steady", "-o", "json"])).status.containerStatuses[0].containerID;
+    const before = await servedCert(srv.port, oldCa);
+    const r = skiff(["certificate", "rotate-ca", "--data-dir", dataDir]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const newCa = readFileSync(join(tlsDir, "ca.crt"), "utf8");
+    expect(newCa).not.toBe(oldCa);
+    expect(readFileSync(join(tlsDir, "ca-previous.crt"), "utf8")).toBe(oldCa);
+    const newToken = readFileSync(join(dataDir, "server", "token"), "utf8").trim();
+    expect(newToken).not.toBe(oldToken);
+    expect(newToken.split("::")[1]).toBe(oldToken.split("::")[1]); // same secret, new CA hash
+    // New connections get a certificate of the new CA that verifies with either CA alone.
+    const viaOld = await until("the new chain is served", async () => {
+      const s = await servedCert(srv.port, oldCa);
+      return s.serial !== before.serial && s;
+    }, 15_000);
+    expect(viaOld.authorized, "a client holding only the old CA (agents, copied kubeconfigs)").toBe(true);
+    expect((await servedCert(srv.port, newCa)).authorized, "a client holding only the new CA").toBe(true);
+    // kubectl with the kubeconfig written before the rotation (old CA) still works.
+    expect(await k(["get", "ns", "default", "-o", "name"])).toBe("namespace/default\n");
+
+    // A restart (pods keep running) serves /cacerts with the new CA: the new token pins it.
+    await srv.restart();
+    expect(await k(["get", "ns", "default", "-o", "name"])).toBe("namespace/default\n");
+    const { fetchPinnedCa } = await import("../../lib/join.ts");
+    const hash = newToken.slice(3).split("::")[0]!;
+    expect((await fetchPinnedCa(srv.url, hash)).trim()).toBe(newCa.trim());
+    await until("pods Running after the restart", async () => JSON.parse(await k(["get", "pod", "steady", "-o", "json"])).status?.containerStatuses?.[0]?.ready, 60_000);
+    const steady = JSON.parse(await k(["get", "pod", "steady", "-o", "json"]));
+    expect(steady.status.containerStatuses[0].containerID, "the container survived the CA rotation and the restart").toBe(containerId);
+    const check = skiff(["certificate", "check", "--data-dir", dataDir]);
+    expect(check.status, check.stdout).toBe(0);
+    expect(check.stdout).toMatch(/\nca-cross\s+CA\s/);
+  });
+
   test("rotate refuses unknown names and a data dir without certificates", () => {
     const bad = skiff(["certificate", "rotate", "--data-dir", dataDir, "--service", "nope"]);
     expect(bad.status).toBe(1);
