@@ -146,6 +146,7 @@ async function server(args: string[]): Promise<number> {
   // As for `skiff agent`: start-up garbage and the idle heap's slow growth are collected (a full
   // collection of this heap takes a few milliseconds; idle RSS target 90 MB with the agent).
   Bun.gc(true);
+  setTimeout(() => Bun.gc(true), 5_000).unref(); // after the controllers' and agent's first syncs
   setInterval(() => Bun.gc(true), 60_000).unref();
   const shutdown = async () => {
     await agent?.stop();
@@ -236,6 +237,7 @@ async function agentCommand(args: string[]): Promise<number> {
   });
   console.log(`skiff agent: node ${nodeName} joined ${creds.server}`);
   Bun.gc(true);
+  setTimeout(() => Bun.gc(true), 5_000).unref(); // after the first syncs (pods, services, routes)
   setInterval(() => Bun.gc(true), 60_000).unref();
   const shutdown = async () => {
     await agent.stop();

@@ -739,8 +739,12 @@ export class PodWorker {
         this.event(c, "Warning", "FailedPostStartHook", message);
         await this.killContainer(id, c, this.pod.spec.terminationGracePeriodSeconds ?? 30, podIp);
         this.waiting.set(c.name, { reason: "PostStartHookError", message });
+        return;
       }
     }
+    // Probes (and "ready" for a container without a readiness probe) from the start, as kubelet:
+    // the first status after the start then says Running and ready in one write, not two.
+    this.ensureProbes(c, { id, startedAt: Date.now() } as ContainerRecord, podIp);
   }
 
   /** kubelet's format.Pod: name_namespace(uid). */
