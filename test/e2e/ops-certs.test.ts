@@ -35,7 +35,7 @@ function servedCert(port: number, ca: string): Promise<{ serial: string; issuer:
 }
 
 describe.skipIf(reason !== null)("certificate rotation while pods run and kubectl watches", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "skiff-ops-certs-"));
+  let dataDir = "";
   const cgroupRoot = `/skiff-ops-certs-${process.pid}`;
   let srv: SkiffServer;
   let watch: ReturnType<typeof Bun.spawn> | undefined;
@@ -48,6 +48,7 @@ describe.skipIf(reason !== null)("certificate rotation while pods run and kubect
   const skiff = (args: string[]) => spawnSync(BUN, [join(REPO, "cli/main.ts"), ...args], { encoding: "utf8" });
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "skiff-ops-certs-"));
     mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
     copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
     srv = await startServer({
@@ -60,6 +61,7 @@ describe.skipIf(reason !== null)("certificate rotation while pods run and kubect
   });
 
   afterAll(async () => {
+    if (!dataDir) return;
     watch?.kill();
     try {
       await kubectl(srv, ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"]).catch(() => {});

@@ -5,7 +5,7 @@
 // binary; `skiff killall` leaves no process, mount, link, rule, ipset or cgroup of Skiff's but
 // keeps the data (the pods come back on restart), and `skiff uninstall` leaves nothing at all.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mountsUnder } from "../../cli/host/killall.ts";
@@ -37,6 +37,10 @@ function fakeRoot(): string {
   const r = mkdtempSync(join(tmpdir(), "skiff-ops-root-"));
   mkdirSync(join(r, "usr/lib/systemd"), { recursive: true });
   cpSync("/usr/lib/systemd/system", join(r, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+  // ExecReload's /bin/kill must exist in the root too (usrmerge layout, as on Debian).
+  mkdirSync(join(r, "usr/bin"), { recursive: true });
+  copyFileSync("/bin/kill", join(r, "usr/bin/kill"));
+  symlinkSync("usr/bin", join(r, "bin"));
   return r;
 }
 
@@ -55,6 +59,7 @@ describe.skipIf(!root)("skiff install writes a unit systemd accepts", () => {
     expect(a.code, a.text).toBe(0);
     const sys = join(r, "etc/systemd/system");
     const unit = readFileSync(join(sys, "skiff.service"), "utf8");
+    expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID");
     for (const line of ["KillMode=process", "Delegate=yes", "Restart=always", "LimitNOFILE=1048576", "TasksMax=infinity", "WantedBy=multi-user.target", "EnvironmentFile=-/etc/systemd/system/skiff.service.env"])
       expect(unit, line).toContain(line);
     expect(unit).toMatch(/ExecStart=\/usr\/local\/bin\/skiff server \\\n\s+--data-dir \/var\/lib\/skiff-x \\\n\s+--tls-san 10\.0\.0\.9\n/);
@@ -140,9 +145,10 @@ function leftovers(dataDir: string, veths: string[], netns: string[], bridge: st
 const nothing = (l: Record<string, string[]>) => Object.fromEntries(Object.keys(l).map((k) => [k, []]));
 
 describe.skipIf(reason !== null || !root)("skiff killall and uninstall leave nothing of Skiff's", () => {
-  const r = root ? fakeRoot() : "";
-  const dataDir = mkdtempSync(join(tmpdir(), "skiff-ops-dd-"));
-  const BIN = join(r, "usr/local/bin/skiff");
+  // Made in beforeAll: a filtered-out describe must leave nothing behind.
+  let r = "";
+  let dataDir = "";
+  let BIN = "";
   const BRIDGE = "skiff0";
   let srv: SkiffServer | undefined;
   const veths: string[] = [];
@@ -160,6 +166,9 @@ describe.skipIf(reason !== null || !root)("skiff killall and uninstall leave not
 
   beforeAll(async () => {
     ensureBuilt();
+    r = fakeRoot();
+    dataDir = mkdtempSync(join(tmpdir(), "skiff-ops-dd-"));
+    BIN = join(r, "usr/local/bin/skiff");
     // The units run the installed binary with this data dir, as systemd would.
     const i = sh([DIST, "install", "server", "--root", r, "--data-dir", dataDir]);
     if (i.code !== 0) throw new Error(i.text);
@@ -168,6 +177,7 @@ describe.skipIf(reason !== null || !root)("skiff killall and uninstall leave not
   });
 
   afterAll(async () => {
+    if (!dataDir) return;
     await srv?.stop().catch(() => {});
     // If a check failed, do not leave the host dirty for the next test.
     sh([DIST, "killall", "--data-dir", dataDir]);
