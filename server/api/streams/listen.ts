@@ -110,7 +110,8 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
       server.once("error", reject);
       server.listen(port, o.hostname, () => resolve((server.address() as AddressInfo).port));
     });
-  let server = make(o.tls);
+  let tlsNow = o.tls;
+  let server = make(tlsNow);
   // Listeners replaced by setTls: they accept nothing new but still carry open watches and streams.
   const retired: http.Server[] = [];
   const port = await listen(server, o.port);
@@ -121,7 +122,7 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
     // takes the port a moment after the old one stops accepting; connections already open stay
     // on the old one (with the old certificate) until they close.
     setTls: (tls) =>
-      (swapping = swapping.then(async () => {
+      (swapping = swapping.catch(() => {}).then(async () => {
         const next = make(tls);
         const old = server;
         retired.push(old);
@@ -130,12 +131,12 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
           await listen(next, port);
         } catch (e) {
           // Never leave the port without a listener: try again with the old certificate.
-          server = make(o.tls);
+          server = make(tlsNow);
           await listen(server, port);
           throw e;
         }
         server = next;
-        o.tls = tls;
+        tlsNow = tls;
       })),
     stop: () =>
       new Promise<void>((ok) => {
