@@ -36,7 +36,7 @@ export function listCertificates(dir: string): CertInfo[] {
       serial: c.serialNumber,
     });
   }
-  return out.sort((a, b) => Number(b.isCa) - Number(a.isCa) || a.name.localeCompare(b.name));
+  return out.sort((a, b) => Number(b.isCa) - Number(a.isCa) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The previous CA's cross-signature of the current one, left by rotateCa (served in the chain). */
