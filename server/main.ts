@@ -22,6 +22,7 @@ import { APISERVER_USER, writeCtx } from "./registry/ctx";
 import { newRegistry } from "./registry/index";
 import { AppliedState } from "./store/applied-state";
 import { Store } from "./store/store";
+import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
 export interface ServerFlags {
@@ -52,6 +53,8 @@ export interface RunningServer {
   /** The server token (K10<ca-hash>::server:<secret>), as in <data-dir>/server/token. */
   joinToken: string;
   caPem: string;
+  /** Serve the certificate now in <data-dir>/server/tls (after `skiff certificate rotate`); true if it changed. */
+  reloadCertificates(): Promise<boolean>;
   /** Credentials for an agent running in this process (the embedded agent), bound by its node password. */
   nodeCredentials(nodeName: string, nodePassword: string): Promise<{ server: string; caData: string; token: string; expires: number }>;
   stop(): Promise<void>;
@@ -195,11 +198,36 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const listener = await listenNode({
     hostname: flags.bindAddress,
     port: flags.port,
-    tls: { cert: pki.serving.cert, key: pki.serving.key },
+    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key },
     fetch: (r) => app.fetch(r),
     streams,
     limits,
   });
+  // Leaf certificates are renewed well before they expire (checked hourly: a stat and a parse, no
+  // write) and a rotated serving certificate is picked up without a restart; pods never notice.
+  const tlsDir = join(serverDir, "tls");
+  let servingPem = pki.serving.cert;
+  const reloadCertificates = async (): Promise<boolean> => {
+    // `skiff certificate rotate` writes the key, then the certificate: read until both agree.
+    for (let i = 0; i < 5; i++) {
+      const cert = readFileSync(join(tlsDir, "serving.crt"), "utf8");
+      const key = readFileSync(join(tlsDir, "serving.key"), "utf8");
+      if (cert !== readFileSync(join(tlsDir, "serving.crt"), "utf8")) continue;
+      if (cert === servingPem) return false;
+      await listener.setTls({ cert: servingChain(tlsDir, cert), key });
+      servingPem = cert;
+      return true;
+    }
+    return false;
+  };
+  const certTimer = setInterval(() => {
+    void (async () => {
+      const renewed = await renewDueLeaves(tlsDir);
+      if (renewed.length) console.log(`certificates renewed before they expire: ${renewed.join(", ")}`);
+      if (await reloadCertificates()) console.log("serving certificate reloaded");
+    })().catch((e) => console.error(`certificate renewal: ${(e as Error).message}`));
+  }, 3600_000);
+  certTimer.unref();
   mkdirSync(dirname(flags.writeKubeconfig), { recursive: true });
   writeFileSync(flags.writeKubeconfig, kubeconfigYaml(url, pki.ca.cert, adminToken), { mode: 0o600 });
   console.log(`skiff server listening on ${url} (data dir ${flags.dataDir})`);
@@ -212,11 +240,13 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     removed: consensus.removed,
     joinToken,
     caPem: pki.ca.cert,
+    reloadCertificates,
     nodeCredentials: async (nodeName, nodePassword) => {
       const c = await nodeIssuer.issue({ user: "system:admin", groups: ["system:masters"] }, { nodeName, nodePassword });
       return { server: url, caData: pki.ca.cert, token: c.token, expires: c.expires };
     },
     stop: async () => {
+      clearInterval(certTimer);
       onLeadership(false);
       await leaderChain;
       await consensus.stop({ transfer: true });

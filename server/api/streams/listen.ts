@@ -25,6 +25,8 @@ export interface NodeListenOptions {
 
 export interface NodeListener {
   port: number;
+  /** Serve a new certificate to new connections (certificate rotation); open ones keep theirs. */
+  setTls(tls: { cert: string; key: string }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -152,7 +154,7 @@ async function writeResponse(res: http.ServerResponse, r: Response, req: http.In
   res.end();
 }
 
-export function listenNode(o: NodeListenOptions): Promise<NodeListener> {
+export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
   const base = `${o.tls ? "https" : "http"}://${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${o.port}`;
   const l = { ...DEFAULT_LIMITS, ...o.limits };
   // A connection idle for idleConnectionMs is closed: before its first request (one that never
@@ -179,35 +181,63 @@ export function listenNode(o: NodeListenOptions): Promise<NodeListener> {
       res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: String((e as Error).message), reason: "InternalError", code: 500 }));
     }
   };
-  const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : http.createServer(onRequest);
-  server.keepAliveTimeout = l.idleConnectionMs;
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.on("connection", (sock: Socket) => {
-    idle(sock);
-    sock.on("timeout", () => sock.destroy());
-  });
-  server.on("upgrade", (req, socket, head) => {
-    // Streams (exec, port-forward, tunnels, watches) may be silent for hours.
-    (socket as Socket).setTimeout?.(0);
-    if (o.streams.handleNodeUpgrade(req, socket, head)) return;
-    // Watch over WebSocket (the dashboard's watches: browsers keep few HTTP/1.1 connections).
-    if (isWatchUpgrade(req)) serveWatchUpgrade(req, socket, head, base, o.fetch).catch(() => socket.destroy());
-    else socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, o.hostname, () => {
-      const port = (server.address() as AddressInfo).port;
-      resolve({
-        port,
-        stop: () =>
-          new Promise<void>((ok) => {
-            o.streams.stop();
-            server.close(() => ok());
-            (server as any).closeAllConnections?.();
-          }),
-      });
+  const make = (tls: NodeListenOptions["tls"]) => {
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest) : http.createServer(onRequest);
+    server.keepAliveTimeout = l.idleConnectionMs;
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.on("connection", (sock: Socket) => {
+      idle(sock);
+      sock.on("timeout", () => sock.destroy());
     });
-  });
+    server.on("upgrade", (req, socket, head) => {
+      // Streams (exec, port-forward, tunnels, watches) may be silent for hours.
+      (socket as Socket).setTimeout?.(0);
+      if (o.streams.handleNodeUpgrade(req, socket, head)) return;
+      // Watch over WebSocket (the dashboard's watches: browsers keep few HTTP/1.1 connections).
+      if (isWatchUpgrade(req)) serveWatchUpgrade(req, socket, head, base, o.fetch).catch(() => socket.destroy());
+      else socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    });
+    return server;
+  };
+  const listen = (server: http.Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, o.hostname, () => resolve((server.address() as AddressInfo).port));
+    });
+  let tlsNow = o.tls;
+  let server = make(tlsNow);
+  // Listeners replaced by setTls: they accept nothing new but still carry open watches and streams.
+  const retired: http.Server[] = [];
+  const port = await listen(server, o.port);
+  let swapping = Promise.resolve();
+  return {
+    port,
+    // Bun's servers cannot swap their certificate in place (no setSecureContext): a new listener
+    // takes the port a moment after the old one stops accepting; connections already open stay
+    // on the old one (with the old certificate) until they close.
+    setTls: (tls) =>
+      (swapping = swapping.catch(() => {}).then(async () => {
+        const next = make(tls);
+        const old = server;
+        retired.push(old);
+        old.close(() => retired.splice(retired.indexOf(old), 1));
+        try {
+          await listen(next, port);
+        } catch (e) {
+          // Never leave the port without a listener: try again with the old certificate.
+          server = make(tlsNow);
+          await listen(server, port);
+          throw e;
+        }
+        server = next;
+        tlsNow = tls;
+      })),
+    stop: () =>
+      new Promise<void>((ok) => {
+        o.streams.stop();
+        server.close(() => ok());
+        for (const s of [server, ...retired]) (s as any).closeAllConnections?.();
+      }),
+  };
 }
