@@ -20,7 +20,13 @@ import { prepareJoin } from "./raft/cluster/join";
 import { clusterRoutes } from "./raft/cluster/routes";
 import { APISERVER_USER, writeCtx } from "./registry/ctx";
 import { newRegistry } from "./registry/index";
+import { startApiServerLease, type ApiServerLeases } from "./election/apiservers";
+import { startLeaseElection, type LeaseElection } from "./election/lease";
 import { AppliedState } from "./store/applied-state";
+import { StoreUnavailable, type Backend } from "./store/external/backend";
+import { shareBootstrap } from "./store/external/bootstrap";
+import { ExternalMirror, startCompactor } from "./store/external/mirror";
+import { openBackend, redactEndpoint, type DatastoreFlags } from "./store/external/open";
 import { Store } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
@@ -44,6 +50,8 @@ export interface ServerFlags {
   joinServer?: string;
   /** --raft-listen-port (default 2380). */
   raftPort?: number;
+  /** --datastore-endpoint (etcd or PostgreSQL) and its TLS files: no Raft, servers share the datastore. */
+  datastore?: DatastoreFlags;
 }
 
 export interface RunningServer {
@@ -95,6 +103,13 @@ users:
 export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const serverDir = join(flags.dataDir, "server");
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
+  // An external datastore: no Raft; the cluster's secrets come from (or go to) the datastore.
+  const backend = flags.datastore ? openBackend(flags.datastore) : undefined;
+  if (backend) {
+    if (flags.joinServer) throw new Error("--server joins a Raft control plane; servers sharing --datastore-endpoint need only the same endpoint and --token");
+    console.log(`datastore: ${backend.kind} at ${redactEndpoint(flags.datastore!.endpoint)}`);
+    flags = { ...flags, token: await withDatastore(backend, () => shareBootstrap(backend, serverDir, flags.token)) };
+  }
   if (flags.joinServer) {
     if (!flags.token) throw new Error("--server needs --token (the token printed by the first server)");
     // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
@@ -127,20 +142,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const joinToken = formatJoinToken(pki.caHash, joinSecret);
 
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
-  // The Raft log is the durable record, so state.db need not fsync every apply: after a power
-  // loss it is restored from the last snapshot and the log replayed.
-  const state = new AppliedState({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
   const urlOf = (h: string) => `https://${h.includes(":") ? `[${h}]` : h}:${flags.port}`;
   const url = urlOf(host);
-  const consensus = await startConsensus(state, {
-    serverDir,
-    name: flags.nodeName,
-    apiUrl: urlOf(advertise),
-    raftBindHost: flags.bindAddress,
-    raftPort: flags.raftPort ?? 2380,
-    join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
-  });
-  const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
+  const plane = backend
+    ? await externalPlane(backend, { dir: join(serverDir, "datastore-mirror"), windowSize, identity: `${flags.nodeName}_${randomSecret(4)}`, apiUrl: urlOf(advertise) })
+    : await raftPlane(flags, serverDir, windowSize, urlOf(advertise));
+  const store = plane.store;
   const registry = newRegistry(store);
   // Node passwords and the join-token hashes are Secrets written through the registry.
   const secretRes = findByKind("v1", "Secret")!;
@@ -157,14 +164,9 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   // A joined server first catches up, so it finds the cluster's token hashes instead of making its own.
   await store.readBarrier().catch(() => {});
   await joinTokens.reconcile(flags.agentToken);
-  // Servers the leader heard from recently: the `default/kubernetes` Endpoints agents fail over by.
-  const liveApiServers = () => {
-    const st = consensus.node.localStatus();
-    return [...consensus.memberTable().values()]
-      .filter((m) => m.apiUrl && st.conf.voters.includes(m.id) && (m.id === consensus.id || st.progress?.[m.id]?.recentActive))
-      .map((m) => m.apiUrl!);
-  };
-  // Controllers and the scheduler run only on the Raft leader and move with leadership.
+  // Servers heard from recently: the `default/kubernetes` Endpoints agents fail over by.
+  const liveApiServers = plane.apiServers;
+  // Controllers and the scheduler run only on the leader and move with leadership.
   let controllers: { stop(): Promise<void> } | undefined;
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
@@ -177,18 +179,17 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       }
     });
   };
-  consensus.onLeaderChange(onLeadership);
-  onLeadership(consensus.isLeader());
+  plane.lead(registry, onLeadership);
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
     authenticate: (h) => auth.authenticate(h),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
-      peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
+      peers: plane.peers,
       token: adminToken,
       caPem: pki.ca.cert,
     },
@@ -237,7 +238,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   console.log(existsSync(joinTokens.paths.agent) ? `agent token (joins agents only): ${joinTokens.paths.agent}` : "agent token: in <data-dir>/server/agent-token of the cluster's first server (or make a new one: skiff token rotate --type agent)");
   return {
     url,
-    removed: consensus.removed,
+    removed: plane.removed,
     joinToken,
     caPem: pki.ca.cert,
     reloadCertificates,
@@ -247,12 +248,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     },
     stop: async () => {
       clearInterval(certTimer);
+      await plane.stopLeading();
       onLeadership(false);
       await leaderChain;
-      await consensus.stop({ transfer: true });
       streams.stop();
       await listener.stop();
-      store.close();
+      await plane.stop();
     },
   };
 }
@@ -274,4 +275,109 @@ function firstHostIPv4(): string | undefined {
   }
   for (const name of Object.keys(ifs)) if (v4(name)) return v4(name);
   return undefined;
+}
+
+/** What the server runs on: Raft over the embedded store, or an external datastore. */
+interface ControlPlane {
+  store: Store;
+  /** Start electing (the Raft leader, or a Lease in the datastore); calls onLeader on every change. */
+  lead(registry: ReturnType<typeof newRegistry>, onLeader: (leader: boolean) => void): void;
+  /** Give up leadership (shutdown), so another server takes over at once. */
+  stopLeading(): Promise<void>;
+  /** API URLs of the servers that are up, this one included. */
+  apiServers(): string[];
+  /** API URLs of the other servers (stream relays). */
+  peers(): string[];
+  routes: ReturnType<typeof clusterRoutes>[];
+  removed: Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: number | undefined, apiUrl: string): Promise<ControlPlane> {
+  // The Raft log is the durable record, so state.db need not fsync every apply: after a power
+  // loss it is restored from the last snapshot and the log replayed.
+  const state = new AppliedState({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
+  const consensus = await startConsensus(state, {
+    serverDir,
+    name: flags.nodeName,
+    apiUrl,
+    raftBindHost: flags.bindAddress,
+    raftPort: flags.raftPort ?? 2380,
+    join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
+  });
+  const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
+  return {
+    store,
+    lead(_registry, onLeader) {
+      consensus.onLeaderChange(onLeader);
+      onLeader(consensus.isLeader());
+    },
+    stopLeading: async () => {},
+    // Servers the leader heard from recently.
+    apiServers() {
+      const st = consensus.node.localStatus();
+      return [...consensus.memberTable().values()]
+        .filter((m) => m.apiUrl && st.conf.voters.includes(m.id) && (m.id === consensus.id || st.progress?.[m.id]?.recentActive))
+        .map((m) => m.apiUrl!);
+    },
+    peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
+    routes: [clusterRoutes(consensus)],
+    removed: consensus.removed,
+    async stop() {
+      await consensus.stop({ transfer: true });
+      store.close();
+    },
+  };
+}
+
+/** A datastore call at start-up that fails names the datastore, not a stack trace. */
+async function withDatastore<T>(backend: Backend, f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (!(e instanceof StoreUnavailable) || i >= 60) throw e;
+      if (i === 0) console.log(`waiting for the ${backend.kind} datastore: ${e.message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function externalPlane(backend: Backend, o: { dir: string; windowSize?: number; identity: string; apiUrl: string }): Promise<ControlPlane> {
+  const mirror = await ExternalMirror.open(backend, { dir: o.dir, windowSize: o.windowSize });
+  const store = mirror.store;
+  let election: LeaseElection | undefined;
+  let stopCompactor: (() => void) | undefined;
+  let servers: ApiServerLeases | undefined;
+  const compactEvery = Number(process.env.SKIFF_DATASTORE_COMPACT_SECONDS) > 0 ? Number(process.env.SKIFF_DATASTORE_COMPACT_SECONDS) * 1000 : 300_000;
+  return {
+    store,
+    lead(registry, onLeader) {
+      servers = startApiServerLease({ registry, store, identity: o.identity, apiUrl: o.apiUrl });
+      election = startLeaseElection({
+        registry,
+        store,
+        identity: o.identity,
+        log: (m) => console.log(m),
+        onChange: (leader) => {
+          // The leader also compacts the datastore's history, as kube-apiserver schedules it.
+          stopCompactor?.();
+          stopCompactor = leader ? startCompactor(mirror, compactEvery) : undefined;
+          onLeader(leader);
+        },
+      });
+    },
+    async stopLeading() {
+      await election?.stop();
+      await servers?.stop();
+    },
+    apiServers: () => servers?.live() ?? [o.apiUrl],
+    peers: () => (servers?.live() ?? []).filter((u) => u !== o.apiUrl),
+    routes: [],
+    removed: new Promise<string>(() => {}),
+    async stop() {
+      stopCompactor?.();
+      await mirror.close();
+    },
+  };
 }

@@ -1,0 +1,229 @@
+// The PostgreSQL backend, in the kine design: one table, one row per revision (a bigserial id is
+// the revision; a delete is a tombstone row), the latest row of a key is its state. Writers
+// take one transaction-scoped advisory lock, so ids become visible in id order and a follower
+// reading `id > last` never skips a row that commits later. Followers wake on LISTEN/NOTIFY and
+// poll every second as a fallback (a lost notification costs latency, never an event).
+// Compaction deletes superseded rows in the background without the writers' lock.
+// Client: the `postgres` package (pooling, reconnects, LISTEN).
+import postgres from "postgres";
+import type { ApplyResult, Command } from "../commands";
+import { committed, decode, encode, plan, StoreUnavailable, withTimeout, type Backend, type Current, type Guess, type RawEvent, type Snapshot } from "./backend";
+
+const CALL_MS = 5000;
+const WRITE_LOCK = 0x736b6966; // "skif": the advisory lock every writer holds until it commits
+const SCHEMA_LOCK = 0x736b6967;
+const CHANNEL = "skiff_log";
+const POLL_MS = 1000;
+
+export interface PostgresOptions {
+  url: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+type Sql = postgres.Sql<Record<string, never>>;
+type Row = { id: string; res: string; ns: string; name: string; deleted: boolean; value: string };
+
+class Rollback extends Error {}
+
+export class PostgresBackend implements Backend {
+  readonly kind = "postgres";
+  private sql: Sql;
+  private kicks = new Set<() => void>();
+  private ready: Promise<void> | undefined;
+
+  constructor(o: PostgresOptions) {
+    const tls = o.tls && (o.tls.ca || o.tls.cert) ? { ca: o.tls.ca?.toString(), cert: o.tls.cert?.toString(), key: o.tls.key?.toString() } : undefined;
+    this.sql = postgres(o.url, {
+      max: 8,
+      connect_timeout: 3,
+      idle_timeout: 60,
+      onnotice: () => {},
+      ...(tls ? { ssl: tls } : {}),
+    }) as unknown as Sql;
+  }
+
+  /** Tables on first use (several servers may start at once: under an advisory lock). */
+  private schema(): Promise<void> {
+    this.ready ??= withTimeout(
+      this.sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`;
+        await tx`CREATE TABLE IF NOT EXISTS skiff_log (
+          id bigserial PRIMARY KEY,
+          res text NOT NULL, ns text NOT NULL, name text NOT NULL,
+          deleted boolean NOT NULL,
+          value text NOT NULL)`;
+        await tx`CREATE INDEX IF NOT EXISTS skiff_log_key ON skiff_log (res, ns, name, id)`;
+        await tx`CREATE TABLE IF NOT EXISTS skiff_meta (k text PRIMARY KEY, v text NOT NULL)`;
+      }),
+      CALL_MS * 2,
+      "postgres schema",
+    ).then(
+      () => {},
+      (e) => {
+        this.ready = undefined;
+        throw e;
+      },
+    );
+    return this.ready;
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    await this.schema();
+    return withTimeout(
+      this.sql.begin("isolation level repeatable read read only", async (tx) => {
+        const [{ rev }] = await tx<{ rev: string }[]>`SELECT coalesce(max(id), 0) AS rev FROM skiff_log`;
+        const rows = await tx<Row[]>`SELECT DISTINCT ON (res, ns, name) id, res, ns, name, deleted, value FROM skiff_log ORDER BY res, ns, name, id DESC`;
+        const live = rows.filter((r) => !r.deleted).map((r) => ({ rev: Number(r.id), res: r.res, ns: r.ns, name: r.name, value: r.value }));
+        live.sort((a, b) => a.rev - b.rev);
+        return { rev: Number(rev), rows: live };
+      }) as Promise<Snapshot>,
+      CALL_MS * 6,
+      "postgres snapshot",
+    );
+  }
+
+  follow(fromRev: number, h: { events(evs: RawEvent[]): void; lost(why: string): void }): () => void {
+    let last = fromRev;
+    let stopped = false;
+    let running = false;
+    let again = false;
+    const poll = async (): Promise<void> => {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          const rows = await withTimeout(this.sql<Row[]>`SELECT id, res, ns, name, deleted, value FROM skiff_log WHERE id > ${last} ORDER BY id LIMIT 1000`, CALL_MS, "postgres poll");
+          // Read after the rows: a compaction the rows did not see shows here (then resync).
+          const [c] = await withTimeout(this.sql<{ v: string }[]>`SELECT v FROM skiff_meta WHERE k = 'compacted'`, CALL_MS, "postgres poll");
+          if (stopped) return;
+          if (c && Number(c.v) > last) return void ((stopped = true), h.lost(`revision ${last} is compacted (${c.v})`));
+          if (rows.length) {
+            last = Number(rows[rows.length - 1]!.id);
+            h.events(rows.map((r) => (r.deleted ? { rev: Number(r.id), type: "delete", res: r.res, ns: r.ns, name: r.name } : { rev: Number(r.id), type: "put", res: r.res, ns: r.ns, name: r.name, value: r.value })));
+            if (rows.length === 1000) again = true;
+          }
+        } while (again && !stopped);
+      } catch {
+        // The datastore is down: the timer tries again (recovery needs no restart).
+      } finally {
+        running = false;
+      }
+    };
+    const kick = () => void poll();
+    this.kicks.add(kick);
+    const timer = setInterval(kick, POLL_MS);
+    let unlisten: (() => Promise<void>) | undefined;
+    // postgres.js re-LISTENs after reconnecting and then calls onlisten: poll for what was missed.
+    this.sql.listen(CHANNEL, kick, kick).then(
+      (l) => (stopped ? void l.unlisten().catch(() => {}) : (unlisten = l.unlisten)),
+      () => {}, // no LISTEN while down: polling covers it
+    );
+    kick();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      this.kicks.delete(kick);
+      void unlisten?.().catch(() => {});
+    };
+  }
+
+  kick(): void {
+    for (const k of this.kicks) k();
+  }
+
+  async commit(cmds: Command[], _guess: Guess): Promise<ApplyResult[]> {
+    await this.schema();
+    const results: ApplyResult[] = [];
+    // One transaction per batch (group commit): the writers' lock makes each check-then-insert atomic.
+    await withTimeout(
+      this.sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;
+        for (const cmd of cmds) results.push(await this.applyOne(tx as unknown as Sql, cmd));
+        if (results.some((r) => r.ok)) await tx`SELECT pg_notify(${CHANNEL}, '')`;
+      }),
+      CALL_MS,
+      "postgres write",
+    );
+    this.kick();
+    return results;
+  }
+
+  private async current(tx: Sql, res: string, ns: string, name: string): Promise<Current | undefined> {
+    const [row] = await tx<Row[]>`SELECT id, deleted, value FROM skiff_log WHERE res = ${res} AND ns = ${ns} AND name = ${name} ORDER BY id DESC LIMIT 1`;
+    return row && !row.deleted ? { rev: Number(row.id), obj: decode(row.value, Number(row.id)) } : undefined;
+  }
+
+  private async applyOne(tx: Sql, cmd: Command): Promise<ApplyResult> {
+    if (cmd.op === "txn") {
+      let out: ApplyResult = { ok: true, rev: 0, obj: undefined };
+      try {
+        await (tx as any).savepoint(async (sp: Sql) => {
+          for (let i = 0; i < cmd.cmds.length; i++) {
+            const r = await this.applyOne(sp, cmd.cmds[i]!);
+            if (!r.ok) {
+              out = { ...r, index: i };
+              throw new Rollback();
+            }
+            out = r;
+          }
+        });
+      } catch (e) {
+        if (!(e instanceof Rollback)) throw e;
+      }
+      return out;
+    }
+    const p = plan(cmd, await this.current(tx, cmd.res, cmd.ns, cmd.name));
+    if (p.kind === "error") return { ok: false, error: p.error };
+    const value = encode(p.kind === "put" ? p.obj : p.last);
+    const [row] = await tx<{ id: string }[]>`INSERT INTO skiff_log (res, ns, name, deleted, value) VALUES (${cmd.res}, ${cmd.ns}, ${cmd.name}, ${p.kind === "delete"}, ${value}) RETURNING id`;
+    return committed(p, Number(row!.id));
+  }
+
+  async currentRev(): Promise<number> {
+    await this.schema();
+    const [r] = await withTimeout(this.sql<{ rev: string }[]>`SELECT coalesce(max(id), 0) AS rev FROM skiff_log`, CALL_MS, "postgres revision");
+    return Number(r!.rev);
+  }
+
+  /**
+   * Delete the rows no revision after `rev` needs: versions superseded at or before it and
+   * tombstones at or before it. The newest row always stays, so max(id) — the current
+   * revision — never goes back.
+   */
+  async compact(rev: number): Promise<void> {
+    await this.schema();
+    await withTimeout(
+      this.sql.begin(async (tx) => {
+        await tx`DELETE FROM skiff_log l WHERE l.id <= ${rev} AND l.id < (SELECT max(id) FROM skiff_log)
+          AND (l.deleted OR EXISTS (SELECT 1 FROM skiff_log n WHERE n.res = l.res AND n.ns = l.ns AND n.name = l.name AND n.id > l.id AND n.id <= ${rev}))`;
+        await tx`INSERT INTO skiff_meta (k, v) VALUES ('compacted', ${String(rev)})
+          ON CONFLICT (k) DO UPDATE SET v = GREATEST(skiff_meta.v::bigint, EXCLUDED.v::bigint)::text`;
+      }),
+      CALL_MS * 6,
+      "postgres compact",
+    );
+  }
+
+  async compactedRev(): Promise<number> {
+    const [c] = await withTimeout(this.sql<{ v: string }[]>`SELECT v FROM skiff_meta WHERE k = 'compacted'`, CALL_MS, "postgres");
+    return c ? Number(c.v) : 0;
+  }
+
+  async bootstrap(create: string): Promise<string> {
+    await this.schema();
+    await withTimeout(this.sql`INSERT INTO skiff_meta (k, v) VALUES ('bootstrap', ${create}) ON CONFLICT (k) DO NOTHING`, CALL_MS, "postgres bootstrap");
+    const [r] = await withTimeout(this.sql<{ v: string }[]>`SELECT v FROM skiff_meta WHERE k = 'bootstrap'`, CALL_MS, "postgres bootstrap");
+    if (!r) throw new StoreUnavailable("bootstrap data vanished");
+    return r.v;
+  }
+
+  async close(): Promise<void> {
+    for (const k of [...this.kicks]) this.kicks.delete(k);
+    await this.sql.end({ timeout: 2 });
+  }
+}
