@@ -97,7 +97,7 @@ export async function startPostgres(): Promise<Datastore> {
   const data = join(dir, "data");
   const port = freePort();
   // PostgreSQL refuses to run as root: as the postgres user when we are root.
-  const asPg = process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
+  const asPg = process.getuid?.() === 0 ? ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"] : []; // exec, no wrapper: the pid is the postmaster
   if (asPg.length) chownSync(dir, Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString().trim()), Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString().trim()));
   const init = Bun.spawnSync([...asPg, pgBin("initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"], { stdout: "pipe", stderr: "pipe" });
   if (init.exitCode !== 0) throw new Error(`initdb: ${init.stderr.toString()}`);

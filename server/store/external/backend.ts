@@ -12,8 +12,10 @@ export interface RawEvent {
   res: string;
   ns: string;
   name: string;
-  /** The object's JSON (put only). */
+  /** The object's JSON (put; for delete, the last state when known). */
   value?: string;
+  /** A put that created the key (history only: ADDED rather than MODIFIED). */
+  created?: boolean;
 }
 
 /** Every live object at one revision. */
@@ -34,6 +36,11 @@ export interface Backend {
   readonly kind: "etcd" | "postgres";
   /** Every live object at the latest revision. */
   snapshot(): Promise<Snapshot>;
+  /**
+   * Every change in (fromRev, toRev] with `created` and delete values, to refill the watch
+   * window at start; undefined when the datastore cannot give all of them (compacted).
+   */
+  history(fromRev: number, toRev: number): Promise<RawEvent[] | undefined>;
   /**
    * Deliver every change after `fromRev`, in revision order, until stopped; `lost` when the
    * changes after `fromRev` can no longer be delivered (compacted): the caller resyncs.

@@ -88,13 +88,49 @@ export class EtcdBackend implements Backend {
     return { rev, rows };
   }
 
+  /**
+   * The changes in (fromRev, toRev] from a watch started at fromRev + 1 (etcd has no other way
+   * to read past revisions); undefined unless it provably reaches toRev (an event at toRev).
+   */
+  history(fromRev: number, toRev: number): Promise<RawEvent[] | undefined> {
+    if (toRev <= fromRev) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const out: RawEvent[] = [];
+      let done = false;
+      const finish = (v: RawEvent[] | undefined) => {
+        if (done) return;
+        done = true;
+        clearTimeout(t);
+        stop();
+        resolve(v);
+      };
+      const t = setTimeout(() => finish(undefined), CALL_MS);
+      const stop = this.watchFrom(fromRev, {
+        events: (evs, raw) => {
+          for (let i = 0; i < evs.length; i++) {
+            const e = evs[i]!;
+            if (e.rev > toRev) return finish(out);
+            out.push({ ...e, created: raw[i]!.created });
+            if (e.rev === toRev) return finish(out);
+          }
+        },
+        lost: () => finish(undefined),
+      }, true);
+    });
+  }
+
   follow(fromRev: number, h: { events(evs: RawEvent[]): void; lost(why: string): void; progress?(rev: number): void }): () => void {
+    return this.watchFrom(fromRev, { events: (evs) => h.events(evs), lost: h.lost, progress: h.progress }, false);
+  }
+
+  private watchFrom(fromRev: number, h: { events(evs: RawEvent[], meta: { created: boolean }[]): void; lost(why: string): void; progress?(rev: number): void }, history: boolean): () => void {
     let stopped = false;
     let watcher: Awaited<ReturnType<ReturnType<Etcd3["watch"]>["create"]>> | undefined;
     const onData = (res: any) => {
       if (stopped) return;
       if (Number(res.compact_revision) > 0) return; // answered by the cancel that follows
       const evs: RawEvent[] = [];
+      const meta: { created: boolean }[] = [];
       for (const ev of res.events as { type: string; kv: IKeyValue; prev_kv?: IKeyValue }[]) {
         const key = ev.kv.key.toString();
         const rev = Number(ev.kv.mod_revision);
@@ -102,15 +138,20 @@ export class EtcdBackend implements Backend {
           const value = ev.kv.value.toString();
           const id = this.parse(key, value);
           if (!id) continue;
-          this.remember(key, id);
+          if (!history) this.remember(key, id);
           evs.push({ rev, type: "put", ...id, value });
+          meta.push({ created: ev.kv.create_revision === ev.kv.mod_revision });
         } else {
-          const id = this.parse(key, ev.prev_kv?.value.toString());
-          this.keys.delete(key);
-          if (id) evs.push({ rev, type: "delete", ...id });
+          const last = ev.prev_kv?.value.toString();
+          const id = this.parse(key, last);
+          if (!history) this.keys.delete(key);
+          if (id) {
+            evs.push({ rev, type: "delete", ...id, value: last });
+            meta.push({ created: false });
+          } else if (history) return h.lost("a deleted key's last value is compacted");
         }
       }
-      if (evs.length) h.events(evs);
+      if (evs.length) h.events(evs, meta);
       else if (res.events.length === 0 && h.progress) h.progress(Number(res.header.revision));
     };
     void this.client

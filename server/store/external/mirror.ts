@@ -14,7 +14,7 @@ import type { Proposer } from "../proposer";
 import { StateMachine } from "../state-machine";
 import { Store } from "../store";
 import { WatchWindow } from "../watch-window";
-import { StoreUnavailable, type Backend, type Guess, type RawEvent, type Snapshot } from "./backend";
+import { decode, StoreUnavailable, type Backend, type Guess, type RawEvent, type Snapshot } from "./backend";
 
 export interface MirrorOptions {
   /** Scratch directory for the mirror's state.db (emptied at start). */
@@ -56,7 +56,7 @@ export class ExternalMirror implements Proposer {
     const snap = await m.snapshotRetrying(o.startTimeoutMs ?? 60_000);
     for (const r of snap.rows) m.applyOne(m.state.sm, r.rev, { rev: r.rev, type: "put", res: r.res, ns: r.ns, name: r.name, value: r.value }, true);
     m.state.commit();
-    m.startAt(snap.rev);
+    m.startAt(snap.rev, await m.history(snap.rev));
     return m;
   }
 
@@ -75,10 +75,26 @@ export class ExternalMirror implements Proposer {
     }
   }
 
-  /** The mirror holds the snapshot at `rev`: watches start there, the stream continues after it. */
-  private startAt(rev: number): void {
+  /**
+   * The datastore's recent history before `rev`, so that a client whose watch was on another
+   * server (or on this one before a restart) resumes from its last revision instead of relisting.
+   */
+  private async history(rev: number): Promise<{ from: number; events: RawEvent[] } | undefined> {
+    const from = Math.max(0, rev - this.state.window.capacity);
+    const events = await this.backend.history(from, rev).catch(() => undefined);
+    return events ? { from, events } : undefined;
+  }
+
+  /** The mirror holds the snapshot at `rev`: watches start there (or at the history's start), the stream continues after it. */
+  private startAt(rev: number, hist?: { from: number; events: RawEvent[] }): void {
     this.state.sm.rev = Math.max(this.state.sm.rev, rev);
-    this.state.window = new WatchWindow(this.state.window.capacity, rev);
+    this.state.window = new WatchWindow(this.state.window.capacity, hist ? hist.from : rev);
+    for (const e of hist?.events ?? []) {
+      const obj = e.value === undefined ? undefined : decode(e.value, e.rev);
+      if (obj === undefined) continue;
+      const type = e.type === "delete" ? "DELETED" : e.created ? "ADDED" : "MODIFIED";
+      this.state.window.push({ rev: e.rev, type, res: e.res, ns: e.ns, name: e.name, obj, hasPrev: false });
+    }
     this.seen = rev;
     this.stopFollow = this.backend.follow(rev, {
       events: (evs) => this.onEvents(evs),
@@ -197,7 +213,7 @@ export class ExternalMirror implements Proposer {
       this.state.restoreFrom(file);
       rmSync(tmp, { recursive: true, force: true });
       this.resyncing = undefined;
-      this.startAt(snap.rev);
+      this.startAt(snap.rev, await this.history(snap.rev));
     })().finally(() => (this.resyncing = undefined));
     return this.resyncing;
   }

@@ -21,7 +21,7 @@ export interface PostgresOptions {
 }
 
 type Sql = postgres.Sql<Record<string, never>>;
-type Row = { id: string; res: string; ns: string; name: string; deleted: boolean; value: string };
+type Row = { id: string; res: string; ns: string; name: string; created: boolean; deleted: boolean; value: string };
 
 class Rollback extends Error {}
 
@@ -50,6 +50,7 @@ export class PostgresBackend implements Backend {
         await tx`CREATE TABLE IF NOT EXISTS skiff_log (
           id bigserial PRIMARY KEY,
           res text NOT NULL, ns text NOT NULL, name text NOT NULL,
+          created boolean NOT NULL,
           deleted boolean NOT NULL,
           value text NOT NULL)`;
         await tx`CREATE INDEX IF NOT EXISTS skiff_log_key ON skiff_log (res, ns, name, id)`;
@@ -79,6 +80,20 @@ export class PostgresBackend implements Backend {
       }) as Promise<Snapshot>,
       CALL_MS * 6,
       "postgres snapshot",
+    );
+  }
+
+  async history(fromRev: number, toRev: number): Promise<RawEvent[] | undefined> {
+    if (toRev <= fromRev) return [];
+    return withTimeout(
+      this.sql.begin("isolation level repeatable read read only", async (tx) => {
+        const [c] = await tx<{ v: string }[]>`SELECT v FROM skiff_meta WHERE k = 'compacted'`;
+        if (c && Number(c.v) > fromRev) return undefined;
+        const rows = await tx<Row[]>`SELECT id, res, ns, name, created, deleted, value FROM skiff_log WHERE id > ${fromRev} AND id <= ${toRev} ORDER BY id`;
+        return rows.map((r): RawEvent => ({ rev: Number(r.id), type: r.deleted ? "delete" : "put", res: r.res, ns: r.ns, name: r.name, value: r.value, created: r.created }));
+      }) as Promise<RawEvent[] | undefined>,
+      CALL_MS * 6,
+      "postgres history",
     );
   }
 
@@ -180,7 +195,8 @@ export class PostgresBackend implements Backend {
     const p = plan(cmd, await this.current(tx, cmd.res, cmd.ns, cmd.name));
     if (p.kind === "error") return { ok: false, error: p.error };
     const value = encode(p.kind === "put" ? p.obj : p.last);
-    const [row] = await tx<{ id: string }[]>`INSERT INTO skiff_log (res, ns, name, deleted, value) VALUES (${cmd.res}, ${cmd.ns}, ${cmd.name}, ${p.kind === "delete"}, ${value}) RETURNING id`;
+    const created = p.kind === "put" && p.expectRev === 0;
+    const [row] = await tx<{ id: string }[]>`INSERT INTO skiff_log (res, ns, name, created, deleted, value) VALUES (${cmd.res}, ${cmd.ns}, ${cmd.name}, ${created}, ${p.kind === "delete"}, ${value}) RETURNING id`;
     return committed(p, Number(row!.id));
   }
 
