@@ -37,6 +37,10 @@ export class PostgresBackend implements Backend {
       max: 8,
       connect_timeout: 3,
       idle_timeout: 60,
+      // While PostgreSQL is down a write waiting for a connection is given up unsent (the
+      // client gets 503 and the write does not happen later), before withTimeout's backstop.
+      queue_timeout: 3,
+      query_timeout: 4,
       onnotice: () => {},
       ...(tls ? { ssl: tls } : {}),
     }) as unknown as Sql;
