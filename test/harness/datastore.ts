@@ -43,7 +43,12 @@ async function until(what: string, ok: () => Promise<boolean>, ms = 30_000): Pro
   throw new Error(`${what}: not ready after ${ms} ms`);
 }
 
-export async function startEtcd(): Promise<Datastore> {
+export interface DatastoreOptions {
+  /** fsync as in production (benchmarks); tests leave it off (the disk is shared with other tests). */
+  durable?: boolean;
+}
+
+export async function startEtcd(o: DatastoreOptions = {}): Promise<Datastore> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-etcd-"));
   const client = freePort();
   const peer = freePort();
@@ -60,8 +65,9 @@ export async function startEtcd(): Promise<Datastore> {
         `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
         `--initial-cluster=test=http://127.0.0.1:${peer}`,
         "--log-level=error",
-        // A test datastore: fsync off the path (tmpfs-like speed), as the embedded store's tests do.
-        "--unsafe-no-fsync",
+        // A test datastore: fsync off the path, as the embedded store's tests do (kill -9 of etcd
+        // still loses nothing: its writes reach the OS before it answers).
+        ...(o.durable ? [] : ["--unsafe-no-fsync"]),
       ],
       { stdout: Bun.file(join(dir, "etcd.log")), stderr: Bun.file(join(dir, "etcd.err")) },
     );
@@ -92,7 +98,7 @@ function pgBin(name: string): string {
   return name;
 }
 
-export async function startPostgres(): Promise<Datastore> {
+export async function startPostgres(o: DatastoreOptions = {}): Promise<Datastore> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-pg-"));
   const data = join(dir, "data");
   const port = freePort();
@@ -106,7 +112,7 @@ export async function startPostgres(): Promise<Datastore> {
   const start = async () => {
     // fsync off (a test on a shared disk), but each commit is written to the OS before it is
     // acknowledged (synchronous_commit stays on), so kill -9 of PostgreSQL loses nothing acknowledged.
-    proc = Bun.spawn([...asPg, pgBin("postgres"), "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"], {
+    proc = Bun.spawn([...asPg, pgBin("postgres"), "-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", ...(o.durable ? [] : ["-c", "fsync=off", "-c", "full_page_writes=off"]), "-c", "max_connections=200"], {
       stdout: Bun.file(join(dir, "pg.log")),
       stderr: Bun.file(join(dir, "pg.err")),
     });
@@ -167,8 +173,8 @@ function killAtExit(p: () => Subprocess | undefined, signal: number): void {
   });
 }
 
-export function startDatastore(kind: "etcd" | "postgres"): Promise<Datastore> {
-  return kind === "etcd" ? startEtcd() : startPostgres();
+export function startDatastore(kind: "etcd" | "postgres", o: DatastoreOptions = {}): Promise<Datastore> {
+  return kind === "etcd" ? startEtcd(o) : startPostgres(o);
 }
 
 let shared: Promise<Datastore> | undefined;

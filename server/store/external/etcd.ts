@@ -90,10 +90,13 @@ export class EtcdBackend implements Backend {
 
   /**
    * The changes in (fromRev, toRev] from a watch started at fromRev + 1 (etcd has no other way
-   * to read past revisions); undefined unless it provably reaches toRev (an event at toRev).
+   * to read past revisions); undefined unless it provably reaches toRev. That watch covers every
+   * key, not only /registry/: every revision after the first changes some key, so an event at
+   * toRev always comes, even when the last write was not an object's.
    */
   history(fromRev: number, toRev: number): Promise<RawEvent[] | undefined> {
-    if (toRev <= fromRev) return Promise.resolve([]);
+    // Revision 1 is an empty etcd's own: no key changed at it.
+    if (toRev <= Math.max(fromRev, 1)) return Promise.resolve([]);
     return new Promise((resolve) => {
       const out: RawEvent[] = [];
       let done = false;
@@ -106,13 +109,13 @@ export class EtcdBackend implements Backend {
       };
       const t = setTimeout(() => finish(undefined), CALL_MS);
       const stop = this.watchFrom(fromRev, {
-        events: (evs, raw) => {
+        events: (evs, raw, lastRev) => {
           for (let i = 0; i < evs.length; i++) {
             const e = evs[i]!;
             if (e.rev > toRev) return finish(out);
             out.push({ ...e, created: raw[i]!.created });
-            if (e.rev === toRev) return finish(out);
           }
+          if (lastRev >= toRev) finish(out);
         },
         lost: () => finish(undefined),
       }, true);
@@ -123,7 +126,7 @@ export class EtcdBackend implements Backend {
     return this.watchFrom(fromRev, { events: (evs) => h.events(evs), lost: h.lost, progress: h.progress }, false);
   }
 
-  private watchFrom(fromRev: number, h: { events(evs: RawEvent[], meta: { created: boolean }[]): void; lost(why: string): void; progress?(rev: number): void }, history: boolean): () => void {
+  private watchFrom(fromRev: number, h: { events(evs: RawEvent[], meta: { created: boolean }[], lastRev: number): void; lost(why: string): void; progress?(rev: number): void }, history: boolean): () => void {
     let stopped = false;
     let watcher: Awaited<ReturnType<ReturnType<Etcd3["watch"]>["create"]>> | undefined;
     const onData = (res: any) => {
@@ -131,9 +134,11 @@ export class EtcdBackend implements Backend {
       if (Number(res.compact_revision) > 0) return; // answered by the cancel that follows
       const evs: RawEvent[] = [];
       const meta: { created: boolean }[] = [];
+      let lastRev = 0;
       for (const ev of res.events as { type: string; kv: IKeyValue; prev_kv?: IKeyValue }[]) {
         const key = ev.kv.key.toString();
         const rev = Number(ev.kv.mod_revision);
+        lastRev = Math.max(lastRev, rev);
         if (ev.type === "Put") {
           const value = ev.kv.value.toString();
           const id = this.parse(key, value);
@@ -148,15 +153,14 @@ export class EtcdBackend implements Backend {
           if (id) {
             evs.push({ rev, type: "delete", ...id, value: last });
             meta.push({ created: false });
-          } else if (history) return h.lost("a deleted key's last value is compacted");
+          } else if (history && key.startsWith(PREFIX)) return h.lost("a deleted object's last value is compacted");
         }
       }
-      if (evs.length) h.events(evs, meta);
+      if (evs.length || (history && lastRev)) h.events(evs, meta, lastRev);
       else if (res.events.length === 0 && h.progress) h.progress(Number(res.header.revision));
     };
-    void this.client
-      .watch()
-      .prefix(PREFIX)
+    const builder = this.client.watch();
+    void (history ? builder.inRange({ start: Buffer.from([0]), end: Buffer.from([0]) }) : builder.prefix(PREFIX))
       .startRevision(String(fromRev + 1))
       .withPreviousKV()
       .create()
