@@ -7,7 +7,7 @@
 // Client: the `postgres` package (pooling, reconnects, LISTEN).
 import postgres from "postgres";
 import type { ApplyResult, Command } from "../commands";
-import { committed, decode, encode, plan, StoreUnavailable, withTimeout, type Backend, type Current, type Guess, type RawEvent, type Snapshot } from "./backend";
+import { committed, decode, encode, plan, StoreUnavailable, withTimeout, type Backend, type Current, type Guess, type Plan, type RawEvent, type Snapshot } from "./backend";
 
 const CALL_MS = 5000;
 const WRITE_LOCK = 0x736b6966; // "skif": the advisory lock every writer holds until it commits
@@ -116,11 +116,16 @@ export class PostgresBackend implements Backend {
       try {
         do {
           again = false;
-          const rows = await withTimeout(this.sql<Row[]>`SELECT id, res, ns, name, deleted, value FROM skiff_log WHERE id > ${last} ORDER BY id LIMIT 1000`, CALL_MS, "postgres poll");
-          // Read after the rows: a compaction the rows did not see shows here (then resync).
-          const [c] = await withTimeout(this.sql<{ v: string }[]>`SELECT v FROM skiff_meta WHERE k = 'compacted'`, CALL_MS, "postgres poll");
+          // One statement, one snapshot: the rows and the compaction point they were read with. (No
+          // rows means nothing new: compaction always keeps the newest row.)
+          const rows = await withTimeout(
+            this.sql<(Row & { compacted: string | null })[]>`SELECT id, res, ns, name, deleted, value, (SELECT v FROM skiff_meta WHERE k = 'compacted') AS compacted FROM skiff_log WHERE id > ${last} ORDER BY id LIMIT 1000`,
+            CALL_MS,
+            "postgres poll",
+          );
           if (stopped) return;
-          if (c && Number(c.v) > last) return void ((stopped = true), h.lost(`revision ${last} is compacted (${c.v})`));
+          const c = rows[0]?.compacted;
+          if (c && Number(c) > last) return void ((stopped = true), h.lost(`revision ${last} is compacted (${c})`));
           if (rows.length) {
             last = Number(rows[rows.length - 1]!.id);
             h.events(rows.map((r) => (r.deleted ? { rev: Number(r.id), type: "delete", res: r.res, ns: r.ns, name: r.name } : { rev: Number(r.id), type: "put", res: r.res, ns: r.ns, name: r.name, value: r.value })));
@@ -155,21 +160,46 @@ export class PostgresBackend implements Backend {
     for (const k of this.kicks) k();
   }
 
-  async commit(cmds: Command[], _guess: Guess): Promise<ApplyResult[]> {
+  /**
+   * One transaction per batch (group commit), under the writers' lock. First every command is
+   * planned from this server's mirror and sent at once (pipelined: one round trip for the whole
+   * batch) as an insert that only happens if the key is still at the revision planned from; the
+   * few whose guess was stale (or that failed on it) are then decided from the datastore's own
+   * rows, one by one, in the same transaction.
+   */
+  async commit(cmds: Command[], guess: Guess): Promise<ApplyResult[]> {
     await this.schema();
-    const results: ApplyResult[] = [];
-    // One transaction per batch (group commit): the writers' lock makes each check-then-insert atomic.
+    const results: (ApplyResult | undefined)[] = new Array(cmds.length);
     await withTimeout(
       this.sql.begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`;
-        for (const cmd of cmds) results.push(await this.applyOne(tx as unknown as Sql, cmd));
-        if (results.some((r) => r.ok)) await tx`SELECT pg_notify(${CHANNEL}, '')`;
+        const t = tx as unknown as Sql;
+        const sent: Promise<void>[] = [t`SELECT pg_advisory_xact_lock(${WRITE_LOCK})`.then(() => {})];
+        cmds.forEach((cmd, i) => {
+          if (cmd.op === "txn") return;
+          const p = plan(cmd, guess(cmd.res, cmd.ns, cmd.name));
+          if (p.kind === "error") return; // confirmed below from the datastore
+          sent.push(this.insertIf(t, cmd, p).then((r) => void (results[i] = r)));
+        });
+        await Promise.all(sent);
+        for (let i = 0; i < cmds.length; i++) results[i] ??= await this.applyOne(t, cmds[i]!);
+        if (results.some((r) => r?.ok)) await t`SELECT pg_notify(${CHANNEL}, '')`;
       }),
       CALL_MS,
       "postgres write",
     );
     this.kick();
-    return results;
+    return results as ApplyResult[];
+  }
+
+  /** Insert the planned row if the key's latest live revision is still `p.expectRev` (0: no live row). */
+  private async insertIf(tx: Sql, cmd: Exclude<Command, { op: "txn" }>, p: Extract<Plan, { kind: "put" | "delete" }>): Promise<ApplyResult | undefined> {
+    const created = p.kind === "put" && p.expectRev === 0;
+    const value = encode(p.kind === "put" ? p.obj : p.last);
+    const rows = await tx<{ id: string }[]>`INSERT INTO skiff_log (res, ns, name, created, deleted, value)
+      SELECT ${cmd.res}, ${cmd.ns}, ${cmd.name}, ${created}, ${p.kind === "delete"}, ${value}
+      WHERE coalesce((SELECT CASE WHEN deleted THEN 0 ELSE id END FROM skiff_log WHERE res = ${cmd.res} AND ns = ${cmd.ns} AND name = ${cmd.name} ORDER BY id DESC LIMIT 1), 0) = ${p.expectRev}
+      RETURNING id`;
+    return rows[0] ? committed(p, Number(rows[0].id)) : undefined;
   }
 
   private async current(tx: Sql, res: string, ns: string, name: string): Promise<Current | undefined> {
