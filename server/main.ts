@@ -104,7 +104,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const serverDir = join(flags.dataDir, "server");
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
   // An external datastore: no Raft; the cluster's secrets come from (or go to) the datastore.
-  const backend = flags.datastore ? openBackend(flags.datastore) : undefined;
+  const backend = flags.datastore ? await openBackend(flags.datastore) : undefined;
   if (backend) {
     if (flags.joinServer) throw new Error("--server joins a Raft control plane; servers sharing --datastore-endpoint need only the same endpoint and --token");
     console.log(`datastore: ${backend.kind} at ${redactEndpoint(flags.datastore!.endpoint)}`);

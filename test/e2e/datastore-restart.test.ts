@@ -91,7 +91,7 @@ for (const kind of ["etcd", "postgres"] as const) {
 
     // The watch stayed open across the outage and its events are, revision by revision, the
     // datastore's own history of this namespace's ConfigMaps.
-    const backend = openBackend({ endpoint });
+    const backend = await openBackend({ endpoint });
     const top = await backend.currentRev();
     await w.waitFor((e) => Number(e.object?.metadata?.resourceVersion) >= Math.max(...acked.values()), 10_000).catch(() => {});
     const hist = (await backend.history(rv0, top))!;

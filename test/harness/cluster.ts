@@ -51,7 +51,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
     closeStore = async () => store.close();
   } else {
     const ds = await endpointForTest(kind);
-    const mirror = await ExternalMirror.open(openBackend({ endpoint: ds.endpoint }), { dir: join(dir, "mirror") });
+    const mirror = await ExternalMirror.open(await openBackend({ endpoint: ds.endpoint }), { dir: join(dir, "mirror") });
     store = mirror.store;
     closeStore = async () => {
       await mirror.close();

@@ -42,7 +42,7 @@ for (const kind of ["etcd", "postgres"] as const) {
     const open = async () => {
       const dir = mkdtempSync(join(tmpdir(), "skiff-ds-unit-"));
       dirs.push(dir);
-      const m = await ExternalMirror.open(openBackend({ endpoint }), { dir, log: () => {} });
+      const m = await ExternalMirror.open(await openBackend({ endpoint }), { dir, log: () => {} });
       mirrors.push(m);
       return m;
     };

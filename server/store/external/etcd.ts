@@ -2,6 +2,7 @@
 // cluster-scoped ones without the namespace), an object's resourceVersion is its mod revision,
 // writes are transactions comparing the mod revision (create: create revision 0), and the
 // mirror follows one prefix watch. Client: the `etcd3` package (gRPC, reconnects itself).
+import "./etcd-protos"; // first: etcd3 reads its .proto files as it loads
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from "cockatiel";
 import { Etcd3, isRecoverableError, type IKeyValue, type IOptions } from "etcd3";
 import type { ApplyResult, Command } from "../commands";

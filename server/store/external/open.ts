@@ -3,8 +3,6 @@
 // -keyfile for TLS to either.
 import { readFileSync } from "node:fs";
 import type { Backend } from "./backend";
-import { EtcdBackend } from "./etcd";
-import { PostgresBackend } from "./postgres";
 
 export interface DatastoreFlags {
   endpoint: string;
@@ -32,12 +30,17 @@ export function etcdHosts(endpoint: string): string[] {
     .map((h) => `${tls ? "https" : "http"}://${h.includes(":") ? h : `${h}:2379`}`);
 }
 
-export function openBackend(f: DatastoreFlags): Backend {
+/** The backend for an endpoint; its client library is loaded only when one is used. */
+export async function openBackend(f: DatastoreFlags): Promise<Backend> {
   const read = (p?: string) => (p ? readFileSync(p) : undefined);
   const tls = { ca: read(f.cafile), cert: read(f.certfile), key: read(f.keyfile) };
-  if (datastoreKind(f.endpoint) === "postgres") return new PostgresBackend({ url: f.endpoint, tls });
+  if (datastoreKind(f.endpoint) === "postgres") {
+    const { PostgresBackend } = await import("./postgres");
+    return new PostgresBackend({ url: f.endpoint, tls });
+  }
   const hosts = etcdHosts(f.endpoint);
   if (!hosts.length) throw new Error(`--datastore-endpoint ${f.endpoint}: no etcd host in it`);
+  const { EtcdBackend } = await import("./etcd");
   return new EtcdBackend({ hosts, tls });
 }
 
