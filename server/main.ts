@@ -251,9 +251,10 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       await plane.stopLeading();
       onLeadership(false);
       await leaderChain;
+      await plane.stop();
       streams.stop();
       await listener.stop();
-      await plane.stop();
+      await plane.close();
     },
   };
 }
@@ -290,7 +291,10 @@ interface ControlPlane {
   peers(): string[];
   routes: ReturnType<typeof clusterRoutes>[];
   removed: Promise<string>;
+  /** Leave (Raft: transfer leadership and stop), before the API stops. */
   stop(): Promise<void>;
+  /** Close the store, after the API stopped. */
+  close(): Promise<void>;
 }
 
 async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: number | undefined, apiUrl: string): Promise<ControlPlane> {
@@ -323,8 +327,8 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
     peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
     routes: [clusterRoutes(consensus)],
     removed: consensus.removed,
-    async stop() {
-      await consensus.stop({ transfer: true });
+    stop: () => consensus.stop({ transfer: true }),
+    async close() {
       store.close();
     },
   };
@@ -377,7 +381,7 @@ async function externalPlane(backend: Backend, o: { dir: string; windowSize?: nu
     removed: new Promise<string>(() => {}),
     async stop() {
       stopCompactor?.();
-      await mirror.close();
     },
+    close: () => mirror.close(),
   };
 }
