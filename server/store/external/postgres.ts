@@ -29,6 +29,8 @@ export class PostgresBackend implements Backend {
   readonly kind = "postgres";
   private sql: Sql;
   private kicks = new Set<() => void>();
+  /** The running follower: where it is, and how to hand it rows read by a writer. */
+  private follower: { last(): number; deliver(rows: Row[]): void } | undefined;
   private ready: Promise<void> | undefined;
 
   constructor(o: PostgresOptions) {
@@ -106,6 +108,17 @@ export class PostgresBackend implements Backend {
     let stopped = false;
     let running = false;
     let again = false;
+    const toEvents = (rows: Row[]): RawEvent[] =>
+      rows.map((r) => (r.deleted ? { rev: Number(r.id), type: "delete", res: r.res, ns: r.ns, name: r.name } : { rev: Number(r.id), type: "put", res: r.res, ns: r.ns, name: r.name, value: r.value }));
+    const follower = {
+      last: () => last,
+      deliver: (rows: Row[]) => {
+        if (stopped || !rows.length) return;
+        last = Math.max(last, Number(rows[rows.length - 1]!.id));
+        h.events(toEvents(rows));
+      },
+    };
+    this.follower = follower;
     const poll = async (): Promise<void> => {
       if (stopped) return;
       if (running) {
@@ -127,8 +140,8 @@ export class PostgresBackend implements Backend {
           const c = rows[0]?.compacted;
           if (c && Number(c) > last) return void ((stopped = true), h.lost(`revision ${last} is compacted (${c})`));
           if (rows.length) {
-            last = Number(rows[rows.length - 1]!.id);
-            h.events(rows.map((r) => (r.deleted ? { rev: Number(r.id), type: "delete", res: r.res, ns: r.ns, name: r.name } : { rev: Number(r.id), type: "put", res: r.res, ns: r.ns, name: r.name, value: r.value })));
+            last = Math.max(last, Number(rows[rows.length - 1]!.id));
+            h.events(toEvents(rows));
             if (rows.length === 1000) again = true;
           }
         } while (again && !stopped);
@@ -152,6 +165,7 @@ export class PostgresBackend implements Backend {
       stopped = true;
       clearInterval(timer);
       this.kicks.delete(kick);
+      if (this.follower === follower) this.follower = undefined;
       void unlisten?.().catch(() => {});
     };
   }
@@ -170,6 +184,7 @@ export class PostgresBackend implements Backend {
   async commit(cmds: Command[], guess: Guess): Promise<ApplyResult[]> {
     await this.schema();
     const results: (ApplyResult | undefined)[] = new Array(cmds.length);
+    let catchUp: { f: NonNullable<PostgresBackend["follower"]>; rows: Row[] } | undefined;
     await withTimeout(
       this.sql.begin(async (tx) => {
         const t = tx as unknown as Sql;
@@ -182,22 +197,34 @@ export class PostgresBackend implements Backend {
         });
         await Promise.all(sent);
         for (let i = 0; i < cmds.length; i++) results[i] ??= await this.applyOne(t, cmds[i]!);
-        if (results.some((r) => r?.ok)) await t`SELECT pg_notify(${CHANNEL}, '')`;
+        if (!results.some((r) => r?.ok)) return;
+        // Still holding the lock, every row up to ours is committed and visible: read what this
+        // server's follower has not seen yet, so that it need not poll for its own writes.
+        const f = this.follower;
+        const [, rows] = await Promise.all([
+          t`SELECT pg_notify(${CHANNEL}, '')`,
+          f ? t<Row[]>`SELECT id, res, ns, name, deleted, value FROM skiff_log WHERE id > ${f.last()} ORDER BY id LIMIT 1000` : Promise.resolve(undefined),
+        ]);
+        catchUp = f && rows ? { f, rows: rows as Row[] } : undefined;
       }),
       CALL_MS,
       "postgres write",
     );
-    this.kick();
+    if (catchUp) catchUp.f.deliver(catchUp.rows);
+    if (!catchUp || catchUp.rows.length === 1000) this.kick();
     return results as ApplyResult[];
   }
 
-  /** Insert the planned row if the key's latest live revision is still `p.expectRev` (0: no live row). */
+  /**
+   * Insert the planned row if the key's latest live revision is still `p.expectRev` (0: no live
+   * row). (ORDER BY l.id, qualified: a CASE whose ELSE is `id` is itself named "id" in its output.)
+   */
   private async insertIf(tx: Sql, cmd: Exclude<Command, { op: "txn" }>, p: Extract<Plan, { kind: "put" | "delete" }>): Promise<ApplyResult | undefined> {
     const created = p.kind === "put" && p.expectRev === 0;
     const value = encode(p.kind === "put" ? p.obj : p.last);
     const rows = await tx<{ id: string }[]>`INSERT INTO skiff_log (res, ns, name, created, deleted, value)
       SELECT ${cmd.res}, ${cmd.ns}, ${cmd.name}, ${created}, ${p.kind === "delete"}, ${value}
-      WHERE coalesce((SELECT CASE WHEN deleted THEN 0 ELSE id END FROM skiff_log WHERE res = ${cmd.res} AND ns = ${cmd.ns} AND name = ${cmd.name} ORDER BY id DESC LIMIT 1), 0) = ${p.expectRev}
+      WHERE coalesce((SELECT CASE WHEN l.deleted THEN 0 ELSE l.id END FROM skiff_log l WHERE l.res = ${cmd.res} AND l.ns = ${cmd.ns} AND l.name = ${cmd.name} ORDER BY l.id DESC LIMIT 1), 0) = ${p.expectRev}
       RETURNING id`;
     return rows[0] ? committed(p, Number(rows[0].id)) : undefined;
   }
