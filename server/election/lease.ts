@@ -55,21 +55,19 @@ export function startLeaseElection(o: LeaseElectionOptions): LeaseElection {
     o.onChange(v);
   };
 
-  const record = (cur: any, now: number, rev: number) => ({
+  const record = (cur: any, now: number) => ({
     holderIdentity: o.identity,
     leaseDurationSeconds: Math.ceil(durationMs / 1000),
     acquireTime: cur?.spec?.holderIdentity === o.identity ? cur.spec.acquireTime : microTime(new Date(now)),
     renewTime: microTime(new Date(now)),
     leaseTransitions: (cur?.spec?.leaseTransitions ?? 0) + (cur?.spec?.holderIdentity === o.identity || !cur ? 0 : 1),
-    _rev: rev,
   });
 
   const tryAcquireOrRenew = async (): Promise<boolean> => {
     const now = Date.now();
     const cur = o.store.get(res, ns, name);
     if (!cur) {
-      const spec: any = record(undefined, now, 0);
-      delete spec._rev;
+      const spec = record(undefined, now);
       await o.registry.create(ctx(), r, ns, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace: ns }, spec });
       return true;
     }
@@ -87,9 +85,7 @@ export function startLeaseElection(o: LeaseElectionOptions): LeaseElection {
       ns,
       name,
       (c) => {
-        const next: any = record(c, now, cur.rev);
-        delete next._rev;
-        c.spec = { ...c.spec, ...next };
+        c.spec = { ...c.spec, ...record(c, now) };
         return c;
       },
       // Only over the version judged here: a concurrent taker makes this a Conflict.
