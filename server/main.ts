@@ -144,6 +144,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const registry = newRegistry(store);
   // Node passwords and the join-token hashes are Secrets written through the registry.
   const secretRes = findByKind("v1", "Secret")!;
+  const podRes = findByKind("v1", "Pod")!;
   const ctx = () => writeCtx(APISERVER_USER, "skiff-server");
   const secrets = {
     create: (obj: any) => registry.create(ctx(), secretRes, obj.metadata.namespace, obj),
@@ -186,6 +187,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const streams = createStreamServer({
     store,
     authenticate: (h) => auth.authenticate(h),
+    admitConnect: (id, ns, name, sub, options) => registry.connect(writeCtx(id, "skiff-streams"), podRes, ns, name, sub, options),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
       peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
