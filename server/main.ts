@@ -14,6 +14,10 @@ import { NodeCredentialIssuer } from "./auth/node-credentials";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
 import { findByKind } from "../schemas/registry";
+import { loadOrCreateRootKey, rootKeyPath } from "./encryption/keyring";
+import { SecretsEncryption } from "./encryption/manager";
+import { secretsEncryptRoutes } from "./encryption/routes";
+import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
@@ -21,7 +25,6 @@ import { clusterRoutes } from "./raft/cluster/routes";
 import { APISERVER_USER, writeCtx } from "./registry/ctx";
 import { newRegistry } from "./registry/index";
 import { AppliedState } from "./store/applied-state";
-import { Store } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
@@ -140,7 +143,22 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     raftPort: flags.raftPort ?? 2380,
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
   });
-  const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
+  // Secrets are sealed before they are proposed (Raft log, state.db, snapshots hold envelopes).
+  const rootKey = loadOrCreateRootKey(serverDir, !flags.joinServer);
+  if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing; a joining server fetches it with the server token: remove ${join(serverDir, "tls", "ca.key")} to join again, or copy the file from another server`);
+  const encryption = new SecretsEncryption({
+    serverDir,
+    serverName: flags.nodeName,
+    root: rootKey,
+    servers: () => {
+      const st = consensus.node.localStatus();
+      const table = consensus.memberTable();
+      return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
+    },
+  });
+  const store = new EncryptingStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier }, encryption);
+  encryption.attach(store);
+  await encryption.init({ create: !flags.joinServer });
   const registry = newRegistry(store);
   // Node passwords and the join-token hashes are Secrets written through the registry.
   const secretRes = findByKind("v1", "Secret")!;
@@ -182,7 +200,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   onLeadership(consensus.isLeader());
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus), secretsEncryptRoutes(encryption)] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
