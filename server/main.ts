@@ -13,9 +13,11 @@ import { JoinTokens } from "./auth/join-tokens";
 import { NodeCredentialIssuer } from "./auth/node-credentials";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
+import type { Database } from "bun:sqlite";
 import { findByKind } from "../schemas/registry";
 import { loadOrCreateRootKey, rootKeyPath } from "./encryption/keyring";
 import { SecretsEncryption } from "./encryption/manager";
+import { purgeHistory } from "./encryption/purge";
 import { secretsEncryptRoutes } from "./encryption/routes";
 import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
@@ -146,7 +148,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   // Secrets are sealed before they are proposed (Raft log, state.db, snapshots hold envelopes).
   const rootKey = loadOrCreateRootKey(serverDir, !flags.joinServer);
   if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing; a joining server fetches it with the server token: remove ${join(serverDir, "tls", "ca.key")} to join again, or copy the file from another server`);
-  const encryption = new SecretsEncryption({
+  const encryption: SecretsEncryption = new SecretsEncryption({
     serverDir,
     serverName: flags.nodeName,
     root: rootKey,
@@ -155,8 +157,9 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       const table = consensus.memberTable();
       return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
     },
+    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db }),
   });
-  const store = new EncryptingStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier }, encryption);
+  const store: EncryptingStore = new EncryptingStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier }, encryption);
   encryption.attach(store);
   await encryption.init({ create: !flags.joinServer });
   const registry = newRegistry(store);

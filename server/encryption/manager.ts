@@ -31,6 +31,8 @@ export interface EncryptionOptions {
   servers: () => string[];
   /** How long a rotation waits for every server to load a new keyring. */
   serverWaitMs?: number;
+  /** Erase this server's on-disk history of old Secret forms (purge.ts), after a re-encryption. */
+  purge?: () => Promise<void>;
 }
 
 export class SecretsEncryption implements KeyringSource {
@@ -41,6 +43,7 @@ export class SecretsEncryption implements KeyringSource {
   private reported = 0;
   private reporting = false;
   private busy: Promise<unknown> = Promise.resolve();
+  private purging: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: EncryptionOptions) {}
 
@@ -75,9 +78,15 @@ export class SecretsEncryption implements KeyringSource {
       console.error(`secrets encryption: the cluster's keyring does not open with ${this.o.serverDir}/cred/encryption-root-key (${(e as Error).message}); copy that file from another server`);
       return;
     }
-    const changed = k.generation !== this.keyring?.generation;
+    const prev = this.keyring;
+    const changed = k.generation !== prev?.generation;
     this.keyring = k;
     if (changed) writeEncryptionConfig(this.o.serverDir, k);
+    // A re-encryption just ended (seen live, not a restart): old forms leave this server's disk.
+    if (changed && prev && k.enabled && k.stage === "reencrypt_finished" && this.o.purge) {
+      const purge = this.o.purge;
+      this.purging = this.purging.then(() => purge().catch((e) => console.error(`secrets encryption: purging old secret versions: ${(e as Error).message}`)));
+    }
     for (const w of this.readyWaiters.splice(0)) w();
     void this.report();
   }

@@ -1,5 +1,6 @@
 // Issue 10, acceptance 9: Secrets are encrypted at rest by default, on a cluster of three real
-// `skiff server` processes (snapshots taken every few entries, so snapshot files exist too).
+// `skiff server` processes (a snapshot every 40 entries, so snapshot files exist too, and a
+// long log tail, so only the purge after a re-encryption takes old entries out of the log).
 //   - after writing secrets (stringData, data, kubectl apply with its last-applied annotation),
 //     neither a value nor its base64 appears in any file under any server's data dir;
 //   - the keys are in <data-dir>/server/cred/ (0600), the same on every server;
@@ -13,7 +14,7 @@ import { BUN, Cluster, REPO, type ServerProc } from "./raft-harness";
 
 setDefaultTimeout(120_000);
 
-const cluster = new Cluster(3, { label: "secrets", env: { SKIFF_RAFT_SNAPSHOT_ENTRIES: "20", SKIFF_RAFT_KEEP_ENTRIES: "5" } });
+const cluster = new Cluster(3, { label: "secrets", env: { SKIFF_RAFT_SNAPSHOT_ENTRIES: "40", SKIFF_RAFT_KEEP_ENTRIES: "1000" } });
 const RUN = Math.random().toString(36).slice(2, 8);
 const N = 25;
 /** Every secret value written, to look for on disk. */
@@ -203,7 +204,7 @@ describe("secrets encryption at rest (three servers)", () => {
     expect(leaks()).toEqual([]);
   });
 
-  test("disable + reencrypt stores secrets in clear; enable + reencrypt seals them again with the active key", async () => {
+  test("disable + reencrypt stores secrets in clear (the scan finds them); enable + reencrypt seals them and erases every clear copy", async () => {
     expect((await cli(s2, ["secrets-encrypt", "disable"])).code).toBe(0);
     const re = await cli(s2, ["secrets-encrypt", "reencrypt"]);
     expect(re.code, re.stderr).toBe(0);
@@ -211,12 +212,29 @@ describe("secrets encryption at rest (three servers)", () => {
     expect(st.enabled).toBe(false);
     expect(st.plaintextSecrets).toBeGreaterThanOrEqual(N + 1);
     await allReadBack();
+    // The scan does see values stored in clear (so its empty answers above mean something).
+    await Bun.sleep(500);
+    expect(leaks().length).toBeGreaterThan(0);
     expect((await cli(s2, ["secrets-encrypt", "enable"])).code).toBe(0);
     expect((await cli(s2, ["secrets-encrypt", "reencrypt"])).code).toBe(0);
     st = await status(s1);
     expect(st.enabled).toBe(true);
     expect(st.plaintextSecrets).toBe(0);
     expect(st.keys).toHaveLength(1);
+    await allReadBack();
+    // Every server purges its history, WAL, old snapshots and Raft log tail of the clear copies.
+    const deadline = Date.now() + 20_000;
+    let left = leaks();
+    while (left.length && Date.now() < deadline) {
+      await Bun.sleep(250);
+      left = leaks();
+    }
+    expect(left).toEqual([]);
+    await allReadBack();
+    // The cluster keeps working after the purge: a write and a watch from now.
+    const w = await s3.fetch("/api/v1/namespaces/default/secrets", { method: "POST", body: JSON.stringify({ metadata: { name: "after-purge" }, stringData: { k: `sk-${RUN}-after` } }) });
+    expect(w.status).toBe(201);
+    values.set("after-purge", `sk-${RUN}-after`);
     await allReadBack();
   });
 
