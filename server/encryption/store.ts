@@ -12,6 +12,7 @@
 import { ApiError } from "../errors";
 import type { ApplyResult, Command, ResKey } from "../store/commands";
 import { ExpiredError, Store, type ListOptions, type ListPage, type Replication, type Watcher } from "../store/store";
+import type { StoreOptions } from "../store/applied-state";
 import type { EventType } from "../store/watch-window";
 import { keyNameOf, open, seal, UnsealError } from "./envelope";
 import type { Keyring } from "./keyring";
@@ -34,11 +35,12 @@ export const isSealed = (obj: any): boolean => obj != null && typeof obj === "ob
 export const storedKeyOf = (obj: any): string | undefined => (isSealed(obj) ? keyNameOf(obj[SEALED_FIELD]) : undefined);
 
 export class EncryptingStore extends Store {
+  /** Like Store: `options` for a store of one, or a replicated state and its proposer. */
   constructor(
-    repl: Replication,
+    o: StoreOptions | Replication,
     private readonly keys: KeyringSource,
   ) {
-    super(repl);
+    super(o);
   }
 
   /** Seal for storage with the active key, or leave in clear when encryption is disabled. */
