@@ -39,7 +39,8 @@ export class SecretsEncryption implements KeyringSource {
   private store?: EncryptingStore;
   private keyring?: Keyring;
   private loadedFrom?: StateMachine;
-  private readyWaiters: (() => void)[] = [];
+  private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private loadError?: ApiError;
   private reported = 0;
   private reporting = false;
   private busy: Promise<unknown> = Promise.resolve();
@@ -63,7 +64,8 @@ export class SecretsEncryption implements KeyringSource {
 
   ready(): Promise<void> {
     if (this.current()) return Promise.resolve();
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
+    if (this.loadError) return Promise.reject(this.loadError);
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   private load(): void {
@@ -75,9 +77,14 @@ export class SecretsEncryption implements KeyringSource {
     try {
       k = keyringFrom(obj, this.o.root);
     } catch (e) {
-      console.error(`secrets encryption: the cluster's keyring does not open with ${this.o.serverDir}/cred/encryption-root-key (${(e as Error).message}); copy that file from another server`);
+      const msg = `secrets encryption: the cluster's keyring does not open with ${this.o.serverDir}/cred/encryption-root-key (${(e as Error).message}); copy that file from another server`;
+      if (!this.loadError) console.error(msg);
+      // Secret writes fail with this instead of waiting for a keyring that will never open.
+      this.loadError = new ApiError(500, "InternalError", msg);
+      for (const w of this.readyWaiters.splice(0)) w.reject(this.loadError);
       return;
     }
+    this.loadError = undefined;
     const prev = this.keyring;
     const changed = k.generation !== prev?.generation;
     this.keyring = k;
@@ -87,7 +94,7 @@ export class SecretsEncryption implements KeyringSource {
       const purge = this.o.purge;
       this.purging = this.purging.then(() => purge().catch((e) => console.error(`secrets encryption: purging old secret versions: ${(e as Error).message}`)));
     }
-    for (const w of this.readyWaiters.splice(0)) w();
+    for (const w of this.readyWaiters.splice(0)) w.resolve();
     void this.report();
   }
 
