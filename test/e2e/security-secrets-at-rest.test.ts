@@ -238,6 +238,15 @@ describe("secrets encryption at rest (three servers)", () => {
     await allReadBack();
   });
 
+  test("a restarted server reads every secret (its keyring is in its own state.db) and still reports the cluster's keyring", async () => {
+    await s3.kill("SIGKILL");
+    await s3.start();
+    await allReadBack();
+    const st = await status(s3);
+    expect(st.hashesMatch).toBe(true);
+    expect(st.plaintextSecrets).toBe(0);
+  });
+
   test("bad input: an unknown subcommand is a usage error, rotate without prepare a 400", async () => {
     const u = await cli(s1, ["secrets-encrypt", "explode"]);
     expect(u.code).not.toBe(0);
