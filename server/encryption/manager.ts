@@ -257,7 +257,7 @@ export class SecretsEncryption implements KeyringSource {
   }
 
   private async waitForServers(generation: number): Promise<void> {
-    const deadline = Date.now() + (this.o.serverWaitMs ?? 30_000);
+    const deadline = Date.now() + (this.o.serverWaitMs ?? (Number(process.env.SKIFF_SECRETS_ENCRYPT_WAIT_MS) || 30_000));
     for (;;) {
       const behind = this.o.servers().filter((n) => (this.store!.get(SERVER_STATE_RES, "", n)?.obj?.spec?.generation ?? 0) < generation);
       if (!behind.length) return;

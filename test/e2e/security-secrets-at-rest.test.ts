@@ -14,7 +14,7 @@ import { BUN, Cluster, REPO, type ServerProc } from "./raft-harness";
 
 setDefaultTimeout(120_000);
 
-const cluster = new Cluster(3, { label: "secrets", env: { SKIFF_RAFT_SNAPSHOT_ENTRIES: "40", SKIFF_RAFT_KEEP_ENTRIES: "1000" } });
+const cluster = new Cluster(3, { label: "secrets", env: { SKIFF_RAFT_SNAPSHOT_ENTRIES: "40", SKIFF_RAFT_KEEP_ENTRIES: "1000", SKIFF_SECRETS_ENCRYPT_WAIT_MS: "4000" } });
 const RUN = Math.random().toString(36).slice(2, 8);
 const N = 25;
 /** Every secret value written, to look for on disk. */
@@ -245,6 +245,30 @@ describe("secrets encryption at rest (three servers)", () => {
     const st = await status(s3);
     expect(st.hashesMatch).toBe(true);
     expect(st.plaintextSecrets).toBe(0);
+  });
+
+  test("rotate-keys with a server down stops before dropping any key (it names the server); reencrypt finishes once it is back", async () => {
+    const oldKey = (await status(s1)).active as string;
+    s3.signal("SIGSTOP");
+    try {
+      const r = await cli(s1, ["secrets-encrypt", "rotate-keys"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("s3 have not loaded the new keyring");
+      // Both keys still there: s3 can still read what was sealed with the old one.
+      const st = await status(s1);
+      expect(st.keys.map((k: any) => k.name)).toContain(oldKey);
+      expect(st.keys).toHaveLength(2);
+      expect(st.hashesMatch).toBe(false);
+    } finally {
+      s3.signal("SIGCONT");
+    }
+    const re = await cli(s1, ["secrets-encrypt", "reencrypt"]);
+    expect(re.code, re.stderr).toBe(0);
+    const st = await status(s2);
+    expect(st.keys).toHaveLength(1);
+    expect(st.active).not.toBe(oldKey);
+    expect(st.hashesMatch).toBe(true);
+    await allReadBack();
   });
 
   test("bad input: an unknown subcommand is a usage error, rotate without prepare a 400", async () => {
