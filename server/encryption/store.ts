@@ -34,7 +34,13 @@ export const isSealed = (obj: any): boolean => obj != null && typeof obj === "ob
 /** The key a stored object is sealed with; undefined when it is stored in clear. */
 export const storedKeyOf = (obj: any): string | undefined => (isSealed(obj) ? keyNameOf(obj[SEALED_FIELD]) : undefined);
 
+/** Memory for recently opened envelopes (with their plaintext). */
+const OPENED_CACHE_BYTES = 8 * 1024 * 1024;
+
 export class EncryptingStore extends Store {
+  private readonly opened = new Map<string, string>();
+  private openedBytes = 0;
+
   /** Like Store: `options` for a store of one, or a replicated state and its proposer. */
   constructor(
     o: StoreOptions | Replication,
@@ -51,14 +57,16 @@ export class EncryptingStore extends Store {
     const m = obj.metadata ?? {};
     const clear: Record<string, unknown> = {};
     for (const f of CLEAR_METADATA) if (m[f] !== undefined) clear[f] = m[f];
-    return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: clear, [SEALED_FIELD]: seal(key, new TextEncoder().encode(JSON.stringify(obj))) };
+    const json = JSON.stringify(obj);
+    const envelope = seal(key, new TextEncoder().encode(json));
+    this.remember(envelope, json);
+    return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: clear, [SEALED_FIELD]: envelope };
   }
 
   /** Open a stored object (a clear one is returned as it is). Throws UnsealError. */
   unseal(stored: any): any {
     if (!isSealed(stored)) return stored;
-    const k = this.keys.current();
-    const obj = JSON.parse(new TextDecoder().decode(open(stored[SEALED_FIELD], (n) => k?.keys.find((d) => d.name === n))));
+    const obj = JSON.parse(this.plaintextOf(stored[SEALED_FIELD]));
     const m = stored.metadata ?? {};
     const inner = (obj.metadata ??= {});
     // The clear copy is what the state machine acted on; an envelope moved from another row fails here.
@@ -69,6 +77,36 @@ export class EncryptingStore extends Store {
       else delete inner[f];
     }
     return obj;
+  }
+
+  /**
+   * The JSON inside an envelope. Opening costs ~0.1 ms per KiB (secretbox in JavaScript), so
+   * recently opened ones are kept in memory (bounded, least recently used first out): the same
+   * envelope always holds the same plaintext, and a key dropped from the keyring stops its hits.
+   */
+  private plaintextOf(envelope: string): string {
+    const k = this.keys.current();
+    const keyOf = (n: string) => k?.keys.find((d) => d.name === n);
+    const name = keyNameOf(envelope);
+    const hit = name && keyOf(name) ? this.opened.get(envelope) : undefined;
+    if (hit !== undefined) {
+      this.opened.delete(envelope);
+      this.opened.set(envelope, hit);
+      return hit;
+    }
+    const json = new TextDecoder().decode(open(envelope, keyOf));
+    this.remember(envelope, json);
+    return json;
+  }
+
+  private remember(envelope: string, json: string): void {
+    this.opened.set(envelope, json);
+    this.openedBytes += envelope.length + json.length;
+    for (const [e, j] of this.opened) {
+      if (this.openedBytes <= OPENED_CACHE_BYTES) break;
+      this.opened.delete(e);
+      this.openedBytes -= e.length + j.length;
+    }
   }
 
   private openOrFail(stored: any): any {
