@@ -1,5 +1,6 @@
 // `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
 // leader's controllers in one process.
+import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
@@ -13,7 +14,6 @@ import { JoinTokens } from "./auth/join-tokens";
 import { NodeCredentialIssuer } from "./auth/node-credentials";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
-import type { Database } from "bun:sqlite";
 import { findByKind } from "../schemas/registry";
 import { loadOrCreateRootKey, rootKeyPath } from "./encryption/keyring";
 import { SecretsEncryption } from "./encryption/manager";
@@ -147,7 +147,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   });
   // Secrets are sealed before they are proposed (Raft log, state.db, snapshots hold envelopes).
   const rootKey = loadOrCreateRootKey(serverDir, !flags.joinServer);
-  if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing; a joining server fetches it with the server token: remove ${join(serverDir, "tls", "ca.key")} to join again, or copy the file from another server`);
+  if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing: copy it from another server of the cluster (0600)`);
   const encryption: SecretsEncryption = new SecretsEncryption({
     serverDir,
     serverName: flags.nodeName,

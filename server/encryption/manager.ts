@@ -109,6 +109,11 @@ export class SecretsEncryption implements KeyringSource {
         const store = this.store!;
         const cur = store.get(SERVER_STATE_RES, "", this.o.serverName);
         const obj = { metadata: { name: this.o.serverName }, spec: { generation: k.generation, hash: keyringHash(k) } };
+        // Already recorded (a restart): no write.
+        if (cur?.obj?.spec?.generation === obj.spec.generation && cur.obj.spec.hash === obj.spec.hash) {
+          this.reported = k.generation;
+          return;
+        }
         const r = await store
           .propose(cur ? { op: "update", res: SERVER_STATE_RES, ns: "", name: this.o.serverName, obj, pre: { rev: cur.rev } } : { op: "create", res: SERVER_STATE_RES, ns: "", name: this.o.serverName, obj })
           .catch(() => undefined);
@@ -169,9 +174,11 @@ export class SecretsEncryption implements KeyringSource {
       reencrypt: () => this.reencrypt(),
       "rotate-keys": () => this.rotateKeys(),
     };
-    const f = ops[op];
+    const f = Object.hasOwn(ops, op) ? ops[op] : undefined;
     if (!f) throw badRequest(`unknown secrets-encrypt command "${op}": use status, enable, disable, prepare, rotate, reencrypt or rotate-keys`);
     return this.exclusive(async () => {
+      // Act on the latest keyring, not on what this server has applied so far.
+      await this.store!.readBarrier();
       await f();
       return this.status();
     });

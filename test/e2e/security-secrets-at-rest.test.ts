@@ -278,7 +278,12 @@ describe("secrets encryption at rest (three servers)", () => {
     const r = await s1.fetch("/v1-skiff/secrets-encrypt/rotate", { method: "POST", body: "{}" });
     expect(r.status).toBe(400);
     expect(((await r.json()) as any).message).toContain("rotate follows prepare");
-    const x = await s1.fetch("/v1-skiff/secrets-encrypt/explode", { method: "POST", body: "{}" });
-    expect(x.status).toBe(400);
+    for (const op of ["explode", "constructor", "__proto__", "toString"]) {
+      const x = await s1.fetch(`/v1-skiff/secrets-encrypt/${op}`, { method: "POST", body: "{}" });
+      expect(x.status, op).toBe(400);
+    }
+    // Not for anyone but cluster admins.
+    const anon = await fetch(`${s1.url}/v1-skiff/secrets-encrypt/status`, { tls: { rejectUnauthorized: false } } as RequestInit);
+    expect(anon.status).toBe(401);
   });
 });
