@@ -1,5 +1,6 @@
 // `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
 // leader's controllers in one process.
+import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,6 +15,11 @@ import { NodeCredentialIssuer } from "./auth/node-credentials";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
 import { findByKind } from "../schemas/registry";
+import { loadOrCreateRootKey, rootKeyPath } from "./encryption/keyring";
+import { SecretsEncryption } from "./encryption/manager";
+import { purgeHistory } from "./encryption/purge";
+import { secretsEncryptRoutes } from "./encryption/routes";
+import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
@@ -27,7 +33,7 @@ import { StoreUnavailable, type Backend } from "./store/external/backend";
 import { shareBootstrap } from "./store/external/bootstrap";
 import { ExternalMirror, startCompactor } from "./store/external/mirror";
 import { openBackend, redactEndpoint, type DatastoreFlags } from "./store/external/open";
-import { Store } from "./store/store";
+import type { Replication } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
@@ -144,13 +150,24 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
   const urlOf = (h: string) => `https://${h.includes(":") ? `[${h}]` : h}:${flags.port}`;
   const url = urlOf(host);
+  // Secrets are sealed before they are proposed (Raft log, state.db, snapshots, the datastore hold envelopes).
+  const rootKey = loadOrCreateRootKey(serverDir, !flags.joinServer);
+  if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing: copy it from another server of the cluster (0600)`);
+  let encryption!: SecretsEncryption;
+  const makeStore = (r: Replication) => new EncryptingStore(r, encryption);
   const plane = backend
-    ? await externalPlane(backend, { dir: join(serverDir, "datastore-mirror"), windowSize, identity: `${flags.nodeName}_${randomSecret(4)}`, apiUrl: urlOf(advertise) })
-    : await raftPlane(flags, serverDir, windowSize, urlOf(advertise));
+    ? await externalPlane(backend, { dir: join(serverDir, "datastore-mirror"), windowSize, identity: `${flags.nodeName}_${randomSecret(4)}`, name: flags.nodeName, apiUrl: urlOf(advertise), makeStore })
+    : await raftPlane(flags, serverDir, windowSize, urlOf(advertise), makeStore);
   const store = plane.store;
+  encryption = new SecretsEncryption({ serverDir, serverName: flags.nodeName, root: rootKey, servers: plane.serverNames, purge: plane.purge });
+  encryption.attach(store);
+  // Another server may have made the keyring already: see it before deciding to make one.
+  if (backend) await store.readBarrier().catch(() => {});
+  await encryption.init({ create: !flags.joinServer });
   const registry = newRegistry(store);
   // Node passwords and the join-token hashes are Secrets written through the registry.
   const secretRes = findByKind("v1", "Secret")!;
+  const podRes = findByKind("v1", "Pod")!;
   const ctx = () => writeCtx(APISERVER_USER, "skiff-server");
   const secrets = {
     create: (obj: any) => registry.create(ctx(), secretRes, obj.metadata.namespace, obj),
@@ -182,11 +199,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   plane.lead(registry, onLeadership);
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes] });
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
     authenticate: (h) => auth.authenticate(h),
+    admitConnect: (id, ns, name, sub, options) => registry.connect(writeCtx(id, "skiff-streams"), podRes, ns, name, sub, options),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
       peers: plane.peers,
@@ -280,7 +298,11 @@ function firstHostIPv4(): string | undefined {
 
 /** What the server runs on: Raft over the embedded store, or an external datastore. */
 interface ControlPlane {
-  store: Store;
+  store: EncryptingStore;
+  /** The servers of the cluster by name (secrets encryption checks each one's keyring). */
+  serverNames(): string[];
+  /** Erase this server's on-disk history of old Secret forms after a re-encryption. */
+  purge?: () => Promise<void>;
   /** Start electing (the Raft leader, or a Lease in the datastore); calls onLeader on every change. */
   lead(registry: ReturnType<typeof newRegistry>, onLeader: (leader: boolean) => void): void;
   /** Give up leadership (shutdown), so another server takes over at once. */
@@ -297,7 +319,7 @@ interface ControlPlane {
   close(): Promise<void>;
 }
 
-async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: number | undefined, apiUrl: string): Promise<ControlPlane> {
+async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: number | undefined, apiUrl: string, makeStore: (r: Replication) => EncryptingStore): Promise<ControlPlane> {
   // The Raft log is the durable record, so state.db need not fsync every apply: after a power
   // loss it is restored from the last snapshot and the log replayed.
   const state = new AppliedState({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
@@ -309,9 +331,15 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
     raftPort: flags.raftPort ?? 2380,
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
   });
-  const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
+  const store = makeStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
   return {
     store,
+    serverNames() {
+      const st = consensus.node.localStatus();
+      const table = consensus.memberTable();
+      return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
+    },
+    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db }),
     lead(_registry, onLeader) {
       consensus.onLeaderChange(onLeader);
       onLeader(consensus.isLeader());
@@ -347,9 +375,9 @@ async function withDatastore<T>(backend: Backend, f: () => Promise<T>): Promise<
   }
 }
 
-async function externalPlane(backend: Backend, o: { dir: string; windowSize?: number; identity: string; apiUrl: string }): Promise<ControlPlane> {
-  const mirror = await ExternalMirror.open(backend, { dir: o.dir, windowSize: o.windowSize });
-  const store = mirror.store;
+async function externalPlane(backend: Backend, o: { dir: string; windowSize?: number; identity: string; name: string; apiUrl: string; makeStore: (r: Replication) => EncryptingStore }): Promise<ControlPlane> {
+  const mirror = await ExternalMirror.open(backend, { dir: o.dir, windowSize: o.windowSize, makeStore: o.makeStore });
+  const store = mirror.store as EncryptingStore;
   let election: LeaseElection | undefined;
   let stopCompactor: (() => void) | undefined;
   let servers: ApiServerLeases | undefined;
@@ -357,7 +385,7 @@ async function externalPlane(backend: Backend, o: { dir: string; windowSize?: nu
   return {
     store,
     lead(registry, onLeader) {
-      servers = startApiServerLease({ registry, store, identity: o.identity, apiUrl: o.apiUrl });
+      servers = startApiServerLease({ registry, store, identity: o.identity, name: o.name, apiUrl: o.apiUrl });
       election = startLeaseElection({
         registry,
         store,
@@ -375,8 +403,10 @@ async function externalPlane(backend: Backend, o: { dir: string; windowSize?: nu
       await election?.stop();
       await servers?.stop();
     },
-    apiServers: () => servers?.live() ?? [o.apiUrl],
-    peers: () => (servers?.live() ?? []).filter((u) => u !== o.apiUrl),
+    apiServers: () => servers?.live().map((s) => s.url) ?? [o.apiUrl],
+    peers: () => (servers?.live() ?? []).map((s) => s.url).filter((u) => u !== o.apiUrl),
+    // Old Secret forms leave the datastore's history with its compaction (every few minutes).
+    serverNames: () => servers?.live().map((s) => s.name) ?? [o.name],
     routes: [],
     removed: new Promise<string>(() => {}),
     async stop() {

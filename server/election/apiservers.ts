@@ -10,15 +10,17 @@ import type { Store } from "../store/store";
 
 const LABEL = "skiff.io/apiserver";
 const URL_ANNOTATION = "skiff.io/api-url";
+const NAME_ANNOTATION = "skiff.io/server-name";
 const RENEW_MS = 10_000;
 const LIVE_MS = 30_000;
 
 export interface ApiServerLeases {
-  live(): string[];
+  /** The live servers (this one included), by API URL and server name. */
+  live(): { url: string; name: string }[];
   stop(): Promise<void>;
 }
 
-export function startApiServerLease(o: { registry: Registry; store: Store; identity: string; apiUrl: string }): ApiServerLeases {
+export function startApiServerLease(o: { registry: Registry; store: Store; identity: string; name: string; apiUrl: string }): ApiServerLeases {
   const r = findByKind("coordination.k8s.io/v1", "Lease")!;
   const res = `${r.group}/${r.plural}`;
   const ns = "kube-system";
@@ -29,9 +31,9 @@ export function startApiServerLease(o: { registry: Registry; store: Store; ident
     const renewTime = new Date().toISOString().replace(/Z$/, "000Z");
     const spec = { holderIdentity: o.identity, leaseDurationSeconds: LIVE_MS / 1000, renewTime };
     if (!o.store.get(res, ns, name)) {
-      await o.registry.create(ctx(), r, ns, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace: ns, labels: { [LABEL]: "true" }, annotations: { [URL_ANNOTATION]: o.apiUrl } }, spec });
+      await o.registry.create(ctx(), r, ns, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace: ns, labels: { [LABEL]: "true" }, annotations: { [URL_ANNOTATION]: o.apiUrl, [NAME_ANNOTATION]: o.name } }, spec });
     } else {
-      await o.registry.update(ctx(), r, ns, name, (c) => ({ ...c, metadata: { ...c.metadata, labels: { ...c.metadata.labels, [LABEL]: "true" }, annotations: { ...c.metadata.annotations, [URL_ANNOTATION]: o.apiUrl } }, spec }));
+      await o.registry.update(ctx(), r, ns, name, (c) => ({ ...c, metadata: { ...c.metadata, labels: { ...c.metadata.labels, [LABEL]: "true" }, annotations: { ...c.metadata.annotations, [URL_ANNOTATION]: o.apiUrl, [NAME_ANNOTATION]: o.name } }, spec }));
     }
   };
   let stopped = false;
@@ -42,15 +44,15 @@ export function startApiServerLease(o: { registry: Registry; store: Store; ident
   return {
     live() {
       const now = Date.now();
-      const out = new Set<string>([o.apiUrl]);
+      const out = new Map<string, string>([[o.apiUrl, o.name]]);
       for (const l of o.store.list(res, ns, { match: (x) => x?.metadata?.labels?.[LABEL] === "true" }).items) {
         const rev = Number(l.metadata.resourceVersion);
         const s = seen.get(l.metadata.name);
         if (!s || s.rev !== rev) seen.set(l.metadata.name, { rev, at: now });
         const url = l.metadata.annotations?.[URL_ANNOTATION];
-        if (url && now - (seen.get(l.metadata.name)!.at) < LIVE_MS) out.add(url);
+        if (url && now - seen.get(l.metadata.name)!.at < LIVE_MS) out.set(url, l.metadata.annotations?.[NAME_ANNOTATION] ?? url);
       }
-      return [...out].sort();
+      return [...out].map(([url, name]) => ({ url, name })).sort((a, b) => (a.url < b.url ? -1 : 1));
     },
     async stop() {
       if (stopped) return;

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseJoinToken, randomSecret } from "../../auth/tokens";
+import { credDir, rootKeyPath } from "../../encryption/keyring";
 import { makeCa, save } from "../../tls/pki";
 import type { Backend } from "./backend";
 
@@ -13,6 +14,8 @@ interface Secrets {
   caKey: string;
   tokenKey: string; // base64
   adminToken: string;
+  /** base64 of cred/encryption-root-key (opens the secrets-encryption keyring). */
+  encryptionRootKey: string;
 }
 
 const ITERATIONS = 100_000;
@@ -50,23 +53,32 @@ export async function shareBootstrap(backend: Backend, serverDir: string, token:
   const tokenPath = join(serverDir, "token");
   const secret = token ? parseJoinToken(token).secret : existsSync(tokenPath) ? parseJoinToken(readFileSync(tokenPath, "utf8")).secret : randomSecret();
   const local = (): Secrets | undefined => {
-    const f = [join(tlsDir, "ca.crt"), join(tlsDir, "ca.key"), join(serverDir, "token-key"), join(serverDir, "admin-token")];
+    const f = [join(tlsDir, "ca.crt"), join(tlsDir, "ca.key"), join(serverDir, "token-key"), join(serverDir, "admin-token"), rootKeyPath(serverDir)];
     if (!f.every((p) => existsSync(p))) return undefined;
-    return { caCert: readFileSync(f[0]!, "utf8"), caKey: readFileSync(f[1]!, "utf8"), tokenKey: readFileSync(f[2]!).toString("base64"), adminToken: readFileSync(f[3]!, "utf8").trim() };
+    return {
+      caCert: readFileSync(f[0]!, "utf8"),
+      caKey: readFileSync(f[1]!, "utf8"),
+      tokenKey: readFileSync(f[2]!).toString("base64"),
+      adminToken: readFileSync(f[3]!, "utf8").trim(),
+      encryptionRootKey: readFileSync(f[4]!).toString("base64"),
+    };
   };
   const mine = local();
   let offer = mine;
   if (!offer) {
     const ca = await makeCa();
-    offer = { caCert: ca.cert, caKey: ca.key, tokenKey: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"), adminToken: randomSecret() };
+    const random = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+    offer = { caCert: ca.cert, caKey: ca.key, tokenKey: random(), adminToken: randomSecret(), encryptionRootKey: random() };
   }
   const stored = await open(await backend.bootstrap(await seal(offer, secret)), secret);
-  if (mine && mine.caCert === stored.caCert && mine.tokenKey === stored.tokenKey && mine.adminToken === stored.adminToken) return secret;
+  if (mine && mine.caCert === stored.caCert && mine.tokenKey === stored.tokenKey && mine.adminToken === stored.adminToken && mine.encryptionRootKey === stored.encryptionRootKey) return secret;
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
   save(tlsDir, "ca", { cert: stored.caCert, key: stored.caKey });
   // Certificates of another CA would not be trusted by the cluster's clients: issue new ones.
   if (mine && mine.caCert !== stored.caCert) for (const n of ["serving", "admin"]) for (const ext of ["crt", "key"]) rmSync(join(tlsDir, `${n}.${ext}`), { force: true });
   writeFileSync(join(serverDir, "token-key"), Buffer.from(stored.tokenKey, "base64"), { mode: 0o600 });
   writeFileSync(join(serverDir, "admin-token"), stored.adminToken, { mode: 0o600 });
+  mkdirSync(credDir(serverDir), { recursive: true, mode: 0o700 });
+  writeFileSync(rootKeyPath(serverDir), Buffer.from(stored.encryptionRootKey, "base64"), { mode: 0o600 });
   return secret;
 }

@@ -12,7 +12,7 @@ import { AppliedState } from "../applied-state";
 import type { ApplyResult, Command } from "../commands";
 import type { Proposer } from "../proposer";
 import { StateMachine } from "../state-machine";
-import { Store } from "../store";
+import { Store, type Replication } from "../store";
 import { WatchWindow } from "../watch-window";
 import { decode, StoreUnavailable, type Backend, type Guess, type RawEvent, type Snapshot } from "./backend";
 
@@ -23,6 +23,8 @@ export interface MirrorOptions {
   /** How long to keep trying to reach the datastore at start (default 60 s). */
   startTimeoutMs?: number;
   log?: (msg: string) => void;
+  /** The Store over the mirror (default a plain Store; the server's seals Secrets). */
+  makeStore?: (r: Replication) => Store;
 }
 
 const WAIT_MS = 5000;
@@ -47,7 +49,8 @@ export class ExternalMirror implements Proposer {
     rmSync(o.dir, { recursive: true, force: true });
     // Nothing here needs to survive a crash: the datastore is the record, the mirror is reloaded.
     this.state = new AppliedState({ dataDir: o.dir, windowSize: o.windowSize, synchronous: "OFF" });
-    this.store = new Store({ state: this.state, proposer: this, readBarrier: () => this.readBarrier() });
+    const r: Replication = { state: this.state, proposer: this, readBarrier: () => this.readBarrier() };
+    this.store = o.makeStore ? o.makeStore(r) : new Store(r);
     this.log = o.log ?? ((m) => console.log(m));
   }
 
