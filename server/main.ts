@@ -154,7 +154,9 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const rootKey = loadOrCreateRootKey(serverDir, !flags.joinServer);
   if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing: copy it from another server of the cluster (0600)`);
   let encryption!: SecretsEncryption;
-  const makeStore = (r: Replication) => new EncryptingStore(r, encryption);
+  // The store exists before the manager that needs it: the keyring is looked up when used.
+  const keys = { current: () => encryption?.current(), ready: () => encryption.ready() };
+  const makeStore = (r: Replication) => new EncryptingStore(r, keys);
   const plane = backend
     ? await externalPlane(backend, { dir: join(serverDir, "datastore-mirror"), windowSize, identity: `${flags.nodeName}_${randomSecret(4)}`, name: flags.nodeName, apiUrl: urlOf(advertise), makeStore })
     : await raftPlane(flags, serverDir, windowSize, urlOf(advertise), makeStore);
