@@ -58,7 +58,7 @@ export function startApiServerLease(o: { registry: Registry; store: Store; ident
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      await o.registry.delete(ctx(), r, ns, name, {} as any).catch(() => {});
+      await o.registry.delete(ctx(), r, ns, name, {}).catch(() => {});
     },
   };
 }
