@@ -6,6 +6,7 @@ import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
+import { DisruptionController } from "./disruption";
 import { EndpointsController } from "./endpoints";
 import { EndpointSliceController } from "./endpointslice";
 import { EventTtlController } from "./event-ttl";
@@ -57,6 +58,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   garbagecollector: (rt) => new GarbageCollector(rt),
   namespace: (rt) => new NamespaceController(rt),
   eventttl: (rt) => new EventTtlController(rt),
+  disruption: (rt) => new DisruptionController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 
