@@ -1,0 +1,199 @@
+// Disruption budgets and autoscaling with real containers: a real `skiff server` process, an
+// agent in this process on a real containerd (node pol-node), and a hollow node (pol-spare-0)
+// that takes the replacement pods a drain causes. The real kubectl drives cordon, uncordon,
+// drain (which evicts through pods/eviction), autoscale and get.
+import { containerdSkipReason } from "../harness/containerd.ts";
+import { removeServiceRules } from "../../agent/services/proxy.ts";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runAgent, type Agent } from "../../agent/main.ts";
+import { HollowNodes } from "../../agent/hollow/hollow.ts";
+import { KubeClient } from "../../lib/client.ts";
+import { loadKubeconfig } from "../../lib/kubeconfig.ts";
+import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { startServer, type SkiffServer } from "../harness/server.ts";
+import { describeResult, kubectl, type KubectlOptions } from "../harness/kubectl.ts";
+import { removeCgroup, until } from "../harness/wait.ts";
+
+setDefaultTimeout(180_000);
+
+const NODE = "pol-node";
+const SPARE = "pol-spare-0";
+const BRIDGE = "skiffpl0";
+const POD_CIDR = "10.84.0.0/24";
+
+const reason = containerdSkipReason(import.meta.path);
+
+export function deploymentYaml(name: string, replicas: number, o: { ns?: string; command?: string; cpu?: string } = {}): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${name}
+  namespace: ${o.ns ?? "default"}
+spec:
+  replicas: ${replicas}
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: ${BUSYBOX_IMAGE}
+        imagePullPolicy: IfNotPresent
+        command: ["sh", "-c", ${JSON.stringify(o.command ?? "exec sleep 3600")}]
+${o.cpu ? `        resources:\n          requests: {cpu: ${o.cpu}}\n` : ""}`;
+}
+
+export function pdbYaml(name: string, minAvailable: number, ns = "default"): string {
+  return `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  minAvailable: ${minAvailable}
+  selector:
+    matchLabels: {app: ${name}}
+`;
+}
+
+describe.skipIf(reason !== null)("disruption budgets and autoscaling on real containers", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "skiff-policy-agent-"));
+  const cgroupRoot = `/skiff-policy-${process.pid}`;
+  const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  let srv: SkiffServer;
+  let agent: Agent | undefined;
+  let client: KubeClient;
+  let hollow: HollowNodes | undefined;
+
+  const k = (args: string[], opts?: KubectlOptions) => kubectl(srv, args, opts);
+  const ok = async (args: string[], opts?: KubectlOptions) => {
+    const r = await k(args, opts);
+    expect(r.code, describeResult(r)).toBe(0);
+    return r;
+  };
+  const pods = async (app: string, ns = "default") => ((await client.list(`/api/v1/namespaces/${ns}/pods`, { labelSelector: `app=${app}` })).items as any[]);
+  const ready = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+  const pdb = (name: string, ns = "default") => client.get(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${name}`);
+
+  beforeAll(async () => {
+    srv = await startServer({ name: "policy" });
+    client = new KubeClient(loadKubeconfig({ path: srv.kubeconfig, env: {} }));
+    const imagesDir = join(dataDir, "agent", "images");
+    mkdirSync(imagesDir, { recursive: true });
+    spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
+    const creds = { server: srv.creds.server, caData: srv.creds.tls?.ca, token: srv.creds.headers.authorization?.replace(/^Bearer /, "") };
+    agent = await runAgent({
+      ...creds,
+      dataDir,
+      nodeName: NODE,
+      podCidr: POD_CIDR,
+      nodeIp: "127.0.0.1",
+      log: () => {},
+      tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
+    } as any);
+    await until("node Ready", async () => ((await client.get(`/api/v1/nodes/${NODE}`).catch(() => undefined)) as any)?.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"), 60_000);
+    hollow = new HollowNodes(client, { count: 1, prefix: "pol-spare-", leaseIntervalMs: 1000 });
+    await hollow.start();
+    // The spare takes no pods until a drain needs it.
+    await ok(["cordon", SPARE]);
+  });
+
+  afterAll(async () => {
+    try {
+      await k(["delete", "deployment", "--all", "-A", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
+      await k(["delete", "pod", "--all", "-A", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
+      await hollow?.stop();
+      if (agent) {
+        const cri = agent.runtime.cri;
+        for (const sb of await cri.listPodSandbox().catch(() => [])) {
+          await cri.stopPodSandbox(sb.id).catch(() => {});
+          await cri.removePodSandbox(sb.id).catch(() => {});
+        }
+        await agent.stop().catch(() => {});
+        await agent.runtime.supervisor?.cleanup().catch(() => {});
+      }
+      await srv?.stop();
+    } finally {
+      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
+      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
+      removeServiceRules();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test("kubectl drain evicts one pod at a time under a budget (minAvailable 1, 2 replicas); with 1 replica it blocks and reports the budget", async () => {
+    await ok(["apply", "-f", "-"], { stdin: deploymentYaml("web", 2) + "---\n" + pdbYaml("web", 1) });
+    await until("2 web pods Running on the real node", async () => (await pods("web")).filter((p) => ready(p) && p.spec.nodeName === NODE).length === 2, 90_000);
+    await until("budget allows 1", async () => {
+      const s = (await pdb("web")).status;
+      return s?.disruptionsAllowed === 1 && s.currentHealthy === 2 && s.desiredHealthy === 1 && s.expectedPods === 2;
+    });
+    const originals = (await pods("web")).map((p) => p.metadata.name).sort();
+    const table = await ok(["get", "pdb", "web"]);
+    expect(table.stdout).toMatch(/^NAME\s+MIN AVAILABLE\s+MAX UNAVAILABLE\s+ALLOWED DISRUPTIONS\s+AGE\nweb\s+1\s+N\/A\s+1\s+/);
+    await ok(["uncordon", SPARE]);
+
+    // While the drain runs, at least one web pod is ready at every moment.
+    let minReady = Infinity;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const n = (await pods("web")).filter(ready).length;
+        minReady = Math.min(minReady, n);
+        await Bun.sleep(100);
+      }
+    })();
+    const drain = await k(["drain", NODE, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=90s"], { timeoutMs: 100_000 });
+    watching = false;
+    await watcher;
+    expect(drain.code, describeResult(drain)).toBe(0);
+    const out = drain.stdout + drain.stderr;
+    expect(out).toContain(`node/${NODE} cordoned`);
+    for (const n of originals) expect(out).toContain(`pod/${n} evicted`);
+    // The second eviction was refused while the first pod's replacement was not ready yet.
+    expect(out).toMatch(/error when evicting pods\/"web-[a-z0-9-]+" -n "default" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./);
+    expect(out).toContain(`node/${NODE} drained`);
+    expect(minReady).toBeGreaterThanOrEqual(1);
+    const after = await pods("web");
+    expect(after.filter(ready).every((p) => p.spec.nodeName === SPARE)).toBe(true);
+    const node = await client.get(`/api/v1/nodes/${NODE}`);
+    expect(node.spec.unschedulable).toBe(true);
+
+    // One replica under minAvailable 1: the drain blocks, retries, and reports the budget.
+    await ok(["uncordon", NODE]);
+    await ok(["cordon", SPARE]);
+    await ok(["apply", "-f", "-"], { stdin: deploymentYaml("solo", 1) + "---\n" + pdbYaml("solo", 1) });
+    await until("solo Running on the real node", async () => (await pods("solo")).filter((p) => ready(p) && p.spec.nodeName === NODE).length === 1, 90_000);
+    await until("solo budget computed", async () => (await pdb("solo")).status?.currentHealthy === 1);
+    const solo = (await pods("solo"))[0]!.metadata.name;
+    const blocked = await k(["drain", NODE, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=12s"], { timeoutMs: 40_000 });
+    expect(blocked.code, describeResult(blocked)).not.toBe(0);
+    const bout = blocked.stdout + blocked.stderr;
+    expect(bout).toContain(`error when evicting pods/"${solo}" -n "default" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.`);
+    expect(bout).toContain("global timeout reached: 12s");
+    const still = await client.get(`/api/v1/namespaces/default/pods/${solo}`);
+    expect(still.metadata.deletionTimestamp).toBeUndefined();
+    const d = await ok(["describe", "pdb", "solo"]);
+    expect(d.stdout).toMatch(/Allowed disruptions:\s+0/);
+    // The raw API answer: 429 with the budget named in the cause.
+    const raw = await srv.fetch(`/api/v1/namespaces/default/pods/${solo}/eviction`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ apiVersion: "policy/v1", kind: "Eviction", metadata: { name: solo, namespace: "default" } }),
+    });
+    expect(raw.status).toBe(429);
+    const st: any = await raw.json();
+    expect(st).toMatchObject({ kind: "Status", reason: "TooManyRequests", message: "Cannot evict pod as it would violate the pod's disruption budget." });
+    expect(st.details.causes).toEqual([{ reason: "DisruptionBudget", message: "The disruption budget solo needs 1 healthy pods and has 1 currently" }]);
+    await ok(["uncordon", NODE]);
+    await ok(["delete", "deployment", "web", "solo"]);
+    await ok(["delete", "pdb", "web", "solo"]);
+  });
+});
