@@ -27,7 +27,7 @@ const POD_CIDR = "10.84.0.0/24";
 
 const reason = containerdSkipReason(import.meta.path);
 
-export function deploymentYaml(name: string, replicas: number, o: { ns?: string; command?: string; cpu?: string } = {}): string {
+export function deploymentYaml(name: string, replicas: number, o: { ns?: string; command?: string; cpu?: string; cpuLimit?: string } = {}): string {
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -47,7 +47,7 @@ spec:
         image: ${BUSYBOX_IMAGE}
         imagePullPolicy: IfNotPresent
         command: ["sh", "-c", ${JSON.stringify(o.command ?? "exec sleep 3600")}]
-${o.cpu ? `        resources:\n          requests: {cpu: ${o.cpu}}\n` : ""}`;
+${o.cpu ? `        resources:\n          requests: {cpu: ${o.cpu}}\n${o.cpuLimit ? `          limits: {cpu: ${o.cpuLimit}}\n` : ""}` : ""}`;
 }
 
 export function pdbYaml(name: string, minAvailable: number, ns = "default"): string {
@@ -195,5 +195,41 @@ describe.skipIf(reason !== null)("disruption budgets and autoscaling on real con
     await ok(["uncordon", NODE]);
     await ok(["delete", "deployment", "web", "solo"]);
     await ok(["delete", "pdb", "web", "solo"]);
+  });
+
+  test("an HPA (target 50%) scales a CPU-burning Deployment up within 60 s and back down after the load stops", async () => {
+    await ok(["cordon", SPARE]); // metrics come from the real node's agent
+    // Each pod burns CPU (capped at 100m by its limit, twice its 50m request) until /tmp/stop exists.
+    const burner = "while [ ! -f /tmp/stop ]; do :; done; exec sleep 3600";
+    await ok(["apply", "-f", "-"], { stdin: deploymentYaml("burn", 1, { command: burner, cpu: "50m", cpuLimit: "100m" }) });
+    await until("burner Running", async () => (await pods("burn")).filter(ready).length === 1, 90_000);
+    // kubectl autoscale creates an autoscaling/v1 object (sent as protobuf); behavior is v2-only.
+    const t0 = Date.now();
+    await ok(["autoscale", "deployment", "burn", "--cpu-percent=50", "--min=1", "--max=3"]);
+    await ok(["patch", "hpa", "burn", "--type=merge", "-p", JSON.stringify({ spec: { behavior: { scaleDown: { stabilizationWindowSeconds: 10 } } } })]);
+    const v1 = await client.get("/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/burn");
+    expect(v1.spec).toMatchObject({ targetCPUUtilizationPercentage: 50, minReplicas: 1, maxReplicas: 3 });
+    await until("scaled up to 3", async () => (await client.get("/apis/apps/v1/namespaces/default/deployments/burn")).spec.replicas === 3, 60_000, 500);
+    const upMs = Date.now() - t0;
+    console.log(`hpa: scaled 1 -> 3 in ${(upMs / 1000).toFixed(1)} s after kubectl autoscale`);
+    expect(upMs).toBeLessThan(60_000);
+    const hpa = await client.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/burn");
+    expect(hpa.status.currentMetrics[0].resource.current.averageUtilization).toBeGreaterThan(55);
+    expect(hpa.status.conditions.find((c: any) => c.type === "ScalingActive")).toMatchObject({ status: "True", reason: "ValidMetricFound" });
+    const get = await ok(["get", "hpa", "burn"]);
+    expect(get.stdout).toMatch(/^NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\s+AGE\nburn\s+Deployment\/burn\s+cpu: \d+%\/50%\s+1\s+3\s+\d\s+/);
+    const described = await ok(["describe", "hpa", "burn"]);
+    expect(described.stdout).toMatch(/SuccessfulRescale\s+.*New size: 3; reason: cpu resource utilization \(percentage of request\) above target/);
+
+    // Stop the load in every pod (at the max, no new pod appears meanwhile).
+    await until("3 burners Running", async () => (await pods("burn")).filter(ready).length === 3, 90_000);
+    for (const p of (await pods("burn")).filter(ready)) await ok(["exec", p.metadata.name, "--", "touch", "/tmp/stop"]);
+    const t1 = Date.now();
+    await until("scaled back down to 1", async () => (await client.get("/apis/apps/v1/namespaces/default/deployments/burn")).spec.replicas === 1, 90_000, 500);
+    console.log(`hpa: scaled 3 -> 1 in ${((Date.now() - t1) / 1000).toFixed(1)} s after the load stopped (stabilization window 10 s)`);
+    const down = await client.get("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/burn");
+    expect(down.status.desiredReplicas).toBe(1);
+    await ok(["delete", "hpa", "burn"]);
+    await ok(["delete", "deployment", "burn"]);
   });
 });
