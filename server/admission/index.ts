@@ -5,12 +5,14 @@
 //   DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota.
 import type { AdmissionPlugin } from "./types";
 import { defaultStorageClass } from "./default-storage-class";
+import { limitRanger } from "./limit-ranger";
 import { namespaceLifecycle } from "./namespace-lifecycle";
 import { NodeRestriction } from "./node-restriction";
 
 export function defaultPlugins(): AdmissionPlugin[] {
   return [
     namespaceLifecycle,
+    limitRanger,
     new NodeRestriction(),
     defaultStorageClass,
   ];
