@@ -8,6 +8,7 @@ import { defaultStorageClass } from "./default-storage-class";
 import { limitRanger } from "./limit-ranger";
 import { namespaceLifecycle } from "./namespace-lifecycle";
 import { NodeRestriction } from "./node-restriction";
+import { resourceQuota } from "./resource-quota";
 
 export function defaultPlugins(): AdmissionPlugin[] {
   return [
@@ -15,5 +16,6 @@ export function defaultPlugins(): AdmissionPlugin[] {
     limitRanger,
     new NodeRestriction(),
     defaultStorageClass,
+    resourceQuota,
   ];
 }

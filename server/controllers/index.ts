@@ -15,6 +15,7 @@ import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
 import { ReplicaSetController } from "./replicaset";
+import { ResourceQuotaController } from "./resourcequota";
 import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
@@ -57,6 +58,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   garbagecollector: (rt) => new GarbageCollector(rt),
   namespace: (rt) => new NamespaceController(rt),
   eventttl: (rt) => new EventTtlController(rt),
+  resourcequota: (rt) => new ResourceQuotaController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 
