@@ -8,6 +8,7 @@ import { resources as batchResources } from "./types/batch";
 import { resources as networkingResources } from "./types/networking";
 import { resources as rbacResources } from "./types/rbac";
 import { resources as miscResources } from "./types/misc";
+import { resources as schedulingResources } from "./types/scheduling";
 import { columnsByKind } from "./columns/index";
 
 export interface FieldError {
@@ -82,6 +83,7 @@ const all: ResourceDef[] = [
   ...networkingResources,
   ...rbacResources,
   ...miscResources,
+  ...schedulingResources,
 ];
 
 export const registry: RegisteredResource[] = all.map((r) => ({

@@ -8,6 +8,8 @@ import { defaultStorageClass } from "./default-storage-class";
 import { limitRanger } from "./limit-ranger";
 import { namespaceLifecycle } from "./namespace-lifecycle";
 import { NodeRestriction } from "./node-restriction";
+import { podSecurity } from "./pod-security";
+import { priority } from "./priority";
 import { resourceQuota } from "./resource-quota";
 
 export function defaultPlugins(): AdmissionPlugin[] {
@@ -15,6 +17,8 @@ export function defaultPlugins(): AdmissionPlugin[] {
     namespaceLifecycle,
     limitRanger,
     new NodeRestriction(),
+    podSecurity,
+    priority,
     defaultStorageClass,
     resourceQuota,
   ];
