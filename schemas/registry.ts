@@ -10,6 +10,7 @@ import { resources as rbacResources } from "./types/rbac";
 import { resources as miscResources } from "./types/misc";
 import { resources as policyResources } from "./types/policy";
 import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
+import { resources as schedulingResources } from "./types/scheduling";
 import { columnsByKind } from "./columns/index";
 
 export interface FieldError {
@@ -92,6 +93,7 @@ const all: ResourceDef[] = [
   ...miscResources,
   ...policyResources,
   ...autoscalingV1Resources,
+  ...schedulingResources,
 ];
 
 export const registry: RegisteredResource[] = all.map((r) => ({

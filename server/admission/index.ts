@@ -5,13 +5,21 @@
 //   DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota.
 import type { AdmissionPlugin } from "./types";
 import { defaultStorageClass } from "./default-storage-class";
+import { limitRanger } from "./limit-ranger";
 import { namespaceLifecycle } from "./namespace-lifecycle";
 import { NodeRestriction } from "./node-restriction";
+import { podSecurity } from "./pod-security";
+import { priority } from "./priority";
+import { resourceQuota } from "./resource-quota";
 
 export function defaultPlugins(): AdmissionPlugin[] {
   return [
     namespaceLifecycle,
+    limitRanger,
     new NodeRestriction(),
+    podSecurity,
+    priority,
     defaultStorageClass,
+    resourceQuota,
   ];
 }

@@ -17,6 +17,7 @@ import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
 import { ReplicaSetController } from "./replicaset";
+import { ResourceQuotaController } from "./resourcequota";
 import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext, type PodMetricsSource } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
@@ -63,6 +64,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   eventttl: (rt) => new EventTtlController(rt),
   disruption: (rt) => new DisruptionController(rt),
   horizontalpodautoscaling: (rt) => new HorizontalPodAutoscalerController(rt),
+  resourcequota: (rt) => new ResourceQuotaController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 
