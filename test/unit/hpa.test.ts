@@ -136,11 +136,12 @@ describe("controller", () => {
     expect(st.lastScaleTime).toBeDefined();
     expect(cond("web", "ScalingActive")).toMatchObject({ status: "True", reason: "ValidMetricFound", message: "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)" });
     await c.until("limited at max", () => cond("web", "ScalingLimited")?.reason === "TooManyReplicas");
-    const ev = c.list("Event", "default").find((e: any) => e.reason === "SuccessfulRescale");
+    const ev = await c.until("rescale event", () => c.list("Event", "default").find((e: any) => e.reason === "SuccessfulRescale"));
     expect(ev.message).toMatch(/^New size: \d; reason: cpu resource utilization \(percentage of request\) above target$/);
     usage.set("web-", 0.001);
     await c.until("scaled back to 1", () => replicas("web") === 1, 8000);
-    expect(c.list("Event", "default").some((e: any) => e.reason === "SuccessfulRescale" && e.message === "New size: 1; reason: All metrics below target")).toBe(true);
+    // Events are written by the recorder after the scale write: wait for it.
+    await c.until("scale-down event", () => c.list("Event", "default").some((e: any) => e.reason === "SuccessfulRescale" && e.message === "New size: 1; reason: All metrics below target"));
   });
 
   test("no metrics: ScalingActive False with upstream's reason; a missing target: AbleToScale False", async () => {
@@ -170,7 +171,7 @@ describe("controller", () => {
     await deploy("small", 1);
     await hpa("small", { minReplicas: 3 });
     await c.until("raised to 3", () => replicas("small") === 3);
-    expect(c.list("Event", "default").some((e: any) => e.message === "New size: 3; reason: Current number of replicas below Spec.MinReplicas")).toBe(true);
+    await c.until("rescale event", () => c.list("Event", "default").some((e: any) => e.message === "New size: 3; reason: Current number of replicas below Spec.MinReplicas"));
   });
 });
 
