@@ -10,6 +10,7 @@ import { resources as rbacResources } from "./types/rbac";
 import { resources as miscResources } from "./types/misc";
 import { resources as policyResources } from "./types/policy";
 import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
+import { resources as eventsResources } from "./types/events";
 import { resources as schedulingResources } from "./types/scheduling";
 import { columnsByKind } from "./columns/index";
 
@@ -72,9 +73,10 @@ export interface ResourceDef {
   /**
    * A version served from another version's stored objects (one stored form per kind, as
    * kube-apiserver's storage version): requests in this version are converted to the stored
-   * version on the way in and back on the way out.
+   * version on the way in and back on the way out. Field selectors are the view's, read from
+   * stored objects. events.k8s.io/v1 Event is stored as the core v1 Event (storedGroup "").
    */
-  conversion?: { storedVersion: string; toStored(o: any): any; fromStored(o: any): any };
+  conversion?: { storedGroup?: string; storedVersion: string; toStored(o: any): any; fromStored(o: any): any };
 }
 
 export interface RegisteredResource extends ResourceDef {
@@ -93,6 +95,7 @@ const all: ResourceDef[] = [
   ...miscResources,
   ...policyResources,
   ...autoscalingV1Resources,
+  ...eventsResources,
   ...schedulingResources,
 ];
 
@@ -120,7 +123,7 @@ export function findByKind(apiVersion: string, kind: string): RegisteredResource
 
 /** The resource whose objects are stored for r: r itself unless r is converted from another version. */
 export function storedResource(r: RegisteredResource): RegisteredResource {
-  return r.conversion ? (byGvr.get(`${r.group}/${r.conversion.storedVersion}/${r.plural}`) ?? r) : r;
+  return r.conversion ? (byGvr.get(`${r.conversion.storedGroup ?? r.group}/${r.conversion.storedVersion}/${r.plural}`) ?? r) : r;
 }
 
 /** Group versions served, in discovery order (core first). */

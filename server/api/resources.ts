@@ -10,6 +10,7 @@ import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } fro
 import { checked, type DeleteOpts, type Registry } from "../registry/registry";
 import { buildMatcher, parseResourcePath, queryInt, writeCtxOf, type ResourceRequest } from "./request";
 import { storedResource, type RegisteredResource } from "../../schemas/registry";
+import { resKeyOf } from "../store/commands";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
@@ -81,7 +82,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
   const v = versionsOf(parsed.r);
   const view = v.view;
   // From here on req.r is the stored version; bodies are checked against `view`.
-  const req = { ...parsed, r: v.r };
+  const req = { ...parsed, r: v.r, res: resKeyOf(v.r.group, v.r.plural) };
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
   if (req.sub && !["status", "scale"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
@@ -152,7 +153,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     const opts = await deleteOptions(c);
     if (req.name === undefined) {
       if (!allowed("deletecollection")) throw methodNotAllowed();
-      const match = buildMatcher(r, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+      const match = buildMatcher(view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
       const page = deps.store.list(req.res, ns, { match });
       const items: any[] = [];
       for (const o of page.items) {
@@ -192,7 +193,7 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
 async function list(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Promise<Response> {
   const { r } = req;
   const fmt = checkAccept(c);
-  const match = buildMatcher(r, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+  const match = buildMatcher(v.view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
   const limit = queryInt(c.req.query("limit"), "limit");
   const cont = c.req.query("continue");
   const rvParam = c.req.query("resourceVersion");
@@ -233,7 +234,7 @@ async function list(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions
 
 function watch(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Response {
   const fmt = checkAccept(c);
-  const match = buildMatcher(req.r, c.req.query("labelSelector"), c.req.query("fieldSelector")) ?? (() => true);
+  const match = buildMatcher(v.view, c.req.query("labelSelector"), c.req.query("fieldSelector")) ?? (() => true);
   return serveWatch(
     deps.store,
     {
