@@ -11,6 +11,7 @@ import { resources as miscResources } from "./types/misc";
 import { resources as policyResources } from "./types/policy";
 import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
 import { resources as eventsResources } from "./types/events";
+import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
 import { columnsByKind } from "./columns/index";
 
@@ -96,6 +97,7 @@ const all: ResourceDef[] = [
   ...policyResources,
   ...autoscalingV1Resources,
   ...eventsResources,
+  ...nodeResources,
   ...schedulingResources,
 ];
 

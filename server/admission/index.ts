@@ -1,7 +1,7 @@
 // The admission plugins, in kube-apiserver's order (RecommendedPluginOrder). A new plugin is one
 // file in this folder and one line here, at its upstream position:
 //   NamespaceLifecycle, LimitRanger, ServiceAccount, NodeRestriction, PodSecurity, Priority,
-//   DefaultTolerationSeconds, DefaultStorageClass, StorageObjectInUseProtection,
+//   DefaultTolerationSeconds, DefaultStorageClass, StorageObjectInUseProtection, RuntimeClass,
 //   DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota.
 import type { AdmissionPlugin } from "./types";
 import { defaultStorageClass } from "./default-storage-class";
@@ -11,6 +11,7 @@ import { NodeRestriction } from "./node-restriction";
 import { podSecurity } from "./pod-security";
 import { priority } from "./priority";
 import { resourceQuota } from "./resource-quota";
+import { runtimeClass } from "./runtime-class";
 
 export function defaultPlugins(): AdmissionPlugin[] {
   return [
@@ -20,6 +21,7 @@ export function defaultPlugins(): AdmissionPlugin[] {
     podSecurity,
     priority,
     defaultStorageClass,
+    runtimeClass,
     resourceQuota,
   ];
 }

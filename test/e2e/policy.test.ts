@@ -336,4 +336,46 @@ ${pdbYaml("shop", 1, "shop")}`;
     expect(typeof v1.status.currentCPUUtilizationPercentage).toBe("number");
     await ok(["delete", "namespace", "shop", "--timeout=60s"], { timeoutMs: 70_000 });
   });
+
+  test("RuntimeClass: its handler runs the sandbox; a handler containerd lacks fails the sandbox; an unknown class is refused", async () => {
+    await ok(["cordon", SPARE]);
+    const rc = (name: string, handler: string) => `apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: ${name}}
+handler: ${handler}
+overhead:
+  podFixed: {cpu: 10m, memory: 8Mi}
+`;
+    const podYaml = (name: string, cls: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default}
+spec:
+  runtimeClassName: ${cls}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: ${BUSYBOX_IMAGE}, imagePullPolicy: IfNotPresent, command: ["sleep", "3600"]}
+`;
+    await ok(["apply", "-f", "-"], { stdin: rc("plain", "runc") + "---\n" + rc("vm", "kata") });
+    const names = (await ok(["get", "runtimeclasses", "-o", "name"])).stdout.trim().split("\n").sort();
+    expect(names).toEqual(["runtimeclass.node.k8s.io/plain", "runtimeclass.node.k8s.io/vm"]);
+    await ok(["apply", "-f", "-"], { stdin: podYaml("rc-runc", "plain") + "---\n" + podYaml("rc-kata", "vm") });
+    const running = await until("rc-runc Running", async () => {
+      const p = await client.get("/api/v1/namespaces/default/pods/rc-runc");
+      return ready(p) && p;
+    }, 60_000);
+    expect(running.spec.overhead).toEqual({ cpu: "10m", memory: "8Mi" });
+    // containerd has no "kata" runtime: the sandbox fails, visibly, instead of running on runc.
+    const ev = await until("FailedCreatePodSandBox for rc-kata", async () => {
+      const list = await client.list("/api/v1/namespaces/default/events", { fieldSelector: "involvedObject.name=rc-kata,reason=FailedCreatePodSandBox" });
+      return list.items[0];
+    }, 60_000);
+    expect(ev.message).toContain('"kata"');
+    const kata = await client.get("/api/v1/namespaces/default/pods/rc-kata");
+    expect(kata.status.phase).toBe("Pending");
+    const refused = await k(["apply", "-f", "-"], { stdin: podYaml("rc-none", "missing") });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('pod rejected: RuntimeClass "missing" not found');
+    await ok(["delete", "pod", "rc-runc", "rc-kata", "--grace-period=1"], { timeoutMs: 60_000 });
+    await ok(["delete", "runtimeclass", "plain", "vm"]);
+  });
 });
