@@ -104,7 +104,15 @@ function ratioOf(metrics: Map<string, number>, requests: Map<string, number>, ta
 }
 
 /** Replicas for one Resource metric (upstream GetResourceReplicas / GetRawResourceReplicas). */
-export function resourceReplicas(current: number, pods: any[], usage: Map<string, PodUsagePoint>, resource: string, target: ResourceTarget, tolerance: number, now: number): ResourceResult | string {
+/** How far the usage ratio may be from 1 before scaling: one number, or per direction (v2 behavior's tolerance). */
+export type Tolerance = number | { up: number; down: number };
+
+const within = (ratio: number, t: Tolerance) => {
+  const { up, down } = typeof t === "number" ? { up: t, down: t } : t;
+  return ratio >= 1 - down && ratio <= 1 + up;
+};
+
+export function resourceReplicas(current: number, pods: any[], usage: Map<string, PodUsagePoint>, resource: string, target: ResourceTarget, tolerance: Tolerance, now: number): ResourceResult | string {
   if (pods.length === 0) return "no pods returned by selector while calculating replica count";
   const g = groupPods(pods, usage, resource, now);
   const metrics = new Map<string, number>();
@@ -122,7 +130,7 @@ export function resourceReplicas(current: number, pods: any[], usage: Map<string
   const { ratio, utilization, average } = first;
   const scaleUpWithUnready = g.unready.size > 0 && ratio > 1;
   if (!scaleUpWithUnready && g.missing.size === 0) {
-    if (Math.abs(1 - ratio) <= tolerance) return { replicas: current, utilization, average };
+    if (within(ratio, tolerance)) return { replicas: current, utilization, average };
     return { replicas: Math.ceil(ratio * g.ready), utilization, average };
   }
   // Missing pods are assumed at 100% of request (or the target) when scaling down, idle when scaling up.
@@ -132,7 +140,7 @@ export function resourceReplicas(current: number, pods: any[], usage: Map<string
   const second = ratioOf(metrics, requests, target);
   if (typeof second === "string") return second;
   const r2 = second.ratio;
-  if (Math.abs(1 - r2) <= tolerance || (ratio < 1 && r2 > 1) || (ratio > 1 && r2 < 1)) return { replicas: current, utilization, average };
+  if (within(r2, tolerance) || (ratio < 1 && r2 > 1) || (ratio > 1 && r2 < 1)) return { replicas: current, utilization, average };
   const next = Math.ceil(r2 * metrics.size);
   if ((r2 < 1 && next > current) || (r2 > 1 && next < current)) return { replicas: current, utilization, average };
   return { replicas: next, utilization, average };

@@ -11,7 +11,7 @@ import { writeCtx } from "../registry/ctx";
 import { toScale, updateScale } from "../registry/kinds/scale";
 import { timestamp } from "../registry/meta";
 import { resKeyOf } from "../store/commands";
-import { DEFAULT_TOLERANCE, normalizeWithBehavior, recordScale, resourceReplicas, type History, type PodUsagePoint, type ResourceTarget } from "./hpa-replicas";
+import { DEFAULT_TOLERANCE, normalizeWithBehavior, recordScale, resourceReplicas, type History, type PodUsagePoint, type ResourceTarget, type Tolerance } from "./hpa-replicas";
 import { Controller, type ControllerContext, type ContainerUsage } from "./runtime/controller";
 import { objKey, type Informer } from "./runtime/informer";
 import { setCondition } from "./runtime/pods";
@@ -155,13 +155,19 @@ export class HorizontalPodAutoscalerController extends Controller {
     }
     const pods = this.pods.byIndex("namespace", ns).filter((p) => matchLabels(reqs, p.metadata.labels));
     const specs: any[] = hpa.spec?.metrics ?? [];
+    // behavior.scaleUp/scaleDown.tolerance (a quantity such as "0.05") override the default 0.1.
+    const tol = (rules: any) => {
+      const t = rules?.tolerance;
+      return t === undefined || t === null ? DEFAULT_TOLERANCE : quantityValue(t);
+    };
+    const tolerance: Tolerance = { up: tol(hpa.spec?.behavior?.scaleUp), down: tol(hpa.spec?.behavior?.scaleDown) };
     let usage: Map<string, ContainerUsage[]> | undefined;
     const getUsage = async () => (usage ??= this.rt.podMetrics ? await this.rt.podMetrics(pods).catch(() => new Map()) : new Map());
     let best: MetricOutcome | undefined;
     const statuses: any[] = [];
     const errors: { message: string; reason: string }[] = [];
     for (const m of specs) {
-      const out = await this.metricReplicas(m, pods, current, getUsage, now);
+      const out = await this.metricReplicas(m, pods, current, getUsage, now, tolerance);
       if (typeof out === "string") {
         errors.push({ message: out, reason: failedReason(m) });
         this.record(hpa, "Warning", failedReason(m), out);
@@ -179,7 +185,7 @@ export class HorizontalPodAutoscalerController extends Controller {
     return { replicas: best.replicas, name: best.name, statuses };
   }
 
-  private async metricReplicas(m: any, pods: any[], current: number, getUsage: () => Promise<Map<string, ContainerUsage[]>>, now: number): Promise<MetricOutcome | string> {
+  private async metricReplicas(m: any, pods: any[], current: number, getUsage: () => Promise<Map<string, ContainerUsage[]>>, now: number, tolerance: Tolerance): Promise<MetricOutcome | string> {
     const src = m?.type === "Resource" ? m.resource : m?.type === "ContainerResource" ? m.containerResource : undefined;
     if (!src) {
       const name = m?.pods?.metric?.name ?? m?.object?.metric?.name ?? m?.external?.metric?.name ?? "";
@@ -201,7 +207,7 @@ export class HorizontalPodAutoscalerController extends Controller {
     const what = target.type === "Utilization" ? `${resource} utilization` : `${resource} usage`;
     if (points.size === 0) return `failed to get ${what}: unable to get metrics for resource ${resource}: no metrics returned from resource metrics API`;
     const scoped = m.type === "ContainerResource" ? pods.map((p) => ({ ...p, spec: { ...p.spec, containers: (p.spec?.containers ?? []).filter((c: any) => c.name === src.container) } })) : pods;
-    const res = resourceReplicas(current, scoped, points, resource, target, DEFAULT_TOLERANCE, now);
+    const res = resourceReplicas(current, scoped, points, resource, target, tolerance, now);
     if (typeof res === "string") return `failed to get ${what}: ${res}`;
     const currentValue: any = { averageValue: quantityOf(resource, res.average) };
     if (res.utilization !== undefined) currentValue.averageUtilization = res.utilization;

@@ -40,6 +40,8 @@ describe("replica arithmetic", () => {
     expect(resourceReplicas(2, pods, use([["a", 0.2], ["b", 0.2]]), "cpu", util(50), 0.1, NOW)).toMatchObject({ replicas: 8, utilization: 200 });
     // 10%: ratio 0.2 → ceil(0.4) = 1.
     expect(resourceReplicas(2, pods, use([["a", 0.01], ["b", 0.01]]), "cpu", util(50), 0.1, NOW)).toMatchObject({ replicas: 1, utilization: 10 });
+    // Per-direction tolerance (behavior.scaleUp.tolerance): 8% over target scales up with up 0.05.
+    expect(resourceReplicas(2, pods, use([["a", 0.054], ["b", 0.054]]), "cpu", util(50), { up: 0.05, down: 0.1 }, NOW)).toMatchObject({ replicas: 3 });
   });
 
   test("missing pods count as 100% of request when scaling down and 0 when scaling up", () => {
