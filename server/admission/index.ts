@@ -12,6 +12,7 @@ import { NodeRestriction } from "./node-restriction";
 import { podSecurity } from "./pod-security";
 import { priority } from "./priority";
 import { resourceQuota } from "./resource-quota";
+import { storageObjectInUseProtection } from "./storage-object-in-use-protection";
 import { taintNodesByCondition } from "./taint-nodes-by-condition";
 
 /** defaultTolerationSeconds: DefaultTolerationSeconds' value (default $SKIFF_DEFAULT_TOLERATION_SECONDS or 300). */
@@ -25,6 +26,7 @@ export function defaultPlugins(o: { defaultTolerationSeconds?: number } = {}): A
     priority,
     defaultTolerationSeconds(o.defaultTolerationSeconds ?? (Number(process.env.SKIFF_DEFAULT_TOLERATION_SECONDS) || 300)),
     defaultStorageClass,
+    storageObjectInUseProtection,
     resourceQuota,
   ];
 }

@@ -21,6 +21,7 @@ import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
 import { StatefulSetController } from "./statefulset";
+import { StorageProtectionController } from "./storage-protection";
 import { VolumeBinderController } from "./volume-binder";
 
 export interface StartOptions extends Partial<ControllerOptions> {
@@ -59,6 +60,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   namespace: (rt) => new NamespaceController(rt),
   eventttl: (rt) => new EventTtlController(rt),
   resourcequota: (rt) => new ResourceQuotaController(rt),
+  storageprotection: (rt) => new StorageProtectionController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 
