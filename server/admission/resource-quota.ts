@@ -12,7 +12,8 @@ import { hardOf, podConstraintError, prettyPrint, quotaMatches, tracks, usageOf 
 import { amounts, nanosStr, isBinary, type Amounts } from "./resources";
 import type { AdmissionPlugin, AdmissionRequest } from "./types";
 
-const MAX_ATTEMPTS = 20;
+/** Each lost race means another write was charged, so a burst of N creates needs up to N rounds. */
+const MAX_ATTEMPTS = 100;
 
 /** Kinds whose updates can change usage (a claim grows, a Service becomes a LoadBalancer). */
 const UPDATE_CHARGED = new Set(["persistentvolumeclaims", "services"]);
@@ -33,8 +34,10 @@ export const resourceQuota: AdmissionPlugin = {
         return;
       } catch (e) {
         if ((e as ApiError)?.code !== 409 || attempt >= MAX_ATTEMPTS) throw e;
-        // Another server charged first: catch up with it, then judge again.
+        // Another write charged first: catch up with it (another server's), then judge again;
+        // after a few rounds, back off a little so a burst spreads out.
         await req.store.readBarrier();
+        if (attempt > 3) await Bun.sleep(Math.random() * Math.min(50, attempt * 2));
       }
     }
   },
