@@ -26,8 +26,20 @@ export const resourceQuota: AdmissionPlugin = {
     (req.operation === "CREATE" || (req.operation === "UPDATE" && req.resource.group === "" && UPDATE_CHARGED.has(req.resource.plural))),
 
   async validate(req) {
+    let fresh = false;
     for (let attempt = 1; ; attempt++) {
-      const plan = evaluate(req);
+      let plan: Charge[];
+      try {
+        plan = evaluate(req);
+      } catch (e) {
+        // This server may lag (a quota just created, its status or a release not applied here
+        // yet): refuse only on a view at least as new as the write's start.
+        if (fresh) throw e;
+        fresh = true;
+        await req.store.readBarrier();
+        attempt--;
+        continue;
+      }
       if (!plan.length || req.dryRun) return;
       try {
         await charge(req, plan);
@@ -37,6 +49,7 @@ export const resourceQuota: AdmissionPlugin = {
         // Another write charged first: catch up with it (another server's), then judge again;
         // after a few rounds, back off a little so a burst spreads out.
         await req.store.readBarrier();
+        fresh = true;
         if (attempt > 3) await Bun.sleep(Math.random() * Math.min(50, attempt * 2));
       }
     }
