@@ -19,7 +19,11 @@ function limitItems(req: AdmissionRequest, type: string): any[] {
 
 export const limitRanger: AdmissionPlugin = {
   name: "LimitRanger",
-  handles: (req) => req.subresource === "" && ((isPods(req) && req.operation === "CREATE") || (isClaims(req) && (req.operation === "CREATE" || req.operation === "UPDATE"))),
+  handles: (req) =>
+    req.subresource === "" &&
+    // Objects on their way out are not judged again (their finalizers must be removable).
+    !req.oldObject?.metadata?.deletionTimestamp &&
+    ((isPods(req) && req.operation === "CREATE") || (isClaims(req) && (req.operation === "CREATE" || req.operation === "UPDATE"))),
 
   admit(req) {
     if (!isPods(req)) return;

@@ -12,7 +12,8 @@ import { hardOf, podConstraintError, prettyPrint, quotaMatches, tracks, usageOf 
 import { amounts, nanosStr, isBinary, type Amounts } from "./resources";
 import type { AdmissionPlugin, AdmissionRequest } from "./types";
 
-const MAX_ATTEMPTS = 20;
+/** Each lost race means another write was charged, so a burst of N creates needs up to N rounds. */
+const MAX_ATTEMPTS = 100;
 
 /** Kinds whose updates can change usage (a claim grows, a Service becomes a LoadBalancer). */
 const UPDATE_CHARGED = new Set(["persistentvolumeclaims", "services"]);
@@ -25,16 +26,31 @@ export const resourceQuota: AdmissionPlugin = {
     (req.operation === "CREATE" || (req.operation === "UPDATE" && req.resource.group === "" && UPDATE_CHARGED.has(req.resource.plural))),
 
   async validate(req) {
+    let fresh = false;
     for (let attempt = 1; ; attempt++) {
-      const plan = evaluate(req);
+      let plan: Charge[];
+      try {
+        plan = evaluate(req);
+      } catch (e) {
+        // This server may lag (a quota just created, its status or a release not applied here
+        // yet): refuse only on a view at least as new as the write's start.
+        if (fresh) throw e;
+        fresh = true;
+        await req.store.readBarrier();
+        attempt--;
+        continue;
+      }
       if (!plan.length || req.dryRun) return;
       try {
         await charge(req, plan);
         return;
       } catch (e) {
         if ((e as ApiError)?.code !== 409 || attempt >= MAX_ATTEMPTS) throw e;
-        // Another server charged first: catch up with it, then judge again.
+        // Another write charged first: catch up with it (another server's), then judge again;
+        // after a few rounds, back off a little so a burst spreads out.
         await req.store.readBarrier();
+        fresh = true;
+        if (attempt > 3) await Bun.sleep(Math.random() * Math.min(50, attempt * 2));
       }
     }
   },

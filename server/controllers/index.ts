@@ -23,6 +23,7 @@ import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
 import { StatefulSetController } from "./statefulset";
+import { StorageProtectionController } from "./storage-protection";
 import { VolumeBinderController } from "./volume-binder";
 
 export interface StartOptions extends Partial<ControllerOptions> {
@@ -65,6 +66,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   disruption: (rt) => new DisruptionController(rt),
   horizontalpodautoscaling: (rt) => new HorizontalPodAutoscalerController(rt),
   resourcequota: (rt) => new ResourceQuotaController(rt),
+  storageprotection: (rt) => new StorageProtectionController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 

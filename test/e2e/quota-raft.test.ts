@@ -35,11 +35,17 @@ test("50 concurrent creates against 3 servers never exceed the quota", async () 
   }
 
   const servers = [s1, s2, s3];
+  // Like kube-apiserver's informer cache, each server enforces a quota once it has applied it
+  // (and its status); wait until all three have, as a client cannot tell them apart.
+  for (const s of servers)
+    while (!((await (await s.fetch(`/api/v1/namespaces/${NS}/resourcequotas/pods?resourceVersion=0`)).json()) as any).status?.used?.pods) await Bun.sleep(50);
+  const created: string[] = [];
   const codes = await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
       const r = await servers[i % 3].fetch(`/api/v1/namespaces/${NS}/pods`, { method: "POST", body: json(pod(`p${i}`)), timeoutMs: 60_000 });
       const body = (await r.json()) as any;
       if (r.status === 403) expect(body.message).toContain(`exceeded quota: pods, requested: pods=1, used: pods=${HARD}, limited: pods=${HARD}`);
+      if (r.status === 201) created.push(`p${i}`);
       return r.status;
     }),
   );
@@ -64,7 +70,7 @@ test("50 concurrent creates against 3 servers never exceed the quota", async () 
   expect(text).toMatch(/count\/configmaps\s+1\s+100/);
 
   // A delete frees a slot (the controller recomputes), and the slot can be taken again once.
-  expect((await s2.fetch(`/api/v1/namespaces/${NS}/pods/p0?gracePeriodSeconds=0`, { method: "DELETE" })).status).toBe(200);
+  expect((await s2.fetch(`/api/v1/namespaces/${NS}/pods/${created[0]}?gracePeriodSeconds=0`, { method: "DELETE" })).status).toBe(200);
   const freed = Date.now() + 15_000;
   while ((await used()).pods !== String(HARD - 1)) {
     if (Date.now() > freed) throw new Error(`used stayed ${(await used()).pods}`);

@@ -117,3 +117,11 @@ test("concurrent creates never pass the quota", async () => {
   expect(store.list("pods", "default").items.length).toBe(5);
   expect(used("q").pods).toBe("5");
 });
+
+test("a burst of creates under a roomy quota all pass and are all counted", async () => {
+  const registry = await setup();
+  await quota(registry, "roomy", { hard: { pods: "100" } });
+  const results = await Promise.all(Array.from({ length: 60 }, (_, i) => registry.create(ctx(), kind("v1", "Pod"), "default", pod(`b${i}`)).then(() => "ok", (e: ApiError) => e.message)));
+  expect(results.filter((r) => r !== "ok")).toEqual([]);
+  expect(used("roomy").pods).toBe("60");
+});
