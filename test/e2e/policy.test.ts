@@ -179,6 +179,12 @@ describe.skipIf(reason !== null)("disruption budgets and autoscaling on real con
     const bout = blocked.stdout + blocked.stderr;
     expect(bout).toContain(`error when evicting pods/"${solo}" -n "default" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.`);
     expect(bout).toContain("global timeout reached: 12s");
+    // The oldest and newest kubectl report the budget the same way.
+    for (const minor of [27, 33]) {
+      const old = await k(["drain", NODE, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=7s"], { minor, timeoutMs: 30_000 });
+      expect(old.code, describeResult(old)).not.toBe(0);
+      expect(old.stdout + old.stderr).toContain(`error when evicting pods/"${solo}" -n "default" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget.`);
+    }
     const still = await client.get(`/api/v1/namespaces/default/pods/${solo}`);
     expect(still.metadata.deletionTimestamp).toBeUndefined();
     const d = await ok(["describe", "pdb", "solo"]);
