@@ -21,6 +21,8 @@ import { purgeHistory } from "./encryption/purge";
 import { secretsEncryptRoutes } from "./encryption/routes";
 import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
+import type { PodMetricsSource } from "./controllers/runtime/controller";
+import { podUsage } from "./api/streams/metrics";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
 import { clusterRoutes } from "./raft/cluster/routes";
@@ -187,10 +189,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const liveApiServers = plane.apiServers;
   // Controllers and the scheduler run only on the leader and move with leadership.
   let controllers: { stop(): Promise<void> } | undefined;
+  // The HPA reads pod usage over the agents' tunnels, which exist once the stream server does (below).
+  let podMetrics: PodMetricsSource | undefined;
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()) });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -214,6 +218,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       caPem: pki.ca.cert,
     },
   });
+  podMetrics = (pods) => podUsage({ store, tunnels: streams.tunnels }, pods);
   // A node:http listener, because older kubectl (1.27-1.29 exec, <= 1.30 port-forward) upgrade
   // to SPDY and only node:http hands over the raw socket; Bun.serve cannot.
   const listener = await listenNode({

@@ -9,6 +9,7 @@ import { until } from "./wait";
 import { checkObject } from "../../schemas/derive/check";
 import { bootstrap } from "../../server/bootstrap";
 import { APISERVER_USER } from "../../server/registry/ctx";
+import { defaultPlugins } from "../../server/admission/index";
 import { newRegistry } from "../../server/registry/index";
 import { Store } from "../../server/store/store";
 import { startControllers, type RunningControllers, type StartOptions } from "../../server/controllers/index";
@@ -58,7 +59,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
       await ds.stop();
     };
   }
-  const registry = newRegistry(store);
+  const registry = newRegistry(store, defaultPlugins({ defaultTolerationSeconds: opts.defaultTolerationSeconds }));
   await bootstrap(registry);
   const start = () => startControllers(registry, { jobBackoffBaseMs: 50, ...opts });
   const api = new Api(registry, APISERVER_USER, "test");
