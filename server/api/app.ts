@@ -31,7 +31,7 @@ const tooMany = (message: string) =>
   });
 
 /** Paths anyone may read, like Kubernetes' system:public-info-viewer (plus the CA bundle). */
-const PUBLIC = new Set(["/healthz", "/livez", "/readyz", "/version", "/cacerts", "/ping"]);
+const PUBLIC = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts", "/ping"]);
 
 export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { identity: Identity } }> {
   const app = new Hono<{ Variables: { identity: Identity } }>();

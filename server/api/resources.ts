@@ -8,11 +8,12 @@ import type { WriteCtx } from "../registry/ctx";
 import { toScale, updateScale } from "../registry/kinds/scale";
 import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } from "../registry/patch/index";
 import { checked, type DeleteOpts, type Registry } from "../registry/registry";
-import { buildMatcher, parseResourcePath, queryInt, writeCtxOf, type ResourceRequest } from "./request";
+import { buildMatcher, parseResourcePath, queryBool, queryInt, writeCtxOf, type ResourceRequest } from "./request";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
+import { Scale as ScaleType } from "../../schemas/types/misc";
 
 export interface ApiDeps {
   store: Store;
@@ -73,8 +74,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
   if (method === "GET") {
     if (req.name === undefined) {
       if (!allowed("list")) throw methodNotAllowed();
-      const w = c.req.query("watch");
-      if (req.watchPath || w === "true" || w === "1") return watch(c, deps, req);
+      if (req.watchPath || queryBool(c.req.query("watch"), "watch")) return watch(c, deps, req);
       return list(c, deps, req);
     }
     if (!allowed("get")) throw methodNotAllowed();
@@ -159,7 +159,7 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
   const grace = queryInt(c.req.query("gracePeriodSeconds"), "gracePeriodSeconds") ?? body.gracePeriodSeconds;
   let policy = c.req.query("propagationPolicy") ?? body.propagationPolicy;
   const orphan = c.req.query("orphanDependents") ?? body.orphanDependents;
-  if (policy === undefined && (orphan === true || orphan === "true")) policy = "Orphan";
+  if (policy === undefined && (orphan === true || (typeof orphan === "string" && queryBool(orphan, "orphanDependents")))) policy = "Orphan";
   if (policy !== undefined && !["Foreground", "Background", "Orphan"].includes(policy))
     throw badRequest(`propagationPolicy must be one of Foreground, Background, Orphan, got "${policy}"`);
   if (grace !== undefined && (typeof grace !== "number" || grace < 0)) throw badRequest("gracePeriodSeconds must be a non-negative integer");
@@ -203,6 +203,7 @@ async function list(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Re
   }
   const meta: Record<string, unknown> = { resourceVersion: String(page.rev) };
   if (page.more) meta.continue = encodeContinue(page.rev, page.more);
+  if (page.remaining !== undefined) meta.remainingItemCount = page.remaining;
   if (fmt === "table") return respond(c, undefined, toTable(r, page.items, meta, includeObject(c)), 200);
   if (fmt === "partial")
     return respond(c, undefined, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: meta, items: page.items.map((o) => ({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata })) }, 200);
@@ -220,11 +221,11 @@ function watch(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
       ns: req.ns,
       match,
       resourceVersion: c.req.query("resourceVersion"),
-      bookmarks: c.req.query("allowWatchBookmarks") === "true",
+      bookmarks: queryBool(c.req.query("allowWatchBookmarks"), "allowWatchBookmarks"),
       timeoutSeconds: queryInt(c.req.query("timeoutSeconds"), "timeoutSeconds"),
       format: fmt === "table" ? "table" : "json",
       include: includeObject(c),
-      sendInitialEvents: c.req.query("sendInitialEvents") === "true",
+      sendInitialEvents: queryBool(c.req.query("sendInitialEvents"), "sendInitialEvents"),
     },
     c.req.raw.signal,
   );
@@ -251,14 +252,15 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
   };
   if (req.sub === "scale") {
     return scale(c, deps, ctx, req, (curReplicas, curScale) => {
-      const patched = wrap(() => applyPatch(type === "apply" ? "merge" : type, curScale, body, undefined));
+      // The Scale type roots a strategic merge patch, as upstream's scale subresource does.
+      const patched = wrap(() => applyPatch(type === "apply" ? "merge" : type, curScale, body, ScaleType));
       return patched?.spec?.replicas ?? curReplicas;
     });
   }
   if (type === "apply") {
     if (!c.req.query("fieldManager")) throw badRequest("PATCH with application/apply-patch+yaml requires the fieldManager query parameter");
     const config = requireObject(body, "apply configuration");
-    const force = c.req.query("force") === "true";
+    const force = queryBool(c.req.query("force"), "force");
     const cur = deps.store.get(req.res, ns, name);
     if (config.metadata?.name && config.metadata.name !== name) throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
     const cleanConfig = checked(ctx, r, config);
