@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
+import { registerClusterMetrics } from "./metrics/cluster";
 import { limitsFromEnv } from "./api/limits";
 import { createStreamServer } from "./api/streams/index";
 import { listenNode } from "./api/streams/listen";
@@ -182,6 +183,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
 
   const limits = limitsFromEnv();
   const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus)] });
+  registerClusterMetrics(store, consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,

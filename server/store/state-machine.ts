@@ -90,6 +90,11 @@ export class StateMachine {
       .all(res, after.ns, after.name, n);
   }
 
+  /** Stored objects per resource key (for apiserver_storage_objects). */
+  countByResource(): { res: string; n: number }[] {
+    return this.db.query<{ res: string; n: number }, []>("SELECT res, COUNT(*) AS n FROM objects GROUP BY res").all();
+  }
+
   /** How many objects of `res` (in `ns`, or all) come after the key `after`. */
   countAfter(res: string, ns: string | undefined, after: { ns: string; name: string }): number {
     const q =

@@ -185,6 +185,11 @@ export class Store implements KubeStore {
     return { items, rev };
   }
 
+  /** Stored objects per resource key ("pods", "apps/deployments"). */
+  countByResource(): { res: string; n: number }[] {
+    return this.sm.countByResource();
+  }
+
   /**
    * Start a watch. Events after `fromRev` are replayed from the window first. Throws
    * ExpiredError when `fromRev` is older than the window.

