@@ -6,6 +6,9 @@
 // rollback, history and uninstall leaving nothing behind; and a chart with a CRD in crds/ and
 // custom resources of it. Helm 4 applies server-side by default, so it checks SSA end to end.
 //
+// The same single-node cluster then serves acceptance 5's node part: the node's kubelet-style
+// /metrics and /metrics/cadvisor through /api/v1/nodes/NAME/proxy/ pass `promtool check metrics`.
+//
 // Skipped (with the reason printed) when not root, containerd cannot run, or setup did not
 // build Helm. Run under the e2e lock: it starts an agent.
 import { containerdSkipReason } from "../harness/containerd.ts";
@@ -20,6 +23,7 @@ import { describeResult, kubectl } from "../harness/kubectl.ts";
 import { REPO, startServer, type SkiffServer } from "../harness/server.ts";
 import { removeCgroup, until } from "../harness/wait.ts";
 import { clientTool, describeRun, run } from "../harness/clients.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 
 setDefaultTimeout(240_000);
 
@@ -28,6 +32,7 @@ const BRIDGE = "skiffhm0";
 const WEBAPP = join(REPO, "test/charts/webapp");
 const WIDGETS = join(REPO, "test/charts/widgets");
 const reason = containerdSkipReason(import.meta.path);
+const promtool = clientTool("promtool", import.meta.path);
 const helms = { helm3: clientTool("helm3", import.meta.path), helm4: clientTool("helm4", import.meta.path) };
 
 describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and Helm 4 against Skiff", () => {
@@ -74,6 +79,29 @@ describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and H
     }
   });
 
+  test("node metrics through the API server's node proxy (kubectl get --raw); promtool check metrics", async () => {
+    await k(["run", "metered", `--image=${BUSYBOX_IMAGE}`, "--image-pull-policy=IfNotPresent", "--restart=Never", "--", "sh", "-c", "exec sleep 3600"]);
+    await waitFor("pod Running", async () => (await k(["get", "pod", "metered", "-o", "jsonpath={.status.phase}"])) === "Running");
+    const kubeletText = await k(["get", "--raw", `/api/v1/nodes/${NODE}/proxy/metrics`]);
+    expect(kubeletText).toContain(`kubelet_node_name{node="${NODE}"} 1`);
+    expect(kubeletText).toMatch(/^kubelet_running_pods [1-9]/m);
+    expect(kubeletText).toMatch(/^kubelet_runtime_operations_total\{operation_type="run_podsandbox"\} [1-9]/m);
+    expect(kubeletText).toMatch(/^kubelet_runtime_operations_duration_seconds_count\{operation_type="create_container"\} [1-9]/m);
+    const cadvisorText = await k(["get", "--raw", `/api/v1/nodes/${NODE}/proxy/metrics/cadvisor`]);
+    expect(cadvisorText).toMatch(/^container_cpu_usage_seconds_total\{container="metered",namespace="default",pod="metered",id="[0-9a-f]+"\} \d/m);
+    expect(cadvisorText).toMatch(/^container_memory_working_set_bytes\{container="metered",namespace="default",pod="metered",id="[0-9a-f]+"\} [1-9]/m);
+    expect(cadvisorText).toMatch(/^machine_cpu_cores [1-9]/m);
+    // A node that does not exist is a 404, not a hang.
+    expect((await kubectl(srv, ["get", "--raw", "/api/v1/nodes/nope/proxy/metrics"])).stderr).toContain("NotFound");
+    if (!promtool) return;
+    for (const text of [kubeletText, cadvisorText]) {
+      const p = Bun.spawn([promtool, "check", "metrics"], { stdin: new Blob([text]), stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      if (code !== 0) throw new Error(`promtool check metrics: exit ${code}\n${out}${err}\n--- input\n${text.slice(0, 3000)}`);
+    }
+    await k(["delete", "pod", "metered", "--grace-period=1"]);
+  });
+
   for (const [which, bin] of Object.entries(helms)) {
     const ns = `${which}-apps`;
     const helm = async (args: string[], timeoutMs = 180_000) => {
@@ -89,7 +117,7 @@ describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and H
       if (r.code !== 0) throw new Error(`${describeRun(r)}\n--- server log\n${srv.logTail(30)}`);
       return r.stdout;
     };
-    const releases = async () => JSON.parse(await helm(["list", "-n", ns, "-a", "-o", "json"])) as { name: string; revision: string; status: string }[];
+    const releases = async () => JSON.parse(await helm(["list", "-n", ns, "--all", "-o", "json"])) as { name: string; revision: string; status: string }[];
     const atomic = which === "helm3" ? "--atomic" : "--rollback-on-failure";
 
     test.skipIf(!bin)(`${which}: install, upgrade, test, rollback, uninstall of a web app chart with hooks`, async () => {
