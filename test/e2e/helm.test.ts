@@ -117,7 +117,7 @@ describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and H
       if (r.code !== 0) throw new Error(`${describeRun(r)}\n--- server log\n${srv.logTail(30)}`);
       return r.stdout;
     };
-    const releases = async () => JSON.parse(await helm(["list", "-n", ns, "--all", "-o", "json"])) as { name: string; revision: string; status: string }[];
+    const releases = async () => JSON.parse(await helm(["list", "-n", ns, ...(which === "helm3" ? ["--all"] : []), "-o", "json"])) as { name: string; revision: string; status: string }[];
     const atomic = which === "helm3" ? "--atomic" : "--rollback-on-failure";
 
     test.skipIf(!bin)(`${which}: install, upgrade, test, rollback, uninstall of a web app chart with hooks`, async () => {
@@ -128,8 +128,11 @@ describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and H
       expect(await releases()).toEqual([expect.objectContaining({ name: "web", revision: "1", status: "deployed" })]);
       // hook-succeeded: the pre-install Job is gone once it succeeded.
       expect((await kubectl(srv, ["get", "job", "web-webapp-migrate", "-n", ns])).stderr).toContain("NotFound");
-      const dep = await kJson(["get", "deploy", "web-webapp", "-n", ns]);
+      const dep = await kJson(["get", "deploy", "web-webapp", "-n", ns, "--show-managed-fields"]);
       expect(dep.status.readyReplicas).toBe(1);
+      // Helm 4 writes with server-side apply; Helm 3 with create and three-way merge patches.
+      const ops = dep.metadata.managedFields.filter((f: any) => !f.subresource).map((f: any) => `${f.manager}:${f.operation}`);
+      expect(ops).toContain(which === "helm4" ? "helm:Apply" : "helm:Update");
       expect((await kJson(["get", "cm", "web-cache", "-n", ns])).data).toEqual({ size: "small" }); // the subchart, with the parent's values
       expect((await kJson(["get", "ingress", "web-webapp", "-n", ns])).spec.rules[0].host).toBe("webapp.example.test");
 
