@@ -197,6 +197,10 @@ class SchemaBuilder {
     this.seen.add(t.name);
     const s: Json = {};
     this.defs.set(t.name, s); // before recursing: recursive types refer to themselves
+    if (t.openapi) {
+      Object.assign(s, t.openapi(this.v, (x) => this.typeSchema(x)), extra);
+      return;
+    }
     if (t.desc) s.description = t.desc;
     s.type = "object";
     const props: Json = {};
