@@ -85,7 +85,7 @@ spec:
     const p = manifest("noimage", `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: bad, namespace: default}\nspec: {replicas: 2}\n`);
     const raw = await srv.fetch("/apis/example.com/v1/namespaces/default/widgets", { method: "POST", headers: { "Content-Type": "application/yaml" }, body: Bun.file(p) });
     expect(raw.status).toBe(422);
-    const st = await raw.json();
+    const st: any = await raw.json();
     expect(st.reason).toBe("Invalid");
     expect(st.details.causes).toContainEqual({ reason: "FieldValueRequired", message: "Required value", field: "spec.image" });
   });
@@ -113,7 +113,7 @@ spec:
     const w = await json(["get", "widget", "w1"]);
     expect(w.spec.replicas).toBe(3);
     expect(w.metadata.generation).toBe(2);
-    const sc = await (await srv.fetch("/apis/example.com/v1/namespaces/default/widgets/w1/scale")).json();
+    const sc: any = await (await srv.fetch("/apis/example.com/v1/namespaces/default/widgets/w1/scale")).json();
     expect(sc).toMatchObject({ kind: "Scale", apiVersion: "autoscaling/v1", spec: { replicas: 3 }, status: { replicas: 1 } });
   });
 
@@ -140,7 +140,7 @@ spec:
     expect(r.stdout).toMatch(/replicas\s+<integer>/);
     expect(r.stdout).toContain("Number of widget replicas.");
     expect(r.stdout).toMatch(/image\s+<string> -required-/);
-    const v2 = await (await srv.fetch("/openapi/v2")).json();
+    const v2: any = await (await srv.fetch("/openapi/v2")).json();
     expect(v2.definitions["com.example.v1.Widget"].properties.spec.properties.replicas.type).toBe("integer");
   });
 
@@ -159,7 +159,7 @@ spec:
     // Re-created, the kind starts empty: the old objects are gone from the store.
     await ok(["apply", "-f", FIXTURE]);
     await ok(["wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s"]);
-    const list = await (await srv.fetch("/apis/example.com/v1/widgets")).json();
+    const list: any = await (await srv.fetch("/apis/example.com/v1/widgets")).json();
     expect(list.items).toEqual([]);
   });
 });
