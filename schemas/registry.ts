@@ -9,6 +9,7 @@ import { resources as networkingResources } from "./types/networking";
 import { resources as rbacResources } from "./types/rbac";
 import { resources as miscResources } from "./types/misc";
 import { resources as apiextensionsResources } from "./types/apiextensions";
+import { resources as admissionregistrationResources } from "./types/admissionregistration";
 import { columnsByKind } from "./columns/index";
 
 export interface FieldError {
@@ -90,6 +91,7 @@ const all: ResourceDef[] = [
   ...rbacResources,
   ...miscResources,
   ...apiextensionsResources,
+  ...admissionregistrationResources,
 ];
 
 export const registry: RegisteredResource[] = all.map((r) => ({
