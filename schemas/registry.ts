@@ -118,9 +118,13 @@ export function registryGeneration(): number {
   return generation;
 }
 
-/** Called after every change of the served kinds (OpenAPI documents drop their cache). */
-export function onRegistryChange(fn: () => void): void {
+/** Called after every change of the served kinds; returns a function that unsubscribes. */
+export function onRegistryChange(fn: () => void): () => void {
   listeners.push(fn);
+  return () => {
+    const i = listeners.indexOf(fn);
+    if (i >= 0) listeners.splice(i, 1);
+  };
 }
 
 /** Replace the kinds served for `crd` (an empty list stops serving them). */
@@ -141,7 +145,7 @@ export function setCustomResources(crd: string, rs: RegisteredResource[]): void 
     byGvk.set(`${r.apiVersion}/${r.kind}`, registry[registry.length - 1]!);
   }
   generation++;
-  for (const fn of listeners) fn();
+  for (const fn of [...listeners]) fn();
 }
 
 export function findByPlural(group: string, version: string, plural: string): RegisteredResource | undefined {

@@ -152,6 +152,24 @@ spec:
     expect(g.metadata.namespace).toBeUndefined();
   });
 
+  test("custom resources own dependents and go with their namespace", async () => {
+    await ok(["create", "namespace", "crd-ns"]);
+    await ok(["apply", "-f", manifest("w3", `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w3, namespace: crd-ns}\nspec: {image: busybox}\n`)]);
+    const w3 = await json(["get", "widget", "w3", "-n", "crd-ns"]);
+    const owned = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owned", namespace: "crd-ns", ownerReferences: [{ apiVersion: "example.com/v1", kind: "Widget", name: "w3", uid: w3.metadata.uid }] }, data: { a: "1" } };
+    await ok(["apply", "-f", manifest("owned", JSON.stringify(owned))]);
+    // The garbage collector knows the owner: the dependent stays while it lives...
+    await Bun.sleep(1500);
+    await ok(["get", "configmap", "owned", "-n", "crd-ns"]);
+    // ...and goes with it.
+    await ok(["delete", "widget", "w3", "-n", "crd-ns"]);
+    await ok(["wait", "--for=delete", "configmap/owned", "-n", "crd-ns", "--timeout=30s"]);
+    await ok(["apply", "-f", manifest("w4", `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w4, namespace: crd-ns}\nspec: {image: busybox}\n`)]);
+    await ok(["delete", "namespace", "crd-ns", "--timeout=60s"]);
+    const left: any = await (await srv.fetch("/apis/example.com/v1/widgets")).json();
+    expect(left.items.map((o: any) => o.metadata.namespace)).not.toContain("crd-ns");
+  });
+
   test("deleting the CRD removes its resources and stops serving the kind", async () => {
     await ok(["delete", "crd", "widgets.example.com", "--timeout=60s"]);
     const r = await srv.fetch("/apis/example.com/v1/namespaces/default/widgets");
