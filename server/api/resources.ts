@@ -60,6 +60,21 @@ function encodeContinue(rev: number, key: { ns: string; name: string }): string 
 export async function handleResource(c: Context, deps: ApiDeps): Promise<Response> {
   const req = parseResourcePath(new URL(c.req.url).pathname);
   if (!req) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (!req.r.deprecationWarning) return serveResource(c, deps, req);
+  // Every request to a deprecated version carries its warning (upstream's deprecation filter).
+  const warning = `299 - ${JSON.stringify(req.r.deprecationWarning)}`;
+  try {
+    const res = await serveResource(c, deps, req);
+    res.headers.append("Warning", warning);
+    return res;
+  } catch (e) {
+    const res = errorResponse(e);
+    res.headers.append("Warning", warning);
+    return res;
+  }
+}
+
+async function serveResource(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
   const method = c.req.method;
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);

@@ -144,6 +144,32 @@ spec:
     expect(v2.definitions["com.example.v1.Widget"].properties.spec.properties.replicas.type).toBe("integer");
   });
 
+  test("kubectl 1.27 to 1.33 apply (client- and server-side), get and explain custom resources", async () => {
+    for (const minor of [27, 28, 29, 30, 31, 32, 33]) {
+      const name = `m${minor}`;
+      const p = manifest(name, `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: ${name}, namespace: default}\nspec: {image: busybox, replicas: 2}\n`);
+      await ok(["apply", "-f", p], { minor });
+      await ok(["apply", "--server-side", "--field-manager=ssa-test", "-f", p], { minor });
+      const bad = await k(["apply", "-f", manifest(`${name}-bad`, `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: ${name}, namespace: default}\nspec: {image: busybox, replicas: 0}\n`)], { minor });
+      expect(bad.code, `kubectl 1.${minor}: ${describeResult(bad)}`).not.toBe(0);
+      expect(bad.stderr).toContain("spec.replicas");
+      const t = parseTable((await ok(["get", "widget", name], { minor })).stdout);
+      expect(t.rows[0]).toMatchObject({ NAME: name, REPLICAS: "2" });
+      const ex = await ok(["explain", "widget.spec.replicas"], { minor });
+      expect(ex.stdout).toContain("Number of widget replicas.");
+    }
+    // An object created by server-side apply records its manager's fields.
+    await ok(["apply", "--server-side", "--field-manager=ssa-test", "-f", manifest("ssa", `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: ssa, namespace: default}\nspec: {image: busybox}\n`)]);
+    const w = await json(["get", "widget", "ssa", "--show-managed-fields"]);
+    expect(w.metadata.managedFields.map((f: any) => f.manager)).toEqual(["ssa-test"]);
+    expect(w.spec.replicas).toBe(1);
+  });
+
+  test("a deprecated version warns its clients", async () => {
+    const r = await ok(["get", "widgets.v1beta1.example.com"]);
+    expect(r.stderr).toContain("Warning: example.com/v1beta1 Widget is deprecated");
+  });
+
   test("cluster-scoped custom resources", async () => {
     const p = manifest("g1", `apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1}\nspec: {}\n`);
     await ok(["apply", "-f", p]);
