@@ -25,17 +25,17 @@ function setCondition(conds: Cond[], c: Cond): Cond[] {
 }
 
 /** A name of `names` already taken in the group by a built-in kind or another accepted CRD. */
-function conflict(store: Store, crd: any): string | undefined {
+function conflict(store: Store, crd: any): { reason: string; message: string } | undefined {
   const { group, names } = crd.spec;
   const mine = crd.metadata.name;
   const taken = { plural: new Set<string>(), kind: new Set<string>(), short: new Set<string>() };
   for (const r of kinds) {
     if (r.crd === mine) continue;
-    if (r.group === group && !r.crd) {
-      taken.plural.add(r.plural).add(r.singular);
-      taken.kind.add(r.kind).add(r.listKind);
-    }
-    // Short names are global in kubectl's RESTMapper, whatever the group.
+    // Upstream compares names within the group only (kubectl warns about short names shared
+    // across groups); a built-in kind in the group counts too.
+    if (r.group !== group || r.crd) continue;
+    taken.plural.add(r.plural).add(r.singular);
+    taken.kind.add(r.kind).add(r.listKind);
     for (const s of r.shortNames ?? []) taken.short.add(s);
   }
   for (const o of store.list(CRD_KEY, undefined).items) {
@@ -44,12 +44,14 @@ function conflict(store: Store, crd: any): string | undefined {
     if (!a?.kind) continue;
     taken.plural.add(a.plural).add(a.singular ?? "");
     taken.kind.add(a.kind).add(a.listKind ?? "");
+    for (const s of a.shortNames ?? []) taken.short.add(s);
   }
-  if (taken.plural.has(names.plural)) return `"${names.plural}" is already in use`;
-  if (names.singular && taken.plural.has(names.singular)) return `"${names.singular}" is already in use`;
-  if (taken.kind.has(names.kind)) return `"${names.kind}" is already in use`;
-  if (names.listKind && taken.kind.has(names.listKind)) return `"${names.listKind}" is already in use`;
-  for (const s of names.shortNames ?? []) if (taken.short.has(s)) return `"${s}" is already in use`;
+  const used = (reason: string, name: string) => ({ reason, message: `"${name}" is already in use` });
+  if (taken.plural.has(names.plural)) return used("PluralConflict", names.plural);
+  if (names.singular && taken.plural.has(names.singular)) return used("SingularConflict", names.singular);
+  for (const s of names.shortNames ?? []) if (taken.short.has(s)) return used("ShortNamesConflict", s);
+  if (taken.kind.has(names.kind)) return used("KindConflict", names.kind);
+  if (names.listKind && taken.kind.has(names.listKind)) return used("ListKindConflict", names.listKind);
   return undefined;
 }
 
@@ -58,7 +60,7 @@ function computeStatus(store: Store, crd: any, old: any | undefined): void {
   let conds: Cond[] = status.conditions ?? [];
   const problem = conflict(store, crd);
   if (problem) {
-    conds = setCondition(conds, { type: "NamesAccepted", status: "False", reason: problem.includes("Kind") ? "KindConflict" : "NameConflict", message: problem });
+    conds = setCondition(conds, { type: "NamesAccepted", status: "False", ...problem });
     if (!status.acceptedNames?.kind) conds = setCondition(conds, { type: "Established", status: "False", reason: "NotAccepted", message: "not all names are accepted" });
   } else {
     status.acceptedNames = structuredClone(crd.spec.names);
