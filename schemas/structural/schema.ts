@@ -106,6 +106,36 @@ export function applyDefaults(s: Schema | undefined, v: unknown): void {
 // ---------------------------------------------------------------------------------------------
 // Validation.
 
+const patterns = new Map<string, RegExp | undefined>();
+
+/**
+ * A schema pattern (Go RE2 syntax) as a JavaScript RegExp: unicode mode where it parses, else
+ * the lenient legacy mode (RE2 accepts escapes like "\-" that unicode mode refuses); a leading
+ * (?i) becomes the i flag. Undefined when neither parses.
+ */
+export function compilePattern(src: string): RegExp | undefined {
+  if (patterns.has(src)) return patterns.get(src);
+  let body = src;
+  let flags = "";
+  const m = /^\(\?([imsU]+)\)/.exec(body);
+  if (m) {
+    body = body.slice(m[0].length);
+    if (m[1]!.includes("i")) flags += "i";
+    if (m[1]!.includes("s")) flags += "s";
+    if (m[1]!.includes("m")) flags += "m";
+  }
+  let re: RegExp | undefined;
+  for (const f of [`${flags}u`, flags]) {
+    try {
+      re = new RegExp(body, f);
+      break;
+    } catch {}
+  }
+  if (patterns.size > 5000) patterns.clear();
+  patterns.set(src, re);
+  return re;
+}
+
 function jsonType(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
@@ -154,10 +184,7 @@ export function validateValue(s: Schema | undefined, v: unknown, path: Seg[], er
     if (s.maxLength !== undefined && [...v].length > s.maxLength) errs.push({ field: p, type: "FieldValueTooLong", message: `Too long: may not be more than ${s.maxLength} bytes` });
     if (s.minLength !== undefined && [...v].length < s.minLength) inv(`${p} in body should be at least ${s.minLength} chars long`);
     if (s.pattern !== undefined) {
-      let re: RegExp | undefined;
-      try {
-        re = new RegExp(s.pattern, "u");
-      } catch {}
+      const re = compilePattern(s.pattern);
       if (re && !re.test(v)) inv(`${p} in body should match '${s.pattern}'`);
     }
     const f = s.format ? FORMATS[s.format] : undefined;

@@ -205,6 +205,7 @@ afterEach(() => {
   for (const n of ["things.test.io", "others.test.io", "pods.test.io"]) setCustomResources(n, []);
   store?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  store = dir = undefined;
 });
 
 test("the server decides CRD status: names accepted or in conflict, Established, stored versions; kinds are served once established", async () => {
@@ -239,4 +240,13 @@ test("the server decides CRD status: names accepted or in conflict, Established,
   }
   const t = await reg.create(ctx(), thing, "default", { metadata: { name: "t" }, spec: { image: "ok" } });
   expect(t.spec.replicas).toBe(1);
+});
+
+test("schema patterns in Go syntax: escapes unicode mode refuses, (?i)", () => {
+  const s: Schema = { type: "object", properties: { a: { type: "string", pattern: "^[a-z]+\\-[0-9]+$" }, b: { type: "string", pattern: "(?i)^abc$" } } };
+  expect(validateValue(s, { a: "x-1", b: "ABC" }, [])).toEqual([]);
+  expect(validateValue(s, { a: "x_1", b: "abd" }, []).map((e) => e.field)).toEqual(["a", "b"]);
+  expect(validateCrd(crd({ versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", properties: { a: { type: "string", pattern: "([" } } } } }] })).map((e) => e.field)).toEqual([
+    "spec.versions[0].schema.openAPIV3Schema.properties[a].pattern",
+  ]);
 });
