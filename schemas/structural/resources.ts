@@ -124,6 +124,27 @@ function columnsOf(version: any): Column[] {
   ];
 }
 
+/** spec.versions[].selectableFields: extra field selector keys ("spec.color"). */
+function selectableFields(version: any): Record<string, (o: any) => string | undefined> | undefined {
+  const fields: any[] = version.selectableFields ?? [];
+  if (!fields.length) return undefined;
+  const out: Record<string, (o: any) => string | undefined> = {};
+  for (const f of fields) {
+    const path = String(f?.jsonPath ?? "");
+    let steps: ReturnType<typeof parseJsonPath>;
+    try {
+      steps = parseJsonPath(path);
+    } catch {
+      continue;
+    }
+    out[path.replace(/^\./, "")] = (o) => {
+      const x = evalJsonPath(steps, o)[0];
+      return x === undefined || x === null ? undefined : String(x);
+    };
+  }
+  return out;
+}
+
 /** Kubernetes' version priority: GA > beta > alpha, higher numbers first, others last by name. */
 export function versionPriority(a: string, b: string): number {
   const key = (v: string): [number, number, number, string] => {
@@ -168,6 +189,7 @@ export function customResources(crd: any): RegisteredResource[] {
       apiVersion: `${group}/${v.name}`,
       listKind: names.listKind || `${names.kind}List`,
       columns: columnsOf(v),
+      fieldSelectors: selectableFields(v),
       crd: crd.metadata.name,
       deprecationWarning: v.deprecated ? (v.deprecationWarning ?? `${group}/${v.name} ${names.kind} is deprecated`) : undefined,
       decode: (raw) => {

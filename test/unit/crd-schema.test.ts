@@ -176,6 +176,8 @@ test("a CRD becomes kinds: versions by priority, columns, scale, definition name
   expect(v1.subresources.scale.specReplicasPath).toBe(".spec.replicas");
   expect(beta.subresources).toBeUndefined();
   expect(v1.type.name).toBe("io.test.v1.Thing");
+  const sel = customResources(crd({ versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: schema }, selectableFields: [{ jsonPath: ".spec.image" }] }] }))[0]!;
+  expect(sel.fieldSelectors?.["spec.image"]?.({ spec: { image: "i" } })).toBe("i");
   const cells = v1.columns.map((c: any) => c.cell({ metadata: { name: "t", creationTimestamp: new Date(Date.now() - 120_000).toISOString() }, spec: { image: "img" }, status: { conditions: [{ type: "Ready", status: "True" }] } }, Date.now()));
   expect(cells).toEqual(["t", "img", "True", "2m"]);
   // Decoding type-checks metadata (400 material) and prunes by the schema.
