@@ -7,11 +7,14 @@ import type { AdmissionPlugin } from "./types";
 import { defaultStorageClass } from "./default-storage-class";
 import { namespaceLifecycle } from "./namespace-lifecycle";
 import { NodeRestriction } from "./node-restriction";
+import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks/plugins";
 
 export function defaultPlugins(): AdmissionPlugin[] {
   return [
     namespaceLifecycle,
     new NodeRestriction(),
     defaultStorageClass,
+    mutatingAdmissionWebhook,
+    validatingAdmissionWebhook,
   ];
 }

@@ -14,6 +14,7 @@ import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresou
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
 import { Scale as ScaleType } from "../../schemas/types/misc";
+import { asServed } from "./versions";
 
 export interface ApiDeps {
   store: Store;
@@ -60,6 +61,21 @@ function encodeContinue(rev: number, key: { ns: string; name: string }): string 
 export async function handleResource(c: Context, deps: ApiDeps): Promise<Response> {
   const req = parseResourcePath(new URL(c.req.url).pathname);
   if (!req) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (!req.r.deprecationWarning) return serveResource(c, deps, req);
+  // Every request to a deprecated version carries its warning (upstream's deprecation filter).
+  const warning = `299 - ${JSON.stringify(req.r.deprecationWarning)}`;
+  try {
+    const res = await serveResource(c, deps, req);
+    res.headers.append("Warning", warning);
+    return res;
+  } catch (e) {
+    const res = errorResponse(e);
+    res.headers.append("Warning", warning);
+    return res;
+  }
+}
+
+async function serveResource(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
   const method = c.req.method;
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
@@ -83,10 +99,11 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (!c.req.query("resourceVersion")) await deps.store.readBarrier();
     const cur = deps.store.get(req.res, ns ?? "", req.name);
     if (!cur) throw notFound(r, req.name);
-    if (req.sub === "scale") return respond(c, undefined, toScale(cur.obj), 200);
-    if (fmt === "table") return respond(c, undefined, toTable(r, [cur.obj], { resourceVersion: String(cur.rev) }, includeObject(c)), 200);
-    if (fmt === "partial") return respond(c, undefined, { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: cur.obj.metadata }, 200);
-    return respond(c, undefined, cur.obj, 200);
+    if (req.sub === "scale") return respond(c, undefined, toScale(cur.obj, r), 200);
+    const obj = asServed(r, cur.obj);
+    if (fmt === "table") return respond(c, undefined, toTable(r, [obj], { resourceVersion: String(cur.rev) }, includeObject(c)), 200);
+    if (fmt === "partial") return respond(c, undefined, { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: obj.metadata }, 200);
+    return respond(c, undefined, obj, 200);
   }
 
   if (method === "POST") {
@@ -116,7 +133,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
       return respond(c, ctx, created, 201);
     }
     const { obj: out } = await deps.registry.update(ctx, r, ns ?? "", req.name, () => obj, { sub: req.sub, userRev, retries: userRev ? 0 : 5 });
-    return respond(c, ctx, out, 200);
+    return respond(c, ctx, asServed(r, out), 200);
   }
 
   if (method === "PATCH") {
@@ -201,6 +218,7 @@ async function list(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Re
     }
     throw e;
   }
+  if (r.crd) page = { ...page, items: page.items.map((o) => asServed(r, o)) };
   const meta: Record<string, unknown> = { resourceVersion: String(page.rev) };
   if (page.more) meta.continue = encodeContinue(page.rev, page.more);
   if (page.remaining !== undefined) meta.remainingItemCount = page.remaining;
@@ -238,6 +256,9 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
   const type = patchTypeFromContentType(ct ?? "");
   if (!type)
     throw unsupportedMediaType(mediaType(ct), ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"]);
+  // Custom resources have no Go struct to carry patch strategies: upstream refuses SMP there.
+  if (type === "strategic" && r.crd)
+    throw unsupportedMediaType(mediaType(ct), ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]);
   const text = new TextDecoder().decode(await readBody(c.req.raw));
   const body = parseText(text, type === "apply", ctx.fieldValidation === "Strict");
   const ns = req.ns ?? "";
@@ -280,7 +301,7 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
       (current) => wrap(() => serverSideApply(current, structuredClone(cleanConfig), { manager: ctx.manager, force, apiVersion: r.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: r.type, subresource: req.sub })),
       { sub: req.sub, keepManagedFields: true, userRev: config.metadata?.resourceVersion },
     );
-    return respond(c, ctx, obj, 200);
+    return respond(c, ctx, asServed(r, obj), 200);
   }
   const { obj } = await deps.registry.update(
     ctx,
@@ -288,7 +309,7 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
     ns,
     name,
     (current) => {
-      const patched = wrap(() => applyPatch(type, current, body, r.type));
+      const patched = wrap(() => applyPatch(type, asServed(r, current), body, r.type));
       const raw = requireObject(patched, "patched object");
       return checked(ctx, r, raw);
     },

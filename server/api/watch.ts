@@ -1,5 +1,6 @@
 // Watch streams: newline-delimited JSON events, from the store's window, with bookmarks.
 import type { RegisteredResource } from "../../schemas/registry";
+import { asServed } from "./versions";
 import { ExpiredError, type Store } from "../store/store";
 import { badRequest, expired, statusObject } from "../errors";
 import { tableRow, columnDefinitions, type IncludeObject } from "./table";
@@ -50,7 +51,7 @@ export function serveWatch(store: Store, p: WatchParams, signal: AbortSignal): R
       };
       const write = (type: string, obj: any) => {
         if (closed) return;
-        let out = obj;
+        let out = type === "ERROR" ? obj : asServed(p.r, obj);
         if (p.format === "table" && type !== "ERROR" && type !== "BOOKMARK") {
           out = { kind: "Table", apiVersion: "meta.k8s.io/v1", metadata: { resourceVersion: obj?.metadata?.resourceVersion ?? "" }, columnDefinitions: firstTable ? columnDefinitions(p.r) : null, rows: [tableRow(p.r, obj, p.include, Date.now())] };
           firstTable = false;

@@ -4,6 +4,7 @@ import type { Registry } from "../registry/registry";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
+import { CrdCleanupController } from "./crd-cleanup";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
 import { EndpointsController } from "./endpoints";
@@ -56,6 +57,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   endpointslice: (rt) => new EndpointSliceController(rt),
   garbagecollector: (rt) => new GarbageCollector(rt),
   namespace: (rt) => new NamespaceController(rt),
+  crdcleanup: (rt) => new CrdCleanupController(rt),
   eventttl: (rt) => new EventTtlController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };

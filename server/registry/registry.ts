@@ -15,6 +15,7 @@ import type { WriteCtx } from "./ctx";
 import { randomSuffix, timestamp } from "./meta";
 import { recordUpdate } from "./patch/index";
 import type { Strategy, StrategyCtx } from "./strategy";
+import { customResourceStrategy } from "./kinds/custom-resources";
 import { deepEqual } from "../../schemas/helpers/json";
 
 interface UpdateOpts {
@@ -53,7 +54,7 @@ export class Registry {
   ) {}
 
   strategy(r: RegisteredResource): Strategy {
-    return this.strategies.get(resKeyOf(r.group, r.plural)) ?? NO_STRATEGY;
+    return this.strategies.get(resKeyOf(r.group, r.plural)) ?? (r.crd ? customResourceStrategy : NO_STRATEGY);
   }
 
   /** The admission request for one write (also used by subresources admitted as themselves). */
@@ -238,7 +239,7 @@ export class Registry {
 
 /** Type-check a decoded body against the kind's schema; unknown fields per ctx.fieldValidation. */
 export function checked(ctx: WriteCtx, r: RegisteredResource, raw: Record<string, any>): any {
-  const res = checkObject(r.type, raw, { strict: ctx.fieldValidation === "Strict" });
+  const res = r.decode ? r.decode(raw) : checkObject(r.type, raw, { strict: ctx.fieldValidation === "Strict" });
   if (res.unknownFields.length) {
     if (ctx.fieldValidation === "Strict") {
       const msg = res.unknownFields.map((f) => `unknown field "${f}"`).join(", ");
