@@ -118,6 +118,7 @@ export class Registry {
     else delete m.generation;
     if (s.resetStatusOnCreate ?? (r.subresources?.status && r.group !== "")) delete obj.status;
     r.defaults?.(obj);
+    dropEmptyMeta(m);
     const req = this.admissionRequest(ctx, "CREATE", r, "", m.namespace ?? "", m.name ?? "", obj);
     await this.admission.admit(req);
     const sctx = this.strategyCtx(ctx);
@@ -150,6 +151,7 @@ export class Registry {
       if (!opts.internal) {
         // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted.
         if (sub === "") r.defaults?.(next);
+        dropEmptyMeta(next.metadata);
         const req = this.admissionRequest(ctx, "UPDATE", r, sub, ns, name, next, cur.obj);
         await this.admission.admit(req);
         s.prepareForUpdate?.(sctx, next, cur.obj, sub);
@@ -353,4 +355,14 @@ function mergeForUpdate(r: RegisteredResource, old: any, incoming: any, sub: str
   if (next.metadata.managedFields === undefined) delete next.metadata.managedFields;
   if (next.metadata.generation === undefined) delete next.metadata.generation;
   return next;
+}
+
+/** ObjectMeta's maps and lists are omitempty upstream: `annotations: {}` (kubectl diff and
+ * apply patches send it) is stored as no annotations, so a no-op write stays a no-op. */
+function dropEmptyMeta(m: any): void {
+  if (!m || typeof m !== "object") return;
+  for (const k of ["labels", "annotations", "finalizers", "ownerReferences", "managedFields"]) {
+    const v = m[k];
+    if (v !== null && typeof v === "object" && (Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0)) delete m[k];
+  }
 }

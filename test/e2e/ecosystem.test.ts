@@ -6,7 +6,9 @@
 // rollback, history and uninstall leaving nothing behind; and a chart with a CRD in crds/ and
 // custom resources of it. Helm 4 applies server-side by default, so it checks SSA end to end.
 //
-// The same single-node cluster then serves acceptance 5's node part: the node's kubelet-style
+// The same single-node cluster then serves the kubectl verbs issue 14 lists that need a node
+// (cp, attach, run -i, events, wait --for=jsonpath, diff, proxy, auth reconcile), and
+// acceptance 5's node part: the node's kubelet-style
 // /metrics and /metrics/cadvisor through /api/v1/nodes/NAME/proxy/ pass `promtool check metrics`.
 //
 // Skipped (with the reason printed) when not root, containerd cannot run, or setup did not
@@ -15,11 +17,11 @@ import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxImage } from "../images/builder.ts";
-import { describeResult, kubectl } from "../harness/kubectl.ts";
+import { describeResult, kubectl, KUBECTL } from "../harness/kubectl.ts";
 import { REPO, startServer, type SkiffServer } from "../harness/server.ts";
 import { removeCgroup, until } from "../harness/wait.ts";
 import { clientTool, describeRun, run } from "../harness/clients.ts";
@@ -77,6 +79,68 @@ describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and H
       rmSync(dataDir, { recursive: true, force: true });
       rmSync(helmHome, { recursive: true, force: true });
     }
+  });
+
+  test("kubectl cp, attach, run -i, events, wait --for=jsonpath, diff, proxy, auth reconcile", async () => {
+    await k(["run", "tools", `--image=${BUSYBOX_IMAGE}`, "--image-pull-policy=IfNotPresent", "--restart=Never", "--", "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]);
+    await k(["wait", "--for=jsonpath={.status.phase}=Running", "pod/tools", "--timeout=60s"]);
+    // cp both ways (kubectl runs tar in the container through exec).
+    const scratch = mkdtempSync(join(tmpdir(), "skiff-cp-"));
+    try {
+      writeFileSync(join(scratch, "in.txt"), "copied through tar\n");
+      await k(["cp", join(scratch, "in.txt"), "default/tools:/tmp/in.txt"]);
+      expect((await kubectl(srv, ["exec", "tools", "--", "cat", "/tmp/in.txt"])).stdout).toBe("copied through tar\n");
+      await k(["cp", "default/tools:/tmp/in.txt", join(scratch, "back.txt")]);
+      expect(readFileSync(join(scratch, "back.txt"), "utf8")).toBe("copied through tar\n");
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    // attach to the running container's output.
+    const att = await kubectl(srv, ["attach", "tools"], { timeoutMs: 3_000 });
+    expect(att.stdout).toMatch(/tick \d+\ntick \d+\n/);
+    // run -i: stdin reaches the container through attach; the output comes back.
+    const ri = await kubectl(srv, ["run", "reader", `--image=${BUSYBOX_IMAGE}`, "--image-pull-policy=IfNotPresent", "--restart=Never", "-i", "--rm", "--", "sh", "-c", "read l; echo got $l"], { stdin: "hello\n", timeoutMs: 60_000 });
+    if (ri.code !== 0) throw new Error(describeResult(ri));
+    expect(ri.stdout).toContain("got hello");
+    // events for the pod (events.k8s.io through kubectl events).
+    expect(await k(["events", "--for", "pod/tools"])).toMatch(/Started|Scheduled|Created/);
+    // diff: a changed manifest shows just its change and exits 1; an unchanged one exits 0.
+    await k(["create", "configmap", "differ", "--from-literal=a=b"]);
+    const manifest = (v: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: differ\n  namespace: default\ndata:\n  a: ${v}\n`;
+    const d1 = await kubectl(srv, ["diff", "-f", "-"], { stdin: manifest("c") });
+    expect(d1.code).toBe(1);
+    expect(d1.stdout).toContain("-  a: b\n+  a: c");
+    expect(d1.stdout).not.toContain("annotations: {}");
+    const ap = await kubectl(srv, ["apply", "-f", "-"], { stdin: manifest("c") });
+    expect(ap.code).toBe(0);
+    expect((await kubectl(srv, ["diff", "-f", "-"], { stdin: manifest("c") })).code).toBe(0);
+    // proxy: plain HTTP on loopback, gets and watches through it.
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const proxy = Bun.spawn([KUBECTL, "--kubeconfig", srv.kubeconfig, "proxy", `--port=${port}`], { stdout: "pipe", stderr: "pipe" });
+    try {
+      const body = await until("kubectl proxy up", async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/namespaces/default/configmaps/differ`).catch(() => undefined);
+        return r?.ok ? r.json() : undefined;
+      }, 15_000);
+      expect((body as any).data.a).toBe("c");
+      const w = await fetch(`http://127.0.0.1:${port}/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1&fieldSelector=metadata.name=differ`);
+      expect((await w.text()).trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["ADDED"]);
+    } finally {
+      proxy.kill();
+      await proxy.exited;
+    }
+    // auth reconcile: creates, then leaves alone, then adds a missing rule.
+    const rbac = (verbs: string) =>
+      `apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reconciled, namespace: default}\nrules:\n- apiGroups: [""]\n  resources: [pods]\n  verbs: [${verbs}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: reconciled, namespace: default}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reconciled}\nsubjects:\n- {kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}\n`;
+    for (const verbs of ["get", "get", "get, list"]) {
+      const r = await kubectl(srv, ["auth", "reconcile", "-f", "-"], { stdin: rbac(verbs) });
+      if (r.code !== 0) throw new Error(describeResult(r));
+      expect(r.stdout).toContain("role.rbac.authorization.k8s.io/reconciled reconciled");
+    }
+    // Reconcile appends the missing rule, as upstream (it never rewrites existing rules).
+    expect((await kJson(["get", "role", "reconciled"])).rules.map((r: any) => r.verbs.join(","))).toEqual(["get", "get,list"]);
+    expect(await k(["auth", "can-i", "list", "pods", "--as", "alice"])).toBe("yes\n");
+    await k(["delete", "pod", "tools", "--grace-period=1"]);
   });
 
   test("node metrics through the API server's node proxy (kubectl get --raw); promtool check metrics", async () => {
