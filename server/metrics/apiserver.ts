@@ -8,6 +8,9 @@ import { findByPlural } from "../../schemas/registry";
 
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry });
+// prom-client names these gauges *_total, which `promtool check metrics` rejects (only counters
+// may end in _total); process_* and the event loop lag metrics stay.
+for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) metricsRegistry.removeSingleMetric(name);
 
 const requestLabels = ["verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component", "code"] as const;
 const requestTotal = new Counter({
