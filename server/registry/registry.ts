@@ -361,7 +361,7 @@ function mergeForUpdate(r: RegisteredResource, old: any, incoming: any, sub: str
  * apply patches send it) is stored as no annotations, so a no-op write stays a no-op. */
 function dropEmptyMeta(m: any): void {
   if (!m || typeof m !== "object") return;
-  for (const k of ["labels", "annotations", "finalizers", "ownerReferences", "managedFields"]) {
+  for (const k of ["labels", "annotations", "finalizers", "ownerReferences"]) {
     const v = m[k];
     if (v !== null && typeof v === "object" && (Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0)) delete m[k];
   }
