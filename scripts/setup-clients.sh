@@ -43,6 +43,12 @@ else
 fi
 if [ ! -x "$CACHE/py-$PY_KUBERNETES/bin/python" ] || ! "$CACHE/py-$PY_KUBERNETES/bin/python" -c "import kubernetes" 2>/dev/null; then
   echo "setup-clients: python venv with kubernetes==$PY_KUBERNETES" >&2
+  # Debian's python3 needs python3-venv for `-m venv`.
+  if ! python3 -c "import ensurepip, venv" 2>/dev/null && [ "$(id -u)" -eq 0 ]; then
+    run apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive run apt-get install -y -qq --no-install-recommends python3-venv
+  fi
+  rm -rf "$CACHE/py-$PY_KUBERNETES"
   run python3 -m venv "$CACHE/py-$PY_KUBERNETES"
   run "$CACHE/py-$PY_KUBERNETES/bin/pip" install -q "kubernetes==$PY_KUBERNETES"
 fi

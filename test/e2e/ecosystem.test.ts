@@ -37,7 +37,7 @@ const reason = containerdSkipReason(import.meta.path);
 const promtool = clientTool("promtool", import.meta.path);
 const helms = { helm3: clientTool("helm3", import.meta.path), helm4: clientTool("helm4", import.meta.path) };
 
-describe.skipIf(reason !== null || (!helms.helm3 && !helms.helm4))("Helm 3 and Helm 4 against Skiff", () => {
+describe.skipIf(reason !== null)("the ecosystem on a single-node cluster: Helm 3 and 4, kubectl verbs, node metrics", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-helm-"));
   const helmHome = mkdtempSync(join(tmpdir(), "skiff-helm-home-"));
   const cgroupRoot = `/skiff-helm-${process.pid}`;
