@@ -76,6 +76,11 @@ describe("official clients and metrics against skiff server", () => {
     expect(sample(after, "apiserver_storage_objects", { resource: "namespaces" })).toBeGreaterThanOrEqual(4);
     expect(sample(after, "skiff_raft_is_leader", {})).toBe(1);
     expect(sample(after, "skiff_raft_applied_index", {})).toBeGreaterThan(0);
+    // The clients above made Deployments: the deployment controller's queue worked, and their
+    // pods met a scheduler with no node to offer (this server runs no agent).
+    expect(sample(after, "workqueue_adds_total", { name: "deployment" })).toBeGreaterThan(0);
+    expect(sample(after, "workqueue_work_duration_seconds_count", { name: "replicaset" })).toBeGreaterThan(0);
+    expect(sample(after, "scheduler_schedule_attempts_total", { result: "unschedulable" })).toBeGreaterThan(0);
     // An open watch shows in the watcher gauges until it ends.
     const ac = new AbortController();
     const w = await srv.fetch("/api/v1/namespaces/default/configmaps?watch=1", { signal: ac.signal });
