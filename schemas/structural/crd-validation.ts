@@ -77,6 +77,11 @@ export function validateCrd(o: any, old?: any): FieldError[] {
   else if (strategy !== "None" && strategy !== "Webhook") errs.push(notSupported("spec.conversion.strategy", strategy, ["None", "Webhook"]));
   if (spec.preserveUnknownFields === true) errs.push(invalid("spec.preserveUnknownFields", true, "must be false in order to use defaults in the schema"));
   if (old && old.spec?.names?.plural !== names.plural) errs.push(invalid("spec.names.plural", names.plural, "field is immutable"));
+  // Objects may still be stored at every version in status.storedVersions: none may vanish.
+  const stored: string[] = o.status?.storedVersions ?? old?.status?.storedVersions ?? [];
+  stored.forEach((v, i) => {
+    if (versions.length && !versions.some((x) => x?.name === v)) errs.push(invalid(`status.storedVersions[${i}]`, v, "must appear in spec.versions"));
+  });
   return errs;
 }
 

@@ -134,6 +134,28 @@ spec:
     expect((await json(["get", "widgets.v1.example.com", "w2"])).apiVersion).toBe("example.com/v1");
   });
 
+  test("a watch through either version sees that version's objects", async () => {
+    const ac = new AbortController();
+    const res = await srv.fetch("/apis/example.com/v1beta1/namespaces/default/widgets?watch=true&resourceVersion=0", { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let buf = "";
+    const events: any[] = [];
+    await ok(["apply", "-f", manifest("watched", `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: watched, namespace: default}\nspec: {image: busybox}\n`)]);
+    while (!events.some((e) => e.object?.metadata?.name === "watched")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += new TextDecoder().decode(value);
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const l of lines) if (l.trim()) events.push(JSON.parse(l));
+    }
+    ac.abort();
+    const ev = events.find((e) => e.object?.metadata?.name === "watched");
+    expect(ev.type).toBe("ADDED");
+    expect(ev.object.apiVersion).toBe("example.com/v1beta1");
+    expect(ev.object.spec.replicas).toBe(1);
+  });
+
   test("kubectl explain reads the published schema", async () => {
     const r = await ok(["explain", "widgets.spec"]);
     expect(r.stdout).toContain("WidgetSpec is what the user wants.");

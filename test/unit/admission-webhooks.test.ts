@@ -233,6 +233,16 @@ test("a Service reference reaches a ready endpoint and checks the certificate fo
   expect((await refused(reg.create(ctx(), CM(), "default", cm("z")))).message).toContain('no endpoints available for service "empty"');
 });
 
+test("dry-run writes reach webhooks with dryRun set, and store nothing", async () => {
+  const reg = await setup();
+  await mutating(reg, hook("dry.webhook.test", "/label", { sideEffects: "NoneOnDryRun" }));
+  const c = writeCtx({ user: "alice", groups: ["system:authenticated"] }, "test", { dryRun: true });
+  const out = await reg.create(c, CM(), "default", cm("dry"));
+  expect(out.metadata.labels).toEqual({ "webhook.test/mutated": "yes" });
+  expect(received[0]!.review.request.dryRun).toBe(true);
+  expect(store.get("configmaps", "default", "dry")).toBeUndefined();
+});
+
 test("webhook configurations are validated", async () => {
   const reg = await setup();
   const e = await refused(

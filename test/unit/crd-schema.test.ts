@@ -164,6 +164,8 @@ test("CRD validation: names, versions, structural schema, defaults, columns", ()
   const badCol = { name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object" } }, additionalPrinterColumns: [{ name: "X", type: "float", jsonPath: ".a" }] };
   expect(fields(crd({ versions: [badCol] }))).toEqual(["spec.versions[0].additionalPrinterColumns[0].type"]);
   expect(fields(crd({ conversion: { strategy: "Webhook" } }))).toEqual(["spec.conversion.strategy"]);
+  const dropped = { ...crd({ versions: [{ name: "v2", served: true, storage: true, schema: { openAPIV3Schema: { type: "object" } } }] }), status: { storedVersions: ["v1", "v2"] } };
+  expect(fields(dropped)).toEqual(["status.storedVersions[0]"]);
 });
 
 test("a CRD becomes kinds: versions by priority, columns, scale, definition names", () => {
