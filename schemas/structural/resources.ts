@@ -202,6 +202,9 @@ export function customResources(crd: any): RegisteredResource[] {
       validate: (o, old) => {
         const errs: FieldError[] = [];
         validateValue(body, o, [], errs);
+        // The schema may constrain metadata.name and generateName (nothing else of metadata).
+        const meta = schema.properties?.metadata?.properties ?? {};
+        for (const k of ["name", "generateName"] as const) if (meta[k] && o.metadata?.[k] !== undefined) validateValue(meta[k], o.metadata[k], ["metadata", k], errs);
         evaluateRules(body, o, old, [], errs);
         return errs;
       },

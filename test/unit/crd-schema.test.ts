@@ -135,6 +135,13 @@ test("CEL rules: self, oldSelf on updates, messages, fieldPath and reason; bad r
   expect(run({ min: 1, name: "xa" })[0]).toContain("rule evaluation failed");
   expect(celSupport([{ rule: "self.a <=" }])?.field).toBe("[0].rule");
   expect(celSupport([{ rule: "self.a > 1" }])).toBeUndefined();
+  // Functions the library lacks are refused when the CRD is written, not at every object.
+  expect(celSupport([{ rule: "quantity(self.q).isGreaterThan(quantity('1'))" }])?.message).toContain("not provided by this server's CEL library");
+  const listRules: Schema = { type: "object", "x-kubernetes-validations": [{ rule: "self.l.isSorted() && self.l.sum() == 6 && self.l.max() == 3" }], properties: { l: { type: "array", items: { type: "integer" } } } };
+  const errs: any[] = [];
+  evaluateRules(listRules, { l: [1, 2, 3] }, undefined, [], errs);
+  evaluateRules(listRules, { l: [3, 2, 1] }, undefined, [], errs);
+  expect(errs).toHaveLength(1);
 });
 
 test("printer-column JSONPath", () => {
@@ -184,6 +191,8 @@ test("a CRD becomes kinds: versions by priority, columns, scale, definition name
   expect(cells).toEqual(["t", "img", "True", "2m"]);
   // Decoding type-checks metadata (400 material) and prunes by the schema.
   expect(v1.decode({ metadata: { name: 5 } }).errors).toHaveLength(1);
+  const named = customResources(crd({ versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", properties: { metadata: { type: "object", properties: { name: { type: "string", maxLength: 3 } } } } } } }] }))[0]!;
+  expect(named.validate!({ metadata: { name: "long" } }).map((e) => e.field)).toEqual(["metadata.name"]);
   const d = v1.decode({ metadata: { name: "t" }, spec: { image: "a", nope: 1 } });
   expect(d.unknownFields).toEqual(["spec.nope"]);
 });
