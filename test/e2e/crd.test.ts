@@ -134,6 +134,14 @@ spec:
     expect((await json(["get", "widgets.v1.example.com", "w2"])).apiVersion).toBe("example.com/v1");
   });
 
+  test("a schema change is served at once; a new default shows on objects stored before it", async () => {
+    await ok(["patch", "crd", "widgets.example.com", "--type=json", "-p", JSON.stringify([{ op: "add", path: "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/color", value: { type: "string", default: "red" } }])]);
+    await Bun.sleep(200);
+    expect((await json(["get", "widget", "w1"])).spec.color).toBe("red");
+    const crd = await json(["get", "crd", "widgets.example.com"]);
+    expect(crd.metadata.generation).toBe(2);
+  });
+
   test("a watch through either version sees that version's objects", async () => {
     const ac = new AbortController();
     const res = await srv.fetch("/apis/example.com/v1beta1/namespaces/default/widgets?watch=true&resourceVersion=0", { signal: ac.signal });
