@@ -161,7 +161,7 @@ async function serveResource(c: Context, deps: ApiDeps, req: ResourceRequest): P
     }
     if (!allowed("delete")) throw methodNotAllowed();
     const { obj, gone } = await deps.registry.delete(ctx, r, ns ?? "", req.name, opts);
-    return respond(c, ctx, obj, gone ? 200 : 202);
+    return respond(c, ctx, asServed(r, obj), gone ? 200 : 202);
   }
   throw methodNotAllowed(`method ${method} is not supported`);
 }

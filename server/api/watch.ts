@@ -51,7 +51,7 @@ export function serveWatch(store: Store, p: WatchParams, signal: AbortSignal): R
       };
       const write = (type: string, obj: any) => {
         if (closed) return;
-        let out = type === "ERROR" ? obj : asServed(p.r, obj);
+        let out = type === "ERROR" || type === "BOOKMARK" ? obj : asServed(p.r, obj);
         if (p.format === "table" && type !== "ERROR" && type !== "BOOKMARK") {
           out = { kind: "Table", apiVersion: "meta.k8s.io/v1", metadata: { resourceVersion: obj?.metadata?.resourceVersion ?? "" }, columnDefinitions: firstTable ? columnDefinitions(p.r) : null, rows: [tableRow(p.r, obj, p.include, Date.now())] };
           firstTable = false;
