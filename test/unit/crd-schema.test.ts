@@ -263,3 +263,22 @@ test("schema patterns in Go syntax: escapes unicode mode refuses, (?i)", () => {
     "spec.versions[0].schema.openAPIV3Schema.properties[a].pattern",
   ]);
 });
+
+test("after a snapshot install the served kinds follow the new state", async () => {
+  dir = mkdtempSync(join(tmpdir(), "skiff-crd-"));
+  store = new Store({ dataDir: dir });
+  const reg = newRegistry(store);
+  await bootstrap(reg);
+  const before = join(dir, "before.db");
+  store.state.snapshotTo(before);
+  await reg.create(writeCtx(APISERVER_USER, "test"), findByKind("apiextensions.k8s.io/v1", "CustomResourceDefinition")!, undefined, crd());
+  const after = join(dir, "after.db");
+  store.state.snapshotTo(after);
+  expect(findByPlural("test.io", "v1", "things")).toBeDefined();
+  store.state.restoreFrom(before);
+  await Bun.sleep(10);
+  expect(findByPlural("test.io", "v1", "things")).toBeUndefined();
+  store.state.restoreFrom(after);
+  await Bun.sleep(10);
+  expect(findByPlural("test.io", "v1", "things")).toBeDefined();
+});

@@ -20,19 +20,28 @@ class Configs {
   private byName = new Map<string, any>();
   private sorted: any[] = [];
 
-  constructor(store: Store, res: string) {
-    const page = store.list(res, undefined);
-    for (const o of page.items) this.byName.set(o.metadata.name, o);
+  constructor(
+    private readonly store: Store,
+    private readonly res: string,
+  ) {
+    this.follow();
+  }
+
+  private follow(): void {
+    const page = this.store.list(this.res, undefined);
+    this.byName = new Map(page.items.map((o) => [o.metadata.name, o]));
     this.resort();
-    store.watch(
+    this.store.watch(
       {
-        res,
+        res: this.res,
         match: () => true,
         send: (type, o) => {
           if (type === "DELETED") this.byName.delete(o.metadata.name);
           else this.byName.set(o.metadata.name, o);
           this.resort();
         },
+        // The store ends its watches when it installs a snapshot: list again.
+        close: () => queueMicrotask(() => this.follow()),
       },
       page.rev,
     );
