@@ -42,6 +42,12 @@ describe("CustomResourceDefinition", () => {
     expect(conds).toEqual({ NamesAccepted: "True", Established: "True" });
     expect(crd.status.acceptedNames.kind).toBe("Widget");
     expect(crd.status.storedVersions).toEqual(["v1"]);
+    // Applying the same CRDs again changes nothing.
+    const again = await ok(["apply", "-f", FIXTURE]);
+    expect(again.stdout).toContain("customresourcedefinition.apiextensions.k8s.io/widgets.example.com unchanged");
+    const same = await json(["get", "crd", "widgets.example.com"]);
+    expect(same.metadata.resourceVersion).toBe(crd.metadata.resourceVersion);
+    expect(same.metadata.generation).toBe(1);
     const res = await ok(["api-resources", "--api-group=example.com"]);
     expect(res.stdout).toMatch(/widgets\s+wd\s+example\.com\/v1\s+true\s+Widget/);
     expect(res.stdout).toMatch(/gadgets\s+example\.com\/v1\s+false\s+Gadget/);
