@@ -4,6 +4,7 @@
 import type { FieldError } from "../registry";
 import { dns1035LabelErrors, dns1123SubdomainErrors, forbidden, invalid, notSupported, required } from "../validation";
 import { celSupport } from "./cel";
+import { parseJsonPath } from "./jsonpath";
 import { compilePattern, validateValue, type Schema } from "./schema";
 
 const COLUMN_TYPES = ["integer", "number", "string", "boolean", "date"];
@@ -60,6 +61,13 @@ export function validateCrd(o: any, old?: any): FieldError[] {
       if (!COLUMN_TYPES.includes(c?.type)) errs.push(c?.type ? notSupported(`${cp}.type`, c.type, COLUMN_TYPES) : required(`${cp}.type`));
       if (!c?.jsonPath) errs.push(required(`${cp}.jsonPath`));
       else if (!String(c.jsonPath).startsWith(".")) errs.push(invalid(`${cp}.jsonPath`, c.jsonPath, "must be a simple json path starting with ."));
+      else {
+        try {
+          parseJsonPath(String(c.jsonPath));
+        } catch (e) {
+          errs.push(invalid(`${cp}.jsonPath`, c.jsonPath, `must be a valid JSONPath: ${(e as Error).message}`));
+        }
+      }
     });
     const scale = v?.subresources?.scale;
     if (scale) {

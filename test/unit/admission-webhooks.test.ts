@@ -213,6 +213,12 @@ test("failurePolicy: Fail refuses when the webhook is down, slow or answers wron
   expect((await refused(reg.create(ctx(), CM(), "default", cm("c")))).message).toContain("failed to call webhook");
   await reg.delete(admin(), VWC(), "", "v-ca", {});
 
+  await validating(reg, { ...hook("pem.webhook.test", "/validate"), clientConfig: { url: `https://127.0.0.1:${server.port}/validate`, caBundle: b64("not a certificate") } });
+  const pem = await refused(reg.create(ctx(), CM(), "default", cm("e")));
+  expect(pem.code).toBe(500);
+  expect(pem.message).toContain('failed calling webhook "pem.webhook.test"');
+  await reg.delete(admin(), VWC(), "", "v-pem", {});
+
   await validating(reg, hook("uid.webhook.test", "/baduid"));
   expect((await refused(reg.create(ctx(), CM(), "default", cm("d")))).message).toContain('expected response.uid=');
 });

@@ -170,6 +170,8 @@ test("CRD validation: names, versions, structural schema, defaults, columns", ()
   expect(fields(crd({ versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: badCel } }] }))).toEqual(["spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations[0].rule"]);
   const badCol = { name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object" } }, additionalPrinterColumns: [{ name: "X", type: "float", jsonPath: ".a" }] };
   expect(fields(crd({ versions: [badCol] }))).toEqual(["spec.versions[0].additionalPrinterColumns[0].type"]);
+  const badPath = { ...badCol, additionalPrinterColumns: [{ name: "X", type: "string", jsonPath: ".a[?(@.b ~ 1)]" }] };
+  expect(fields(crd({ versions: [badPath] }))).toEqual(["spec.versions[0].additionalPrinterColumns[0].jsonPath"]);
   expect(fields(crd({ conversion: { strategy: "Webhook" } }))).toEqual(["spec.conversion.strategy"]);
   const dropped = { ...crd({ versions: [{ name: "v2", served: true, storage: true, schema: { openAPIV3Schema: { type: "object" } } }] }), status: { storedVersions: ["v1", "v2"] } };
   expect(fields(dropped)).toEqual(["status.storedVersions[0]"]);
@@ -281,4 +283,29 @@ test("after a snapshot install the served kinds follow the new state", async () 
   store.state.restoreFrom(after);
   await Bun.sleep(10);
   expect(findByPlural("test.io", "v1", "things")).toBeDefined();
+});
+
+test("fuzzed custom resources (seed 20261207): stored or a 4xx ApiError, nothing else", async () => {
+  const fc = await import("fast-check");
+  dir = mkdtempSync(join(tmpdir(), "skiff-crd-"));
+  store = new Store({ dataDir: dir });
+  const reg = newRegistry(store);
+  await bootstrap(reg);
+  const ctx = () => writeCtx(APISERVER_USER, "test");
+  await reg.create(ctx(), findByKind("apiextensions.k8s.io/v1", "CustomResourceDefinition")!, undefined, crd());
+  const thing = findByPlural("test.io", "v1", "things")!;
+  const { checked } = await import("../../server/registry/registry");
+  let i = 0;
+  const specs = fc.record({ image: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), replicas: fc.jsonValue(), port: fc.jsonValue(), env: fc.jsonValue(), tags: fc.jsonValue(), free: fc.jsonValue(), tmpl: fc.jsonValue(), labels: fc.jsonValue() }, { requiredKeys: [] });
+  await fc.assert(
+    fc.asyncProperty(fc.oneof(specs, fc.jsonValue()), async (spec) => {
+      try {
+        const obj = checked(ctx(), thing, { apiVersion: "test.io/v1", kind: "Thing", metadata: { name: `f${i++}` }, spec });
+        await reg.create(ctx(), thing, "default", obj);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.code < 400 || e.code >= 500) throw e;
+      }
+    }),
+    { seed: 20261207, numRuns: 300 },
+  );
 });

@@ -98,7 +98,9 @@ export function callWebhook(store: Store, w: any, request: any): Promise<any> {
       clearTimeout(timer);
       reject(new WebhookCallError(msg));
     };
-    const hr = https.request(
+    let hr: ReturnType<typeof https.request>;
+    try {
+      hr = https.request(
       {
         host: t.host,
         port: t.port,
@@ -130,7 +132,11 @@ export function callWebhook(store: Store, w: any, request: any): Promise<any> {
           resolve(resp);
         });
       },
-    );
+      );
+    } catch (e) {
+      // A caBundle that is not PEM, or options Node refuses, fail the call like a dial error.
+      return reject(new WebhookCallError(`failed to call webhook: ${post}: ${(e as Error).message}`));
+    }
     const timer = setTimeout(() => {
       fail(`failed to call webhook: ${post}: context deadline exceeded`);
       hr.destroy();
