@@ -131,6 +131,16 @@ spec:
     expect((await json(["get", "widget", "w1"])).spec.size).toBe("large");
   });
 
+  test("kubectl describe, label and strategic-merge patch of a custom resource", async () => {
+    const d = await ok(["describe", "widget", "w1"]);
+    expect(d.stdout).toMatch(/Image:\s+nginx:1\.27/);
+    await ok(["label", "widget", "w1", "tier=gold"]);
+    expect((await json(["get", "widget", "w1"])).metadata.labels).toEqual({ tier: "gold" });
+    // As upstream: custom resources take JSON, merge and apply patches, not strategic merge.
+    const smp = await fail(["patch", "widget", "w1", "--type=strategic", "-p", '{"spec":{"size":"large"}}']);
+    expect(smp.stderr).toContain("application/strategic-merge-patch+json is not supported by example.com/v1, Kind=Widget");
+  });
+
   test("both versions serve the same objects", async () => {
     const v1b = await json(["get", "widgets.v1beta1.example.com", "w1"]);
     expect(v1b.apiVersion).toBe("example.com/v1beta1");
