@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findByKind } from "../../schemas/registry";
+import { findByKind, findByPlural, setCustomResources } from "../../schemas/registry";
 import { bootstrap } from "../../server/bootstrap";
 import { ApiError } from "../../server/errors";
 import { APISERVER_USER, writeCtx } from "../../server/registry/ctx";
@@ -61,6 +61,8 @@ beforeAll(async () => {
           return answer({ allowed: true });
         case "/baduid":
           return Response.json({ response: { uid: "other", allowed: true } });
+        case "/junk":
+          return answer({ allowed: true, ...patch([{ op: "add", path: "/spec/junk", value: 1 }, { op: "add", path: "/spec/kept", value: "k" }]) });
         case "/deny-plain":
           return answer({ allowed: false });
       }
@@ -247,6 +249,24 @@ test("dry-run writes reach webhooks with dryRun set, and store nothing", async (
   expect(out.metadata.labels).toEqual({ "webhook.test/mutated": "yes" });
   expect(received[0]!.review.request.dryRun).toBe(true);
   expect(store.get("configmaps", "default", "dry")).toBeUndefined();
+});
+
+test("a custom resource patched by a webhook is pruned and defaulted by its schema", async () => {
+  const reg = await setup();
+  const CRD = findByKind("apiextensions.k8s.io/v1", "CustomResourceDefinition")!;
+  const schema = { type: "object", properties: { spec: { type: "object", properties: { kept: { type: "string" }, size: { type: "string", default: "s" } } } } };
+  await reg.create(admin(), CRD, undefined, {
+    metadata: { name: "gizmos.hooks.test" },
+    spec: { group: "hooks.test", scope: "Namespaced", names: { plural: "gizmos", kind: "Gizmo" }, versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: schema } }] },
+  });
+  try {
+    await mutating(reg, { ...hook("junk.webhook.test", "/junk"), rules: [{ operations: ["CREATE"], apiGroups: ["hooks.test"], apiVersions: ["v1"], resources: ["gizmos"] }] });
+    const out = await reg.create(ctx(), findByPlural("hooks.test", "v1", "gizmos")!, "default", { metadata: { name: "g" }, spec: {} });
+    expect(out.spec).toEqual({ kept: "k", size: "s" });
+    expect(received[0]!.review.request.kind).toEqual({ group: "hooks.test", version: "v1", kind: "Gizmo" });
+  } finally {
+    setCustomResources("gizmos.hooks.test", []);
+  }
 });
 
 test("webhook configurations are validated", async () => {

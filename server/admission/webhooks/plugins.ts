@@ -146,6 +146,11 @@ export const mutatingAdmissionWebhook: AdmissionPlugin = {
         const why = e instanceof PatchError || e instanceof SyntaxError ? e.message : String(e);
         throw new ApiError(500, "InternalError", `Internal error occurred: admission webhook "${inv.w.name}" returned an invalid patch: ${why}`);
       }
+      // A patched custom resource is decoded again, as upstream does: pruned and defaulted.
+      if (req.resource.decode && next && typeof next === "object") {
+        next = req.resource.decode(next).value;
+        req.resource.defaults?.(next);
+      }
       if (!deepEqual(next, req.object)) {
         replaceInPlace(req.object, next);
         changedAt.push(i);
