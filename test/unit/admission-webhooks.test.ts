@@ -263,6 +263,16 @@ test("a custom resource patched by a webhook is pruned and defaulted by its sche
     await mutating(reg, { ...hook("junk.webhook.test", "/junk"), rules: [{ operations: ["CREATE"], apiGroups: ["hooks.test"], apiVersions: ["v1"], resources: ["gizmos"] }] });
     const out = await reg.create(ctx(), findByPlural("hooks.test", "v1", "gizmos")!, "default", { metadata: { name: "g" }, spec: {} });
     expect(out.spec).toEqual({ kept: "k", size: "s" });
+    // The scale subresource of a Deployment is sent as the Scale it writes.
+    await validating(reg, { ...hook("scale.webhook.test", "/validate"), rules: [{ operations: ["UPDATE"], apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments/scale"] }] });
+    const dep = findByKind("apps/v1", "Deployment")!;
+    await reg.create(admin(), dep, "default", { metadata: { name: "d" }, spec: { replicas: 1, selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } });
+    const { updateScale } = await import("../../server/registry/kinds/scale");
+    await updateScale(reg, ctx(), dep, "default", "d", () => 3);
+    const sc = received.find((r) => r.review.request.subResource === "scale")!.review.request;
+    expect(sc.kind).toEqual({ group: "autoscaling", version: "v1", kind: "Scale" });
+    expect(sc.object).toMatchObject({ kind: "Scale", spec: { replicas: 3 } });
+    expect(sc.oldObject).toMatchObject({ kind: "Scale", spec: { replicas: 1 } });
     expect(received[0]!.review.request.kind).toEqual({ group: "hooks.test", version: "v1", kind: "Gizmo" });
   } finally {
     setCustomResources("gizmos.hooks.test", []);
