@@ -9,6 +9,19 @@ type Rule = NonNullable<Schema["x-kubernetes-validations"]>[number];
 type Program = (ctx: Record<string, unknown>) => unknown;
 
 const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+// A few of Kubernetes' CEL list extensions (k8s.io/apiserver/pkg/cel/library/lists.go).
+const cmp = (a: any, b: any) => (a < b ? -1 : a > b ? 1 : 0);
+env
+  .registerFunction("list.isSorted(): bool", (l: any[]) => l.every((x, i) => i === 0 || cmp(l[i - 1], x) <= 0))
+  .registerFunction("list.sum(): dyn", (l: any[]) => l.reduce((a, b) => a + b, typeof l[0] === "bigint" ? 0n : 0))
+  .registerFunction("list.min(): dyn", (l: any[]) => {
+    if (!l.length) throw new Error("min called on empty list");
+    return l.reduce((a, b) => (cmp(b, a) < 0 ? b : a));
+  })
+  .registerFunction("list.max(): dyn", (l: any[]) => {
+    if (!l.length) throw new Error("max called on empty list");
+    return l.reduce((a, b) => (cmp(b, a) > 0 ? b : a));
+  });
 const compiled = new Map<string, Program>();
 
 function compile(rule: string): Program {
@@ -27,11 +40,14 @@ export function celSupport(rules: unknown): FieldError | undefined {
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i] as Rule;
     if (!r || typeof r.rule !== "string" || !r.rule) return { field: `[${i}].rule`, type: "FieldValueRequired", message: "Required value" };
+    let problem: string | undefined;
     try {
-      compile(r.rule);
+      const checked = (compile(r.rule) as any).check?.();
+      if (checked && checked.valid === false) problem = `${String(checked.error?.message ?? checked.error).split("\n")[0]} (not provided by this server's CEL library)`;
     } catch (e) {
-      return { field: `[${i}].rule`, type: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(r.rule)}: compilation failed: ${(e as Error).message.split("\n")[0]}` };
+      problem = (e as Error).message.split("\n")[0];
     }
+    if (problem) return { field: `[${i}].rule`, type: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(r.rule)}: compilation failed: ${problem}` };
     if (r.messageExpression !== undefined) return { field: `[${i}].messageExpression`, type: "FieldValueForbidden", message: "Forbidden: messageExpression is not supported by this server: use message" };
   }
   return undefined;

@@ -4,6 +4,7 @@
 import type { FieldError } from "../registry";
 import { dns1035LabelErrors, dns1123SubdomainErrors, forbidden, invalid, notSupported, required } from "../validation";
 import { celSupport } from "./cel";
+import { parseJsonPath } from "./jsonpath";
 import { compilePattern, validateValue, type Schema } from "./schema";
 
 const COLUMN_TYPES = ["integer", "number", "string", "boolean", "date"];
@@ -60,6 +61,13 @@ export function validateCrd(o: any, old?: any): FieldError[] {
       if (!COLUMN_TYPES.includes(c?.type)) errs.push(c?.type ? notSupported(`${cp}.type`, c.type, COLUMN_TYPES) : required(`${cp}.type`));
       if (!c?.jsonPath) errs.push(required(`${cp}.jsonPath`));
       else if (!String(c.jsonPath).startsWith(".")) errs.push(invalid(`${cp}.jsonPath`, c.jsonPath, "must be a simple json path starting with ."));
+      else {
+        try {
+          parseJsonPath(String(c.jsonPath));
+        } catch (e) {
+          errs.push(invalid(`${cp}.jsonPath`, c.jsonPath, `must be a valid JSONPath: ${(e as Error).message}`));
+        }
+      }
     });
     const scale = v?.subresources?.scale;
     if (scale) {
@@ -77,6 +85,11 @@ export function validateCrd(o: any, old?: any): FieldError[] {
   else if (strategy !== "None" && strategy !== "Webhook") errs.push(notSupported("spec.conversion.strategy", strategy, ["None", "Webhook"]));
   if (spec.preserveUnknownFields === true) errs.push(invalid("spec.preserveUnknownFields", true, "must be false in order to use defaults in the schema"));
   if (old && old.spec?.names?.plural !== names.plural) errs.push(invalid("spec.names.plural", names.plural, "field is immutable"));
+  // Objects may still be stored at every version in status.storedVersions: none may vanish.
+  const stored: string[] = o.status?.storedVersions ?? old?.status?.storedVersions ?? [];
+  stored.forEach((v, i) => {
+    if (versions.length && !versions.some((x) => x?.name === v)) errs.push(invalid(`status.storedVersions[${i}]`, v, "must appear in spec.versions"));
+  });
   return errs;
 }
 

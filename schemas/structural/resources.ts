@@ -124,6 +124,13 @@ function columnsOf(version: any): Column[] {
   ];
 }
 
+/** Whether any `default` appears in the schema (reads then default stored objects too). */
+function hasDefault(s: any): boolean {
+  if (!s || typeof s !== "object") return false;
+  if (s.default !== undefined) return true;
+  return Object.values(s.properties ?? {}).some(hasDefault) || hasDefault(s.items) || (typeof s.additionalProperties === "object" && hasDefault(s.additionalProperties));
+}
+
 /** spec.versions[].selectableFields: extra field selector keys ("spec.color"). */
 function selectableFields(version: any): Record<string, (o: any) => string | undefined> | undefined {
   const fields: any[] = version.selectableFields ?? [];
@@ -198,10 +205,13 @@ export function customResources(crd: any): RegisteredResource[] {
         res.unknownFields.push(...prune(body, res.value));
         return res;
       },
-      defaults: (o) => applyDefaults(body, o),
+      defaults: hasDefault(body) ? (o) => applyDefaults(body, o) : undefined,
       validate: (o, old) => {
         const errs: FieldError[] = [];
         validateValue(body, o, [], errs);
+        // The schema may constrain metadata.name and generateName (nothing else of metadata).
+        const meta = schema.properties?.metadata?.properties ?? {};
+        for (const k of ["name", "generateName"] as const) if (meta[k] && o.metadata?.[k] !== undefined) validateValue(meta[k], o.metadata[k], ["metadata", k], errs);
         evaluateRules(body, o, old, [], errs);
         return errs;
       },

@@ -162,43 +162,45 @@ const FORMATS: Record<string, (x: string) => boolean> = {
 /** Errors in `v` against `s`; `path` names the value ("spec.replicas"). */
 export function validateValue(s: Schema | undefined, v: unknown, path: Seg[], errs: FieldError[] = []): FieldError[] {
   if (!s) return errs;
-  const p = fmtPath(path);
-  const inv = (detail: string, value: unknown = v) => errs.push({ field: p, type: "FieldValueInvalid", message: `Invalid value: ${formatValue(value)}: ${detail}` });
+  // The path string is only needed for errors: build it on first use (most values are valid).
+  let ps: string | undefined;
+  const P = () => (ps ??= fmtPath(path));
+  const inv = (detail: string, value: unknown = v) => errs.push({ field: P(), type: "FieldValueInvalid", message: `Invalid value: ${formatValue(value)}: ${detail}` });
   if (v === null) {
-    if (!s.nullable && s.type) errs.push({ field: p, type: "FieldValueInvalid", message: `Invalid value: "null": ${p} in body must be of type ${s.type}: "null"` });
+    if (!s.nullable && s.type) errs.push({ field: P(), type: "FieldValueInvalid", message: `Invalid value: "null": ${P()} in body must be of type ${s.type}: "null"` });
     return errs;
   }
   const t = jsonType(v);
   if (s["x-kubernetes-int-or-string"]) {
-    if (t !== "integer" && t !== "string") inv(`${p} in body must be of type integer or string: ${JSON.stringify(t)}`, t);
+    if (t !== "integer" && t !== "string") inv(`${P()} in body must be of type integer or string: ${JSON.stringify(t)}`, t);
   } else if (s.type) {
     const ok = s.type === t || (s.type === "number" && t === "integer");
     if (!ok) {
-      errs.push({ field: p, type: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(t)}: ${p} in body must be of type ${s.type}: ${JSON.stringify(t)}` });
+      errs.push({ field: P(), type: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(t)}: ${P()} in body must be of type ${s.type}: ${JSON.stringify(t)}` });
       return errs;
     }
   }
   if (s.enum && !s.enum.some((e) => JSON.stringify(e) === JSON.stringify(v)))
-    errs.push({ field: p, type: "FieldValueNotSupported", message: `Unsupported value: ${formatValue(v)}: supported values: ${s.enum.map((e) => JSON.stringify(e)).join(", ")}` });
+    errs.push({ field: P(), type: "FieldValueNotSupported", message: `Unsupported value: ${formatValue(v)}: supported values: ${s.enum.map((e) => JSON.stringify(e)).join(", ")}` });
   if (typeof v === "string") {
-    if (s.maxLength !== undefined && [...v].length > s.maxLength) errs.push({ field: p, type: "FieldValueTooLong", message: `Too long: may not be more than ${s.maxLength} bytes` });
-    if (s.minLength !== undefined && [...v].length < s.minLength) inv(`${p} in body should be at least ${s.minLength} chars long`);
+    if (s.maxLength !== undefined && [...v].length > s.maxLength) errs.push({ field: P(), type: "FieldValueTooLong", message: `Too long: may not be more than ${s.maxLength} bytes` });
+    if (s.minLength !== undefined && [...v].length < s.minLength) inv(`${P()} in body should be at least ${s.minLength} chars long`);
     if (s.pattern !== undefined) {
       const re = compilePattern(s.pattern);
-      if (re && !re.test(v)) inv(`${p} in body should match '${s.pattern}'`);
+      if (re && !re.test(v)) inv(`${P()} in body should match '${s.pattern}'`);
     }
     const f = s.format ? FORMATS[s.format] : undefined;
-    if (f && !f(v)) inv(`${p} in body must be of type ${s.format}: ${JSON.stringify(v)}`);
+    if (f && !f(v)) inv(`${P()} in body must be of type ${s.format}: ${JSON.stringify(v)}`);
   }
   if (typeof v === "number") {
-    if (s.minimum !== undefined && (s.exclusiveMinimum ? v <= s.minimum : v < s.minimum)) inv(`${p} in body should be greater than ${s.exclusiveMinimum ? "" : "or equal to "}${s.minimum}`);
-    if (s.maximum !== undefined && (s.exclusiveMaximum ? v >= s.maximum : v > s.maximum)) inv(`${p} in body should be less than ${s.exclusiveMaximum ? "" : "or equal to "}${s.maximum}`);
-    if (s.multipleOf !== undefined && s.multipleOf > 0 && !Number.isInteger(v / s.multipleOf)) inv(`${p} in body should be a multiple of ${s.multipleOf}`);
-    if (s.format === "int32" && (v < -2147483648 || v > 2147483647)) inv(`${p} in body must be of type int32: ${JSON.stringify(String(v))}`);
+    if (s.minimum !== undefined && (s.exclusiveMinimum ? v <= s.minimum : v < s.minimum)) inv(`${P()} in body should be greater than ${s.exclusiveMinimum ? "" : "or equal to "}${s.minimum}`);
+    if (s.maximum !== undefined && (s.exclusiveMaximum ? v >= s.maximum : v > s.maximum)) inv(`${P()} in body should be less than ${s.exclusiveMaximum ? "" : "or equal to "}${s.maximum}`);
+    if (s.multipleOf !== undefined && s.multipleOf > 0 && !Number.isInteger(v / s.multipleOf)) inv(`${P()} in body should be a multiple of ${s.multipleOf}`);
+    if (s.format === "int32" && (v < -2147483648 || v > 2147483647)) inv(`${P()} in body must be of type int32: ${JSON.stringify(String(v))}`);
   }
   if (Array.isArray(v)) {
-    if (s.maxItems !== undefined && v.length > s.maxItems) errs.push({ field: p, type: "FieldValueInvalid", message: `Too many: ${v.length}: must have at most ${s.maxItems} items` });
-    if (s.minItems !== undefined && v.length < s.minItems) inv(`${p} in body should have at least ${s.minItems} items`, v.length);
+    if (s.maxItems !== undefined && v.length > s.maxItems) errs.push({ field: P(), type: "FieldValueInvalid", message: `Too many: ${v.length}: must have at most ${s.maxItems} items` });
+    if (s.minItems !== undefined && v.length < s.minItems) inv(`${P()} in body should have at least ${s.minItems} items`, v.length);
     v.forEach((x, i) => validateValue(s.items, x, [...path, i], errs));
     const lt = s["x-kubernetes-list-type"];
     if (lt === "set" || s.uniqueItems) {
@@ -223,8 +225,8 @@ export function validateValue(s: Schema | undefined, v: unknown, path: Seg[], er
   if (isObj(v)) {
     for (const r of s.required ?? []) if (getOwn(v, r) === undefined) errs.push({ field: fmtPath([...path, r]), type: "FieldValueRequired", message: "Required value" });
     const n = Object.keys(v).length;
-    if (s.maxProperties !== undefined && n > s.maxProperties) errs.push({ field: p, type: "FieldValueInvalid", message: `Too many: ${n}: must have at most ${s.maxProperties} items` });
-    if (s.minProperties !== undefined && n < s.minProperties) inv(`${p} in body should have at least ${s.minProperties} properties`, n);
+    if (s.maxProperties !== undefined && n > s.maxProperties) errs.push({ field: P(), type: "FieldValueInvalid", message: `Too many: ${n}: must have at most ${s.maxProperties} items` });
+    if (s.minProperties !== undefined && n < s.minProperties) inv(`${P()} in body should have at least ${s.minProperties} properties`, n);
     if (s["x-kubernetes-embedded-resource"]) {
       if (typeof v.apiVersion !== "string" || !v.apiVersion) errs.push({ field: fmtPath([...path, "apiVersion"]), type: "FieldValueRequired", message: "Required value: must not be empty" });
       if (typeof v.kind !== "string" || !v.kind) errs.push({ field: fmtPath([...path, "kind"]), type: "FieldValueRequired", message: "Required value: must not be empty" });
@@ -237,9 +239,9 @@ export function validateValue(s: Schema | undefined, v: unknown, path: Seg[], er
   // Value validations of the logical junctors: they constrain, never add fields.
   const passes = (sub: Schema) => validateValue(sub, v, path, []).length === 0;
   for (const sub of s.allOf ?? []) validateValue(sub, v, path, errs);
-  if (s.anyOf && !s.anyOf.some(passes)) inv(`${p} in body must validate at least one schema (anyOf)`, v);
-  if (s.oneOf && s.oneOf.filter(passes).length !== 1) inv(`${p} in body must validate one and only one schema (oneOf)`, v);
-  if (s.not && passes(s.not)) inv(`${p} in body must not validate the schema (not)`, v);
+  if (s.anyOf && !s.anyOf.some(passes)) inv(`${P()} in body must validate at least one schema (anyOf)`, v);
+  if (s.oneOf && s.oneOf.filter(passes).length !== 1) inv(`${P()} in body must validate one and only one schema (oneOf)`, v);
+  if (s.not && passes(s.not)) inv(`${P()} in body must not validate the schema (not)`, v);
   return errs;
 }
 

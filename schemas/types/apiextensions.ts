@@ -1,7 +1,7 @@
 // apiextensions.k8s.io/v1 CustomResourceDefinition. The schema itself (JSONSchemaProps) is kept
 // as the client wrote it (an open object): schemas/structural/ reads it, checks that it is
 // structural, and serves the custom kind from it.
-import { F, anyJson, atomicList, bool, int32, keyedList, list, map, obj, str, strEnum, time } from "../dsl";
+import { F, anyJson, atomicList, bool, double, int32, int64, keyedList, list, map, obj, str, strEnum, time } from "../dsl";
 import type { ResourceDef } from "../registry";
 import { validateCrd } from "../structural/crd-validation";
 import { typeMetaFields } from "./meta";
@@ -21,6 +21,19 @@ export const JSONSchemaProps = obj(
     enum: F(atomicList(anyJson)),
     default: F(anyJson),
     nullable: F(bool),
+    pattern: F(str),
+    minimum: F(double),
+    maximum: F(double),
+    exclusiveMinimum: F(bool),
+    exclusiveMaximum: F(bool),
+    multipleOf: F(double),
+    minLength: F(int64),
+    maxLength: F(int64),
+    minItems: F(int64),
+    maxItems: F(int64),
+    minProperties: F(int64),
+    maxProperties: F(int64),
+    uniqueItems: F(bool),
     "x-kubernetes-preserve-unknown-fields": F(bool),
     "x-kubernetes-int-or-string": F(bool),
     "x-kubernetes-embedded-resource": F(bool),

@@ -30,6 +30,7 @@ export class GarbageCollector extends Controller {
 
   private trackKinds(): void {
     for (const r of kinds) {
+      if (r.conversion) continue; // another version of a kind already listed
       if (r.verbs && !r.verbs.includes("list")) continue;
       const res = resKeyOf(r.group, r.plural);
       const known = this.kinds.get(res);

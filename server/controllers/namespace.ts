@@ -34,6 +34,7 @@ export class NamespaceController extends Controller {
 
   private trackKinds(): void {
     for (const r of kinds) {
+      if (r.conversion) continue; // another version of a kind already listed
       if (!r.namespaced || (r.verbs && !r.verbs.includes("list"))) continue;
       const res = resKeyOf(r.group, r.plural);
       const known = this.contents.find((c) => resKeyOf(c.r.group, c.r.plural) === res);

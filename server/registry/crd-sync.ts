@@ -23,17 +23,41 @@ function serve(crd: any): void {
 
 /** Start serving the store's CRDs; returns a function that stops following changes. */
 export function syncCustomResources(store: Store): () => void {
-  const page = store.list(CRD_KEY, undefined);
-  for (const crd of page.items) serve(crd);
-  return store.watch(
-    {
-      res: CRD_KEY,
-      match: () => true,
-      send: (type, crd) => {
-        if (type === "DELETED") setCustomResources(crd.metadata.name, []);
-        else serve(crd);
+  let stopped = false;
+  let stop = () => {};
+  const served = new Set<string>();
+  const follow = () => {
+    if (stopped) return;
+    const page = store.list(CRD_KEY, undefined);
+    const present = new Set(page.items.map((c) => c.metadata.name as string));
+    // After a snapshot install the store ends its watches: CRDs gone meanwhile stop here.
+    for (const name of served) if (!present.has(name)) setCustomResources(name, []);
+    served.clear();
+    for (const crd of page.items) {
+      serve(crd);
+      served.add(crd.metadata.name);
+    }
+    stop = store.watch(
+      {
+        res: CRD_KEY,
+        match: () => true,
+        send: (type, crd) => {
+          if (type === "DELETED") {
+            setCustomResources(crd.metadata.name, []);
+            served.delete(crd.metadata.name);
+          } else {
+            serve(crd);
+            served.add(crd.metadata.name);
+          }
+        },
+        close: () => queueMicrotask(follow),
       },
-    },
-    page.rev,
-  );
+      page.rev,
+    );
+  };
+  follow();
+  return () => {
+    stopped = true;
+    stop();
+  };
 }

@@ -42,6 +42,12 @@ describe("CustomResourceDefinition", () => {
     expect(conds).toEqual({ NamesAccepted: "True", Established: "True" });
     expect(crd.status.acceptedNames.kind).toBe("Widget");
     expect(crd.status.storedVersions).toEqual(["v1"]);
+    // Applying the same CRDs again changes nothing.
+    const again = await ok(["apply", "-f", FIXTURE]);
+    expect(again.stdout).toContain("customresourcedefinition.apiextensions.k8s.io/widgets.example.com unchanged");
+    const same = await json(["get", "crd", "widgets.example.com"]);
+    expect(same.metadata.resourceVersion).toBe(crd.metadata.resourceVersion);
+    expect(same.metadata.generation).toBe(1);
     const res = await ok(["api-resources", "--api-group=example.com"]);
     expect(res.stdout).toMatch(/widgets\s+wd\s+example\.com\/v1\s+true\s+Widget/);
     expect(res.stdout).toMatch(/gadgets\s+example\.com\/v1\s+false\s+Gadget/);
@@ -125,6 +131,16 @@ spec:
     expect((await json(["get", "widget", "w1"])).spec.size).toBe("large");
   });
 
+  test("kubectl describe, label and strategic-merge patch of a custom resource", async () => {
+    const d = await ok(["describe", "widget", "w1"]);
+    expect(d.stdout).toMatch(/Image:\s+nginx:1\.27/);
+    await ok(["label", "widget", "w1", "tier=gold"]);
+    expect((await json(["get", "widget", "w1"])).metadata.labels).toEqual({ tier: "gold" });
+    // As upstream: custom resources take JSON, merge and apply patches, not strategic merge.
+    const smp = await fail(["patch", "widget", "w1", "--type=strategic", "-p", '{"spec":{"size":"large"}}']);
+    expect(smp.stderr).toContain("application/strategic-merge-patch+json is not supported by example.com/v1, Kind=Widget");
+  });
+
   test("both versions serve the same objects", async () => {
     const v1b = await json(["get", "widgets.v1beta1.example.com", "w1"]);
     expect(v1b.apiVersion).toBe("example.com/v1beta1");
@@ -132,6 +148,36 @@ spec:
     const p = manifest("w2", `apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: w2, namespace: default}\nspec: {image: busybox}\n`);
     await ok(["apply", "-f", p]);
     expect((await json(["get", "widgets.v1.example.com", "w2"])).apiVersion).toBe("example.com/v1");
+  });
+
+  test("a schema change is served at once; a new default shows on objects stored before it", async () => {
+    await ok(["patch", "crd", "widgets.example.com", "--type=json", "-p", JSON.stringify([{ op: "add", path: "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/color", value: { type: "string", default: "red" } }])]);
+    await Bun.sleep(200);
+    expect((await json(["get", "widget", "w1"])).spec.color).toBe("red");
+    const crd = await json(["get", "crd", "widgets.example.com"]);
+    expect(crd.metadata.generation).toBe(2);
+  });
+
+  test("a watch through either version sees that version's objects", async () => {
+    const ac = new AbortController();
+    const res = await srv.fetch("/apis/example.com/v1beta1/namespaces/default/widgets?watch=true&resourceVersion=0", { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let buf = "";
+    const events: any[] = [];
+    await ok(["apply", "-f", manifest("watched", `apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: watched, namespace: default}\nspec: {image: busybox}\n`)]);
+    while (!events.some((e) => e.object?.metadata?.name === "watched")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += new TextDecoder().decode(value);
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const l of lines) if (l.trim()) events.push(JSON.parse(l));
+    }
+    ac.abort();
+    const ev = events.find((e) => e.object?.metadata?.name === "watched");
+    expect(ev.type).toBe("ADDED");
+    expect(ev.object.apiVersion).toBe("example.com/v1beta1");
+    expect(ev.object.spec.replicas).toBe(1);
   });
 
   test("kubectl explain reads the published schema", async () => {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findByKind } from "../../schemas/registry";
+import { findByKind, findByPlural, setCustomResources } from "../../schemas/registry";
 import { bootstrap } from "../../server/bootstrap";
 import { ApiError } from "../../server/errors";
 import { APISERVER_USER, writeCtx } from "../../server/registry/ctx";
@@ -61,6 +61,8 @@ beforeAll(async () => {
           return answer({ allowed: true });
         case "/baduid":
           return Response.json({ response: { uid: "other", allowed: true } });
+        case "/junk":
+          return answer({ allowed: true, ...patch([{ op: "add", path: "/spec/junk", value: 1 }, { op: "add", path: "/spec/kept", value: "k" }]) });
         case "/deny-plain":
           return answer({ allowed: false });
       }
@@ -213,6 +215,12 @@ test("failurePolicy: Fail refuses when the webhook is down, slow or answers wron
   expect((await refused(reg.create(ctx(), CM(), "default", cm("c")))).message).toContain("failed to call webhook");
   await reg.delete(admin(), VWC(), "", "v-ca", {});
 
+  await validating(reg, { ...hook("pem.webhook.test", "/validate"), clientConfig: { url: `https://127.0.0.1:${server.port}/validate`, caBundle: b64("not a certificate") } });
+  const pem = await refused(reg.create(ctx(), CM(), "default", cm("e")));
+  expect(pem.code).toBe(500);
+  expect(pem.message).toContain('failed calling webhook "pem.webhook.test"');
+  await reg.delete(admin(), VWC(), "", "v-pem", {});
+
   await validating(reg, hook("uid.webhook.test", "/baduid"));
   expect((await refused(reg.create(ctx(), CM(), "default", cm("d")))).message).toContain('expected response.uid=');
 });
@@ -231,6 +239,44 @@ test("a Service reference reaches a ready endpoint and checks the certificate fo
   await reg.create(admin(), kind("v1", "Service"), "webhooks", { metadata: { name: "empty" }, spec: { ports: [{ port: 443 }] } });
   await mutating(reg, { ...hook("empty.webhook.test", "/label"), clientConfig: { service: { namespace: "webhooks", name: "empty" }, caBundle: b64(ca.cert) } });
   expect((await refused(reg.create(ctx(), CM(), "default", cm("z")))).message).toContain('no endpoints available for service "empty"');
+});
+
+test("dry-run writes reach webhooks with dryRun set, and store nothing", async () => {
+  const reg = await setup();
+  await mutating(reg, hook("dry.webhook.test", "/label", { sideEffects: "NoneOnDryRun" }));
+  const c = writeCtx({ user: "alice", groups: ["system:authenticated"] }, "test", { dryRun: true });
+  const out = await reg.create(c, CM(), "default", cm("dry"));
+  expect(out.metadata.labels).toEqual({ "webhook.test/mutated": "yes" });
+  expect(received[0]!.review.request.dryRun).toBe(true);
+  expect(store.get("configmaps", "default", "dry")).toBeUndefined();
+});
+
+test("a custom resource patched by a webhook is pruned and defaulted by its schema", async () => {
+  const reg = await setup();
+  const CRD = findByKind("apiextensions.k8s.io/v1", "CustomResourceDefinition")!;
+  const schema = { type: "object", properties: { spec: { type: "object", properties: { kept: { type: "string" }, size: { type: "string", default: "s" } } } } };
+  await reg.create(admin(), CRD, undefined, {
+    metadata: { name: "gizmos.hooks.test" },
+    spec: { group: "hooks.test", scope: "Namespaced", names: { plural: "gizmos", kind: "Gizmo" }, versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: schema } }] },
+  });
+  try {
+    await mutating(reg, { ...hook("junk.webhook.test", "/junk"), rules: [{ operations: ["CREATE"], apiGroups: ["hooks.test"], apiVersions: ["v1"], resources: ["gizmos"] }] });
+    const out = await reg.create(ctx(), findByPlural("hooks.test", "v1", "gizmos")!, "default", { metadata: { name: "g" }, spec: {} });
+    expect(out.spec).toEqual({ kept: "k", size: "s" });
+    // The scale subresource of a Deployment is sent as the Scale it writes.
+    await validating(reg, { ...hook("scale.webhook.test", "/validate"), rules: [{ operations: ["UPDATE"], apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments/scale"] }] });
+    const dep = findByKind("apps/v1", "Deployment")!;
+    await reg.create(admin(), dep, "default", { metadata: { name: "d" }, spec: { replicas: 1, selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } });
+    const { updateScale } = await import("../../server/registry/kinds/scale");
+    await updateScale(reg, ctx(), dep, "default", "d", () => 3);
+    const sc = received.find((r) => r.review.request.subResource === "scale")!.review.request;
+    expect(sc.kind).toEqual({ group: "autoscaling", version: "v1", kind: "Scale" });
+    expect(sc.object).toMatchObject({ kind: "Scale", spec: { replicas: 3 } });
+    expect(sc.oldObject).toMatchObject({ kind: "Scale", spec: { replicas: 1 } });
+    expect(received[0]!.review.request.kind).toEqual({ group: "hooks.test", version: "v1", kind: "Gizmo" });
+  } finally {
+    setCustomResources("gizmos.hooks.test", []);
+  }
 });
 
 test("webhook configurations are validated", async () => {

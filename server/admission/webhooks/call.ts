@@ -5,6 +5,7 @@ import https from "node:https";
 import type { RegisteredResource } from "../../../schemas/registry";
 import type { Store } from "../../store/store";
 import type { AdmissionRequest } from "../types";
+import { toScale } from "../../registry/kinds/scale";
 
 export class WebhookCallError extends Error {}
 
@@ -50,7 +51,12 @@ const OPTIONS_KIND: Record<string, string> = { CREATE: "CreateOptions", UPDATE: 
 
 /** admission.k8s.io AdmissionRequest for `req`, as seen at version `as` of the resource. */
 export function reviewRequest(req: AdmissionRequest, as: RegisteredResource, uid: string): any {
-  const at = (o: any) => (o && typeof o === "object" && o.apiVersion === req.resource.apiVersion && as !== req.resource ? { ...o, apiVersion: as.apiVersion } : o);
+  const at = (o: any) => {
+    if (!o || typeof o !== "object") return o;
+    // The scale subresource is admitted as the autoscaling/v1 Scale it reads and writes.
+    if (req.subresource === "scale") return toScale(o, req.resource);
+    return o.apiVersion === req.resource.apiVersion && as !== req.resource ? { ...o, apiVersion: as.apiVersion } : o;
+  };
   const kindOf = (r: RegisteredResource) => (req.subresource === "scale" ? { group: "autoscaling", version: "v1", kind: "Scale" } : { group: r.group, version: r.version, kind: r.kind });
   const r: any = {
     uid,
@@ -98,7 +104,9 @@ export function callWebhook(store: Store, w: any, request: any): Promise<any> {
       clearTimeout(timer);
       reject(new WebhookCallError(msg));
     };
-    const hr = https.request(
+    let hr: ReturnType<typeof https.request>;
+    try {
+      hr = https.request(
       {
         host: t.host,
         port: t.port,
@@ -130,7 +138,11 @@ export function callWebhook(store: Store, w: any, request: any): Promise<any> {
           resolve(resp);
         });
       },
-    );
+      );
+    } catch (e) {
+      // A caBundle that is not PEM, or options Node refuses, fail the call like a dial error.
+      return reject(new WebhookCallError(`failed to call webhook: ${post}: ${(e as Error).message}`));
+    }
     const timer = setTimeout(() => {
       fail(`failed to call webhook: ${post}: context deadline exceeded`);
       hr.destroy();

@@ -20,19 +20,28 @@ class Configs {
   private byName = new Map<string, any>();
   private sorted: any[] = [];
 
-  constructor(store: Store, res: string) {
-    const page = store.list(res, undefined);
-    for (const o of page.items) this.byName.set(o.metadata.name, o);
+  constructor(
+    private readonly store: Store,
+    private readonly res: string,
+  ) {
+    this.follow();
+  }
+
+  private follow(): void {
+    const page = this.store.list(this.res, undefined);
+    this.byName = new Map(page.items.map((o) => [o.metadata.name, o]));
     this.resort();
-    store.watch(
+    this.store.watch(
       {
-        res,
+        res: this.res,
         match: () => true,
         send: (type, o) => {
           if (type === "DELETED") this.byName.delete(o.metadata.name);
           else this.byName.set(o.metadata.name, o);
           this.resort();
         },
+        // The store ends its watches when it installs a snapshot: list again.
+        close: () => queueMicrotask(() => this.follow()),
       },
       page.rev,
     );
@@ -136,6 +145,11 @@ export const mutatingAdmissionWebhook: AdmissionPlugin = {
       } catch (e) {
         const why = e instanceof PatchError || e instanceof SyntaxError ? e.message : String(e);
         throw new ApiError(500, "InternalError", `Internal error occurred: admission webhook "${inv.w.name}" returned an invalid patch: ${why}`);
+      }
+      // A patched custom resource is decoded again, as upstream does: pruned and defaulted.
+      if (req.resource.decode && next && typeof next === "object") {
+        next = req.resource.decode(next).value;
+        req.resource.defaults?.(next);
       }
       if (!deepEqual(next, req.object)) {
         replaceInPlace(req.object, next);
