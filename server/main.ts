@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
+import { registerClusterMetrics } from "./metrics/cluster";
 import { limitsFromEnv } from "./api/limits";
 import { createStreamServer } from "./api/streams/index";
 import { listenNode } from "./api/streams/listen";
@@ -23,7 +24,7 @@ import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
 import type { PodMetricsSource } from "./controllers/runtime/controller";
 import { podUsage } from "./api/streams/metrics";
-import { startConsensus } from "./raft/cluster/consensus";
+import { startConsensus, type Consensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
 import { clusterRoutes } from "./raft/cluster/routes";
 import { APISERVER_USER, writeCtx } from "./registry/ctx";
@@ -206,6 +207,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
 
   const limits = limitsFromEnv();
   const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
+  registerClusterMetrics(store, plane.consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
@@ -306,6 +308,8 @@ function firstHostIPv4(): string | undefined {
 /** What the server runs on: Raft over the embedded store, or an external datastore. */
 interface ControlPlane {
   store: EncryptingStore;
+  /** Raft (absent on an external datastore): its state is exported in /metrics. */
+  consensus?: Consensus;
   /** The servers of the cluster by name (secrets encryption checks each one's keyring). */
   serverNames(): string[];
   /** Erase this server's on-disk history of old Secret forms after a re-encryption. */
@@ -341,6 +345,7 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
   const store = makeStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
   return {
     store,
+    consensus,
     serverNames() {
       const st = consensus.node.localStatus();
       const table = consensus.memberTable();

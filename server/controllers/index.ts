@@ -4,6 +4,7 @@ import type { Registry } from "../registry/registry";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
+import { CrdCleanupController } from "./crd-cleanup";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
 import { DisruptionController } from "./disruption";
@@ -62,6 +63,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   endpointslice: (rt) => new EndpointSliceController(rt),
   garbagecollector: (rt) => new GarbageCollector(rt),
   namespace: (rt) => new NamespaceController(rt),
+  crdcleanup: (rt) => new CrdCleanupController(rt),
   eventttl: (rt) => new EventTtlController(rt),
   disruption: (rt) => new DisruptionController(rt),
   horizontalpodautoscaling: (rt) => new HorizontalPodAutoscalerController(rt),

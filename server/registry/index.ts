@@ -5,7 +5,9 @@ import { AdmissionChain } from "../admission/chain";
 import { defaultPlugins } from "../admission/index";
 import type { AdmissionPlugin } from "../admission/types";
 import type { Store } from "../store/store";
+import { syncCustomResources } from "./crd-sync";
 import { createOnUpdateStrategy } from "./kinds/create-on-update";
+import { crdStrategy } from "./kinds/crds";
 import { generationStrategy } from "./kinds/generation";
 import { namespaceStrategy } from "./kinds/namespaces";
 import { nodeStrategy } from "./kinds/nodes";
@@ -39,9 +41,11 @@ const STRATEGIES: [string, Strategy][] = [
   ["rbac.authorization.k8s.io/clusterroles", clusterRoleStrategy],
   ["rbac.authorization.k8s.io/rolebindings", roleBindingStrategy],
   ["rbac.authorization.k8s.io/clusterrolebindings", clusterRoleBindingStrategy],
+  ["apiextensions.k8s.io/customresourcedefinitions", crdStrategy],
 ];
 
 /** The process's registry over `store`; tests may pass their own admission plugins. */
 export function newRegistry(store: Store, plugins: AdmissionPlugin[] = defaultPlugins()): Registry {
+  syncCustomResources(store);
   return new Registry(store, new Map(STRATEGIES), new AdmissionChain(plugins));
 }

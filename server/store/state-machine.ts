@@ -90,6 +90,20 @@ export class StateMachine {
       .all(res, after.ns, after.name, n);
   }
 
+  /** Stored objects per resource key (for apiserver_storage_objects). */
+  countByResource(): { res: string; n: number }[] {
+    return this.db.query<{ res: string; n: number }, []>("SELECT res, COUNT(*) AS n FROM objects GROUP BY res").all();
+  }
+
+  /** How many objects of `res` (in `ns`, or all) come after the key `after`. */
+  countAfter(res: string, ns: string | undefined, after: { ns: string; name: string }): number {
+    const q =
+      ns !== undefined
+        ? this.db.query<{ n: number }, [string, string, string]>("SELECT COUNT(*) AS n FROM objects WHERE res = ? AND ns = ? AND name > ?").get(res, ns, after.name)
+        : this.db.query<{ n: number }, [string, string, string]>("SELECT COUNT(*) AS n FROM objects WHERE res = ? AND (ns, name) > (?, ?)").get(res, after.ns, after.name);
+    return q?.n ?? 0;
+  }
+
   /**
    * Apply the commands of one committed log entry (index) atomically. Returns one result per
    * command and the change events to publish once the transaction is durable.

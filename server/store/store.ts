@@ -32,6 +32,8 @@ export interface ListPage {
   rev: number;
   /** Key of the last item returned when more remain. */
   more?: { ns: string; name: string };
+  /** With `more` and no `match`: how many objects follow (upstream's remainingItemCount). */
+  remaining?: number;
 }
 
 export interface ListOptions {
@@ -131,7 +133,7 @@ export class Store implements KubeStore {
     const match = o.match ?? (() => true);
     const limit = o.limit && o.limit > 0 ? o.limit : Infinity;
     if (rev > this.sm.rev) throw new Error("future revision");
-    if (rev < this.sm.rev) return this.listAt(res, ns, rev, match, limit, o.after);
+    if (rev < this.sm.rev) return this.listAt(res, ns, rev, match, limit, o.after, !!o.match);
     const items: any[] = [];
     let after = o.after;
     const chunk = limit === Infinity ? 1000 : Math.min(1000, Math.max(limit + 1, 50));
@@ -140,7 +142,11 @@ export class Store implements KubeStore {
       for (const r of rows) {
         const obj = JSON.parse(r.value);
         if (!match(obj)) continue;
-        if (items.length === limit) return { items, rev, more: keyOf(items[items.length - 1]) };
+        if (items.length === limit) {
+          const more = keyOf(items[items.length - 1]);
+          // Like etcd's count of the remaining keys: only exact without a selector.
+          return { items, rev, more, ...(o.match ? {} : { remaining: this.sm.countAfter(res, ns, more) }) };
+        }
         items.push(obj);
       }
       if (rows.length < chunk) return { items, rev };
@@ -149,7 +155,7 @@ export class Store implements KubeStore {
     }
   }
 
-  private listAt(res: ResKey, ns: string | undefined, rev: number, match: (o: any) => boolean, limit: number, after?: { ns: string; name: string }): ListPage {
+  private listAt(res: ResKey, ns: string | undefined, rev: number, match: (o: any) => boolean, limit: number, after: { ns: string; name: string } | undefined, hasMatch: boolean): ListPage {
     const floor = this.window.prevFloor();
     if (rev < floor) throw new ExpiredError(rev, floor);
     const events = this.window.since(rev) ?? [];
@@ -169,14 +175,19 @@ export class Store implements KubeStore {
     const afterKey = after ? `${after.ns}\u0000${after.name}` : "";
     const keys = [...all.keys()].filter((k) => k > afterKey).sort();
     const items: any[] = [];
-    for (const k of keys) {
+    for (const [i, k] of keys.entries()) {
       const v = all.get(k);
       const obj = typeof v === "string" ? JSON.parse(v) : structuredClone(v);
       if (!match(obj)) continue;
-      if (items.length === limit) return { items, rev, more: keyOf(items[items.length - 1]) };
+      if (items.length === limit) return { items, rev, more: keyOf(items[items.length - 1]), ...(hasMatch ? {} : { remaining: keys.length - i }) };
       items.push(obj);
     }
     return { items, rev };
+  }
+
+  /** Stored objects per resource key ("pods", "apps/deployments"). */
+  countByResource(): { res: string; n: number }[] {
+    return this.sm.countByResource();
   }
 
   /**
