@@ -32,6 +32,8 @@ export interface ServerFlags {
   joinServer?: string;
   /** --raft-listen-port (default 2380). */
   raftPort?: number;
+  /** --disable: built-in components not to run ("ingress", "servicelb"). */
+  disable?: string[];
 }
 
 export interface RunningServer {
@@ -128,7 +130,8 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   });
   store.proposer = consensus.proposer;
   store.readBarrier = consensus.readBarrier;
-  await bootstrap(store);
+  const disabled = new Set(flags.disable ?? []);
+  await bootstrap(store, { ingressClass: !disabled.has("ingress") });
   // Servers the leader heard from recently: the `default/kubernetes` Endpoints agents fail over by.
   const liveApiServers = () => {
     const st = consensus.node.localStatus();
@@ -141,7 +144,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(store, { apiServers: liveApiServers });
+      if (leader && !controllers) controllers = startControllers(store, { apiServers: liveApiServers, skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;

@@ -20,6 +20,8 @@ import { defaultOptions, type Controller, type ControllerOptions, type Runtime }
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
+import { ServiceLBController } from "./servicelb";
+import { IngressStatusController } from "./ingress-status";
 import { StatefulSetController } from "./statefulset";
 import { VolumeBinderController } from "./volume-binder";
 
@@ -54,6 +56,8 @@ const ALL: Record<string, (rt: Runtime) => Controller> = {
   volumebinder: (rt) => new VolumeBinderController(rt),
   endpoints: (rt) => new EndpointsController(rt),
   endpointslice: (rt) => new EndpointSliceController(rt),
+  servicelb: (rt) => new ServiceLBController(rt),
+  ingressstatus: (rt) => new IngressStatusController(rt),
 };
 
 export function startControllers(store: Store, opts: StartOptions = {}): RunningControllers {

@@ -25,6 +25,7 @@ const KINDS: Record<string, [string, string]> = {
   CronJob: ["batch/v1", "CronJob"],
   Lease: ["coordination.k8s.io/v1", "Lease"],
   StorageClass: ["storage.k8s.io/v1", "StorageClass"],
+  Ingress: ["networking.k8s.io/v1", "Ingress"],
 };
 
 export type Kind = keyof typeof KINDS;
