@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   scheduler: () => import("./scheduler.ts"),
   raft: () => import("./raft.ts"),
   podstart: () => import("./podstart.ts"),
+  netpolicy: () => import("./netpolicy.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);
