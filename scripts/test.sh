@@ -7,6 +7,7 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 echo "== typecheck"
 tsc --noEmit -p .
+tsc --noEmit -p dashboard
 echo "== build dist/skiff"
 bun run build
 echo "== bun test"

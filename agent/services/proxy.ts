@@ -5,7 +5,7 @@
 // the server, as kube-proxy's do: traffic to Services keeps flowing.
 
 import { writeFileSync } from "node:fs";
-import type { AgentApi } from "../api.ts";
+import type { AgentApi } from "../api-client.ts";
 import { chainsOf, RuleWriter, type Jump, type Rendered, type RuleSource } from "./iptables.ts";
 import { Mirror } from "./mirror.ts";
 import { removeNodeRoutes } from "./routes.ts";

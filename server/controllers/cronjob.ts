@@ -5,7 +5,7 @@
 import { Cron } from "croner";
 import { isAlreadyExists } from "./runtime/api";
 import { controllerOf, controllerRef } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isJobFinished } from "./job";
 
@@ -16,10 +16,10 @@ export class CronJobController extends Controller {
   private cronjobs: Informer;
   private jobs: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "cronjob", 2);
-    this.cronjobs = rt.informers.for("batch/cronjobs");
-    this.jobs = rt.informers.for("batch/jobs");
+    this.cronjobs = this.informer("batch/cronjobs");
+    this.jobs = this.informer("batch/jobs");
     this.cronjobs.addHandler({ add: (c) => this.queue.add(objKey(c)), update: (_, c) => this.queue.add(objKey(c)) });
     const onJob = (j: any) => {
       const ref = controllerOf(j);

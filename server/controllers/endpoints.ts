@@ -4,12 +4,12 @@
 // kube-controller-manager's endpoints controller writes it. A Service without a selector keeps
 // whatever Endpoints its user writes. Unchanged content is not written again.
 import { isConflict } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, type ServicePort } from "./service-pods";
 import { stableJson } from "./runtime/pods";
 
-export function endpointsSubsets(svc: any, pods: any[]): any[] {
+function endpointsSubsets(svc: any, pods: any[]): any[] {
   const publishAll = !!svc.spec?.publishNotReadyAddresses;
   const groups = new Map<string, { ports: ServicePort[]; ready: any[]; notReady: any[] }>();
   for (const b of backendsOf(svc, pods, publishAll)) {
@@ -35,11 +35,11 @@ export class EndpointsController extends Controller {
   private pods: Informer;
   private endpoints: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "endpoints", 4);
-    this.services = rt.informers.for("services");
-    this.pods = rt.informers.for("pods");
-    this.endpoints = rt.informers.for("endpoints");
+    this.services = this.informer("services");
+    this.pods = this.informer("pods");
+    this.endpoints = this.informer("endpoints");
     const enqueue = (o: any) => this.queue.add(objKey(o));
     this.services.addHandler({ add: enqueue, update: (_, o) => enqueue(o), delete: enqueue });
     // Someone else changed or deleted an Endpoints object of a selector Service: put it back.
@@ -53,7 +53,7 @@ export class EndpointsController extends Controller {
   }
 
   /** Endpoints left from Services deleted while no controller ran (upstream's leftover sweep). */
-  override start(): void {
+  protected override onSynced(): void {
     for (const e of this.endpoints.list()) if (!this.services.get(objKey(e)) && objKey(e) !== "default/kubernetes") this.queue.add(objKey(e));
   }
 

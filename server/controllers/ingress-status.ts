@@ -3,7 +3,7 @@
 // the Ready nodes whose agent runs the ingress proxy (they say so in an annotation on their
 // Node, with its ports), as K3s shows its Traefik's addresses.
 import { INGRESS_PORTS_ANNOTATION, isOurIngress, nodeAddress, nodeReady, ourClasses } from "../../lib/networking";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 
 /** Addresses of the nodes serving ingress, sorted. */
@@ -18,11 +18,11 @@ export class IngressStatusController extends Controller {
   private classes: Informer;
   private nodes: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "ingressstatus", 2);
-    this.ingresses = rt.informers.for("networking.k8s.io/ingresses");
-    this.classes = rt.informers.for("networking.k8s.io/ingressclasses");
-    this.nodes = rt.informers.for("nodes");
+    this.ingresses = this.informer("networking.k8s.io/ingresses");
+    this.classes = this.informer("networking.k8s.io/ingressclasses");
+    this.nodes = this.informer("nodes");
     const one = (i: any) => this.queue.add(objKey(i));
     const all = () => {
       for (const i of this.ingresses.list()) one(i);
@@ -32,7 +32,7 @@ export class IngressStatusController extends Controller {
     this.nodes.addHandler({ add: all, update: (o, n) => (ingressAddresses([o]).join() !== ingressAddresses([n]).join() ? all() : undefined), delete: all });
   }
 
-  override start(): void {
+  protected override onSynced(): void {
     for (const i of this.ingresses.list()) this.queue.add(objKey(i));
   }
 

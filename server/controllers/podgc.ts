@@ -1,16 +1,16 @@
 // Pod garbage collection: pods bound to nodes that no longer exist are deleted at once (no
 // kubelet will ever finish them), and terminating pods on such nodes are force-deleted.
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 
 export class PodGCController extends Controller {
   private pods: Informer;
   private nodes: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "podgc", 4);
-    this.pods = rt.informers.for("pods").addIndexer("node", (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
-    this.nodes = rt.informers.for("nodes");
+    this.pods = this.informer("pods").addIndexer("node", (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
+    this.nodes = this.informer("nodes");
     this.nodes.addHandler({
       delete: (n) => {
         // Give a re-registering node a moment before its pods go.
@@ -21,7 +21,7 @@ export class PodGCController extends Controller {
     });
   }
 
-  override start(): void {
+  protected override onSynced(): void {
     for (const p of this.pods.list()) if (p.spec?.nodeName && !this.nodes.getBy("", p.spec.nodeName)) this.queue.addAfter(objKey(p), 5000);
   }
 

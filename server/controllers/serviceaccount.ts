@@ -1,16 +1,16 @@
 // ServiceAccount: every active namespace has a `default` ServiceAccount (recreated if deleted).
 import { isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
 
 export class ServiceAccountController extends Controller {
   private namespaces: Informer;
   private sas: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "serviceaccount", 2);
-    this.namespaces = rt.informers.for("namespaces");
-    this.sas = rt.informers.for("serviceaccounts");
+    this.namespaces = this.informer("namespaces");
+    this.sas = this.informer("serviceaccounts");
     this.namespaces.addHandler({ add: (ns) => this.queue.add(ns.metadata.name), update: (_, ns) => this.queue.add(ns.metadata.name) });
     this.sas.addHandler({ delete: (sa) => sa.metadata.name === "default" && this.queue.add(sa.metadata.namespace) });
   }

@@ -9,7 +9,7 @@
 // later one is served only on the nodes where all its ports are free. A Service that no node can
 // serve stays pending, with a Warning event saying which port is taken by whom.
 import { INGRESS_PORTS_ANNOTATION, isOurLoadBalancer, LB_NODE_LABEL, nodeAddress, nodeReady } from "../../lib/networking";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, type Informer } from "./runtime/informer";
 
 const ALL = "all";
@@ -67,17 +67,17 @@ export class ServiceLBController extends Controller {
   /** The last warning told per Service, so a steady state writes no more events. */
   private told = new Map<string, string>();
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "servicelb", 1);
-    this.services = rt.informers.for("services");
-    this.nodes = rt.informers.for("nodes");
+    this.services = this.informer("services");
+    this.nodes = this.informer("nodes");
     const all = () => this.queue.add(ALL);
     const onSvc = (s: any) => (isOurLoadBalancer(s) || s.status?.loadBalancer?.ingress?.length ? all() : undefined);
     this.services.addHandler({ add: onSvc, update: (o, s) => (onSvc(o), onSvc(s)), delete: onSvc });
     this.nodes.addHandler({ add: all, update: all, delete: all });
   }
 
-  override start(): void {
+  protected override onSynced(): void {
     this.queue.add(ALL);
   }
 

@@ -6,12 +6,12 @@
 import { join } from "node:path";
 import { quantityValue } from "../../schemas/derive/quantity";
 import { isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { parseSelector, selectorMatches } from "../scheduler/predicates";
 
-export const LOCAL_PATH_CLASS = "local-path";
-export const LOCAL_PATH_PROVISIONER = "skiff.io/local-path";
+const LOCAL_PATH_CLASS = "local-path";
+const LOCAL_PATH_PROVISIONER = "skiff.io/local-path";
 const DEFAULT_SC = "storageclass.kubernetes.io/is-default-class";
 const SELECTED_NODE = "volume.kubernetes.io/selected-node";
 
@@ -29,12 +29,12 @@ export class VolumeBinderController extends Controller {
   private classes: Informer;
   private nodes: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "volumebinder", 2);
-    this.pvcs = rt.informers.for("persistentvolumeclaims");
-    this.pvs = rt.informers.for("persistentvolumes");
-    this.classes = rt.informers.for("storage.k8s.io/storageclasses");
-    this.nodes = rt.informers.for("nodes");
+    this.pvcs = this.informer("persistentvolumeclaims");
+    this.pvs = this.informer("persistentvolumes");
+    this.classes = this.informer("storage.k8s.io/storageclasses");
+    this.nodes = this.informer("nodes");
     this.pvcs.addHandler({
       add: (c) => this.queue.add(`pvc:${objKey(c)}`),
       update: (_, c) => this.queue.add(`pvc:${objKey(c)}`),
@@ -52,7 +52,7 @@ export class VolumeBinderController extends Controller {
     if (!v.spec?.claimRef) for (const c of this.pvcs.list()) if (!c.spec?.volumeName) this.queue.add(`pvc:${objKey(c)}`);
   }
 
-  override start(): void {
+  protected override onSynced(): void {
     void this.ensureDefaultClass().catch((e) => console.error(`volume binder: default storage class: ${(e as Error).message}`));
   }
 

@@ -1,5 +1,5 @@
-// The seam between the API and consensus. The API only ever calls propose(); today a local
-// proposer commits immediately, and the Raft issue replaces it with one that replicates first.
+// How the store commits a command: through Raft (server/raft, replicated first), or a local
+// proposer for a store of one (tests, tools) that applies at once.
 import type { ApplyResult, Command } from "./commands";
 
 export interface Proposer {

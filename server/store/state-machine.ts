@@ -1,5 +1,6 @@
 // Applies committed commands to state.db, one SQLite transaction per batch. Deterministic:
-// the result depends only on the stored state and the commands.
+// the result depends only on the stored state and the commands. state.db's table layout is
+// known only here (the reads the Store needs are methods too).
 import { Database } from "bun:sqlite";
 import { closeSync, fdatasync, openSync, statSync } from "node:fs";
 import { checkpointWal } from "../sqlite/checkpoint";
@@ -20,6 +21,12 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT
 
 export interface StoredRow {
   rev: number;
+  value: string;
+}
+
+export interface KeyedRow {
+  ns: string;
+  name: string;
   value: string;
 }
 
@@ -70,6 +77,19 @@ export class StateMachine {
     return this.qGet.get(res, ns, name);
   }
 
+  /** Up to n objects of `res` (in namespace `ns`, or all) in key order, after the key `after`. */
+  scan(res: string, ns: string | undefined, after: { ns: string; name: string } | undefined, n: number): KeyedRow[] {
+    if (ns !== undefined) {
+      return this.db
+        .query<KeyedRow, [string, string, string, number]>("SELECT ns, name, value FROM objects WHERE res = ? AND ns = ? AND name > ? ORDER BY name LIMIT ?")
+        .all(res, ns, after?.name ?? "", n);
+    }
+    if (!after) return this.db.query<KeyedRow, [string, number]>("SELECT ns, name, value FROM objects WHERE res = ? ORDER BY ns, name LIMIT ?").all(res, n);
+    return this.db
+      .query<KeyedRow, [string, string, string, number]>("SELECT ns, name, value FROM objects WHERE res = ? AND (ns, name) > (?, ?) ORDER BY ns, name LIMIT ?")
+      .all(res, after.ns, after.name, n);
+  }
+
   /**
    * Apply the commands of one committed log entry (index) atomically. Returns one result per
    * command and the change events to publish once the transaction is durable.
@@ -98,6 +118,25 @@ export class StateMachine {
       throw e;
     }
     return { results, events };
+  }
+
+  /** Open a transaction that later applies join (as savepoints); false if one is open already. */
+  begin(): boolean {
+    if (this.db.inTransaction) return false;
+    this.db.exec("BEGIN");
+    return true;
+  }
+
+  /** COMMIT the open transaction; false if none was open. */
+  commit(): boolean {
+    if (!this.db.inTransaction) return false;
+    this.db.exec("COMMIT");
+    return true;
+  }
+
+  /** A consistent copy of the database in a new file (`VACUUM INTO`; outside a transaction). */
+  copyTo(file: string): void {
+    this.db.run("VACUUM INTO ?", [file]);
   }
 
   /**

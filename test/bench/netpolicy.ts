@@ -24,7 +24,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgentApi, makeClient } from "../../agent/api.ts";
+import { AgentApi, makeClient } from "../../agent/api-client.ts";
 import { RuleWriter } from "../../agent/services/iptables.ts";
 import { NetworkPolicies } from "../../agent/services/netpol/controller.ts";
 import { enableBridgeNetfilter } from "../../agent/services/bridge.ts";

@@ -6,7 +6,7 @@
 // skiff-nw-a (10.251.0.2) and skiff-nw-b (10.251.0.3); all removed afterwards.
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { startCluster, type Cluster } from "../harness/cluster.ts";
+import { startCluster, type Cluster } from "../harness/net-cluster.ts";
 
 setDefaultTimeout(240_000);
 

@@ -1,228 +1,125 @@
-// A small real cluster for networking end-to-end tests: `skiff server --disable-agent` on a
-// test bridge of the host and one `skiff agent` per network namespace (test/harness/netns.ts),
-// each with its own data dir, containerd, pod bridge and cgroup root, busybox imported air-gap
-// style. Same set-up and clean-up as test/e2e/multinode.test.ts, shared by the tests of issue 13.
-//
-//   const c = await startCluster({ tag: "np", nodes: ["a", "b"] });
-//   await c.k(["apply", "-f", "-"], yaml);
-//   await c.exec("client", "wget -q -O - http://db:5432/");
-//   await c.stop();
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+// An in-process cluster for controller and scheduler tests: a Store in a temp dir, the
+// controllers and scheduler, fake nodes, and a fake kubelet that makes bound pods Running and
+// Ready (or Succeeded/Failed for run-to-completion pods, after the `sleep N` in their command,
+// like the hollow agent).
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import type { Subprocess } from "bun";
-import { agentPaths } from "../../agent/containerd/config.ts";
-import { killShims } from "../../agent/containerd/supervisor.ts";
-import { CriClient } from "../../agent/cri/client.ts";
-import { unmountAll } from "../../agent/volumes/mount.ts";
-import { busyboxImage } from "../images/builder.ts";
-import { describeResult, kubectl } from "./kubectl.ts";
-import { createTestNetwork, type TestNetwork, type TestNode } from "./netns.ts";
-import { BUN, REPO, startServer, type SkiffServer } from "./server.ts";
-import { until as waitUntil } from "./wait.ts";
+import { join } from "node:path";
+import { until } from "./wait";
+import { checkObject } from "../../schemas/derive/check";
+import { bootstrap } from "../../server/bootstrap";
+import { APISERVER_USER } from "../../server/registry/ctx";
+import { newRegistry } from "../../server/registry/index";
+import { Store } from "../../server/store/store";
+import { startControllers, type RunningControllers, type StartOptions } from "../../server/controllers/index";
+import { Api, resource, type Kind } from "../../server/controllers/runtime/api";
+import { timestamp } from "../../server/registry/meta";
 
-export interface ClusterAgent {
-  node: TestNode;
-  /** Kubernetes node name: `<tag>-<node>`. */
-  name: string;
-  dataDir: string;
-  logPath: string;
-  cgroupRoot: string;
-  proc?: Subprocess;
+export interface TestCluster {
+  store: Store;
+  api: Api;
+  running: RunningControllers;
+  /** Stop every controller and start a fresh set on the same store (a server restart). */
+  restartControllers(): Promise<void>;
+  /** Create an object (type-checked like an API request). */
+  create(kind: Kind, obj: any): Promise<any>;
+  get(kind: Kind, ns: string, name: string): any | undefined;
+  list(kind: Kind, ns?: string): any[];
+  addNode(name: string, o?: { cpu?: string; memory?: string; pods?: number; labels?: Record<string, string>; taints?: any[] }): Promise<any>;
+  /** test/harness/wait.ts until(), polling every 10 ms for 5 s unless told. */
+  until<T>(what: string, f: () => T | undefined | false, ms?: number): Promise<T>;
+  kubelet: { enabled: boolean; exitCodes: Map<string, number> };
+  close(): Promise<void>;
 }
 
-export interface Cluster {
-  srv: SkiffServer;
-  net: TestNetwork;
-  agents: ClusterAgent[];
-  agent(short: string): ClusterAgent;
-  /** kubectl; throws with logs on a non-zero exit. */
-  k(args: string[], stdin?: string, timeoutMs?: number): Promise<string>;
-  json(args: string[]): Promise<any>;
-  /** `sh -c script` in a pod: stdout, or "exit N: …" on failure. */
-  exec(pod: string, script: string, ns?: string, timeoutMs?: number): Promise<string>;
-  until<T>(what: string, f: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs?: number, stepMs?: number): Promise<T>;
-  /** Last log lines of the server and the agents. */
-  diag(): string;
-  stop(): Promise<void>;
-}
-
-export interface ClusterOptions {
-  /** ≤ 4 characters [a-z0-9]: bridge, namespaces, node names. */
-  tag: string;
-  nodes: string[];
-  /** First three octets of the test network (default 10.250.0). */
-  subnet?: string;
-  serverArgs?: string[];
-  serverEnv?: Record<string, string>;
-  /** Extra `skiff agent` flags for a node (by short name). */
-  agentArgs?: (node: string) => string[];
-}
-
-const SKIFF = process.env.SKIFF_E2E_BIN ? [resolve(REPO, process.env.SKIFF_E2E_BIN)] : [BUN, join(REPO, "cli/main.ts")];
-
-function pidsMatching(s: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    const pid = Number(d);
-    if (!pid || pid === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(s)) out.push(pid);
-    } catch {}
-  }
-  return out;
-}
-
-const tail = (path: string, n = 25) => {
-  try {
-    return readFileSync(path, "utf8").split("\n").slice(-n).join("\n");
-  } catch {
-    return "(no log)";
-  }
+const resKey = (kind: Kind) => {
+  const r = resource(kind);
+  return r.group ? `${r.group}/${r.plural}` : r.plural;
 };
 
-export async function startCluster(o: ClusterOptions): Promise<Cluster> {
-  const runDir = mkdtempSync(join(tmpdir(), `skiff-e2e-${o.tag}-`));
-  const net = createTestNetwork({ tag: o.tag, nodes: o.nodes, subnet: o.subnet });
-  const agents: ClusterAgent[] = [];
-  let srv: SkiffServer | undefined;
-  const diag = () => [srv?.logTail(20) ?? "", ...agents.map((a) => `--- agent ${a.name} ---\n${tail(a.logPath)}\n${tail(a.logPath + ".err", 10)}`)].join("\n");
-  const until = <T>(what: string, f: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 45_000, stepMs = 250) =>
-    waitUntil(what, f, timeoutMs, stepMs, diag);
-
-  const stop = async () => {
-    const errors: string[] = [];
-    const step = async (what: string, f: () => unknown) => {
-      try {
-        await f();
-      } catch (e) {
-        errors.push(`${what}: ${(e as Error).message}`);
+export async function startTestCluster(opts: StartOptions = {}): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "skiff-ctl-test-"));
+  const store = new Store({ dataDir: dir, synchronous: "OFF" });
+  const registry = newRegistry(store);
+  await bootstrap(registry);
+  const start = () => startControllers(registry, { jobBackoffBaseMs: 50, ...opts });
+  const api = new Api(registry, APISERVER_USER, "test");
+  const kubelet = { enabled: true, exitCodes: new Map<string, number>() };
+  const starting = new Set<string>();
+  const unsub = store.onApplied((events) => {
+    if (!kubelet.enabled) return;
+    for (const e of events) {
+      if (e.res !== "pods" || e.type === "DELETED") continue;
+      const p = e.obj;
+      if (!p.spec?.nodeName) continue;
+      const key = `${p.metadata.uid}`;
+      if (p.metadata.deletionTimestamp) {
+        if (starting.has(`del:${key}`)) continue;
+        starting.add(`del:${key}`);
+        void api.delete("Pod", p.metadata.namespace, p.metadata.name, { gracePeriodSeconds: 0 }).catch(() => {});
+        continue;
       }
-    };
-    for (const a of agents) {
-      await step(`stop agent ${a.name}`, async () => {
-        if (a.proc && a.proc.exitCode === null && a.proc.signalCode === null) {
-          a.proc.kill("SIGTERM");
-          const t = setTimeout(() => a.proc?.kill(9), 8000);
-          await a.proc.exited;
-          clearTimeout(t);
-        }
-      });
-      // Every sandbox removed through CRI (containers, netns, CNI state), by the node's containerd.
-      await step(`CRI cleanup ${a.name}`, async () => {
-        const { config, socket } = agentPaths(a.dataDir);
-        if (!existsSync(config)) return;
-        let started: Subprocess | undefined;
-        if (!pidsMatching(config).length) {
-          rmSync(socket, { force: true });
-          started = Bun.spawn([...a.node.exec, "containerd", "--config", config], { stdout: "ignore", stderr: "ignore", stdin: "ignore" });
-          const end = Date.now() + 15_000;
-          while (!existsSync(socket) && Date.now() < end && started.exitCode === null) await Bun.sleep(50);
-        }
-        const cri = new CriClient(socket, { timeoutMs: 30_000 });
-        try {
-          for (const s of await cri.listPodSandbox()) {
-            await cri.stopPodSandbox(s.id).catch(() => {});
-            await cri.removePodSandbox(s.id).catch(() => {});
-          }
-        } finally {
-          cri.close();
-          for (const pid of pidsMatching(config)) try { process.kill(pid, "SIGTERM"); } catch {}
-          if (started) {
-            const t = setTimeout(() => started?.kill(9), 8000);
-            await started.exited;
-            clearTimeout(t);
-          }
-        }
-      });
-      await step(`kill leftovers ${a.name}`, async () => {
-        await killShims(agentPaths(a.dataDir).socket);
-        for (const pid of pidsMatching(a.dataDir)) try { process.kill(pid, "SIGKILL"); } catch {}
-        for (const h of existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup") : []) {
-          const root = join("/sys/fs/cgroup", h, a.cgroupRoot);
-          if (!existsSync(root)) continue;
-          const procs = spawnSync("find", [root, "-name", "cgroup.procs"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-          for (const f of procs) for (const pid of readFileSync(f, "utf8").split("\n").filter(Boolean)) try { process.kill(Number(pid), "SIGKILL"); } catch {}
-        }
-        await Bun.sleep(300);
-      });
-      await step(`unmount ${a.name}`, () => {
-        const stuck = unmountAll(a.dataDir);
-        if (stuck.length) throw new Error(`still mounted: ${stuck.join(", ")}`);
-      });
-      await step(`cgroups ${a.name}`, () => {
-        for (const h of existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup") : []) {
-          const root = join("/sys/fs/cgroup", h, a.cgroupRoot);
-          if (!existsSync(root)) continue;
-          const dirs = spawnSync("find", [root, "-depth", "-type", "d"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-          for (const d of dirs) try { rmdirSync(d); } catch {}
-        }
-      });
+      if (p.status?.phase !== "Pending" || starting.has(key)) continue;
+      starting.add(key);
+      setTimeout(() => void run(p), 1);
     }
-    // The namespaces take their iptables rules, ipsets and bridges with them.
-    await step("network", () => net.destroy());
-    await step("server", () => srv?.stop());
-    if (process.env.SKIFF_E2E_KEEP !== "1") await step("temp dirs", () => rmSync(runDir, { recursive: true, force: true }));
-    if (errors.length) console.warn(`cluster ${o.tag} cleanup problems:\n${errors.join("\n")}`);
-  };
-
-  try {
-    srv = await startServer({ name: o.tag, extraArgs: ["--bind-address", net.hostIp, ...(o.serverArgs ?? [])], env: { SKIFF_NODE_MONITOR_GRACE_SECONDS: "8", ...o.serverEnv } });
-    const token = readFileSync(join(srv.dataDir, "server", "token"), "utf8").trim();
-    const image = busyboxImage();
-    for (const node of net.nodes) {
-      const dataDir = join(runDir, `agent-${node.name}`);
-      mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
-      copyFileSync(image, join(dataDir, "agent", "images", "busybox.tar"));
-      const a: ClusterAgent = { node, name: `${o.tag}-${node.name}`, dataDir, logPath: join(runDir, `agent-${node.name}.log`), cgroupRoot: `/skiff-e2e-${o.tag}-${process.pid}-${node.name}` };
-      a.proc = Bun.spawn(
-        [...node.exec, ...SKIFF, "agent", "--server", srv.url, "--token", token, "--data-dir", dataDir, "--node-name", a.name, "--node-ip", node.ip, ...(o.agentArgs?.(node.name) ?? [])],
-        {
-          cwd: REPO,
-          env: {
-            ...process.env,
-            SKIFF_AGENT_TUNING: JSON.stringify({ bridge: `skiff${node.name}0`, cgroupRoot: a.cgroupRoot, leaseRenewMs: 1000, backoffInitialMs: 1000, backoffMaxMs: 8000, relistMs: 500, retryMs: 500, serviceCheckMs: 2000 }),
-          },
-          stdout: Bun.file(a.logPath),
-          stderr: Bun.file(a.logPath + ".err"),
-          stdin: "ignore",
-        },
-      );
-      agents.push(a);
-    }
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  const server = srv;
-  const k = async (args: string[], stdin?: string, timeoutMs = 60_000) => {
-    const r = await kubectl(server, args, { stdin, timeoutMs });
-    if (r.code !== 0) throw new Error(`${describeResult(r)}\n${diag()}`);
-    return r.stdout;
-  };
-  const c: Cluster = {
-    srv: server,
-    net,
-    agents,
-    agent: (short) => agents.find((a) => a.node.name === short)!,
-    k,
-    json: async (args) => JSON.parse(await k([...args, "-o", "json"])),
-    exec: async (pod, script, ns = "default", timeoutMs = 20_000) => {
-      const r = await kubectl(server, ["exec", "-n", ns, pod, "--", "sh", "-c", script], { timeoutMs });
-      return r.code === 0 ? r.stdout.trim() : `exit ${r.code}: ${r.stdout.trim()} ${r.stderr.trim()}`;
-    },
-    until,
-    diag,
-    stop,
-  };
-  await until("every node Ready", async () => {
-    for (const a of agents) if (a.proc && a.proc.exitCode !== null) throw new Error(`agent ${a.name} exited with ${a.proc.exitCode}`);
-    const list = (await c.json(["get", "nodes"])).items as any[];
-    return agents.every((a) => list.find((n) => n.metadata.name === a.name)?.status?.conditions?.some((x: any) => x.type === "Ready" && x.status === "True"));
-  }, 90_000).catch(async (e) => {
-    await stop();
-    throw e;
   });
+  const run = async (p: any) => {
+    const ts = timestamp();
+    const conds = ["Initialized", "Ready", "ContainersReady", "PodScheduled"].map((type) => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: ts }));
+    const up = await api.updateStatus("Pod", p.metadata.namespace, p.metadata.name, (cur) => {
+      cur.status = { ...cur.status, phase: "Running", conditions: conds, podIP: "10.42.0.9", startTime: ts };
+      return cur;
+    }).catch(() => undefined);
+    if (!up || (p.spec?.restartPolicy ?? "Always") === "Always") return;
+    const code = kubelet.exitCodes.get(p.metadata.labels?.["job-name"] ?? "") ?? 0;
+    // Like the hollow agent: a command with `sleep N` runs N seconds, others finish at once.
+    const sleep = /sleep\s+(\d+)/.exec([...(p.spec.containers?.[0]?.command ?? []), ...(p.spec.containers?.[0]?.args ?? [])].join(" "));
+    const t = setTimeout(() => {
+      void api.updateStatus("Pod", p.metadata.namespace, p.metadata.name, (cur) => {
+        cur.status = {
+          ...cur.status,
+          phase: code === 0 ? "Succeeded" : "Failed",
+          conditions: conds.map((c) => (c.type === "Ready" || c.type === "ContainersReady" ? { ...c, status: "False" } : c)),
+          containerStatuses: (cur.spec.containers ?? []).map((c: any) => ({ name: c.name, ready: false, restartCount: 0, image: c.image, imageID: "", state: { terminated: { exitCode: code, reason: code ? "Error" : "Completed", finishedAt: timestamp() } } })),
+        };
+        return cur;
+      }).catch(() => {});
+    }, sleep ? Number(sleep[1]) * 1000 : 20);
+    (t as any).unref?.();
+  };
+  const c: TestCluster = {
+    store,
+    api,
+    running: start(),
+    async restartControllers() {
+      await c.running.stop();
+      c.running = start();
+    },
+    kubelet,
+    async create(kind, obj) {
+      const r = resource(kind);
+      const o = checkObject(r.type, { apiVersion: r.apiVersion, kind: r.kind, ...obj }, { strict: false }).value;
+      return api.create(kind, obj.metadata?.namespace ?? (r.namespaced ? "default" : undefined), o);
+    },
+    get: (kind, ns, name) => store.get(resKey(kind), ns, name)?.obj,
+    list: (kind, ns) => store.list(resKey(kind), ns).items,
+    async addNode(name, o = {}) {
+      const cap = { cpu: o.cpu ?? "4", memory: o.memory ?? "8Gi", pods: String(o.pods ?? 110) };
+      return c.create("Node", {
+        metadata: { name, labels: { "kubernetes.io/hostname": name, ...(o.labels ?? {}) } },
+        spec: o.taints ? { taints: o.taints } : {},
+        status: { capacity: cap, allocatable: cap, conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", lastHeartbeatTime: timestamp(), lastTransitionTime: timestamp() }] },
+      });
+    },
+    until: (what, f, ms = 5000) => until(what, f, ms, 10),
+    async close() {
+      unsub();
+      await c.running.stop();
+      await new Promise((r) => setTimeout(r, 20));
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
   return c;
 }

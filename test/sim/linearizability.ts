@@ -85,10 +85,48 @@ function prune(ops: HistoryOp[]): HistoryOp[] {
   });
 }
 
+/** Stands for every value no get returned and no cas expected (see canonical). */
+const UNSEEN = "\u0001unseen";
+
+/**
+ * Written values that no get returned and no cas expected all behave alike (every get and
+ * cas tells them apart from observed values only), so they become one value: states that
+ * differ only in which unseen value is stored merge in the search cache.
+ */
+function canonical(ops: HistoryOp[]): HistoryOp[] {
+  const observed = new Set<string>();
+  for (const o of ops) {
+    if (o.input.kind === "get" && o.output?.value != null) observed.add(o.output.value);
+    if (o.input.kind === "cas" && o.input.expected !== null) observed.add(o.input.expected);
+  }
+  return ops.map((o) => (o.input.kind !== "get" && !observed.has(o.input.value) ? { ...o, input: { ...o.input, value: UNSEEN } } : o));
+}
+
+/**
+ * For each op of unknown outcome, the previous-called op of unknown outcome with the same
+ * input (-1 if none). Such ops are interchangeable, so the search linearizes them in call
+ * order only: any linearization that places a later one first can swap the two.
+ */
+function sameUnknownBefore(ops: HistoryOp[]): Int32Array {
+  const prev = new Int32Array(ops.length).fill(-1);
+  const last = new Map<string, number>();
+  const order = ops.map((_, i) => i).sort((a, b) => ops[a]!.call - ops[b]!.call);
+  for (const i of order) {
+    const o = ops[i]!;
+    if (o.ret !== Infinity || o.output !== undefined) continue;
+    const sig = JSON.stringify(o.input);
+    const p = last.get(sig);
+    if (p !== undefined) prev[i] = p;
+    last.set(sig, i);
+  }
+  return prev;
+}
+
 function checkKey(opsIn: HistoryOp[], budget: number): { result: CheckResult["result"]; explored: number } {
-  const ops = prune(opsIn).filter((o) => !(o.input.kind === "get" && o.output === undefined));
+  const ops = canonical(prune(opsIn).filter((o) => !(o.input.kind === "get" && o.output === undefined)));
   const n = ops.length;
   if (n === 0) return { result: "linearizable", explored: 0 };
+  const before = sameUnknownBefore(ops);
   // Events sorted by time; at equal times returns come first (real-time order is strict).
   const events: Node[] = [];
   for (let i = 0; i < n; i++) {
@@ -136,6 +174,11 @@ function checkKey(opsIn: HistoryOp[], budget: number): { result: CheckResult["re
     const e = entry!;
     if (e.isCall) {
       const o = ops[e.id]!;
+      const b = before[e.id]!;
+      if (b >= 0 && !(linearized[b >>> 5]! & (1 << (b & 31)))) {
+        entry = e.next;
+        continue;
+      }
       const [ok, next] = step(state, o.input, o.output);
       if (ok) {
         linearized[e.id >>> 5]! |= 1 << (e.id & 31);

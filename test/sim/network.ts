@@ -1,7 +1,15 @@
 // A seeded, lossy network between simulated nodes: drops, delays (hence reordering),
 // duplicates, and partitions that may be asymmetric (a → b blocked while b → a works).
-import type { Message, NodeId } from "../../server/raft/core/types";
+import type { NodeId } from "../../server/raft/core/types";
 import type { Rng } from "./rng";
+
+/** Anything sent from one node to another (a Raft message, a forwarded write, a call). */
+export interface Packet {
+  from: NodeId;
+  to: NodeId;
+  /** Never duplicated (a request/response call: the real transport does not replay it). */
+  once?: boolean;
+}
 
 export interface NetworkConfig {
   dropRate: number;
@@ -13,41 +21,39 @@ export interface NetworkConfig {
   longDelayMax: number;
 }
 
-interface InFlight {
-  m: Message;
+interface InFlight<P extends Packet> {
+  m: P;
   at: number;
   seq: number;
 }
 
-export class Network {
-  private inflight: InFlight[] = [];
+export class Network<P extends Packet> {
+  private inflight: InFlight<P>[] = [];
   private seq = 0;
   private blocked = new Set<string>();
   sent = 0;
   dropped = 0;
   duplicated = 0;
-  snapChunks = 0;
 
   constructor(
     private readonly rng: Rng,
     public cfg: NetworkConfig,
   ) {}
 
-  send(m: Message, now: number): void {
+  send(m: P, now: number): void {
     this.sent++;
-    if (m.type === "snap") this.snapChunks++;
     if (this.isBlocked(m.from, m.to) || this.rng.chance(this.cfg.dropRate)) {
       this.dropped++;
       return;
     }
     this.enqueue(m, now);
-    if (this.rng.chance(this.cfg.dupRate)) {
+    if (!m.once && this.rng.chance(this.cfg.dupRate)) {
       this.duplicated++;
       this.enqueue(m, now);
     }
   }
 
-  private enqueue(m: Message, now: number): void {
+  private enqueue(m: P, now: number): void {
     const delay = this.rng.chance(this.cfg.longDelayRate)
       ? this.rng.range(this.cfg.maxDelay, this.cfg.longDelayMax)
       : this.rng.range(this.cfg.minDelay, this.cfg.maxDelay);
@@ -55,9 +61,9 @@ export class Network {
   }
 
   /** Messages due at `now`, in a random order; partitions apply at delivery time too. */
-  due(now: number): Message[] {
-    const out: Message[] = [];
-    const keep: InFlight[] = [];
+  due(now: number): P[] {
+    const out: P[] = [];
+    const keep: InFlight<P>[] = [];
     for (const f of this.inflight) {
       if (f.at <= now) {
         if (this.isBlocked(f.m.from, f.m.to)) this.dropped++;
@@ -69,7 +75,7 @@ export class Network {
   }
 
   /** Hold a message for a paused receiver until `at`. */
-  defer(m: Message, at: number): void {
+  defer(m: P, at: number): void {
     this.inflight.push({ m, at, seq: this.seq++ });
   }
 

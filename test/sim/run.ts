@@ -20,7 +20,7 @@ const bugs = bug ? { [bug]: true } : undefined;
 
 let failed = 0;
 const t0 = performance.now();
-const totals = { ops: 0, okWrites: 0, reads: 0, unknownWrites: 0, crashes: 0, partitions: 0, confChanges: 0, snapshotsInstalled: 0, snapshotChunks: 0, leadersSeen: 0, transfers: 0, pauses: 0 };
+const totals = { ops: 0, okWrites: 0, reads: 0, unknownWrites: 0, failedWrites: 0, forwarded: 0, crashes: 0, powerLosses: 0, partitions: 0, confChanges: 0, snapshotsInstalled: 0, snapshotChunks: 0, leadersSeen: 0, transfers: 0, pauses: 0, tasks: 0 };
 for (let i = 0; i < nSeeds; i++) {
   const seed = start + i;
   const nodes = (nodesArg ? Number(nodesArg) : seed % 2 === 0 ? 5 : 3) as 3 | 5;

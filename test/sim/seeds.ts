@@ -1,19 +1,32 @@
-// Shared by the CI seed-range test files: run a range of seeds, report every failure with
-// its replay command.
+// Shared by the CI seed test files: run seeds of the simulation (the real node driver over
+// a simulated network, disks and clock) and report every failure with its replay command.
 import { expect } from "bun:test";
 import { runSeed } from "./simulation";
 
 export const CI_STEPS = 1500;
 
-export function runSeedRange(from: number, count: number): void {
+function run(seeds: number[]): void {
   const failures: string[] = [];
-  for (let seed = from; seed < from + count; seed++) {
+  for (const seed of seeds) {
     const nodes = seed % 2 === 0 ? 5 : 3;
     const r = runSeed({ seed, nodes, steps: CI_STEPS });
-    if (!r.ok) {
-      failures.push(`seed ${seed} (${nodes} nodes) at t=${r.failure!.time}: ${r.failure!.message}\n  replay: ${r.replay}`);
-    }
+    if (!r.ok) failures.push(`seed ${seed} (${nodes} nodes) at t=${r.failure!.time}: ${r.failure!.message}\n  replay: ${r.replay}`);
   }
   if (failures.length > 0) console.error(failures.join("\n\n"));
   expect(failures).toEqual([]);
+}
+
+/** The fixed seeds from..from+count-1 (odd seeds 3 nodes, even seeds 5). */
+export function runSeedRange(from: number, count: number): void {
+  run(Array.from({ length: count }, (_, i) => from + i));
+}
+
+/**
+ * `count` seeds never run before (a random range above the fixed ones), new on every run: the
+ * range is printed first, so even a run that hangs can be replayed seed by seed.
+ */
+export function runFreshSeeds(count: number): void {
+  const from = 1_000_000 + (crypto.getRandomValues(new Uint32Array(1))[0]! % 2_000_000_000);
+  console.log(`fresh simulation seeds ${from}..${from + count - 1} (replay one: bun test/sim/run.ts --seed S --steps ${CI_STEPS})`);
+  run(Array.from({ length: count }, (_, i) => from + i));
 }

@@ -532,8 +532,58 @@ describe("raft core: Ready contract", () => {
         l.raft.propose(te.encode(`x${i}`));
         c.tick(1);
       }
+      // A snapshot, a transfer, a read and a membership change too: every path of the core.
+      const l = c.leaders()[0]!;
+      l.raft.readIndex("r1");
+      l.raft.createSnapshot(l.raft.log.committed, te.encode("state"));
+      l.raft.proposeConfChange({ type: "addLearner", node: 6 });
+      c.add(6);
+      c.tick(5);
+      l.raft.transferLeadership([...c.nodes.keys()].find((id) => id !== l.id && id !== 6)!);
+      c.tick(5);
       return JSON.stringify(c.log.map((m) => [m.type, m.from, m.to, m.term, m.index, m.commit]));
     };
-    expect(run()).toBe(run());
+    // Any clock, timer or ambient randomness used by the core throws while it runs.
+    const g = globalThis as any;
+    const banned: [any, string][] = [
+      [Date, "now"],
+      [Math, "random"],
+      [performance, "now"],
+      [crypto, "getRandomValues"],
+      [g, "setTimeout"],
+      [g, "setInterval"],
+      [g, "setImmediate"],
+      [g, "queueMicrotask"],
+    ];
+    const saved = banned.map(([o, k]) => o[k]);
+    const RealDate = Date;
+    const used: string[] = [];
+    for (const [o, k] of banned) {
+      o[k] = () => {
+        used.push(k);
+        throw new Error(`the Raft core called ${k}`);
+      };
+    }
+    g.Date = new Proxy(RealDate, {
+      construct() {
+        used.push("new Date");
+        throw new Error("the Raft core called new Date");
+      },
+      apply() {
+        used.push("Date()");
+        throw new Error("the Raft core called Date()");
+      },
+    });
+    let a: string;
+    let b: string;
+    try {
+      a = run();
+      b = run();
+    } finally {
+      g.Date = RealDate;
+      banned.forEach(([o, k], i) => (o[k] = saved[i]));
+    }
+    expect(used).toEqual([]);
+    expect(a).toBe(b);
   });
 });

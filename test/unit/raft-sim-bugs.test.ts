@@ -1,15 +1,30 @@
 // Prove that the simulator's checkers can fail: run the simulation with a deliberate bug
-// switched on in the Raft core and expect a violation to be reported (with a replay command).
+// switched on in the Raft core, or patched into the node driver, and expect a violation to
+// be reported (with a replay command).
 import { describe, expect, test } from "bun:test";
 import type { TestingBugs } from "../../server/raft/core/raft";
+import { RaftNode } from "../../server/raft/node/node";
 import { runSeed, type SimResult } from "../sim/simulation";
 
-function firstFailure(bugs: TestingBugs, maxSeeds: number): SimResult | undefined {
+function firstFailure(bugs: TestingBugs | undefined, maxSeeds: number): SimResult | undefined {
   for (let seed = 1; seed <= maxSeeds; seed++) {
     const r = runSeed({ seed, nodes: seed % 2 === 0 ? 5 : 3, steps: 1500, bugs });
     if (!r.ok) return r;
   }
   return undefined;
+}
+
+/** Run with one of the driver's methods replaced (the simulator runs the real driver). */
+function withDriverPatch<T>(method: string, patch: (orig: (...a: any[]) => any) => (this: any, ...a: any[]) => any, fn: () => T): T {
+  const proto = RaftNode.prototype as any;
+  const orig = proto[method];
+  if (typeof orig !== "function") throw new Error(`RaftNode has no method ${method}`);
+  proto[method] = patch(orig);
+  try {
+    return fn();
+  } finally {
+    proto[method] = orig;
+  }
 }
 
 describe("simulator catches injected bugs", () => {
@@ -34,6 +49,14 @@ describe("simulator catches injected bugs", () => {
     const r = firstFailure({ readIndexWithoutQuorum: true }, 600);
     expect(r).toBeDefined();
     expect(r!.failure!.kind).toBe("linearizability");
+  }, 60_000);
+
+  test("the driver letting followers answer before their fsync → lost commits or votes are caught", () => {
+    // A follower's acknowledgement (or vote) must not leave before the write it claims is
+    // durable; with power failures during fsyncs, a committed entry or a vote gets lost.
+    const r = withDriverPatch("earlySendOk", () => () => true, () => firstFailure(undefined, 400));
+    expect(r).toBeDefined();
+    expect(r!.replay).toMatch(/^bun test\/sim\/run\.ts --seed \d+/);
   }, 60_000);
 
   test("the same seeds pass without the bug", () => {

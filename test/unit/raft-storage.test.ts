@@ -82,7 +82,7 @@ describe("raft log storage", () => {
     expect(s.lastIndex()).toBe(30);
     expect(s.term(22)).toBe(2);
     expect(s.snapshot().metadata.index).toBe(25);
-    expect(s.snapshotFile()).toBe(s.snapPath(25));
+    expect(s.snapshotBody()).toBe(s.snapPath(25));
     // Saving entries that are all behind the compaction point is a no-op, not an error.
     s.save({ entries: range(5, 10, 1), mustSync: true });
     expect(s.firstIndex()).toBe(23);

@@ -119,7 +119,7 @@ describe("store", () => {
   test("compaction bounds the event log on disk", async () => {
     const { store } = fresh(10);
     for (let i = 0; i < 100; i++) await store.propose({ op: "create", res: "configmaps", ns: "ns", name: `c${i}`, obj: cm(`c${i}`) });
-    store.compact();
+    store.state.compact();
     const n = store.sm.db.query<{ n: number }, []>("SELECT count(*) AS n FROM events").get()!.n;
     expect(n).toBeLessThanOrEqual(10);
     store.close();
@@ -133,8 +133,8 @@ test("installing a snapshot ends open watches so clients resume or relist", asyn
   let closed = 0;
   b.store.watch({ res: "configmaps", match: () => true, send: () => {}, close: () => closed++ }, b.store.rev);
   const snap = join(a.dir, "snap.db");
-  a.store.snapshotTo(snap);
-  b.store.restoreFrom(snap);
+  a.store.state.snapshotTo(snap);
+  b.store.state.restoreFrom(snap);
   expect(closed).toBe(1);
   expect(b.store.get("configmaps", "ns", "x")?.obj.data.v).toBe("1");
   a.store.close();

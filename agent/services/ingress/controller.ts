@@ -5,7 +5,7 @@
 // proxy keeps serving while the server is away. The Node says, in an annotation, that it serves
 // ingress and on which ports (for the Ingress status and the LoadBalancer port check).
 
-import type { AgentApi } from "../../api.ts";
+import type { AgentApi } from "../../api-client.ts";
 import type { ObjectStore } from "../../volumes/objects.ts";
 import { INGRESS_PORTS_ANNOTATION, isOurIngress, ourClasses } from "../../../lib/networking.ts";
 import { Mirror } from "../mirror.ts";

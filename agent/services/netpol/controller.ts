@@ -4,7 +4,7 @@
 // outlive the server connection, so policies stay enforced, and keep following local pods,
 // while the agent is offline; the kernel's rules stay when the agent stops.
 
-import type { AgentApi } from "../../api.ts";
+import type { AgentApi } from "../../api-client.ts";
 import type { Jump, Rendered, RuleSource, RuleWriter } from "../iptables.ts";
 import { Mirror } from "../mirror.ts";
 import { NP_FORWARD, podInfo, renderPolicies, type PodInfo } from "./model.ts";

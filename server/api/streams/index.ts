@@ -31,7 +31,7 @@ import { handleMetrics, isMetricsPath } from "./metrics";
 import { portForwardStreams, portForwardTunnelWsSession, resolvePortForward } from "./portforward";
 import { RELAY_PATH, RelayClient, relaySession, type PeerAccess } from "./relay";
 import { TunnelRegistry } from "./tunnels";
-import type { PodGetter } from "./pods";
+import { decodeSegment, type PodGetter } from "./pods";
 import { attachWsPackageSocket, bunWebSocketHandler, type WsData, type WsSession } from "./ws";
 
 export { TunnelRegistry } from "./tunnels";
@@ -64,6 +64,14 @@ type Plan =
   | { response: Response }
   | { ws: { protocol: string; session: WsSession } }
   | { spdy: { protocol: string; start: (socket: Duplex, head: Uint8Array) => void } };
+
+/** Browsers cannot set Authorization on a WebSocket: like kube-apiserver, take the bearer token
+ *  from a `base64url.bearer.authorization.k8s.io.<base64url(token)>` sub-protocol (never echoed). */
+const WS_BEARER = "base64url.bearer.authorization.k8s.io.";
+function webSocketBearer(protocols: string | null): string | undefined {
+  const p = parseProtocolHeader(protocols).find((x) => x.startsWith(WS_BEARER));
+  return p ? `Bearer ${Buffer.from(p.slice(WS_BEARER.length), "base64url").toString("utf8")}` : undefined;
+}
 
 function statusResponse(code: number, reason: string, message: string): Response {
   return new Response(JSON.stringify(statusObject(code, reason, message)), { status: code, headers: { "Content-Type": "application/json" } });
@@ -99,7 +107,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
 
   async function authorize(headers: Headers, method: string, path: string, url: URL): Promise<Response | null> {
     if (!o.authenticate) return null;
-    const caller = await o.authenticate(headers.get("authorization") ?? undefined);
+    const caller = await o.authenticate(headers.get("authorization") ?? webSocketBearer(headers.get("sec-websocket-protocol")));
     if (!caller) return statusResponse(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
     if (caller.joinOnly) return statusResponse(403, "Forbidden", `User "${caller.user}" may only request node credentials with a join token`);
     let id = caller;
@@ -155,8 +163,8 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         return { response: await handleMetrics({ store, tunnels }, method, url) };
       }
       const m = POD_SUB.exec(path)!;
-      const ns = decodeURIComponent(m[1]!);
-      const name = decodeURIComponent(m[2]!);
+      const ns = decodeSegment(m[1]!);
+      const name = decodeSegment(m[2]!);
       const sub = m[3]!;
       if (sub === "log") {
         if (method !== "GET") return { response: statusResponse(405, "MethodNotAllowed", "the server does not allow this method on the requested resource") };

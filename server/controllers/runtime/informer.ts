@@ -2,11 +2,13 @@
 // cache and secondary indexes, and calling event handlers (which usually enqueue keys).
 // The store delivers watch events synchronously while a write is applied, so by the time a
 // controller's write resolves, every informer has already seen it: no "expectations"
-// bookkeeping is needed to avoid acting twice on a stale cache.
+// bookkeeping is needed to avoid acting twice on a stale cache. The first list waits for a
+// linearizable read barrier (a new Raft leader may not have applied everything committed yet),
+// and `synced` resolves once it is in the cache: controllers wait for it before they act.
 import type { ResKey } from "../../store/commands";
 import { ExpiredError, type Store } from "../../store/store";
 
-export type IndexFn = (obj: any) => string[];
+type IndexFn = (obj: any) => string[];
 
 export interface Handlers {
   add?: (obj: any) => void;
@@ -24,12 +26,8 @@ export function splitKey(key: string): { ns: string; name: string } {
   return i < 0 ? { ns: "", name: key } : { ns: key.slice(0, i), name: key.slice(i + 1) };
 }
 
-export const byNamespace: IndexFn = (o) => [o?.metadata?.namespace ?? ""];
-export const byOwnerUid: IndexFn = (o) => (o?.metadata?.ownerReferences ?? []).map((r: any) => r.uid).filter(Boolean);
-export const byControllerUid: IndexFn = (o) => {
-  const r = (o?.metadata?.ownerReferences ?? []).find((x: any) => x.controller);
-  return r?.uid ? [r.uid] : [];
-};
+const byNamespace: IndexFn = (o) => [o?.metadata?.namespace ?? ""];
+const byOwnerUid: IndexFn = (o) => (o?.metadata?.ownerReferences ?? []).map((r: any) => r.uid).filter(Boolean);
 
 export class Informer {
   private cache = new Map<string, any>();
@@ -38,11 +36,18 @@ export class Informer {
   private handlers: Handlers[] = [];
   private cancel?: () => void;
   private started = false;
+  private stopped = false;
+  private markSynced!: () => void;
+  /** Resolves once the first list is in the cache (client-go's HasSynced). */
+  readonly synced: Promise<void> = new Promise((r) => (this.markSynced = r));
+  hasSynced = false;
   rev = 0;
 
   constructor(
     private readonly store: Store,
     readonly res: ResKey,
+    /** What the cache keeps of each object (all of it by default). */
+    private readonly transform: (obj: any) => any = (o) => o,
   ) {}
 
   addIndexer(name: string, fn: IndexFn): this {
@@ -66,7 +71,24 @@ export class Informer {
   start(): void {
     if (this.started) return;
     this.started = true;
+    void this.firstList();
+  }
+
+  private async firstList(): Promise<void> {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 2000)) {
+      if (this.stopped) return;
+      try {
+        await this.store.readBarrier();
+        break;
+      } catch {
+        // Not leader any more, or no quorum yet: whoever runs us stops us, or the barrier heals.
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (this.stopped) return;
     this.relist();
+    this.hasSynced = true;
+    this.markSynced();
   }
 
   /** List everything and start watching from that revision; replaces the cache. */
@@ -89,7 +111,7 @@ export class Informer {
           send: (type, obj, rev) => {
             this.rev = rev;
             const k = objKey(obj);
-            if (type === "DELETED") this.remove(k, this.cache.get(k) ?? obj);
+            if (type === "DELETED") this.remove(k, this.cache.get(k) ?? this.transform(obj));
             else this.upsert(k, obj);
           },
         },
@@ -104,7 +126,8 @@ export class Informer {
     }
   }
 
-  private upsert(k: string, obj: any): void {
+  private upsert(k: string, full: any): void {
+    const obj = this.transform(full);
     const old = this.cache.get(k);
     if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion && old.metadata?.uid === obj.metadata?.uid) return;
     if (old) this.unindex(k, old);
@@ -176,10 +199,16 @@ export class Informer {
   }
 
   stop(): void {
+    this.stopped = true;
     this.cancel?.();
     this.cancel = undefined;
     this.handlers = [];
   }
+}
+
+/** Resolves once every informer has synced (client-go's WaitForCacheSync). */
+export function waitForCacheSync(informers: Iterable<Informer>): Promise<void> {
+  return Promise.all([...informers].map((i) => i.synced)).then(() => {});
 }
 
 function addTo(idx: Map<string, Set<string>>, v: string, k: string): void {
@@ -188,17 +217,40 @@ function addTo(idx: Map<string, Set<string>>, v: string, k: string): void {
   s.add(k);
 }
 
-/** One informer per resource, shared by every controller in the process. */
+/**
+ * The metadata of an object (upstream's PartialObjectMetadata): what the garbage collector and
+ * the namespace controller need of every kind, without caching whole objects.
+ */
+function metadataOnly(o: any): any {
+  const m = o?.metadata ?? {};
+  const meta: any = { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion };
+  if (m.namespace) meta.namespace = m.namespace;
+  if (m.ownerReferences) meta.ownerReferences = m.ownerReferences;
+  if (m.finalizers) meta.finalizers = m.finalizers;
+  if (m.deletionTimestamp) meta.deletionTimestamp = m.deletionTimestamp;
+  return { apiVersion: o?.apiVersion, kind: o?.kind, metadata: meta };
+}
+
+/** One informer per resource (and one metadata-only informer), shared by every controller in the process. */
 export class InformerFactory {
-  private informers = new Map<ResKey, Informer>();
+  private informers = new Map<string, Informer>();
   private started = false;
   constructor(private readonly store: Store) {}
 
   for(res: ResKey): Informer {
-    let inf = this.informers.get(res);
+    return this.get(res, res, (o) => o);
+  }
+
+  /** An informer whose cache holds only metadataOnly() of each object. */
+  metadata(res: ResKey): Informer {
+    return this.get(`metadata:${res}`, res, metadataOnly);
+  }
+
+  private get(key: string, res: ResKey, transform: (o: any) => any): Informer {
+    let inf = this.informers.get(key);
     if (!inf) {
-      inf = new Informer(this.store, res).addIndexer("namespace", byNamespace).addIndexer("owner", byOwnerUid);
-      this.informers.set(res, inf);
+      inf = new Informer(this.store, res, transform).addIndexer("namespace", byNamespace).addIndexer("owner", byOwnerUid);
+      this.informers.set(key, inf);
       if (this.started) inf.start();
     }
     return inf;

@@ -2,14 +2,22 @@
 // worker at a time, duplicates collapse, a key re-added while it is being processed runs again
 // afterwards, failures retry with per-key exponential back-off (5 ms doubling to 60 s), and
 // addAfter() schedules a key for later (deadlines, minReadySeconds, cron times).
+// Two rules keep handlers out of places they must not run:
+// - add() never calls the handler synchronously: informer events arrive while the store applies
+//   an entry (inside applyEntry, maybe inside an open apply transaction), so workers start on a
+//   later microtask, after the applying code has returned.
+// - Nothing runs before run(): a controller calls it once every informer it reads has synced
+//   (client-go's WaitForCacheSync), so a first reconcile never sees a half-filled cache.
 export class WorkQueue {
   private pending = new Set<string>();
   private active = new Set<string>();
   private dirty = new Set<string>();
   private failures = new Map<string, number>();
   private timers = new Map<string, { at: number; t: ReturnType<typeof setTimeout> }>();
-  private running = 0;
+  private workers = 0;
   private stopped = false;
+  private runStarted = false;
+  private pumpScheduled = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -26,7 +34,27 @@ export class WorkQueue {
       return;
     }
     this.pending.add(key);
-    this.pump();
+    this.schedulePump();
+  }
+
+  /** Start processing (keys added before are kept and run now). */
+  run(): void {
+    if (this.stopped || this.runStarted) return;
+    this.runStarted = true;
+    this.schedulePump();
+  }
+
+  get started(): boolean {
+    return this.runStarted;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.runStarted) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /** Process key after ms (the earliest of several requests wins). */
@@ -67,11 +95,12 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (this.running < this.concurrency && this.pending.size) {
+    if (this.stopped) return;
+    while (this.workers < this.concurrency && this.pending.size) {
       const key = this.pending.values().next().value as string;
       this.pending.delete(key);
       this.active.add(key);
-      this.running++;
+      this.workers++;
       let p: Promise<void>;
       try {
         p = this.handler(key);
@@ -86,10 +115,10 @@ export class WorkQueue {
           this.addRateLimited(key);
         },
       ).finally(() => {
-        this.running--;
+        this.workers--;
         this.active.delete(key);
         if (this.dirty.delete(key)) this.pending.add(key);
-        this.pump();
+        this.schedulePump();
         if (this.pending.size === 0 && this.active.size === 0) {
           const w = this.idleWaiters;
           this.idleWaiters = [];

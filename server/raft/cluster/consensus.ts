@@ -2,19 +2,25 @@
 // cluster membership (found a cluster, join one, list and remove members), behind the small
 // surface the server needs: a Proposer for the Store, a ReadIndex barrier, leadership
 // notifications for the controllers, and HTTPS routes for `skiff cluster` and joining.
-import { fetchPinnedCa } from "../../../lib/join";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ApiError } from "../../errors";
-import { parseJoinToken } from "../../auth/tokens";
+import type { AppliedState } from "../../store/applied-state";
+import type { ApplyResult, Command } from "../../store/commands";
 import type { Proposer } from "../../store/proposer";
-import type { Store } from "../../store/store";
-import { issue, type KeyPairPem } from "../../tls/pki";
 import { bootstrapEntries } from "../core/config";
 import type { NodeId } from "../core/types";
-import { MEMBERS_RES, memberCommand, RaftNode, unavailable, type MemberRecord } from "../node/node";
+import { unavailable } from "../node/errors";
+import { transferTarget } from "../node/membership";
+import { RaftNode } from "../node/node";
 import { SqliteLogStorage } from "../storage/log-storage";
-import { GrpcTransport, PEER_TLS_NAME, type TlsMaterial } from "../transport/grpc";
+import { GrpcTransport } from "../transport/grpc";
+import { peerTls, postJoin, type BootstrapSecrets, type JoinRequest, type JoinResponse } from "./join";
+import { MemberBook, memberCommand, memberDelete, type MemberRecord } from "./members";
+import { storeApplication } from "./store-app";
+
+/** The Raft node of `skiff server`: store commands, their results, state.db snapshot files. */
+export type StoreRaftNode = RaftNode<Command, ApplyResult, string>;
 
 export interface ConsensusOptions {
   /** <data-dir>/server: raft.db goes to <serverDir>/raft, the CA is read from <serverDir>/tls. */
@@ -72,29 +78,12 @@ export interface Consensus {
   bootstrapSecrets(): BootstrapSecrets;
   /** Fault switch (tests): drop all peer traffic to and from these member names. */
   setBlocked(names: string[]): void;
+  /** The member address book (by Raft id). */
+  memberTable(): Map<number, MemberRecord>;
   readonly id: NodeId;
-  readonly node: RaftNode;
+  readonly node: StoreRaftNode;
   readonly raftPort: number;
   stop(opts?: { transfer?: boolean }): Promise<void>;
-}
-
-export interface JoinRequest {
-  id: number;
-  name: string;
-  raftAddr: string;
-  apiUrl: string;
-}
-export interface JoinResponse {
-  clusterId: string;
-  members: MemberRecord[];
-}
-export interface BootstrapSecrets {
-  caCert: string;
-  caKey: string;
-  /** base64 of <serverDir>/token-key (signs node and service-account tokens). */
-  tokenKey: string;
-  adminToken: string;
-  joinToken: string;
 }
 
 const randomId = (): number => {
@@ -111,81 +100,13 @@ function hostOf(url: string): string {
   }
 }
 
-/**
- * Before runServer's PKI setup: a server joining with --server/--token fetches the cluster's
- * CA (checked against the token's hash), CA key, token-signing key, admin token and join
- * token, so that every server issues and accepts the same credentials. No-op once present.
- */
-export async function prepareJoin(o: { serverDir: string; server: string; token: string }): Promise<void> {
-  const tlsDir = join(o.serverDir, "tls");
-  if (existsSync(join(tlsDir, "ca.key")) && existsSync(join(o.serverDir, "token-key"))) return;
-  const server = o.server.replace(/\/$/, "");
-  const { caHash, secret } = parseJoinToken(o.token);
-  const caPem = await fetchPinnedCa(server, caHash);
-  const r = await fetch(`${server}/v1-skiff/raft/bootstrap`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: "{}",
-    tls: { ca: caPem },
-    signal: AbortSignal.timeout(10_000),
-  } as RequestInit);
-  if (r.status === 401 || r.status === 403) throw new Error("the server rejected the join token: use the token printed by the first `skiff server` (<data-dir>/server/token)");
-  if (!r.ok) throw new Error(`the server refused to share the cluster secrets: HTTP ${r.status} ${await r.text()}`);
-  const s = (await r.json()) as BootstrapSecrets;
-  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(tlsDir, "ca.crt"), s.caCert, { mode: 0o644 });
-  writeFileSync(join(tlsDir, "ca.key"), s.caKey, { mode: 0o600 });
-  writeFileSync(join(o.serverDir, "token-key"), Buffer.from(s.tokenKey, "base64"), { mode: 0o600 });
-  writeFileSync(join(o.serverDir, "admin-token"), s.adminToken, { mode: 0o600 });
-  writeFileSync(join(o.serverDir, "token"), s.joinToken, { mode: 0o600 });
-}
-
-async function peerTls(serverDir: string, name: string): Promise<TlsMaterial> {
-  const dir = join(serverDir, "tls");
-  const ca: KeyPairPem = { cert: readFileSync(join(dir, "ca.crt"), "utf8"), key: readFileSync(join(dir, "ca.key"), "utf8") };
-  const crt = join(dir, "raft-peer.crt");
-  const key = join(dir, "raft-peer.key");
-  let kp: KeyPairPem;
-  if (existsSync(crt) && existsSync(key)) kp = { cert: readFileSync(crt, "utf8"), key: readFileSync(key, "utf8") };
-  else {
-    kp = await issue(ca, { cn: `skiff-raft:${name}`, org: ["skiff:servers"], dnsNames: [PEER_TLS_NAME], server: true, client: true, years: 10 });
-    writeFileSync(crt, kp.cert, { mode: 0o644 });
-    writeFileSync(key, kp.key, { mode: 0o600 });
-  }
-  return { caPem: ca.cert, certPem: kp.cert, keyPem: kp.key };
-}
-
-async function postJoin(server: string, token: string, caPem: string, body: JoinRequest): Promise<JoinResponse> {
-  const { secret } = parseJoinToken(token);
-  const deadline = Date.now() + 120_000;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(`${server.replace(/\/$/, "")}/v1-skiff/raft/join`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-        tls: { ca: caPem },
-        signal: AbortSignal.timeout(30_000),
-      } as RequestInit);
-      if (r.ok) return (await r.json()) as JoinResponse;
-      last = `HTTP ${r.status} ${await r.text()}`;
-      if (r.status !== 503 && r.status !== 504) throw new Error(`joining through ${server} failed: ${last}`);
-    } catch (e) {
-      if ((e as Error).message.startsWith("joining")) throw e;
-      last = (e as Error).message;
-    }
-    await Bun.sleep(500);
-  }
-  throw new Error(`joining through ${server} failed: ${last}`);
-}
-
 /** Written when this server's removal is applied: its Raft state must never serve again. */
 export function removedMarker(serverDir: string): string {
   return join(serverDir, "raft", "REMOVED");
 }
 
-export async function startConsensus(store: Store, o: ConsensusOptions): Promise<Consensus> {
+/** Raft for `state` (this server's applied state): found or join a cluster, or resume. */
+export async function startConsensus(state: AppliedState, o: ConsensusOptions): Promise<Consensus> {
   const raftDir = join(o.serverDir, "raft");
   // Like etcd, a removed member does not come back on its old state: it would hold an
   // outdated view of the cluster and answer 503 forever.
@@ -204,7 +125,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   let seeds: MemberRecord[] = [];
   if (storage.isEmpty() && !id) {
     if (o.join) {
-      if (store.sm.appliedIndex > 0 || store.rev > 0) {
+      if (state.appliedIndex > 0 || state.rev > 0) {
         throw new Error(`cannot join a cluster: this server already has state (${join(o.serverDir, "db")}); start it with an empty --data-dir`);
       }
       id = randomId();
@@ -224,15 +145,19 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   }
   storage.setMeta("name", o.name);
 
-  const node = new RaftNode({
+  const members = new MemberBook(state);
+  const node: StoreRaftNode = new RaftNode({
     id,
     storage,
-    store,
-    tickMs: o.tickMs ?? (Number(process.env.SKIFF_RAFT_TICK_MS) || 100),
+    app: storeApplication(state, raftDir),
+    timing: { tickMs: o.tickMs ?? (Number(process.env.SKIFF_RAFT_TICK_MS) || 100) },
     electionTick: o.electionTick,
     heartbeatTick: o.heartbeatTick,
     snapshotEntries: o.snapshotEntries ?? (Number(process.env.SKIFF_RAFT_SNAPSHOT_ENTRIES) || undefined),
     keepEntries: o.keepEntries ?? (Number(process.env.SKIFF_RAFT_KEEP_ENTRIES) || undefined),
+    trace: process.env.SKIFF_RAFT_TRACE === "1",
+    // Unknown or removed servers are not promoted.
+    promotable: (peer) => members.all().has(peer),
   });
   const transport = new GrpcTransport({
     id,
@@ -250,17 +175,16 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   node.transport = transport;
 
   const updatePeers = () => {
-    const table = node.memberTable();
+    const table = members.all();
     const addrs = new Map<number, string>();
     if (!table.has(id)) for (const m of seeds) addrs.set(m.id, m.raftAddr);
     for (const [mid, m] of table) addrs.set(mid, m.raftAddr);
     transport.setPeers(addrs);
   };
-  node.onMembersChanged(updatePeers);
+  members.onChange(updatePeers);
   updatePeers();
   await transport.start();
 
-  const memberByName = (name: string): MemberRecord | undefined => [...node.memberTable().values()].find((m) => m.name === name);
 
   /** Run a cluster-level request on the leader (here or forwarded). */
   const onLeader = async (req: any, timeoutMs = 20_000): Promise<any> => {
@@ -293,11 +217,11 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
           const j = req.req as JoinRequest;
           const cs = node.raft.confState();
           const isMember = (x: number) => cs.voters.includes(x) || cs.learners.includes(x);
-          const same = memberByName(j.name);
+          const same = members.byName(j.name);
           if (same && same.id !== j.id && isMember(same.id)) {
             return { err: "conflict", code: 409, reason: "AlreadyExists", msg: `a server named ${j.name} is already a member (id ${hex(same.id)}): remove it first with \`skiff cluster remove ${j.name}\`` };
           }
-          const cur = node.memberTable().get(j.id);
+          const cur = members.all().get(j.id);
           const rec: MemberRecord = { id: j.id, name: j.name, raftAddr: j.raftAddr, apiUrl: j.apiUrl };
           if (!cur || cur.raftAddr !== rec.raftAddr || cur.apiUrl !== rec.apiUrl || cur.name !== rec.name) {
             const o = await node.submit([memberCommand(rec, !!cur)], Date.now() + 10_000);
@@ -307,21 +231,17 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
             await node.confChange("addLearner", j.id);
             console.log(`raft: added ${j.name} (id ${hex(j.id)}, ${j.raftAddr}) as a learner; it is promoted once caught up`);
           }
-          return { clusterId, members: [...node.memberTable().values()] } satisfies JoinResponse;
+          return { clusterId, members: [...members.all().values()] } satisfies JoinResponse;
         }
         case "remove": {
-          const m = memberByName(req.name) ?? node.memberTable().get(parseInt(req.name, 16));
+          const m = members.byName(req.name) ?? members.all().get(parseInt(req.name, 16));
           const cs = node.raft.confState();
           if (!m) return { err: "notFound", code: 404, reason: "NotFound", msg: `no cluster member named ${req.name}` };
           if (m.id === id) {
             // The leader cannot remove itself: hand leadership to the most up-to-date voter first.
-            const st = node.raft.status();
-            const best = Object.entries(st.progress ?? {})
-              .filter(([pid, p]) => Number(pid) !== id && !p.isLearner && p.recentActive)
-              .sort((a, b) => b[1].match - a[1].match)[0];
-            if (!best) return { err: "invalid", code: 400, reason: "BadRequest", msg: "cannot remove the only voter" };
-            node.raft.transferLeadership(Number(best[0]));
-            node.schedule();
+            const to = transferTarget(node);
+            if (!to) return { err: "invalid", code: 400, reason: "BadRequest", msg: "cannot remove the only voter" };
+            node.transferLeadership(to);
             const until = Date.now() + 3000;
             while (Date.now() < until && node.isLeader()) await Bun.sleep(20);
             return { err: "retry", msg: "leadership transferred" };
@@ -329,13 +249,12 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
           if (cs.voters.includes(m.id) || cs.learners.includes(m.id)) await node.confChange("remove", m.id);
           // Tell it (while its address is still in the table): it will never apply its removal.
           await transport.forward(m.id, { k: "removed" }, 2000).catch(() => {});
-          const o = await node.submit([{ op: "delete", res: MEMBERS_RES, ns: "", name: String(m.id) }], Date.now() + 10_000);
-          void o;
+          await node.submit([memberDelete(m.id)], Date.now() + 10_000);
           console.log(`raft: removed ${m.name} (id ${hex(m.id)}) from the cluster`);
           return { removed: m.name, id: hex(m.id) };
         }
         case "leaderStatus": {
-          return { status: node.localStatus(), members: [...node.memberTable().values()] };
+          return { status: node.localStatus(), members: [...members.all().values()] };
         }
       }
       return { err: "unknown", code: 400, msg: `unknown request ${req.k}` };
@@ -351,7 +270,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   let stopped = false;
   const ensureSelf = async () => {
     while (!stopped && !node.removed) {
-      const cur = node.memberTable().get(id);
+      const cur = members.all().get(id);
       const want: MemberRecord = { id, name: o.name, raftAddr, apiUrl: o.apiUrl };
       if (cur && cur.raftAddr === want.raftAddr && cur.apiUrl === want.apiUrl && cur.name === want.name) return;
       const cs = node.raft.confState();
@@ -382,7 +301,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
   const leaderlessCheck = setInterval(async () => {
     if (node.raft.lead !== 0) leaderSince = Date.now();
     if (stopped || node.removed || Date.now() - leaderSince < 10_000) return;
-    for (const m of node.memberTable().values()) {
+    for (const m of members.all().values()) {
       if (m.id === id) continue;
       try {
         const st = await transport.forward(m.id, { k: "status" }, 1500);
@@ -401,14 +320,15 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     id,
     node,
     raftPort: transport.port,
-    proposer: node.proposer,
+    proposer: { propose: (cmd) => node.propose(cmd) },
     readBarrier: () => node.readBarrier(),
+    memberTable: () => members.all(),
     isLeader: () => node.isLeader(),
     onLeaderChange: (cb) => node.onLeaderChange(cb),
     removed,
     async members() {
       const ls = await onLeader({ k: "leaderStatus" }, 5000);
-      const st = ls.status as ReturnType<RaftNode["localStatus"]>;
+      const st = ls.status as ReturnType<StoreRaftNode["localStatus"]>;
       const table = new Map<number, MemberRecord>((ls.members as MemberRecord[]).map((m) => [m.id, m]));
       const ids = new Set<number>([...st.conf.voters, ...st.conf.learners, ...table.keys()]);
       const rows = await Promise.all(
@@ -456,7 +376,7 @@ export async function startConsensus(store: Store, o: ConsensusOptions): Promise
     setBlocked(names: string[]) {
       transport.blocked.clear();
       for (const n of names) {
-        const m = memberByName(n);
+        const m = members.byName(n);
         if (m) transport.blocked.add(m.id);
       }
     },

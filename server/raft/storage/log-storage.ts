@@ -16,9 +16,10 @@
 import { Database } from "bun:sqlite";
 import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { InMemoryLog, type Storage } from "../core/storage";
+import { InMemoryLog } from "../core/storage";
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types";
 import { checkpointWal } from "../../sqlite/checkpoint";
+import type { LogStorage, SaveOptions } from "../node/types";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, conf INTEGER NOT NULL, data BLOB NOT NULL);
@@ -66,14 +67,7 @@ class FileSnapshot implements Snapshot {
   }
 }
 
-export interface SaveOptions {
-  hardState?: HardState;
-  entries: Entry[];
-  /** true = fsync (term/vote or entries changed); false = commit index only, no fsync needed. */
-  mustSync: boolean;
-}
-
-export class SqliteLogStorage extends InMemoryLog implements Storage {
+export class SqliteLogStorage extends InMemoryLog implements LogStorage<string> {
   readonly db: Database;
   private hs: HardState = { term: 0, vote: 0, commit: 0 };
   protected snap: FileSnapshot;
@@ -143,8 +137,8 @@ export class SqliteLogStorage extends InMemoryLog implements Storage {
     return { hardState: { ...this.hs } };
   }
 
-
-  snapshotFile(): string | undefined {
+  /** The snapshot's file (a state.db copy), if there is one. */
+  snapshotBody(): string | undefined {
     return this.snap.path;
   }
 

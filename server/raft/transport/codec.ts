@@ -4,7 +4,7 @@
 // unknown fields), but without its generic object conversion and without Long: every
 // uint64 here (ids, terms, indexes) is a JS number below 2^53. This is on the hot path of
 // every write (one encode + one decode per peer per Ready), so it matters.
-import type { ConfState, Entry, Message, MessageType } from "../core/types";
+import { message, type ConfState, type Entry, type Message, type MessageType } from "../core/types";
 
 export const TYPES: MessageType[] = [
   "app",
@@ -299,22 +299,8 @@ function readConf(r: Reader, end: number): ConfState {
 }
 
 function readMessage(r: Reader, end: number): Message {
-  const m: Message = {
-    type: "app",
-    from: 0,
-    to: 0,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: "",
-    target: 0,
-    snapOffset: 0,
-    snapDone: false,
-  };
+  // Fields absent on the wire keep message()'s defaults (proto3: zero values are not sent).
+  const m = message({ type: "app", to: 0 });
   let snapData: Uint8Array | undefined;
   while (r.pos < end) {
     const tag = r.varint();
