@@ -220,24 +220,40 @@ export class RuleWriter {
 
   private async verify(): Promise<void> {
     if (this.running || !this.applied) return;
-    let ok = this.jumpsReady;
-    for (const { jumps } of this.sources.values())
-      for (const j of jumps) if (ok) ok = (await run(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok;
-    if (ok && this.appliedSets?.size) {
-      const have = new Set((await run(["ipset", "list", "-n"])).out.split("\n"));
-      ok = [...this.appliedSets.keys()].every((n) => have.has(n));
-    }
-    if (ok) {
-      // A chain of ours with rules that someone flushed.
-      for (const table of ["nat", "filter"] as Table[]) {
-        const first = [...this.applied[table]].find(([, rules]) => rules.length)?.[0];
-        if (ok && first) ok = (await run(["iptables", "-w", "5", "-t", table, "-S", first, "1"])).out.includes("-A ");
-      }
-    }
-    if (ok) return;
-    this.o.log("service proxy: rules went missing from iptables; putting them back");
+    const missing = await this.missing();
+    if (!missing) return;
+    this.o.log(`network rules: ${missing} went missing (flushed by someone else?); writing every rule again`);
     this.reset();
     this.schedule();
+  }
+
+  /**
+   * What of ours is not in the kernel as written ("" when all is): a jump, a chain whose rule
+   * count differs (one iptables-save per table, not a call per chain), a set or its members.
+   */
+  async missing(): Promise<string> {
+    if (!this.applied) return "";
+    if (!this.jumpsReady) return "a jump rule";
+    for (const { jumps } of this.sources.values())
+      for (const j of jumps) if (!(await run(["iptables", "-w", "5", "-t", j.table, "-C", j.chain, ...j.rule])).ok) return `the ${j.table} ${j.chain} jump`;
+    for (const table of ["nat", "filter"] as Table[]) {
+      const save = await run(["iptables-save", "-t", table]);
+      if (!save.ok) continue;
+      const have = chainsOf(save.out);
+      for (const [c, rules] of this.applied[table]) if ((have.get(c)?.length ?? -1) !== rules.length) return `chain ${c}`;
+    }
+    if (this.appliedSets?.size) {
+      const save = await run(["ipset", "save"]);
+      if (save.ok) {
+        const members = new Map<string, number>();
+        for (const line of save.out.split("\n")) {
+          const m = /^(create|add) (\S+)/.exec(line);
+          if (m) members.set(m[2]!, (members.get(m[2]!) ?? 0) + (m[1] === "add" ? 1 : 0));
+        }
+        for (const [n, set] of this.appliedSets) if (members.get(n) !== set.entries.length) return `ipset ${n}`;
+      }
+    }
+    return "";
   }
 
   /** Forget what was written: the next write reads the kernel and writes everything. */

@@ -29,7 +29,7 @@
 
 import { selectorMatches as labelSelectorMatches } from "./selector.ts";
 import type { ChainMap, IpSet, Rendered } from "../iptables.ts";
-import { ipv4Number } from "../ip.ts";
+import { ipv4Number, ipv4String } from "../ip.ts";
 import { chainHash } from "../rules.ts";
 
 export const NP_FORWARD = "SKIFF-NP-FORWARD";
@@ -90,10 +90,18 @@ export function peerPods(peer: any, ns: string, pods: PodInfo[], namespaces: Map
 export function ipBlockEntries(b: any): string[] {
   const cidr = String(b?.cidr ?? "");
   if (cidr.includes(":")) return []; // IPv6: iptables rules here are IPv4 only
-  const norm = (c: string) => (c.includes("/") ? c : `${c}/32`);
+  // As the kernel keeps them (network address, /32 spelled out), so members compare with `ipset save`.
+  const norm = (c: string) => {
+    const [ip, len = "32"] = c.split("/");
+    const bits = Number(len);
+    const n = ipv4Number(ip!);
+    if (Number.isNaN(n) || !(bits >= 0 && bits <= 32)) return c;
+    const net = bits === 0 ? 0 : (n & (~0 << (32 - bits))) >>> 0;
+    return `${ipv4String(net)}/${bits}`;
+  };
   const main = norm(cidr).endsWith("/0") ? ["0.0.0.0/1", "128.0.0.0/1"] : [norm(cidr)];
   const except = (b.except ?? []).filter((e: string) => !e.includes(":")).map((e: string) => `${norm(e).endsWith("/0") ? "0.0.0.0/1" : norm(e)} nomatch`);
-  return [...main, ...except];
+  return [...new Set([...main, ...except])];
 }
 
 const name = (kind: string, key: string) => `SKIFF-${kind}-${chainHash(key)}`;
