@@ -80,7 +80,8 @@ async function inner(podCount: number, policyCount: number, changes: number): Pr
   const httpd = Bun.spawn(["nsenter", `--net=/run/netns/${NS}-s`, "--", "busybox", "httpd", "-f", "-p", "8080", "-h", www], { stdout: "ignore", stderr: "ignore" });
   const srv = await startServer({ name: "npb", env: { SKIFF_DEFAULT_TOLERATION_SECONDS: "100000", SKIFF_NODE_MONITOR_GRACE_SECONDS: "100000" } });
   let prober: ReturnType<typeof Bun.spawn> | undefined;
-  const writer = new RuleWriter({ log: (m) => console.error(m), syncDelayMs: 20 });
+  // The agent's own coalescing delay (100 ms), so the figures are what a node does.
+  const writer = new RuleWriter({ log: (m) => console.error(m) });
   let policies: NetworkPolicies | undefined;
   try {
     const call = async (method: string, path: string, body?: unknown, type = "application/json") => {
