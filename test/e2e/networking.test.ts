@@ -63,9 +63,10 @@ describe.skipIf(reason !== null)("networking on two nodes: NetworkPolicy, Ingres
   test("acceptance 1: the shop's database answers only app=web on its port; established streams are cut; DNS throughout", async () => {
     await c.k(["create", "namespace", "shop"]);
     // `other` streams a line every 0.2 s to the database's port 7000 from its start (a process
-    // started by `kubectl exec` would end with the exec); the database writes them to a file.
+    // started by `kubectl exec` would end with the exec); the database writes them to a file
+    // (its nc's stdin stays open: busybox nc stops reading the connection at EOF on stdin).
     const stream = "(while ! (while true; do echo x; sleep 0.2; done | nc db 7000); do sleep 1; done) & ";
-    await c.k(["apply", "-f", "-"], `${pod("db", "shop", A, { app: "db" }, { port: 5432, text: "db", extra: "(nc -l -p 7000 > /tmp/stream &); " })}${pod("web", "shop", B, { app: "web" })}${pod("other", "shop", A, { app: "other" }, { extra: stream })}
+    await c.k(["apply", "-f", "-"], `${pod("db", "shop", A, { app: "db" }, { port: 5432, text: "db", extra: "(sleep 3600 | nc -l -p 7000 > /tmp/stream &); " })}${pod("web", "shop", B, { app: "web" })}${pod("other", "shop", A, { app: "other" }, { extra: stream })}
 apiVersion: v1
 kind: Service
 metadata: {name: db, namespace: shop}
@@ -96,6 +97,15 @@ spec:
     const at = await lines();
     await Bun.sleep(2000);
     expect(await lines()).toBe(at);
+    // A firewall reload flushes our chains and sets: the agent notices and writes them again
+    // (the harness checks every 2 s), and the database is closed to `other` again.
+    const a = c.agent("a");
+    const inA = (cmd: string) => Bun.spawnSync([...a.node.exec, "sh", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+    expect(inA("iptables -F SKIFF-NP-INGRESS && iptables -F SKIFF-NP-FORWARD && ipset flush").exitCode).toBe(0);
+    await c.until("the policy chains written again", () => Number(inA("iptables -S SKIFF-NP-INGRESS | wc -l").stdout.toString()) > 1 || undefined, 20_000);
+    expect((await Bun.file(a.logPath).text()) + (await Bun.file(a.logPath + ".err").text())).toContain("went missing");
+    await expectGet("other", `http://${dbIp}:5432/`, null, "shop");
+    await expectGet("web", "http://db:5432/", "db", "shop");
     // DNS keeps working (the node's own DNS: traffic to its node is never filtered).
     expect(await c.exec("other", "nslookup db.shop.svc.cluster.local", "shop")).toContain("Address:");
     expect(await c.exec("db", "nslookup web.shop.svc.cluster.local >/dev/null 2>&1; nslookup kubernetes.default.svc.cluster.local", "shop")).toContain("10.43.0.1");
@@ -199,7 +209,10 @@ spec: {selector: {app: ${name}}, ports: [{name: http, port: 80, targetPort: http
   const curl = async (scheme: "http" | "https", host: string, ip: string, path = "/") => {
     const port = scheme === "http" ? 80 : 443;
     const p = Bun.spawn(["curl", "-sk", "--max-time", "5", "-w", "\n%{http_code}", "--resolve", `${host}:${port}:${ip}`, `${scheme}://${host}${path}`], { stdout: "pipe", stderr: "pipe" });
-    return (await new Response(p.stdout).text()).trim();
+    // "<body>\n<code>" (the body's own trailing newline dropped).
+    const out = await new Response(p.stdout).text();
+    const i = out.lastIndexOf("\n");
+    return `${out.slice(0, i).trim()}\n${out.slice(i + 1).trim()}`;
   };
 
   test("acceptance 3: an Ingress with two hosts and TLS on every node's 80 and 443; the node addresses in its status; no 502 on scale-down", async () => {
@@ -266,6 +279,27 @@ spec:
     await load;
     expect([...codes.keys()]).toEqual(["200"]);
     expect(codes.get("200")).toBeGreaterThan(10);
+
+    // A new certificate in the Secret while HTTPS requests keep coming: served without a
+    // refused or failed request (the new listener takes over the port before the old stops).
+    const gen2 = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/tls2.key`, "-out", `${dir}/tls2.crt`, "-days", "1", "-subj", "/CN=shop-renewed.example", "-addext", "subjectAltName=DNS:shop.example,DNS:blog.example"]);
+    expect(gen2.exitCode).toBe(0);
+    stop = false;
+    codes.clear();
+    const tlsLoad = (async () => {
+      while (!stop) {
+        const code = (await curl("https", "shop.example", ips[1]!)).split("\n").at(-1)!;
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      }
+    })();
+    await Bun.sleep(500);
+    const renewed = await c.k(["create", "secret", "tls", "shop-tls", "--cert", `${dir}/tls2.crt`, "--key", `${dir}/tls2.key`, "--dry-run=client", "-o", "yaml"]);
+    await c.k(["apply", "-f", "-"], renewed);
+    await c.until("the renewed certificate is served", () => Bun.spawnSync(["sh", "-c", `curl -skv --resolve shop.example:443:${ips[1]} https://shop.example/ 2>&1 | grep "subject:"`]).stdout.toString().includes("CN=shop-renewed.example") || undefined, 30_000, 300);
+    await Bun.sleep(500);
+    stop = true;
+    await tlsLoad;
+    expect([...codes.keys()]).toEqual(["200"]);
   });
 
   test("acceptance 4: a LoadBalancer Service shows the node addresses and answers there; a second one on the same port is pending with an event", async () => {
@@ -296,5 +330,111 @@ spec: {type: LoadBalancer, selector: {app: front}, ports: [{port: ${port}, targe
     await c.until("lb2 gets node b", async () => JSON.stringify((await c.json(["get", "service", "lb2"])).status?.loadBalancer?.ingress) === JSON.stringify([{ ip: c.agent("b").node.ip }]) || undefined, 30_000);
     await c.until("lb2 answers on node b", async () => /^front-front-/.test(await (await fetch(`http://${c.agent("b").node.ip}:8088/`)).text()) || undefined, 20_000, 300);
     await c.k(["label", "node", B, "svccontroller.skiff.io/enablelb-"]);
+  });
+
+  /** httpd pinned to a node; /cgi-bin/who answers "<name> <client address>". */
+  const whoPod = (name: string, node: string, labels: Record<string, string>) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: default, labels: ${JSON.stringify(labels)}}
+spec:
+  nodeName: ${node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: ${IMAGE}
+    imagePullPolicy: IfNotPresent
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+    command:
+    - sh
+    - -c
+    - |
+      mkdir -p /www/cgi-bin
+      printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho ${name} $REMOTE_ADDR\\n' > /www/cgi-bin/who
+      chmod +x /www/cgi-bin/who
+      httpd -p 8080 -h /www
+      trap 'exit 0' TERM; sleep 3600 & wait
+---`;
+
+  test("service details: kube-dns 10.43.0.10, real pod addresses, masquerade leaving the cluster, ClientIP affinity, traffic policies Local, externalIPs, nodePort on 127.0.0.1", async () => {
+    const svc = (name: string, spec: string) => `
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: default}
+spec: {ports: [{port: 80, targetPort: 8080}], ${spec}}
+---`;
+    await c.k(["apply", "-f", "-"], `${whoPod("who-a", A, { app: "who", side: "a" })}${whoPod("who-b", B, { app: "who", side: "b" })}${pod("client-a", "default", A, { app: "client" })}${pod("client-b", "default", B, { app: "client" })}
+${svc("who-sticky", "selector: {app: who}, type: NodePort, sessionAffinity: ClientIP")}
+${svc("who-internal", "selector: {app: who}, internalTrafficPolicy: Local")}
+${svc("who-only-a", "selector: {side: a}, type: NodePort, externalTrafficPolicy: Local")}
+${svc("who-ext", "selector: {app: who}, externalIPs: [10.251.0.100]")}`);
+    const ps = await ready("default", ["who-a", "who-b", "client-a", "client-b"]);
+    const [ipA, ipB] = [c.agent("a").node.ip, c.agent("b").node.ip];
+    // busybox httpd listens on IPv6 too: clients show as [::ffff:a.b.c.d].
+    const v4 = (s: string) => s.replace(/\[?::ffff:([\d.]+)\]?/g, "$1");
+    const who = async (from: string, url: string) => {
+      const out = await get(from, url);
+      if (out.startsWith("exit ")) throw new Error(`${from} → ${url}: ${out}`);
+      return v4(out);
+    };
+    const inNode = (n: string, cmd: string) => Bun.spawnSync([...c.agent(n).node.exec, "sh", "-c", cmd], { stdout: "pipe", stderr: "pipe" }).stdout.toString().trim();
+    const hostGet = async (url: string) => {
+      const p = Bun.spawn(["curl", "-s", "--max-time", "3", url], { stdout: "pipe", stderr: "pipe" });
+      const out = (await new Response(p.stdout).text()).trim();
+      return (await p.exited) === 0 ? v4(out) : `exit ${p.exitCode}`;
+    };
+
+    // The conventional cluster DNS address answers like the node's DNS.
+    expect(await c.exec("client-a", "nslookup kubernetes.default.svc.cluster.local 10.43.0.10")).toContain("10.43.0.1");
+    // Pod to pod across nodes: the server sees the client pod's own address (no masquerade).
+    await c.until("who-b reachable from client-a", async () => !(await get("client-a", `http://${ps["who-b"].status.podIP}:8080/cgi-bin/who`)).startsWith("exit ") || undefined, 20_000);
+    expect(await who("client-a", `http://${ps["who-b"].status.podIP}:8080/cgi-bin/who`)).toBe(`who-b ${ps["client-a"].status.podIP}`);
+    // Leaving the cluster CIDR (to a host outside it): the node's address.
+    const outside = Bun.serve({ hostname: c.net.hostIp, port: 0, fetch: (req, server) => new Response(server.requestIP(req)?.address ?? "") });
+    try {
+      expect(await who("client-a", `http://${c.net.hostIp}:${outside.port}/`)).toBe(ipA);
+    } finally {
+      outside.stop(true);
+    }
+    // ClientIP affinity: one client always gets the same pod.
+    const sticky = new Set<string>();
+    for (let i = 0; i < 8; i++) sticky.add((await who("client-b", "http://who-sticky/cgi-bin/who")).split(" ")[0]!);
+    expect(sticky.size).toBe(1);
+    // internalTrafficPolicy Local: each node's pods reach only their node's endpoint.
+    for (const [from, want] of [["client-a", "who-a"], ["client-b", "who-b"]] as const)
+      for (let i = 0; i < 4; i++) expect((await who(from, "http://who-internal/cgi-bin/who")).split(" ")[0]).toBe(want);
+    // externalTrafficPolicy Local: only node a (which has the endpoint) answers on the nodePort,
+    // and the pod sees the outside client's own address.
+    const onlyA = (await c.json(["get", "service", "who-only-a"])).spec.ports[0].nodePort;
+    await c.until("who-only-a's nodePort on node a", async () => (await hostGet(`http://${ipA}:${onlyA}/cgi-bin/who`)) === `who-a ${c.net.hostIp}` || undefined, 20_000, 300);
+    expect(await hostGet(`http://${ipB}:${onlyA}/cgi-bin/who`)).toMatch(/^exit /);
+    // A pod on node b still reaches it through its ClusterIP (Local applies to outside traffic only).
+    expect((await who("client-b", "http://who-only-a/cgi-bin/who")).split(" ")[0]).toBe("who-a");
+    // nodePort on 127.0.0.1, from the node itself.
+    const stickyPort = (await c.json(["get", "service", "who-sticky"])).spec.ports[0].nodePort;
+    expect(inNode("b", `curl -s --max-time 3 http://127.0.0.1:${stickyPort}/cgi-bin/who`)).toMatch(/^who-[ab] /);
+    // externalIPs: traffic for that address is sent to the Service.
+    expect(inNode("a", "curl -s --max-time 3 http://10.251.0.100/cgi-bin/who")).toMatch(/^who-[ab] /);
+    await c.k(["delete", "service", "who-sticky", "who-internal", "who-only-a", "who-ext"]);
+    await c.k(["delete", "pod", "who-a", "who-b", "client-a", "client-b", "--wait=false"]);
+  });
+
+  test("without the server: the ingress proxy and the LoadBalancer ports keep serving from the agents' watch caches", async () => {
+    const ips = c.agents.map((a) => a.node.ip);
+    await c.k(["apply", "-f", "-"], `
+apiVersion: v1
+kind: Service
+metadata: {name: lb-offline, namespace: default}
+spec: {type: LoadBalancer, selector: {app: front}, ports: [{port: 8089, targetPort: http}]}
+`);
+    await c.until("lb-offline answers on node a", async () => /^front-front-/.test(await (await fetch(`http://${ips[0]}:8089/`).catch(() => new Response(""))).text()) || undefined, 30_000, 300);
+    await c.srv.kill("SIGKILL");
+    await Bun.sleep(1000);
+    for (const ip of ips) {
+      expect(await curl("http", "shop.example", ip)).toMatch(/^front-front-\S+\n200$/);
+      expect(await curl("https", "blog.example", ip)).toMatch(/^blog-blog-\S+\n200$/);
+    }
+    expect(await (await fetch(`http://${ips[0]}:8089/`)).text()).toMatch(/^front-front-/);
   });
 });

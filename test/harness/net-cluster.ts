@@ -122,7 +122,18 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         }
         const cri = new CriClient(socket, { timeoutMs: 30_000 });
         try {
-          for (const s of await cri.listPodSandbox()) {
+          // A containerd started just now answers "not initialized yet" for a moment.
+          let sandboxes: Awaited<ReturnType<CriClient["listPodSandbox"]>> = [];
+          for (let i = 0; ; i++) {
+            try {
+              sandboxes = await cri.listPodSandbox();
+              break;
+            } catch (e) {
+              if (i >= 40 || !/not initialized/.test((e as Error).message)) throw e;
+              await Bun.sleep(250);
+            }
+          }
+          for (const s of sandboxes) {
             await cri.stopPodSandbox(s.id).catch(() => {});
             await cri.removePodSandbox(s.id).catch(() => {});
           }
