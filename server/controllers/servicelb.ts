@@ -6,7 +6,8 @@
 // Which nodes: Ready ones; when any node is labelled svccontroller.skiff.io/enablelb=true only
 // those, and never one labelled false. A port is served by one Service per node: the oldest
 // Service holding it keeps it (and the ingress proxy's ports on nodes that run it come first), a
-// later one is served only on the nodes where all its ports are free. A Service that no node can
+// later one is served only on the nodes where all its ports are free. With externalTrafficPolicy
+// Local only the nodes that have one of its ready endpoints serve it (the others would refuse). A Service that no node can
 // serve stays pending, with a Warning event saying which port is taken by whom.
 import { INGRESS_PORTS_ANNOTATION, isOurLoadBalancer, LB_NODE_LABEL, nodeAddress, nodeReady } from "../../lib/networking";
 import { Controller, type ControllerContext } from "./runtime/controller";
@@ -23,7 +24,7 @@ export interface LbPlan {
 }
 
 /** The pure decision: who serves what, from the nodes and the LoadBalancer Services. */
-export function planLoadBalancers(nodes: any[], services: any[]): LbPlan {
+export function planLoadBalancers(nodes: any[], services: any[], endpointNodes: Map<string, Set<string>> = new Map()): LbPlan {
   const ready = nodes.filter((n) => nodeReady(n) && nodeAddress(n)).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   const labelled = ready.filter((n) => n.metadata.labels?.[LB_NODE_LABEL] === "true");
   const eligible = labelled.length ? labelled : ready.filter((n) => n.metadata.labels?.[LB_NODE_LABEL] !== "false");
@@ -43,7 +44,10 @@ export function planLoadBalancers(nodes: any[], services: any[]): LbPlan {
     const ports = [...new Set<string>((s.spec.ports ?? []).map((p: any) => `${p.port}/${p.protocol ?? "TCP"}`))];
     const addrs = new Set<string>();
     const why: { node: string; port: string; holder: string }[] = [];
+    // externalTrafficPolicy Local: only nodes with a ready endpoint answer (K3s ServiceLB too).
+    const local = s.spec.externalTrafficPolicy === "Local" ? (endpointNodes.get(key) ?? new Set<string>()) : undefined;
     for (const n of eligible) {
+      if (local && !local.has(n.metadata.name)) continue;
       const m = claims.get(n.metadata.name)!;
       const taken = ports.find((p) => m.has(p) && m.get(p) !== key);
       if (taken) {
@@ -64,6 +68,7 @@ const ingressOf = (addrs: string[]) => addrs.map((ip) => ({ ip }));
 export class ServiceLBController extends Controller {
   private services: Informer;
   private nodes: Informer;
+  private slices: Informer;
   /** The last warning told per Service, so a steady state writes no more events. */
   private told = new Map<string, string>();
 
@@ -71,10 +76,17 @@ export class ServiceLBController extends Controller {
     super(rt, "servicelb", 1);
     this.services = this.informer("services");
     this.nodes = this.informer("nodes");
+    this.slices = this.informer("discovery.k8s.io/endpointslices");
     const all = () => this.queue.add(ALL);
     const onSvc = (s: any) => (isOurLoadBalancer(s) || s.status?.loadBalancer?.ingress?.length ? all() : undefined);
     this.services.addHandler({ add: onSvc, update: (o, s) => (onSvc(o), onSvc(s)), delete: onSvc });
     this.nodes.addHandler({ add: all, update: all, delete: all });
+    // Endpoints move between nodes: only Local LoadBalancers care.
+    const onSlice = (sl: any) => {
+      const svc = this.services.get(`${sl.metadata.namespace}/${sl.metadata.labels?.["kubernetes.io/service-name"]}`);
+      if (svc && isOurLoadBalancer(svc) && svc.spec.externalTrafficPolicy === "Local") all();
+    };
+    this.slices.addHandler({ add: onSlice, update: (_, sl) => onSlice(sl), delete: onSlice });
   }
 
   protected override onSynced(): void {
@@ -83,7 +95,7 @@ export class ServiceLBController extends Controller {
 
   async reconcile(): Promise<void> {
     const services = this.services.list();
-    const plan = planLoadBalancers(this.nodes.list(), services);
+    const plan = planLoadBalancers(this.nodes.list(), services, this.endpointNodes(services));
     for (const s of services) {
       const key = objKey(s);
       const want = plan.serving.get(key);
@@ -104,6 +116,18 @@ export class ServiceLBController extends Controller {
       if (msg) this.told.set(key, msg);
       else this.told.delete(key);
     }
+  }
+
+  /** Local LoadBalancers → the nodes their ready endpoints are on. */
+  private endpointNodes(services: any[]): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    for (const svc of services) if (isOurLoadBalancer(svc) && svc.spec.externalTrafficPolicy === "Local") out.set(objKey(svc), new Set());
+    if (!out.size) return out;
+    for (const sl of this.slices.list()) {
+      const nodes = out.get(`${sl.metadata.namespace}/${sl.metadata.labels?.["kubernetes.io/service-name"]}`);
+      if (nodes) for (const e of sl.endpoints ?? []) if (e.conditions?.ready !== false && e.nodeName) nodes.add(e.nodeName);
+    }
+    return out;
   }
 
   private async setIngress(s: any, addrs: string[]): Promise<void> {

@@ -368,7 +368,12 @@ spec: {ports: [{port: 80, targetPort: 8080}], ${spec}}
 ${svc("who-sticky", "selector: {app: who}, type: NodePort, sessionAffinity: ClientIP")}
 ${svc("who-internal", "selector: {app: who}, internalTrafficPolicy: Local")}
 ${svc("who-only-a", "selector: {side: a}, type: NodePort, externalTrafficPolicy: Local")}
-${svc("who-ext", "selector: {app: who}, externalIPs: [10.251.0.100]")}`);
+${svc("who-ext", "selector: {app: who}, externalIPs: [10.251.0.100]")}
+apiVersion: v1
+kind: Service
+metadata: {name: who-lb-local, namespace: default}
+spec: {type: LoadBalancer, externalTrafficPolicy: Local, selector: {side: a}, ports: [{port: 8091, targetPort: 8080}]}
+`);
     const ps = await ready("default", ["who-a", "who-b", "client-a", "client-b"]);
     const [ipA, ipB] = [c.agent("a").node.ip, c.agent("b").node.ip];
     // busybox httpd listens on IPv6 too: clients show as [::ffff:a.b.c.d].
@@ -411,12 +416,15 @@ ${svc("who-ext", "selector: {app: who}, externalIPs: [10.251.0.100]")}`);
     expect(await hostGet(`http://${ipB}:${onlyA}/cgi-bin/who`)).toMatch(/^exit /);
     // A pod on node b still reaches it through its ClusterIP (Local applies to outside traffic only).
     expect((await who("client-b", "http://who-only-a/cgi-bin/who")).split(" ")[0]).toBe("who-a");
+    // A LoadBalancer with externalTrafficPolicy Local: only node a (its endpoint's) is listed.
+    await c.until("who-lb-local lists node a only", async () => JSON.stringify((await c.json(["get", "service", "who-lb-local"])).status?.loadBalancer?.ingress) === JSON.stringify([{ ip: ipA }]) || undefined, 30_000);
+    await c.until("who-lb-local answers on node a", async () => (await hostGet(`http://${ipA}:8091/cgi-bin/who`)) === `who-a ${c.net.hostIp}` || undefined, 20_000, 300);
     // nodePort on 127.0.0.1, from the node itself.
     const stickyPort = (await c.json(["get", "service", "who-sticky"])).spec.ports[0].nodePort;
     expect(inNode("b", `curl -s --max-time 3 http://127.0.0.1:${stickyPort}/cgi-bin/who`)).toMatch(/^who-[ab] /);
     // externalIPs: traffic for that address is sent to the Service.
     expect(inNode("a", "curl -s --max-time 3 http://10.251.0.100/cgi-bin/who")).toMatch(/^who-[ab] /);
-    await c.k(["delete", "service", "who-sticky", "who-internal", "who-only-a", "who-ext"]);
+    await c.k(["delete", "service", "who-sticky", "who-internal", "who-only-a", "who-ext", "who-lb-local"]);
     await c.k(["delete", "pod", "who-a", "who-b", "client-a", "client-b", "--wait=false"]);
   });
 

@@ -49,3 +49,13 @@ test("Ingress: ours by class, by the old annotation, or by default; addresses of
   expect(isOurIngress({ spec: {} }, { names: ours.names, isDefault: false })).toBe(false);
   expect(ingressAddresses([node("a", "10.0.0.2", { ingress: "80,443" }), node("b", "10.0.0.3"), node("c", "10.0.0.4", { ingress: "80,443", ready: false })])).toEqual(["10.0.0.2"]);
 });
+
+test("externalTrafficPolicy Local: only nodes with a ready endpoint serve, and only there is the port claimed", () => {
+  const nodes = [node("a", "10.0.0.2"), node("b", "10.0.0.3"), node("c", "10.0.0.4")];
+  const local = lb("local", [8080], "2024-01-01T00:00:00Z", { externalTrafficPolicy: "Local" });
+  const later = lb("later", [8080], "2024-02-01T00:00:00Z");
+  const p = planLoadBalancers(nodes, [local, later], new Map([["default/local", new Set(["b"])]]));
+  expect(p.serving.get("default/local")).toEqual(["10.0.0.3"]);
+  expect(p.serving.get("default/later")).toEqual(["10.0.0.2", "10.0.0.4"]);
+  expect(planLoadBalancers(nodes, [local]).serving.get("default/local")).toEqual([]);
+});
