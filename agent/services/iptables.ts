@@ -222,7 +222,7 @@ export class RuleWriter {
     if (this.running || !this.applied) return;
     const missing = await this.missing();
     if (!missing) return;
-    this.o.log(`network rules: ${missing} went missing (flushed by someone else?); writing every rule again`);
+    this.o.log(`network rules: rules went missing from iptables (${missing}: flushed by someone else?); putting them back`);
     this.reset();
     this.schedule();
   }
