@@ -62,24 +62,26 @@ describe.skipIf(reason !== null)("networking on two nodes: NetworkPolicy, Ingres
 
   test("acceptance 1: the shop's database answers only app=web on its port; established streams are cut; DNS throughout", async () => {
     await c.k(["create", "namespace", "shop"]);
-    // `other` streams a line every 0.2 s to the database's port 7000 from its start (a process
-    // started by `kubectl exec` would end with the exec); the database writes them to a file
-    // (its nc's stdin stays open: busybox nc stops reading the connection at EOF on stdin).
-    const stream = "(while ! (while true; do echo x; sleep 0.2; done | nc db 7000); do sleep 1; done) & ";
-    await c.k(["apply", "-f", "-"], `${pod("db", "shop", A, { app: "db" }, { port: 5432, text: "db", extra: "(sleep 3600 | nc -l -p 7000 > /tmp/stream &); " })}${pod("web", "shop", B, { app: "web" })}${pod("other", "shop", A, { app: "other" }, { extra: stream })}
+    // `other` streams a line every 0.2 s to the database's port 7000 from its start, `web` to
+    // its port 7001 (a process started by `kubectl exec` would end with the exec); the database
+    // writes them to files (its nc's stdin stays open: busybox nc stops reading at EOF on stdin).
+    const stream = (port: number) => `(while ! (while true; do echo x; sleep 0.2; done | nc db ${port}); do sleep 1; done) & `;
+    const listen = (port: number) => `(sleep 3600 | nc -l -p ${port} > /tmp/stream-${port} &); `;
+    await c.k(["apply", "-f", "-"], `${pod("db", "shop", A, { app: "db" }, { port: 5432, text: "db", extra: listen(7000) + listen(7001) })}${pod("web", "shop", B, { app: "web" }, { extra: stream(7001) })}${pod("other", "shop", A, { app: "other" }, { extra: stream(7000) })}
 apiVersion: v1
 kind: Service
 metadata: {name: db, namespace: shop}
-spec: {selector: {app: db}, ports: [{name: pg, port: 5432, targetPort: 5432}, {name: stream, port: 7000, targetPort: 7000}]}
+spec: {selector: {app: db}, ports: [{name: pg, port: 5432, targetPort: 5432}, {name: stream, port: 7000, targetPort: 7000}, {name: stream-web, port: 7001, targetPort: 7001}]}
 `);
     const ps = await ready("shop", ["db", "web", "other"]);
     const dbIp = ps.db.status.podIP;
     await expectGet("web", "http://db:5432/", "db", "shop");
     await expectGet("other", "http://db:5432/", "db", "shop");
-    const lines = async () => Number(await c.exec("db", "wc -l < /tmp/stream", "shop"));
-    const before = await c.until("the stream flows", async () => (await lines()) > 3 && (await lines()), 30_000, 500);
-    expect(before).toBeGreaterThan(3);
+    const lines = async (port: number) => Number(await c.exec("db", `wc -l < /tmp/stream-${port}`, "shop"));
+    for (const port of [7000, 7001]) await c.until(`the stream to ${port} flows`, async () => (await lines(port)) > 3 || undefined, 30_000, 500);
 
+    // The database's port by its name (the pod's container port `http` is 5432), and the
+    // port of web's stream.
     await c.k(["apply", "-f", "-"], `
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -88,15 +90,17 @@ spec:
   podSelector: {matchLabels: {app: db}}
   ingress:
   - from: [{podSelector: {matchLabels: {app: web}}}]
-    ports: [{protocol: TCP, port: 5432}]
+    ports: [{protocol: TCP, port: http}, {protocol: TCP, port: 7001}]
 `);
     await expectGet("other", "http://db:5432/", null, "shop"); // through the Service
     await expectGet("other", `http://${dbIp}:5432/`, null, "shop"); // and directly, same node
     await expectGet("web", "http://db:5432/", "db", "shop"); // from the other node
-    // The established stream from `other` is not allowed: it stops.
-    const at = await lines();
+    // Established streams: `other`'s is not allowed and stops; `web`'s is and keeps flowing.
+    const at = await lines(7000);
+    const webAt = await lines(7001);
     await Bun.sleep(2000);
-    expect(await lines()).toBe(at);
+    expect(await lines(7000)).toBe(at);
+    expect(await lines(7001)).toBeGreaterThan(webAt + 3);
     // A firewall reload flushes our chains and sets: the agent notices and writes them again
     // (the harness checks every 2 s), and the database is closed to `other` again.
     const a = c.agent("a");
