@@ -3,6 +3,7 @@
 // (as system:apiserver) so they are ordinary, replicated objects.
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_CLASS, INGRESS_CONTROLLER } from "../lib/networking";
 import { findByKind } from "../schemas/registry";
+import { SYSTEM_PRIORITY_CLASSES } from "../schemas/types/scheduling";
 import { checkObject } from "../schemas/derive/check";
 import { ApiError } from "./errors";
 import { APISERVER_USER, writeCtx, type WriteCtx } from "./registry/ctx";
@@ -64,6 +65,16 @@ export async function bootstrap(registry: Registry, opts: BootstrapOptions = {})
     await createIgnoringExists(() => registry.create(ctx, r, undefined, cls));
   }
   await bootstrapRbac(registry, ctx);
+  await bootstrapPriorityClasses(registry, ctx);
+}
+
+/** The two built-in PriorityClasses (kube-apiserver's post-start hook creates them too). */
+async function bootstrapPriorityClasses(registry: Registry, ctx: WriteCtx): Promise<void> {
+  const r = findByKind("scheduling.k8s.io/v1", "PriorityClass")!;
+  for (const [name, c] of Object.entries(SYSTEM_PRIORITY_CLASSES)) {
+    if (registry.store.get("scheduling.k8s.io/priorityclasses", "", name)) continue;
+    await createIgnoringExists(() => registry.create(ctx, r, undefined, { metadata: { name }, value: c.value, description: c.description, preemptionPolicy: "PreemptLowerPriority" }));
+  }
 }
 
 /**

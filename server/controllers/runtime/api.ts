@@ -28,6 +28,8 @@ const KINDS: Record<string, [string, string]> = {
   Lease: ["coordination.k8s.io/v1", "Lease"],
   StorageClass: ["storage.k8s.io/v1", "StorageClass"],
   Ingress: ["networking.k8s.io/v1", "Ingress"],
+  PodDisruptionBudget: ["policy/v1", "PodDisruptionBudget"],
+  HorizontalPodAutoscaler: ["autoscaling/v2", "HorizontalPodAutoscaler"],
 };
 
 export type Kind = keyof typeof KINDS;
