@@ -79,6 +79,10 @@ spec: {selector: {app: db}, ports: [{name: pg, port: 5432, targetPort: 5432}, {n
     await expectGet("other", "http://db:5432/", "db", "shop");
     const lines = async (port: number) => Number(await c.exec("db", `wc -l < /tmp/stream-${port}`, "shop"));
     for (const port of [7000, 7001]) await c.until(`the stream to ${port} flows`, async () => (await lines(port)) > 3 || undefined, 30_000, 500);
+    // Both keep flowing before any policy (a stall here is not the policy's doing).
+    const flowing = [await lines(7000), await lines(7001)];
+    await Bun.sleep(2000);
+    expect([(await lines(7000)) - flowing[0]!, (await lines(7001)) - flowing[1]!].map((n) => n > 3)).toEqual([true, true]);
 
     // The database's port by its name (the pod's container port `http` is 5432), and the
     // port of web's stream.

@@ -7,6 +7,7 @@
 // certificate change starts a new HTTPS listener on the same port (SO_REUSEPORT) before the old
 // one stops accepting, so no connection is refused or cut.
 
+import { writeFileSync } from "node:fs";
 import type { Server, ServerWebSocket } from "bun";
 import { route, type Backend, type RouteTable } from "./routes.ts";
 
@@ -49,6 +50,14 @@ export class IngressServer {
   constructor(private readonly o: IngressServerOptions) {}
 
   start(): void {
+    // A certificate change closes the old HTTPS listener of the port's SO_REUSEPORT group:
+    // without request migration the connections still in its accept queue are reset (seen as
+    // rare failed requests during a TLS Secret change). Per network namespace, harmless elsewhere.
+    try {
+      writeFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "1");
+    } catch (e) {
+      this.o.log(`ingress: a certificate change may reset a few queued connections (tcp_migrate_req: ${(e as Error).message})`);
+    }
     this.http = this.listen(this.o.httpPort, undefined);
   }
 
