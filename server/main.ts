@@ -59,6 +59,8 @@ export interface ServerFlags {
   joinServer?: string;
   /** --raft-listen-port (default 2380). */
   raftPort?: number;
+  /** --disable: built-in components not to run ("ingress", "servicelb"). */
+  disable?: string[];
   /** --datastore-endpoint (etcd or PostgreSQL) and its TLS files: no Raft, servers share the datastore. */
   datastore?: DatastoreFlags;
 }
@@ -182,7 +184,8 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const auth = new Authenticator({ adminToken, tokenKey, localJoinSecrets: () => joinTokens.local() });
   auth.attach(store);
   const nodeIssuer = new NodeCredentialIssuer(auth, store, secrets);
-  await bootstrap(registry);
+  const disabled = new Set(flags.disable ?? []);
+  await bootstrap(registry, { ingressClass: !disabled.has("ingress") });
   // A joined server first catches up, so it finds the cluster's token hashes instead of making its own.
   await store.readBarrier().catch(() => {});
   await joinTokens.reconcile(flags.agentToken);
@@ -195,7 +198,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()) });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;

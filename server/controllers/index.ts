@@ -23,6 +23,8 @@ import { defaultOptions, type Controller, type ControllerOptions, type Controlle
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
+import { ServiceLBController } from "./servicelb";
+import { IngressStatusController } from "./ingress-status";
 import { StatefulSetController } from "./statefulset";
 import { StorageProtectionController } from "./storage-protection";
 import { VolumeBinderController } from "./volume-binder";
@@ -70,6 +72,8 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   resourcequota: (rt) => new ResourceQuotaController(rt),
   storageprotection: (rt) => new StorageProtectionController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
+  servicelb: (rt) => new ServiceLBController(rt),
+  ingressstatus: (rt) => new IngressStatusController(rt),
 };
 
 export function startControllers(registry: Registry, opts: StartOptions = {}): RunningControllers {

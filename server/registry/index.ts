@@ -13,14 +13,14 @@ import { namespaceStrategy } from "./kinds/namespaces";
 import { nodeStrategy } from "./kinds/nodes";
 import { podStrategy } from "./kinds/pods";
 import { clusterRoleBindingStrategy, clusterRoleStrategy, roleBindingStrategy, roleStrategy } from "./kinds/rbac";
-import { serviceStrategy } from "./kinds/services";
+import { ingressStrategy, loadBalancerServiceStrategy } from "./kinds/networking";
 import { Registry } from "./registry";
 import type { Strategy } from "./strategy";
 
 /** Strategies by store key (group/plural, core kinds by plural alone). */
 const STRATEGIES: [string, Strategy][] = [
   ["pods", podStrategy],
-  ["services", serviceStrategy],
+  ["services", loadBalancerServiceStrategy],
   ["nodes", nodeStrategy],
   ["namespaces", namespaceStrategy],
   ["endpoints", createOnUpdateStrategy],
@@ -33,7 +33,7 @@ const STRATEGIES: [string, Strategy][] = [
   ["apps/daemonsets", generationStrategy],
   ["batch/jobs", generationStrategy],
   ["batch/cronjobs", generationStrategy],
-  ["networking.k8s.io/ingresses", generationStrategy],
+  ["networking.k8s.io/ingresses", ingressStrategy],
   ["networking.k8s.io/networkpolicies", generationStrategy],
   ["autoscaling/horizontalpodautoscalers", generationStrategy],
   ["policy/poddisruptionbudgets", generationStrategy],

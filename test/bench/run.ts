@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   size: () => import("./size.ts"),
   idle: () => import("./idle.ts"),
   crd: () => import("./crd.ts"),
+  netpolicy: () => import("./netpolicy.ts"),
   secrets: () => import("./secrets.ts"),
 };
 
