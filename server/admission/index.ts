@@ -1,7 +1,7 @@
 // The admission plugins, in kube-apiserver's order (RecommendedPluginOrder). A new plugin is one
 // file in this folder and one line here, at its upstream position:
 //   NamespaceLifecycle, LimitRanger, ServiceAccount, NodeRestriction, TaintNodesByCondition, PodSecurity, Priority,
-//   DefaultTolerationSeconds, DefaultStorageClass, StorageObjectInUseProtection,
+//   DefaultTolerationSeconds, DefaultStorageClass, StorageObjectInUseProtection, RuntimeClass,
 //   DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota.
 import type { AdmissionPlugin } from "./types";
 import { defaultStorageClass } from "./default-storage-class";
@@ -12,6 +12,7 @@ import { NodeRestriction } from "./node-restriction";
 import { podSecurity } from "./pod-security";
 import { priority } from "./priority";
 import { resourceQuota } from "./resource-quota";
+import { runtimeClass } from "./runtime-class";
 import { storageObjectInUseProtection } from "./storage-object-in-use-protection";
 import { taintNodesByCondition } from "./taint-nodes-by-condition";
 
@@ -27,6 +28,7 @@ export function defaultPlugins(o: { defaultTolerationSeconds?: number } = {}): A
     defaultTolerationSeconds(o.defaultTolerationSeconds ?? (Number(process.env.SKIFF_DEFAULT_TOLERATION_SECONDS) || 300)),
     defaultStorageClass,
     storageObjectInUseProtection,
+    runtimeClass,
     resourceQuota,
   ];
 }
