@@ -1,7 +1,7 @@
 // The PVC and PV protection controllers: a claim marked for deletion keeps its
 // kubernetes.io/pvc-protection finalizer while a pod that has not finished uses it; a volume
-// marked for deletion keeps kubernetes.io/pv-protection while it is Bound. Then the finalizer
-// goes and the deletion completes.
+// marked for deletion keeps kubernetes.io/pv-protection while it is Bound to a claim that still
+// exists. Then the finalizer goes and the deletion completes.
 import { PV_PROTECTION, PVC_PROTECTION } from "../admission/storage-object-in-use-protection";
 import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
@@ -24,7 +24,12 @@ export class StorageProtectionController extends Controller {
     this.pvs = this.informer("persistentvolumes");
     this.pods = this.informer("pods").addIndexer("claim", (p) => (finished(p) ? [] : claimsOf(p).map((c) => `${p.metadata.namespace}/${c}`)));
     const claim = (c: any) => c.metadata.deletionTimestamp && this.queue.add(`pvc:${objKey(c)}`);
-    this.pvcs.addHandler({ add: claim, update: (_, c) => claim(c) });
+    this.pvcs.addHandler({
+      add: claim,
+      update: (_, c) => claim(c),
+      // A volume marked for deletion waits for its claim to go.
+      delete: (c) => c.spec?.volumeName && this.queue.add(`pv:${c.spec.volumeName}`),
+    });
     const volume = (v: any) => v.metadata.deletionTimestamp && this.queue.add(`pv:${v.metadata.name}`);
     this.pvs.addHandler({ add: volume, update: (_, v) => volume(v) });
     // A pod finishing or going away may free its claims.
@@ -34,11 +39,19 @@ export class StorageProtectionController extends Controller {
     this.pods.addHandler({ update: (_, p) => finished(p) && released(p), delete: released });
   }
 
+  /** Bound to a claim that still exists (the binder may not mark a volume being deleted Released). */
+  private volumeInUse(pv: any): boolean {
+    if (pv.status?.phase !== "Bound") return false;
+    const ref = pv.spec?.claimRef;
+    const pvc = ref ? this.pvcs.getBy(ref.namespace ?? "", ref.name ?? "") : undefined;
+    return !!pvc && (!ref.uid || pvc.metadata.uid === ref.uid);
+  }
+
   async reconcile(key: string): Promise<void> {
     if (key.startsWith("pv:")) {
       const name = key.slice(3);
       const pv = this.pvs.getBy("", name);
-      if (!pv?.metadata.deletionTimestamp || !(pv.metadata.finalizers ?? []).includes(PV_PROTECTION) || pv.status?.phase === "Bound") return;
+      if (!pv?.metadata.deletionTimestamp || !(pv.metadata.finalizers ?? []).includes(PV_PROTECTION) || this.volumeInUse(pv)) return;
       await this.api.update("PersistentVolume", "", name, (cur) => drop(cur, PV_PROTECTION));
       return;
     }

@@ -125,3 +125,29 @@ test("a burst of creates under a roomy quota all pass and are all counted", asyn
   expect(results.filter((r) => r !== "ok")).toEqual([]);
   expect(used("roomy").pods).toBe("60");
 });
+
+test("a PriorityClass scope selector counts only pods of the named classes", async () => {
+  const registry = await setup();
+  await registry.create(ctx(), kind("scheduling.k8s.io/v1", "PriorityClass"), undefined, { metadata: { name: "gold" }, value: 1000 });
+  await quota(registry, "gold", { hard: { pods: "1" }, scopeSelector: { matchExpressions: [{ scopeName: "PriorityClass", operator: "In", values: ["gold"] }] } });
+  const golden = (name: string) => ({ ...pod(name), spec: { ...pod(name).spec, priorityClassName: "gold" } });
+  await registry.create(ctx(), kind("v1", "Pod"), "default", golden("g1"));
+  expect((await refusal(registry.create(ctx(), kind("v1", "Pod"), "default", golden("g2"))))?.[1]).toContain("exceeded quota: gold");
+  await registry.create(ctx(), kind("v1", "Pod"), "default", pod("plain1"));
+  await registry.create(ctx(), kind("v1", "Pod"), "default", pod("plain2"));
+  expect(used("gold").pods).toBe("1");
+});
+
+test("storage quotas: requests.storage in total and per StorageClass", async () => {
+  const registry = await setup();
+  await quota(registry, "disk", { hard: { "requests.storage": "8Gi", "gold.storageclass.storage.k8s.io/requests.storage": "5Gi", persistentvolumeclaims: "10" } });
+  const claim = (name: string, cls: string, storage: string) => ({ metadata: { name }, spec: { storageClassName: cls, accessModes: ["ReadWriteOnce"], resources: { requests: { storage } } } });
+  const pvc = kind("v1", "PersistentVolumeClaim");
+  await registry.create(ctx(), pvc, "default", claim("a", "gold", "4Gi"));
+  expect((await refusal(registry.create(ctx(), pvc, "default", claim("b", "gold", "2Gi"))))?.[1]).toBe(
+    'persistentvolumeclaims "b" is forbidden: exceeded quota: disk, requested: gold.storageclass.storage.k8s.io/requests.storage=2Gi, used: gold.storageclass.storage.k8s.io/requests.storage=4Gi, limited: gold.storageclass.storage.k8s.io/requests.storage=5Gi',
+  );
+  await registry.create(ctx(), pvc, "default", claim("c", "silver", "3Gi"));
+  expect((await refusal(registry.create(ctx(), pvc, "default", claim("d", "silver", "2Gi"))))?.[1]).toContain("exceeded quota: disk, requested: requests.storage=2Gi, used: requests.storage=7Gi, limited: requests.storage=8Gi");
+  expect(used("disk")).toEqual({ "requests.storage": "7Gi", "gold.storageclass.storage.k8s.io/requests.storage": "4Gi", persistentvolumeclaims: "2" });
+});

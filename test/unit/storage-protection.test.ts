@@ -1,5 +1,6 @@
 // StorageObjectInUseProtection and the protection controllers: a claim a running pod uses is only
-// marked when deleted and goes once the pod is gone; an unbound volume goes at once.
+// marked when deleted and goes once the pod is gone; a bound volume waits for its claim; an
+// unbound volume goes at once.
 import { afterEach, expect, test } from "bun:test";
 import { startTestCluster, type TestCluster } from "../harness/cluster";
 
@@ -18,13 +19,16 @@ test("a claim in use stays (marked) until its pod is gone; an unbound volume is 
   await c.until("bound", () => c.get("PersistentVolumeClaim", "default", "data")?.status?.phase === "Bound");
   await c.create("Pod", { metadata: { name: "user", namespace: "default" }, spec: { volumes: [{ name: "v", persistentVolumeClaim: { claimName: "data" } }], containers: [{ name: "c", image: "x" }] } });
   await c.until("pod running", () => c.get("Pod", "default", "user")?.status?.phase === "Running");
+  await c.api.delete("PersistentVolume", "", "spare");
   await c.api.delete("PersistentVolumeClaim", "default", "data");
   await Bun.sleep(300);
   const marked = c.get("PersistentVolumeClaim", "default", "data");
   expect(marked?.metadata.deletionTimestamp).toBeTruthy();
   expect(marked?.metadata.finalizers).toEqual(["kubernetes.io/pvc-protection"]);
   await c.api.delete("Pod", "default", "user", { gracePeriodSeconds: 0 });
+  expect(c.get("PersistentVolume", "", "spare")?.metadata.deletionTimestamp).toBeTruthy(); // bound to a claim still there
   await c.until("claim gone", () => !c.get("PersistentVolumeClaim", "default", "data"));
+  await c.until("its volume gone", () => !c.get("PersistentVolume", "", "spare"));
   await c.create("PersistentVolume", { metadata: { name: "lonely" }, spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], storageClassName: "other", hostPath: { path: "/tmp/y" } } });
   await c.until("available", () => c.get("PersistentVolume", "", "lonely")?.status?.phase === "Available");
   await c.api.delete("PersistentVolume", "", "lonely");
