@@ -18,6 +18,10 @@ export interface StoreOptions {
 
 /** Longest an apply transaction on state.db stays open (see applyCommitted). */
 const COMMIT_MS = 50;
+/** Compaction runs this often, in steps (see compact). */
+const COMPACT_EVERY_MS = 1000;
+/** Longest a compaction run holds the event loop (and so the writers). */
+const COMPACT_BUDGET_MS = 10;
 
 export class AppliedState {
   /** Replaced (not mutated) when a Raft snapshot is installed: see restoreFrom. */
@@ -35,7 +39,7 @@ export class AppliedState {
     mkdirSync(opts.dataDir, { recursive: true });
     this.sm = new StateMachine(join(opts.dataDir, "state.db"), { synchronous: opts.synchronous });
     this.window = this.loadWindow(opts.windowSize ?? 8192);
-    this.compactTimer = setInterval(() => this.compact(), 30_000);
+    this.compactTimer = setInterval(() => this.compact(), COMPACT_EVERY_MS);
     this.compactTimer.unref?.();
   }
 
@@ -171,9 +175,20 @@ export class AppliedState {
     return this.sm.scan(res, undefined, undefined, 1e9).map((r) => JSON.parse(r.value));
   }
 
-  compact(): void {
+  /**
+   * Keep the on-disk history to the watch window: move the compaction point to where the
+   * window starts, a step at a time and for at most COMPACT_BUDGET_MS per run (the writers
+   * wait meanwhile), then give free pages back to the filesystem a few at a time once they
+   * are more than a quarter of the file (new rows reuse free pages first, so under steady
+   * churn the file stops growing without any vacuum).
+   */
+  compact(budgetMs = COMPACT_BUDGET_MS): void {
     const upTo = Math.max(this.sm.rev - this.window.capacity, this.window.floor);
-    if (upTo > this.sm.compacted) this.sm.compact(upTo);
+    const t0 = performance.now();
+    while (upTo > this.sm.compacted && performance.now() - t0 < budgetMs) this.sm.compact(upTo, 500);
+    if (performance.now() - t0 >= budgetMs) return;
+    const p = this.sm.pages();
+    if (p.free > 64 && p.free * 4 > p.total) this.sm.vacuumStep(Math.min(p.free - (p.total >> 3), 128));
   }
 
   close(): void {

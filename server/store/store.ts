@@ -124,19 +124,21 @@ export class Store implements KubeStore {
 
   /**
    * List objects in key order (namespace, name) after `after`, at the current revision or,
-   * when `atRev` is older, as they were at that revision (rebuilt from the watch window).
+   * when `atRev` is older, as they were at that revision (from the history on disk).
    */
   list(res: ResKey, ns: string | undefined, o: ListOptions = {}): ListPage {
-    const rev = o.atRev ?? this.sm.rev;
+    const sm = this.sm;
+    const rev = o.atRev ?? sm.rev;
     const match = o.match ?? (() => true);
     const limit = o.limit && o.limit > 0 ? o.limit : Infinity;
-    if (rev > this.sm.rev) throw new Error("future revision");
-    if (rev < this.sm.rev) return this.listAt(res, ns, rev, match, limit, o.after);
+    if (rev > sm.rev) throw new Error("future revision");
+    if (rev < sm.compacted) throw new ExpiredError(rev, sm.compacted);
+    const scan = rev < sm.rev ? (a: typeof o.after, n: number) => sm.scanAt(res, ns, rev, a, n) : (a: typeof o.after, n: number) => sm.scan(res, ns, a, n);
     const items: any[] = [];
     let after = o.after;
     const chunk = limit === Infinity ? 1000 : Math.min(1000, Math.max(limit + 1, 50));
     for (;;) {
-      const rows = this.sm.scan(res, ns, after, chunk);
+      const rows = scan(after, chunk);
       for (const r of rows) {
         const obj = JSON.parse(r.value);
         if (!match(obj)) continue;
@@ -147,36 +149,6 @@ export class Store implements KubeStore {
       const last = rows[rows.length - 1]!;
       after = { ns: last.ns, name: last.name };
     }
-  }
-
-  private listAt(res: ResKey, ns: string | undefined, rev: number, match: (o: any) => boolean, limit: number, after?: { ns: string; name: string }): ListPage {
-    const floor = this.window.prevFloor();
-    if (rev < floor) throw new ExpiredError(rev, floor);
-    const events = this.window.since(rev) ?? [];
-    // Undo newer changes: walking newest-first, the last write wins = the state at `rev`.
-    const overlay = new Map<string, any>();
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i]!;
-      if (e.res !== res || (ns !== undefined && e.ns !== ns)) continue;
-      overlay.set(`${e.ns}\u0000${e.name}`, e.type === "ADDED" ? null : e.prev);
-    }
-    const all = new Map<string, any>();
-    for (const r of this.sm.scan(res, ns, after, 1e9)) all.set(`${r.ns}\u0000${r.name}`, r.value);
-    for (const [k, v] of overlay) {
-      if (v === null) all.delete(k);
-      else all.set(k, v);
-    }
-    const afterKey = after ? `${after.ns}\u0000${after.name}` : "";
-    const keys = [...all.keys()].filter((k) => k > afterKey).sort();
-    const items: any[] = [];
-    for (const k of keys) {
-      const v = all.get(k);
-      const obj = typeof v === "string" ? JSON.parse(v) : structuredClone(v);
-      if (!match(obj)) continue;
-      if (items.length === limit) return { items, rev, more: keyOf(items[items.length - 1]) };
-      items.push(obj);
-    }
-    return { items, rev };
   }
 
   /**
