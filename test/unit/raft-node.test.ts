@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { storeApplication } from "../../server/raft/cluster/store-app";
 import { bootstrapEntries } from "../../server/raft/core/config";
 import { RaftNode } from "../../server/raft/node/node";
-import { SqliteLogStorage } from "../../server/raft/storage/log-storage";
+import { SegmentLogStorage } from "../../server/raft/storage/segment-log";
 import { AppliedState } from "../../server/store/applied-state";
 import { Store } from "../../server/store/store";
 
@@ -18,7 +18,7 @@ afterEach(() => {
 });
 
 function open(dir: string) {
-  const storage = new SqliteLogStorage(join(dir, "raft"));
+  const storage = new SegmentLogStorage(join(dir, "raft"));
   if (storage.isEmpty()) storage.bootstrap(bootstrapEntries([1]));
   const state = new AppliedState({ dataDir: join(dir, "db") });
   const logs: string[] = [];
