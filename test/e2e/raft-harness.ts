@@ -35,7 +35,9 @@ export class ServerProc {
 
   async start(): Promise<void> {
     const j = this.join();
-    const base = [BUN, join(REPO, "cli/main.ts"), "server", "--disable-agent", "--write-kubeconfig", join(this.dataDir, "kubeconfig.yaml")];
+    // SKIFF_BENCH_BUN_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p": extra runtime flags (profiling a benchmark; stop with SIGTERM).
+    const extra = process.env.SKIFF_BENCH_BUN_ARGS?.split(" ").filter(Boolean) ?? [];
+    const base = [BUN, ...extra, join(REPO, "cli/main.ts"), "server", "--disable-agent", "--write-kubeconfig", join(this.dataDir, "kubeconfig.yaml")];
     const args = [...base, "--data-dir", this.dataDir, "--https-listen-port", String(this.port), "--raft-listen-port", String(this.raftPort), "--node-name", this.name];
     if (j) args.push("--server", j.server, "--token", j.token);
     const fd = openSync(this.logFile, "a");
