@@ -11,13 +11,14 @@
 import { podLogsRoot } from "./logs/logs";
 import { startServerDiscovery } from "./servers";
 import { startTunnel } from "./tunnel/client";
-import { AgentApi, isUnreachable, makeClient } from "./api.ts";
+import { AgentApi, isUnreachable, makeClient } from "./api-client.ts";
 import { PodCache } from "./cache/pod-cache.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
 import type { RotationOptions } from "./logs/logs.ts";
 import { NodeLease } from "./node/lease.ts";
+import { CredentialKeeper, type Credential } from "./node/credentials.ts";
 import { defaultNodeIp } from "./node/info.ts";
-import { loadNodeState, NodeStatus, saveNodeState } from "./node/node.ts";
+import { loadNodeState, NodeStatus, saveNodeState } from "./node/registration.ts";
 import { Backoff } from "./pods/backoff.ts";
 import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";
@@ -38,6 +39,8 @@ export interface AgentOptions {
   /** PEM of the cluster CA the server certificate must chain to. */
   caData?: string;
   token?: string;
+  /** The token is a node credential that expires: renewed through `renew` before it does. */
+  credentials?: { expires: number; renew: () => Promise<Credential> };
   dataDir: string;
   nodeName: string;
   nodeIp?: string;
@@ -122,6 +125,10 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
   const log = opts.log ?? ((m: string) => console.error(`agent: ${m}`));
   const t = opts.tuning ?? envTuning();
   const api = new AgentApi(makeClient({ server: opts.server, caData: opts.caData, token: opts.token }));
+  const keeper =
+    opts.credentials && opts.token
+      ? new CredentialKeeper({ token: opts.token, expires: opts.credentials.expires, renew: opts.credentials.renew, onToken: (t) => api.client.setToken(t), log })
+      : undefined;
   const runtime = await startRuntime({
     dataDir: opts.dataDir,
     containerRuntimeEndpoint: opts.containerRuntimeEndpoint,
@@ -132,6 +139,10 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     },
   });
   const stoppers: (() => unknown)[] = [];
+  if (keeper) {
+    keeper.start();
+    stoppers.push(() => keeper.stop());
+  }
   try {
     // The other servers of the cluster, to move to when this one goes away.
     const discovery = startServerDiscovery(api.client, opts.dataDir, { everyMs: t.serversRefreshMs, log });
@@ -269,7 +280,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     // logs/exec/attach/port-forward arrive over this outbound connection (the node may be behind NAT).
     const tunnel = startTunnel({
       // Dialled to the server the API client uses now; a dropped tunnel moves both on.
-      config: { server: () => api.client.server, caData: opts.caData, token: opts.token },
+      config: { server: () => api.client.server, caData: opts.caData, token: () => keeper?.token ?? opts.token ?? "" },
       failedOver: (s) => api.client.failedOver(s),
       nodeName: opts.nodeName,
       cri: runtime.cri,

@@ -22,6 +22,12 @@ const VERBS: Record<string, string> = {
   top: "Show CPU and memory usage of nodes or pods (metrics.k8s.io)",
   images: "Import, list or remove images in this node's containerd (air-gap)",
   cluster: "List or remove control-plane servers (members, remove NAME)",
+  token: "Rotate the server or agent join token: token rotate [--type server|agent] [--new-token T]",
+  install: "Install skiff as a systemd service: install [server|agent] [flags]",
+  uninstall: "Remove the service, every pod, Skiff's network state and data (--keep-data)",
+  killall: "Stop skiff, every pod container and shim, and its network state; keep the data",
+  "check-config": "Check this host for Skiff: kernel, cgroups, iptables, disk, memory, clock",
+  certificate: "Show certificate expiry (check) or re-issue them without a restart (rotate)",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -34,7 +40,7 @@ Usage:
 
 Verbs:
 ${Object.entries(VERBS)
-  .map(([v, d]) => `  ${v.padEnd(10)} ${d}`)
+  .map(([v, d]) => `  ${v.padEnd(12)} ${d}`)
   .join("\n")}
 
 Server flags:
@@ -44,7 +50,8 @@ Server flags:
                               bind address, or this host's first non-loopback IPv4 when it is 0.0.0.0)
   --https-listen-port PORT    API port (default 6443, HTTPS with the cluster's own CA)
   --tls-san NAME|IP           Extra name or IP for the serving certificate (repeatable)
-  -t, --token SECRET          Join secret for agents (default: generated, stored in <data-dir>/server/token)
+  -t, --token SECRET          Server token: joins servers (and agents) (default: generated, in <data-dir>/server/token)
+  --agent-token SECRET        Agent token of a new cluster: joins agents only (default: generated, in <data-dir>/server/agent-token)
   -s, --server URL            Join the control plane of this server (with --token): learner, then voter (alias --join)
   --raft-listen-port PORT     Port for control-plane peer traffic (gRPC, mutual TLS; default 2380)
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
@@ -53,7 +60,7 @@ Server flags:
 
 Agent flags:
   -s, --server URL            Server to join, e.g. https://10.0.0.1:6443
-  -t, --token TOKEN           Join token printed by the server (K10<ca-hash>::server:<secret>)
+  -t, --token TOKEN           The agent token (<data-dir>/server/agent-token on the first server; the server token works too)
   --data-dir DIR              State directory (default as for the server)
   --node-name NAME            Node name (default: the hostname)
   --node-ip IP                Address other nodes reach this node on
@@ -81,6 +88,7 @@ async function server(args: string[]): Promise<number> {
       join: { type: "string" },
       "raft-listen-port": { type: "string", default: "2380" },
       token: { type: "string", short: "t" },
+      "agent-token": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -108,6 +116,10 @@ async function server(args: string[]): Promise<number> {
     return 1;
   }
   const { hostname } = await import("node:os");
+  // A board without a real-time clock: wait for time sync before certificates are used or made.
+  const { guardClock, keepRecordingTime } = await import("../lib/clock");
+  await guardClock({ dataDir, log: (m) => console.error(m) });
+  keepRecordingTime(dataDir);
   const srv = await runServer({
     dataDir,
     bindAddress: values["bind-address"]!,
@@ -120,6 +132,7 @@ async function server(args: string[]): Promise<number> {
     joinServer: values.server ?? values.join ?? process.env.SKIFF_SERVER,
     raftPort,
     token: values.token ?? process.env.SKIFF_TOKEN,
+    agentToken: values["agent-token"] ?? process.env.SKIFF_AGENT_TOKEN,
   });
   // The embedded agent makes this node a worker too (K3s style); it talks to the API like any agent.
   let agent: { stop(): Promise<void> } | undefined;
@@ -127,13 +140,28 @@ async function server(args: string[]): Promise<number> {
     const nodeName = values["node-name"] ?? hostname();
     try {
       const { runAgent } = await import("../agent/main");
+      const { nodePassword } = await import("../lib/join");
+      // Bound like any agent's: a second machine cannot take this node's name.
+      const password = nodePassword(dataDir);
+      const creds = await srv.nodeCredentials(nodeName, password);
       // The server's heap keeps the garbage of pods that came and went too (~15 MB after 100).
-      agent = await runAgent({ ...(await srv.nodeCredentials(nodeName)), dataDir, nodeName, onPodGone: gcWhenSettled() });
+      agent = await runAgent({
+        ...creds,
+        credentials: { expires: creds.expires, renew: () => srv.nodeCredentials(nodeName, password) },
+        dataDir,
+        nodeName,
+        onPodGone: gcWhenSettled(),
+      });
       console.log(`agent: node ${nodeName} registered`);
     } catch (e) {
       console.error(`agent: not started: ${(e as Error).message}\n(the control plane keeps running; use --disable-agent to run without one)`);
     }
   }
+  // As for `skiff agent`: start-up garbage and the idle heap's slow growth are collected (a full
+  // collection of this heap takes a few milliseconds; idle RSS target 90 MB with the agent).
+  Bun.gc(true);
+  setTimeout(() => Bun.gc(true), 5_000).unref(); // after the controllers' and agent's first syncs
+  setInterval(() => Bun.gc(true), 60_000).unref();
   const shutdown = async () => {
     await agent?.stop();
     await srv.stop();
@@ -141,6 +169,13 @@ async function server(args: string[]): Promise<number> {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  // `skiff certificate rotate` (and `systemctl reload skiff`): serve the new certificate.
+  process.on("SIGHUP", () => {
+    srv.reloadCertificates().then(
+      (changed) => console.log(changed ? "serving certificate reloaded" : "SIGHUP: serving certificate unchanged"),
+      (e) => console.error(`reloading the serving certificate failed: ${(e as Error).message}`),
+    );
+  });
   // `skiff cluster remove` of this server: stop, like a removed etcd member.
   void srv.removed.then(async (msg) => {
     console.error(msg);
@@ -182,20 +217,41 @@ async function agentCommand(args: string[]): Promise<number> {
   const server = values.server ?? process.env.SKIFF_URL;
   const token = values.token ?? process.env.SKIFF_TOKEN;
   if (!server || !token) {
-    console.error("error: skiff agent needs --server https://SERVER:6443 and --token TOKEN (the token `skiff server` printed, also in <data-dir>/server/token on the server)");
+    console.error("error: skiff agent needs --server https://SERVER:6443 and --token TOKEN (the agent token, in <data-dir>/server/agent-token on the server)");
     return 1;
   }
   const { hostname } = await import("node:os");
-  const { joinCluster } = await import("../lib/join");
+  const { CredentialsRefused, joinCluster, nodePassword, renewCredentials } = await import("../lib/join");
+  const { rmSync } = await import("node:fs");
   const dataDir = values["data-dir"] ?? defaultDataDir();
   const nodeName = values["node-name"] ?? hostname();
+  const credFile = `${dataDir}/agent/credentials.json`;
+  const { guardClock, keepRecordingTime } = await import("../lib/clock");
+  await guardClock({ dataDir, log: (m) => console.error(m) });
+  keepRecordingTime(dataDir);
   let creds;
+  let password;
   try {
-    creds = await joinCluster({ server, token, nodeName, credFile: `${dataDir}/agent/credentials.json` });
+    password = nodePassword(dataDir);
+    creds = await joinCluster({ server, token, nodeName, credFile, nodePassword: password });
   } catch (e) {
     console.error(`error: cannot join the cluster: ${(e as Error).message}`);
     return 1;
   }
+  const pw = password;
+  let cur = creds;
+  // Renewed with the current credential; one no longer accepted (binding removed, expired
+  // while offline) is replaced by joining again with the token.
+  const renew = async () => {
+    try {
+      cur = await renewCredentials(cur, pw, credFile);
+    } catch (e) {
+      if (!(e instanceof CredentialsRefused)) throw e;
+      rmSync(credFile, { force: true });
+      cur = await joinCluster({ server, token, nodeName, credFile, nodePassword: pw });
+    }
+    return cur;
+  };
   const { runAgent } = await import("../agent/main");
   // JSC collects when allocation outgrows the heap, which an idle agent rarely does, so the
   // garbage of start-up and of pods that came and went stays resident (~7 MB after 5 pods). A
@@ -205,6 +261,7 @@ async function agentCommand(args: string[]): Promise<number> {
     server: creds.server,
     caData: creds.caData,
     token: creds.token,
+    credentials: { expires: creds.expires, renew },
     dataDir,
     nodeName,
     nodeIp: values["node-ip"],
@@ -213,6 +270,7 @@ async function agentCommand(args: string[]): Promise<number> {
   });
   console.log(`skiff agent: node ${nodeName} joined ${creds.server}`);
   Bun.gc(true);
+  setTimeout(() => Bun.gc(true), 5_000).unref(); // after the first syncs (pods, services, routes)
   setInterval(() => Bun.gc(true), 60_000).unref();
   const shutdown = async () => {
     await agent.stop();
@@ -230,7 +288,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (verb === "version" || verb === "--version") {
-    const { KUBE_VERSION } = await import("../server/api/discovery");
+    const { KUBE_VERSION } = await import("../schemas/version");
     console.log(`skiff version v${pkg.version} (Kubernetes API ${KUBE_VERSION.gitVersion}, bun ${Bun.version})`);
     return 0;
   }
@@ -269,6 +327,18 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/rollout");
     case "top":
       return import("./commands/top");
+    case "token":
+      return import("./commands/token");
+    case "install":
+      return import("./commands/install");
+    case "uninstall":
+      return import("./commands/uninstall");
+    case "killall":
+      return import("./commands/killall");
+    case "check-config":
+      return import("./commands/check-config");
+    case "certificate":
+      return import("./commands/certificate");
     default:
       return import("./commands/scale");
   }

@@ -94,7 +94,7 @@ export class KubeClient {
   private servers: string[];
   private cur = 0;
   private readonly tls: Record<string, unknown> | undefined;
-  private readonly authHeader: string | undefined;
+  private authHeader: string | undefined;
   private readonly serverListeners = new Set<() => void>();
 
   constructor(readonly cfg: ClientConfig) {
@@ -110,6 +110,11 @@ export class KubeClient {
     if (cfg.token) this.authHeader = `Bearer ${cfg.token}`;
     else if (cfg.username !== undefined && cfg.password !== undefined)
       this.authHeader = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
+  }
+
+  /** A new bearer token for the next requests (node credentials are renewed before they expire). */
+  setToken(token: string): void {
+    this.authHeader = `Bearer ${token}`;
   }
 
   /** The server requests go to now. */

@@ -11,10 +11,13 @@ if ! node_modules/.bin/bun --version >/dev/null 2>&1; then
   (cd node_modules/bun && node install.js)
 fi
 node_modules/.bin/bun --version >/dev/null
-# Debian packages for the agent (containerd, runc, CNI plugins, iptables, busybox-static for test images).
+# Debian packages for the agent (containerd, runc, CNI plugins, iptables, busybox-static for test
+# images), and for the tests: qemu-user-static with the arm64 libc runs dist/skiff-arm64 under
+# user emulation, ipset and systemd's systemd-analyze check what `skiff install|uninstall` do.
+TEST_PKGS=(qemu-user-static libc6-arm64-cross ipset systemd)
 if [ "$(id -u)" -eq 0 ]; then
-  bash scripts/setup-node.sh
-elif ! bash scripts/setup-node.sh; then
+  bash scripts/setup-node.sh "${TEST_PKGS[@]}"
+elif ! bash scripts/setup-node.sh "${TEST_PKGS[@]}"; then
   # Without root the control plane still builds and runs; tests that need containerd say so and skip.
   echo "setup: continuing without the agent's Debian packages (not root)" >&2
 fi

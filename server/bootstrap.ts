@@ -1,20 +1,22 @@
 // First-start state: the system namespaces, the `kubernetes` Service and the default RBAC
-// policy, created through the normal write path so they are ordinary, replicated objects.
+// policy, created through the registry (as system:apiserver) so they are ordinary, replicated
+// objects.
 import { findByKind } from "../schemas/registry";
 import { checkObject } from "../schemas/derive/check";
-import type { Store } from "./store/store";
 import { ApiError } from "./errors";
-import { createObject, updateObject, type WriteCtx } from "./api/write";
+import { APISERVER_USER, writeCtx, type WriteCtx } from "./registry/ctx";
+import type { Registry } from "./registry/registry";
 import { AUTOUPDATE_ANNOTATION, clusterRoleBindingObjects, clusterRoleObjects } from "./auth/policy";
 
-export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-export async function bootstrap(store: Store): Promise<void> {
-  const ctx: WriteCtx = { store, manager: "skiff-bootstrap", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+export async function bootstrap(registry: Registry): Promise<void> {
+  const store = registry.store;
+  const ctx = writeCtx(APISERVER_USER, "skiff-bootstrap");
   const nsRes = findByKind("v1", "Namespace")!;
   for (const name of SYSTEM_NAMESPACES) {
     if (store.get("namespaces", "", name)) continue;
-    await createIgnoringExists(() => createObject(ctx, nsRes, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } }));
+    await createIgnoringExists(() => registry.create(ctx, nsRes, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name } }));
   }
   const svcRes = findByKind("v1", "Service")!;
   if (!store.get("services", "default", "kubernetes")) {
@@ -24,9 +26,9 @@ export async function bootstrap(store: Store): Promise<void> {
       metadata: { name: "kubernetes", namespace: "default", labels: { component: "apiserver", provider: "kubernetes" } },
       spec: { clusterIP: "10.43.0.1", ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }], sessionAffinity: "None", type: "ClusterIP" },
     }, { strict: false }).value;
-    await createIgnoringExists(() => createObject(ctx, svcRes, "default", svc));
+    await createIgnoringExists(() => registry.create(ctx, svcRes, "default", svc));
   }
-  await bootstrapRbac(store, ctx);
+  await bootstrapRbac(registry, ctx);
 }
 
 /**
@@ -35,7 +37,8 @@ export async function bootstrap(store: Store): Promise<void> {
  * topped up with rules or subjects a newer Skiff added unless the object is annotated
  * rbac.authorization.kubernetes.io/autoupdate=false.
  */
-async function bootstrapRbac(store: Store, ctx: WriteCtx): Promise<void> {
+async function bootstrapRbac(registry: Registry, ctx: WriteCtx): Promise<void> {
+  const store = registry.store;
   const kinds: [string, any[], (cur: any, want: any) => boolean][] = [
     ["ClusterRole", clusterRoleObjects(), (cur, want) => addMissing(cur, want, "rules")],
     ["ClusterRoleBinding", clusterRoleBindingObjects(), (cur, want) => addMissing(cur, want, "subjects")],
@@ -49,13 +52,13 @@ async function bootstrapRbac(store: Store, ctx: WriteCtx): Promise<void> {
       const cur = store.get(res, "", name)?.obj;
       if (!cur) {
         const obj = checkObject(r.type, want, { strict: false }).value;
-        jobs.push(createIgnoringExists(() => createObject(ctx, r, undefined, obj)));
+        jobs.push(createIgnoringExists(() => registry.create(ctx, r, undefined, obj)));
         continue;
       }
       if (cur.metadata?.annotations?.[AUTOUPDATE_ANNOTATION] === "false") continue;
       if (!merge(structuredClone(cur), want)) continue;
       jobs.push(
-        updateObject(ctx, r, "", name, (latest) => (merge(latest, want), latest)).then(
+        registry.update(ctx, r, "", name, (latest) => (merge(latest, want), latest)).then(
           () => {},
           (e) => console.warn(`skiff: could not update the default ${kind} ${name}: ${(e as Error).message}`),
         ),

@@ -4,17 +4,25 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
+import { limitsFromEnv } from "./api/limits";
 import { createStreamServer } from "./api/streams/index";
 import { listenNode } from "./api/streams/listen";
 import { Authenticator } from "./auth/authn";
+import { joinRoutes } from "./auth/join-routes";
+import { JoinTokens } from "./auth/join-tokens";
+import { NodeCredentialIssuer } from "./auth/node-credentials";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
+import { findByKind } from "../schemas/registry";
 import { startControllers } from "./controllers/index";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
 import { clusterRoutes } from "./raft/cluster/routes";
+import { APISERVER_USER, writeCtx } from "./registry/ctx";
+import { newRegistry } from "./registry/index";
 import { AppliedState } from "./store/applied-state";
 import { Store } from "./store/store";
+import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
 export interface ServerFlags {
@@ -28,8 +36,10 @@ export interface ServerFlags {
   nodeName: string;
   /** Extra names and IPs for the serving certificate. */
   tlsSans?: string[];
-  /** Join secret (or a full K10 token) to use instead of a generated one. */
+  /** Server token secret (or a full K10 token) to use instead of a generated one. */
   token?: string;
+  /** --agent-token: the agent token of a new cluster (default generated, <data-dir>/server/agent-token). */
+  agentToken?: string;
   /** --server URL: join the control plane this server belongs to (with --token). */
   joinServer?: string;
   /** --raft-listen-port (default 2380). */
@@ -40,11 +50,13 @@ export interface RunningServer {
   url: string;
   /** Resolves (with what to tell the user) when this server is removed from its cluster. */
   removed: Promise<string>;
-  /** The join token agents use (K10<ca-hash>::server:<secret>). */
+  /** The server token (K10<ca-hash>::server:<secret>), as in <data-dir>/server/token. */
   joinToken: string;
   caPem: string;
-  /** Credentials for an agent running in this process (the embedded agent). */
-  nodeCredentials(nodeName: string): Promise<{ server: string; caData: string; token: string }>;
+  /** Serve the certificate now in <data-dir>/server/tls (after `skiff certificate rotate`); true if it changed. */
+  reloadCertificates(): Promise<boolean>;
+  /** Credentials for an agent running in this process (the embedded agent), bound by its node password. */
+  nodeCredentials(nodeName: string, nodePassword: string): Promise<{ server: string; caData: string; token: string; expires: number }>;
   stop(): Promise<void>;
 }
 
@@ -100,7 +112,8 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   });
   const tokenKey = loadOrCreate(join(serverDir, "token-key"), () => crypto.getRandomValues(new Uint8Array(32))) as Uint8Array;
   const adminToken = loadOrCreate(join(serverDir, "admin-token"), () => randomSecret()) as string;
-  // The join token is stored whole (K3s keeps <data-dir>/server/token); --token may set the secret.
+  // The server token is stored whole (K3s keeps <data-dir>/server/token); --token may set the
+  // secret. The agent token is made with the cluster's hashes (JoinTokens.reconcile).
   const tokenPath = join(serverDir, "token");
   let joinSecret: string;
   if (flags.token) {
@@ -112,7 +125,6 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     joinSecret = parseJoinToken(loadOrCreate(tokenPath, () => formatJoinToken(pki.caHash, randomSecret())) as string).secret;
   }
   const joinToken = formatJoinToken(pki.caHash, joinSecret);
-  const auth = new Authenticator(adminToken, joinSecret, tokenKey);
 
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
   // The Raft log is the durable record, so state.db need not fsync every apply: after a power
@@ -129,7 +141,22 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
   });
   const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
-  await bootstrap(store);
+  const registry = newRegistry(store);
+  // Node passwords and the join-token hashes are Secrets written through the registry.
+  const secretRes = findByKind("v1", "Secret")!;
+  const ctx = () => writeCtx(APISERVER_USER, "skiff-server");
+  const secrets = {
+    create: (obj: any) => registry.create(ctx(), secretRes, obj.metadata.namespace, obj),
+    update: async (ns: string, name: string, mutate: (cur: any) => any) => (await registry.update(ctx(), secretRes, ns, name, mutate)).obj,
+  };
+  const joinTokens = new JoinTokens(store, () => secrets, { server: tokenPath, agent: join(serverDir, "agent-token") }, pki.caHash);
+  const auth = new Authenticator({ adminToken, tokenKey, localJoinSecrets: () => joinTokens.local() });
+  auth.attach(store);
+  const nodeIssuer = new NodeCredentialIssuer(auth, store, secrets);
+  await bootstrap(registry);
+  // A joined server first catches up, so it finds the cluster's token hashes instead of making its own.
+  await store.readBarrier().catch(() => {});
+  await joinTokens.reconcile(flags.agentToken);
   // Servers the leader heard from recently: the `default/kubernetes` Endpoints agents fail over by.
   const liveApiServers = () => {
     const st = consensus.node.localStatus();
@@ -142,7 +169,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(store, { apiServers: liveApiServers });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -153,7 +180,8 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   consensus.onLeaderChange(onLeadership);
   onLeadership(consensus.isLeader());
 
-  const app = createApp({ store, tokenKey }, { serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: clusterRoutes(consensus) });
+  const limits = limitsFromEnv();
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus)] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
@@ -170,23 +198,55 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const listener = await listenNode({
     hostname: flags.bindAddress,
     port: flags.port,
-    tls: { cert: pki.serving.cert, key: pki.serving.key },
+    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key },
     fetch: (r) => app.fetch(r),
     streams,
-    maxRequestBodySize: 16 * 1024 * 1024,
+    limits,
   });
+  // Leaf certificates are renewed well before they expire (checked hourly: a stat and a parse, no
+  // write) and a rotated serving certificate is picked up without a restart; pods never notice.
+  const tlsDir = join(serverDir, "tls");
+  let servingPem = pki.serving.cert;
+  const reloadCertificates = async (): Promise<boolean> => {
+    // `skiff certificate rotate` writes the key, then the certificate: read until both agree.
+    for (let i = 0; i < 5; i++) {
+      const cert = readFileSync(join(tlsDir, "serving.crt"), "utf8");
+      const key = readFileSync(join(tlsDir, "serving.key"), "utf8");
+      if (cert !== readFileSync(join(tlsDir, "serving.crt"), "utf8")) continue;
+      if (cert === servingPem) return false;
+      await listener.setTls({ cert: servingChain(tlsDir, cert), key });
+      servingPem = cert;
+      return true;
+    }
+    return false;
+  };
+  const certTimer = setInterval(() => {
+    void (async () => {
+      const renewed = await renewDueLeaves(tlsDir);
+      if (renewed.length) console.log(`certificates renewed before they expire: ${renewed.join(", ")}`);
+      if (await reloadCertificates()) console.log("serving certificate reloaded");
+    })().catch((e) => console.error(`certificate renewal: ${(e as Error).message}`));
+  }, 3600_000);
+  certTimer.unref();
   mkdirSync(dirname(flags.writeKubeconfig), { recursive: true });
   writeFileSync(flags.writeKubeconfig, kubeconfigYaml(url, pki.ca.cert, adminToken), { mode: 0o600 });
   console.log(`skiff server listening on ${url} (data dir ${flags.dataDir})`);
   console.log(`kubeconfig written to ${flags.writeKubeconfig}: kubectl --kubeconfig ${flags.writeKubeconfig} get nodes`);
-  console.log(`join token (also in ${tokenPath}): ${joinToken}`);
+  // Tokens are never printed (logs are collected and shared); only where they are.
+  console.log(`server token (joins servers and agents): ${tokenPath}`);
+  console.log(existsSync(joinTokens.paths.agent) ? `agent token (joins agents only): ${joinTokens.paths.agent}` : "agent token: in <data-dir>/server/agent-token of the cluster's first server (or make a new one: skiff token rotate --type agent)");
   return {
     url,
     removed: consensus.removed,
     joinToken,
     caPem: pki.ca.cert,
-    nodeCredentials: async (nodeName) => ({ server: url, caData: pki.ca.cert, token: await auth.nodeToken(nodeName) }),
+    reloadCertificates,
+    nodeCredentials: async (nodeName, nodePassword) => {
+      const c = await nodeIssuer.issue({ user: "system:admin", groups: ["system:masters"] }, { nodeName, nodePassword });
+      return { server: url, caData: pki.ca.cert, token: c.token, expires: c.expires };
+    },
     stop: async () => {
+      clearInterval(certTimer);
       onLeadership(false);
       await leaderChain;
       await consensus.stop({ transfer: true });

@@ -2,7 +2,7 @@
 // renewed every renewInterval (kubelet: 10 s, lease duration 40 s) with one PUT. A conflict or a
 // missing lease costs one extra read/create; nothing else is written while idle.
 
-import { isConflict, isNotFound, isUnreachable, type AgentApi } from "../api.ts";
+import { isConflict, isNotFound, isUnreachable, type AgentApi } from "../api-client.ts";
 
 export const LEASE_NAMESPACE = "kube-node-lease";
 

@@ -3,11 +3,11 @@
 // sandboxes and containers again after a restart, namespaces, port mappings, DNS, cgroup parent,
 // security context, resources, mounts, log paths.
 
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ContainerConfig, LinuxContainerSecurityContext, Mount, NamespaceOption, PodSandboxConfig, PortMapping } from "../cri/client.ts";
 import { containerLogRelPath, podLogDir } from "../logs/logs.ts";
 import type { MountedVolume } from "../volumes/manager.ts";
+import { expandSubPathExpr, prepareSubPath } from "../volumes/subpath.ts";
 import { linuxResources, qosClass } from "./resources.ts";
 import type { Container, Pod } from "./types.ts";
 
@@ -153,6 +153,8 @@ export interface ContainerConfigInput {
   etcHosts?: string;
   /** Host file for terminationMessagePath. */
   terminationLog?: string;
+  /** The pod's directory on the node (subPath bind mounts go under it; required for subPath). */
+  podDir?: string;
   memoryCapacity: number;
 }
 
@@ -206,15 +208,19 @@ export function verifyRunAsNonRoot(pod: Pod, c: Container, image: { uid?: { valu
 
 function mounts(i: ContainerConfigInput): Mount[] {
   const out: Mount[] = [];
-  for (const m of i.container.volumeMounts ?? []) {
+  for (const [index, m] of (i.container.volumeMounts ?? []).entries()) {
     const v = i.volumes.get(m.name);
     if (!v) throw new ConfigError(`volume ${JSON.stringify(m.name)} of volumeMount ${m.mountPath} is not defined`);
     let hostPath = v.path;
-    if (m.subPath) {
-      if (m.subPath.startsWith("/") || m.subPath.split("/").includes("..")) throw new ConfigError(`subPath ${m.subPath} must be a relative path without '..'`);
-      hostPath = join(v.path, m.subPath);
-      // kubelet creates a missing subPath as a directory
-      if (!existsSync(hostPath)) mkdirSync(hostPath, { recursive: true, mode: 0o755 });
+    if (m.subPath || m.subPathExpr) {
+      // Bind-mounted without following symlinks out of the volume (agent/volumes/subpath.ts).
+      try {
+        const subPath = m.subPathExpr ? expandSubPathExpr(m.subPathExpr, i.env) : m.subPath!;
+        if (subPath && !i.podDir) throw new Error("no pod directory to bind it in");
+        if (subPath) hostPath = prepareSubPath({ volumePath: v.path, volumeName: m.name, subPath, podDir: i.podDir!, container: i.container.name, index });
+      } catch (e) {
+        throw new ConfigError(`failed to prepare subPath for volumeMount ${JSON.stringify(m.name)} of container ${JSON.stringify(i.container.name)}: ${(e as Error).message}`);
+      }
     }
     out.push({
       containerPath: m.mountPath,

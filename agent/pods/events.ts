@@ -6,7 +6,7 @@
 // probe or a crash loop from turning into a steady stream of writes. Writes are fire and forget: an agent that cannot
 // reach the server drops them (the pod status says the same thing and is kept).
 
-import { nsPath, type AgentApi } from "../api.ts";
+import { nsPath, type AgentApi } from "../api-client.ts";
 import type { Pod } from "./types.ts";
 
 const BURST = 25;

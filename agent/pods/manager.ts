@@ -5,7 +5,7 @@
 
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { isUnreachable } from "../api.ts";
+import { isUnreachable } from "../api-client.ts";
 import type { PodCache } from "../cache/pod-cache.ts";
 import { rotateIfNeeded, type RotationOptions } from "../logs/logs.ts";
 import { PodVolumes } from "../volumes/manager.ts";

@@ -2,7 +2,7 @@
 // changed, latest value per pod wins, a few writes in flight. While the server is unreachable the
 // newest status per pod waits here and is written when the server answers again.
 
-import { isNotFound, isUnreachable, podPath, type AgentApi } from "../api.ts";
+import { isNotFound, isUnreachable, podPath, type AgentApi } from "../api-client.ts";
 import type { Pod, PodStatus } from "./types.ts";
 
 interface Pending {
@@ -14,7 +14,9 @@ interface Pending {
   base: PodStatus | undefined;
 }
 
-const stable = (v: unknown) => JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+// Code-unit order, not localeCompare: the collator would page ~2 MB of ICU into the idle agent.
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+const stable = (v: unknown) => JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(byKey)) : x));
 
 /** Keys of `want` whose values differ from `have`. */
 function changedKeys(want: PodStatus, have: PodStatus | undefined): string[] {

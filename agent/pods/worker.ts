@@ -12,7 +12,7 @@
 
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isConflict, isNotFound as apiNotFound, isUnreachable, NotYetReadError, podPath, type AgentApi } from "../api.ts";
+import { isConflict, isNotFound as apiNotFound, isUnreachable, NotYetReadError, podPath, type AgentApi } from "../api-client.ts";
 import type { PodCache } from "../cache/pod-cache.ts";
 import { isNotFound, type CriClient, type PodSandbox, type PodSandboxConfig } from "../cri/client.ts";
 import { normalizeImageRef } from "../images/images.ts";
@@ -420,13 +420,14 @@ export class PodWorker {
     for (const recs of current.values()) {
       for (const r of recs.slice(2)) if (r.state === "exited") await this.d.cri.removeContainer(r.id).catch(() => {});
     }
+    const fresh = await this.inspect();
+    // After this pass's starts (their probes were just set up): probes of containers not running.
     for (const id of [...this.probes.keys()]) {
-      if (!snap.records.some((r) => r.id === id && r.state === "running")) {
+      if (!fresh.records.some((r) => r.id === id && r.state === "running")) {
         this.probes.get(id)!.stop();
         this.probes.delete(id);
       }
     }
-    const fresh = await this.inspect();
     const status = this.report(fresh, sb, sbIp);
     if (policy !== "Always" && (status.phase === "Succeeded" || status.phase === "Failed")) {
       this.completed = true;
@@ -698,6 +699,7 @@ export class PodWorker {
         volumes: vols,
         etcHosts,
         terminationLog: termLog,
+        podDir: this.dir,
         memoryCapacity: this.d.node.memory,
       });
     } catch (e) {
@@ -739,8 +741,12 @@ export class PodWorker {
         this.event(c, "Warning", "FailedPostStartHook", message);
         await this.killContainer(id, c, this.pod.spec.terminationGracePeriodSeconds ?? 30, podIp);
         this.waiting.set(c.name, { reason: "PostStartHookError", message });
+        return;
       }
     }
+    // Probes (and "ready" for a container without a readiness probe) from the start, as kubelet:
+    // the first status after the start then says Running and ready in one write, not two.
+    this.ensureProbes(c, { id, startedAt: Date.now() } as ContainerRecord, podIp);
   }
 
   /** kubelet's format.Pod: name_namespace(uid). */

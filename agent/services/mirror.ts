@@ -1,7 +1,7 @@
 // A local copy of one API collection, kept by list + watch (relist on 410 or a broken watch),
 // for the agent's cluster-wide readers: the service proxy, DNS and node routes.
 
-import { isUnreachable, type AgentApi } from "../api.ts";
+import { isUnreachable, type AgentApi } from "../api-client.ts";
 
 export interface MirrorOptions {
   api: AgentApi;

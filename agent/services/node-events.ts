@@ -2,7 +2,7 @@
 // the node's networking cannot do: shown by `kubectl describe node`. Written on a change of
 // state only, so a retry loop does not turn into a stream of writes; dropped while offline.
 
-import type { AgentApi } from "../api.ts";
+import type { AgentApi } from "../api-client.ts";
 
 export class NodeEvents {
   private seq = 0;

@@ -4,7 +4,7 @@
 // applied again, so an idle node runs nothing. The rules stay when the agent stops or loses
 // the server, as kube-proxy's do: traffic to Services keeps flowing.
 
-import type { AgentApi } from "../api.ts";
+import type { AgentApi } from "../api-client.ts";
 import { run, runSync } from "../cmd.ts";
 import { Mirror } from "./mirror.ts";
 import { removeNodeRoutes } from "./routes.ts";

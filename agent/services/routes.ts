@@ -3,7 +3,7 @@
 // their own protocol number, so the ones a node no longer has are found and removed, also
 // after an agent restart; nothing is touched while the set is unchanged.
 
-import type { AgentApi } from "../api.ts";
+import type { AgentApi } from "../api-client.ts";
 import { run, runSync } from "../cmd.ts";
 import { Mirror } from "./mirror.ts";
 

@@ -11,6 +11,7 @@ import { TunnelMux, type ExecRequest, type LogRequest, type PortForwardRequest, 
 import { StatsCollector, criStatsSource, type StatsSource } from "../stats.ts";
 import { dialExec, runExec } from "./exec.ts";
 import { LogError, resolveLogPath, streamLog } from "./logs.ts";
+import { logContainer, runningContainer } from "./resolve.ts";
 import { NoSandboxError, dialPortForward, runPortForward } from "./portforward.ts";
 import { CriError } from "../cri/client.ts";
 
@@ -21,8 +22,8 @@ export interface TunnelConfig {
   server: string | (() => string);
   /** PEM of the cluster CA to trust (pinned from the join token). */
   caData?: string;
-  /** Bearer token. */
-  token?: string;
+  /** Bearer token; a function is asked at every dial (node credentials are renewed). */
+  token?: string | (() => string);
 }
 
 export interface TunnelOptions {
@@ -75,7 +76,8 @@ export function startTunnel(o: TunnelOptions): Tunnel {
     const server = typeof o.config.server === "function" ? o.config.server() : o.config.server;
     const url = tunnelUrl({ ...o.config, server }, o.nodeName);
     const headers: Record<string, string> = { "User-Agent": `skiff-agent/${o.nodeName}` };
-    if (o.config.token) headers.Authorization = `Bearer ${o.config.token}`;
+    const token = typeof o.config.token === "function" ? o.config.token() : o.config.token;
+    if (token) headers.Authorization = `Bearer ${token}`;
     // Bun's WebSocket takes headers and TLS options (not in the DOM type).
     const sock = new WebSocket(url, { headers, tls: o.config.caData ? { ca: o.config.caData } : undefined } as any);
     sock.binaryType = "arraybuffer";
@@ -193,8 +195,12 @@ async function handle(
     }
     case "log": {
       let path: string;
+      let id: string | undefined;
       try {
-        path = await resolveLogPath(o.cri, { podLogsDir: o.podLogsDir }, req);
+        // The container is the one this node runs for that pod UID and name, whatever ID the
+        // request carries (it comes from pod status, which API writers control).
+        id = await logContainer(o.cri, req.uid, req.container, !!req.previous);
+        path = await resolveLogPath(o.cri, { podLogsDir: o.podLogsDir }, { ...req, containerId: id });
       } catch (e) {
         const m = criMessage(e);
         refuse(m.code, m.reason, m.message);
@@ -214,7 +220,6 @@ async function handle(
           w.forEach((f) => f());
         },
       });
-      const id = req.containerId?.replace(/^\w+:\/\//, "");
       const stillRunning = async () => {
         if (!id) return true;
         try {
@@ -246,7 +251,7 @@ async function handle(
     case "attach": {
       let d;
       try {
-        d = await dialExec(o.cri, req);
+        d = await dialExec(o.cri, { ...req, containerId: await runningContainer(o.cri, req.uid, req.container) });
       } catch (e) {
         const m = criMessage(e);
         refuse(m.code, m.reason, m.message);

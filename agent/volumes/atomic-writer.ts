@@ -7,9 +7,13 @@
 //     key            -> ..data/key
 //     ..data         -> ..2024_01_02_03_04_05.123456789
 //     ..2024_01_02_03_04_05.123456789/key
+//
+// Nothing here follows a symlink someone planted in the volume: the volume directory must be a
+// real directory, new directories are made one component at a time and checked with lstat, and
+// files are created with O_CREAT|O_EXCL|O_NOFOLLOW, so a write cannot be redirected elsewhere.
 
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join, normalize, sep } from "node:path";
+import { closeSync, constants, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync } from "node:fs";
+import { join, normalize, sep } from "node:path";
 
 export interface FileProjection {
   data: Uint8Array | string;
@@ -53,7 +57,8 @@ function sameContent(dataDir: string, files: Map<string, FileProjection>): boole
     const full = join(dataDir, p);
     const want = typeof f.data === "string" ? Buffer.from(f.data) : Buffer.from(f.data);
     try {
-      if ((statSync(full).mode & 0o7777) !== f.mode) return false;
+      const st = lstatSync(full);
+      if (!st.isFile() || (st.mode & 0o7777) !== f.mode) return false;
       if (!readFileSync(full).equals(want)) return false;
     } catch {
       return false;
@@ -76,33 +81,32 @@ function tsDirName(): string {
 export function writeAtomic(dir: string, files: Map<string, FileProjection>): boolean {
   for (const p of files.keys()) validatePath(p);
   mkdirSync(dir, { recursive: true });
+  if (!lstatSync(dir).isDirectory()) throw new Error(`volume directory ${dir} is a symlink or not a directory: refusing to write through it`);
   const dataLink = join(dir, DATA);
   let oldTs: string | null = null;
   try {
-    oldTs = readlinkSync(dataLink);
+    oldTs = lstatSync(dataLink).isSymbolicLink() ? readlinkSync(dataLink) : null;
   } catch {
     oldTs = null;
   }
+  // Only a version directory of our own naming is compared (and later removed), never ../elsewhere.
+  if (oldTs && !/^\.\.\d{4}_[\d_.]+$/.test(oldTs)) oldTs = null;
   if (oldTs && sameContent(join(dir, oldTs), files)) return false;
 
   // 1. the new version in a fresh timestamped directory
   const ts = tsDirName();
   const tsDir = join(dir, ts);
   mkdirSync(tsDir, { mode: 0o755 });
-  chmodSync(tsDir, 0o755);
   for (const [p, f] of files) {
-    const full = join(tsDir, p);
-    mkdirSync(dirname(full), { recursive: true, mode: 0o755 });
-    writeFileSync(full, f.data);
-    chmodSync(full, f.mode);
-    if (f.gid !== undefined) {
-      try {
-        chownSync(full, -1 as unknown as number, f.gid);
-      } catch {
-        /* best effort */
-      }
+    const parts = p.split("/").filter(Boolean);
+    let parent = tsDir;
+    for (const d of parts.slice(0, -1)) {
+      parent = join(parent, d);
+      realDir(parent);
     }
+    writeNew(join(parent, parts[parts.length - 1]!), f);
   }
+  chmodDir(tsDir);
   // 2. swap ..data atomically
   const tmpLink = join(dir, DATA_TMP);
   rmSync(tmpLink, { force: true });
@@ -134,6 +138,44 @@ export function writeAtomic(dir: string, files: Map<string, FileProjection>): bo
     if (!top.has(e)) rmSync(join(dir, e), { recursive: true, force: true });
   }
   return true;
+}
+
+/** Makes `path` a directory, or checks it already is one (not a symlink to one). */
+function realDir(path: string): void {
+  try {
+    mkdirSync(path, { mode: 0o755 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  if (!lstatSync(path).isDirectory()) throw new Error(`${path} is a symlink or not a directory: refusing to write through it`);
+}
+
+function chmodDir(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    fchmodSync(fd, 0o755);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates a file that must not exist yet and is never a symlink's target. */
+function writeNew(full: string, f: FileProjection): void {
+  const fd = openSync(full, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    const data = typeof f.data === "string" ? Buffer.from(f.data) : f.data;
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+    fchmodSync(fd, f.mode);
+    if (f.gid !== undefined) {
+      try {
+        fchownSync(fd, -1 as unknown as number, f.gid);
+      } catch {
+        /* best effort */
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Normalises a projected path for comparisons ("a//b/" → "a/b"). */

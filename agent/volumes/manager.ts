@@ -8,7 +8,7 @@
 
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { isUnreachable, type AgentApi } from "../api.ts";
+import { isUnreachable, type AgentApi } from "../api-client.ts";
 import { fieldRefValue, type RuntimeIps } from "../pods/fieldref.ts";
 import { bytesOf, resourceFieldValue } from "../pods/resources.ts";
 import type { ConfigMapLike, DownwardAPIVolumeFile, KeyToPath, Pod, Volume } from "../pods/types.ts";

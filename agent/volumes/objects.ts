@@ -3,8 +3,8 @@
 // change calls onChange so the pods that mount the object rewrite their volume in place.
 // Objects nobody references any more are dropped together with their watch.
 
-import { isUnreachable } from "../api.ts";
-import type { AgentApi } from "../api.ts";
+import { isUnreachable } from "../api-client.ts";
+import type { AgentApi } from "../api-client.ts";
 import type { ConfigMapLike } from "../pods/types.ts";
 
 export type ObjectKind = "configmaps" | "secrets";

@@ -157,6 +157,25 @@ export function reportError(e: unknown): number {
   return 1;
 }
 
+/**
+ * kubectl's rule for commands over several objects: each target runs on its own; a failing one
+ * prints its error and the others still run, and the command then exits 1. `ignore` names
+ * errors that are not failures (delete --ignore-not-found). Returns whether any target failed.
+ */
+export async function forEachTarget<T>(targets: Iterable<T>, f: (t: T) => Promise<void>, ignore: (e: unknown) => boolean = () => false): Promise<boolean> {
+  let failed = false;
+  for (const t of targets) {
+    try {
+      await f(t);
+    } catch (e) {
+      if (ignore(e)) continue;
+      failed = true;
+      reportError(e);
+    }
+  }
+  return failed;
+}
+
 export function formatError(e: unknown): string {
   if (e instanceof ApiError) return `Error from server (${e.reason}): ${e.message}`;
   if (e instanceof ConnectionError) return e.message;

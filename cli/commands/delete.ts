@@ -3,10 +3,10 @@ import { ApiError, resourcePath, type KubeClient } from "../../lib/client";
 import type { RegisteredResource } from "../../schemas/registry";
 import {
   err,
-  formatError,
   makeCtx,
   manifestNamespace,
   out,
+  forEachTarget,
   parseFlags,
   parseTypeNames,
   readManifests,
@@ -94,37 +94,25 @@ export async function run(args: string[]): Promise<number> {
     const body: Record<string, unknown> = { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: policy };
     if (grace >= 0) body.gracePeriodSeconds = grace;
     if (dry.dryRun) body.dryRun = [dry.dryRun];
-    let failed = false;
     const deleted: { t: Target; uid?: string }[] = [];
-    for (const t of targets) {
-      const label = `${kindDotGroup(t.r.kind, t.r.group)} "${t.name}"`;
-      try {
+    let failed = await forEachTarget(
+      targets,
+      async (t) => {
         if (!t.name) throw new UsageError(`resource name may not be empty`);
         let res: any;
         if (!dry.client) res = await ctx.client.delete(resourcePath(t.r, t.ns, t.name), body);
-        out(p.flags.output === "name" ? `${kindDotGroup(t.r.kind, t.r.group)}/${t.name}\n` : `${label} deleted${dry.suffix}\n`);
+        out(p.flags.output === "name" ? `${kindDotGroup(t.r.kind, t.r.group)}/${t.name}\n` : `${kindDotGroup(t.r.kind, t.r.group)} "${t.name}" deleted${dry.suffix}\n`);
         // A Status reply means the object is already gone; an object reply means it is terminating.
         if (!dry.client && !dry.dryRun && res?.kind !== "Status") deleted.push({ t, uid: res?.metadata?.uid });
-      } catch (e) {
-        if (e instanceof ApiError && e.code === 404 && ignoreNotFound) continue;
-        failed = true;
-        err(formatError(e) + "\n");
-      }
-    }
+      },
+      (e) => e instanceof ApiError && e.code === 404 && ignoreNotFound,
+    );
     if (p.flags.wait && deleted.length) {
       const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
-      for (const { t, uid } of deleted) {
-        try {
-          const ok = await waitGone(ctx.client, t, uid, deadline);
-          if (!ok) {
-            err(`error: timed out waiting for the condition on ${pluralDotGroup(t.r.plural, t.r.group)}/${t.name}\n`);
-            failed = true;
-          }
-        } catch (e) {
-          failed = true;
-          err(formatError(e) + "\n");
-        }
-      }
+      const waitFailed = await forEachTarget(deleted, async ({ t, uid }) => {
+        if (!(await waitGone(ctx.client, t, uid, deadline))) throw new Error(`timed out waiting for the condition on ${pluralDotGroup(t.r.plural, t.r.group)}/${t.name}`);
+      });
+      failed ||= waitFailed;
     }
     return failed ? 1 : 0;
   } catch (e) {

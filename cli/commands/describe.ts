@@ -2,8 +2,9 @@
 // ConfigMap, Secret, Namespace; a generic one otherwise) followed by the object's Events.
 import { ApiError, resourcePath, type KubeClient } from "../../lib/client";
 import { findByKind, type RegisteredResource } from "../../schemas/registry";
-import { err, makeCtx, out, parseFlags, parseTypeNames, reportError, formatError, type FlagSpec } from "./common";
+import { err, forEachTarget, makeCtx, out, parseFlags, parseTypeNames, reportError, type FlagSpec } from "./common";
 import { age, tabwrite } from "./printers";
+import { formatLabelSelector, labelSelectorString } from "../../schemas/helpers/selectors";
 
 const spec: FlagSpec = {
   selector: { type: "string", short: "l" },
@@ -25,33 +26,25 @@ export async function run(args: string[]): Promise<number> {
         else targets.push([r, undefined]);
       }
     const allNs = !!p.flags["all-namespaces"];
-    let failed = false;
     let first = true;
-    for (const [r, name] of targets) {
+    const failed = await forEachTarget(targets, async ([r, name]) => {
       const ns = r.namespaced ? (allNs ? undefined : ctx.namespace) : undefined;
       let objs: any[];
-      try {
-        if (name !== undefined) objs = [await ctx.client.get(resourcePath(r, ns, name))];
-        else {
-          const list = await ctx.client.list(resourcePath(r, ns), { labelSelector: p.flags.selector });
-          objs = list.items ?? [];
-          if (!objs.length) {
-            err(r.namespaced && !allNs ? `No resources found in ${ctx.namespace} namespace.\n` : "No resources found\n");
-            continue;
-          }
+      if (name !== undefined) objs = [await ctx.client.get(resourcePath(r, ns, name))];
+      else {
+        const list = await ctx.client.list(resourcePath(r, ns), { labelSelector: p.flags.selector });
+        objs = list.items ?? [];
+        if (!objs.length) {
+          err(r.namespaced && !allNs ? `No resources found in ${ctx.namespace} namespace.\n` : "No resources found\n");
+          return;
         }
-      } catch (e) {
-        // kubectl names the plural resource when the object is missing.
-        failed = true;
-        err(formatError(e) + "\n");
-        continue;
       }
       for (const o of objs) {
         if (!first) out("\n\n");
         first = false;
         out(await describe(ctx.client, r, o, p.flags["show-events"]));
       }
-    }
+    });
     return failed ? 1 : 0;
   } catch (e) {
     return reportError(e);
@@ -86,18 +79,6 @@ function mapLines(d: Desc, level: number, title: string, m: Record<string, strin
   const keys = Object.keys(m ?? {}).sort();
   if (!keys.length) return d.w(level, `${title}:\t<none>`);
   keys.forEach((k, i) => d.w(level, `${i === 0 ? `${title}:` : ""}\t${k}${sep}${m![k]}`));
-}
-
-function selectorString(sel: any): string {
-  if (!sel) return "<none>";
-  const parts = Object.entries(sel.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of sel.matchExpressions ?? []) {
-    const op = String(e.operator);
-    if (op === "In" || op === "NotIn") parts.push(`${e.key} ${op.toLowerCase()} (${(e.values ?? []).join(",")})`);
-    else if (op === "Exists") parts.push(e.key);
-    else parts.push(`!${e.key}`);
-  }
-  return parts.length ? parts.join(",") : "<none>";
 }
 
 function header(d: Desc, o: any, r: RegisteredResource): void {
@@ -340,7 +321,7 @@ async function describeDeployment(client: KubeClient, d: Desc, o: any): Promise<
   d.w(0, `Namespace:\t${o.metadata?.namespace}`);
   d.w(0, `CreationTimestamp:\t${rfc1123z(o.metadata?.creationTimestamp)}`);
   labelsAnnotations(d, o);
-  d.w(0, `Selector:\t${selectorString(spec.selector)}`);
+  d.w(0, `Selector:\t${formatLabelSelector(spec.selector)}`);
   const desired = spec.replicas ?? 1;
   d.w(
     0,
@@ -366,7 +347,7 @@ async function describeDeployment(client: KubeClient, d: Desc, o: any): Promise<
     const ns = o.metadata?.namespace;
     const rsRes = findByKind("apps/v1", "ReplicaSet");
     if (rsRes) {
-      const list = await client.list(resourcePath(rsRes, ns), { labelSelector: selectorString(spec.selector) === "<none>" ? undefined : selectorString(spec.selector) });
+      const list = await client.list(resourcePath(rsRes, ns), { labelSelector: labelSelectorString(spec.selector) });
       const owned = (list.items ?? []).filter((rs: any) => (rs.metadata?.ownerReferences ?? []).some((x: any) => x.uid === o.metadata?.uid));
       const rev = (rs: any) => Number(rs.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
       owned.sort((a: any, b: any) => rev(b) - rev(a));

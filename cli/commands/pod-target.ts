@@ -2,7 +2,7 @@
 // rs/, sts/, ds/, job/) resolved to one of its pods the way kubectl does; the container from -c,
 // else the kubectl.kubernetes.io/default-container annotation, else the first one.
 import { resourcePath } from "../../lib/client";
-import { labelSelectorString } from "../../server/api/selectors";
+import { labelSelectorString } from "../../schemas/helpers/selectors";
 import { err, resolveResource, UsageError, type Ctx } from "./common";
 
 const POD_RES = { group: "", version: "v1", plural: "pods", namespaced: true };

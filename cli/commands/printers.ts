@@ -1,6 +1,7 @@
 // Output the way kubectl prints it: Go-tabwriter-aligned tables from the server's Table
 // objects, sorted-key YAML/JSON, resource/name lines and kubectl's human durations.
 import { stringify as yamlStringify } from "yaml";
+import { humanDuration } from "../../schemas/helpers/duration";
 
 /** Go's text/tabwriter (no flags): cells are tab-terminated; the last cell of a line is free. */
 export function tabwrite(text: string, minwidth: number, padding: number): string {
@@ -60,37 +61,6 @@ export function columnWidths(rows: string[][]): number[] {
   const w: number[] = [];
   for (const r of rows) r.forEach((c, j) => (w[j] = Math.max(w[j] ?? 6, strWidth(c) + 3)));
   return w;
-}
-
-/** kubectl's duration.HumanDuration. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < -1) return "<invalid>";
-  if (seconds < 0) return "0s";
-  if (seconds < 120) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 10) {
-    const s = seconds % 60;
-    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
-  }
-  if (minutes < 180) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 8) {
-    const m = minutes % 60;
-    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
-  }
-  if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) {
-    const h = hours % 24;
-    return h === 0 ? `${Math.floor(hours / 24)}d` : `${Math.floor(hours / 24)}d${h}h`;
-  }
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
-  if (hours < 24 * 365 * 8) {
-    const dy = Math.floor(hours / 24) % 365;
-    const y = Math.floor(hours / 24 / 365);
-    return dy === 0 ? `${y}y` : `${y}y${dy}d`;
-  }
-  return `${Math.floor(hours / 24 / 365)}y`;
 }
 
 /** Age of an RFC 3339 timestamp, or "<unknown>". */

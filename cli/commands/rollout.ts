@@ -4,8 +4,8 @@
 // with kubectl.kubernetes.io/restartedAt; pause and resume flip spec.paused.
 import { ApiError, resourcePath } from "../../lib/client";
 import type { RegisteredResource } from "../../schemas/registry";
-import { labelSelectorString } from "../../server/api/selectors";
-import { makeCtx, out, parseFlags, reportError, resolveResource, UsageError, type Ctx, type FlagSpec } from "./common";
+import { labelSelectorString } from "../../schemas/helpers/selectors";
+import { forEachTarget, makeCtx, out, parseFlags, reportError, resolveResource, UsageError, type Ctx, type FlagSpec } from "./common";
 import { parseGoDuration } from "./logs";
 import { kindDotGroup, sortKeys, tabwrite } from "./printers";
 
@@ -101,9 +101,7 @@ export async function run(args: string[]): Promise<number> {
     if (!SUBCOMMANDS.includes(sub)) throw new UsageError(`unknown command "${sub}" for "skiff rollout": use one of ${SUBCOMMANDS.join(", ")}`);
     const targets = parseTargets(rest);
     const ctx = makeCtx(p);
-    let failed = false;
-    for (const [r, name] of targets) {
-      try {
+    const failed = await forEachTarget(targets, async ([r, name]) => {
         const id = `${kindDotGroup(r.kind, r.group)}/${name}`;
         const path = resourcePath(r, ctx.namespace, name);
         switch (sub) {
@@ -136,11 +134,7 @@ export async function run(args: string[]): Promise<number> {
             break;
           }
         }
-      } catch (e) {
-        failed = true;
-        reportError(e);
-      }
-    }
+    });
     return failed ? 1 : 0;
   } catch (e) {
     return reportError(e);

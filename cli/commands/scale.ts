@@ -1,7 +1,7 @@
 // skiff scale KIND NAME --replicas=N: merge-patch of the /scale subresource, like kubectl.
 import { resourcePath } from "../../lib/client";
 import type { RegisteredResource } from "../../schemas/registry";
-import { err, formatError, makeCtx, manifestNamespace, out, parseFlags, parseTypeNames, readManifests, reportError, resourceForManifest, UsageError, type FlagSpec } from "./common";
+import { forEachTarget, makeCtx, manifestNamespace, out, parseFlags, parseTypeNames, readManifests, reportError, resourceForManifest, UsageError, type FlagSpec } from "./common";
 import { kindDotGroup } from "./printers";
 
 const spec: FlagSpec = {
@@ -41,9 +41,7 @@ export async function run(args: string[]): Promise<number> {
         }
       }
     }
-    let failed = false;
-    for (const { r, ns, name } of targets) {
-      try {
+    const failed = await forEachTarget(targets, async ({ r, ns, name }) => {
         if (!r.subresources?.scale) throw new UsageError(`cannot scale ${r.plural}: the resource has no scale subresource`);
         const path = resourcePath(r, ns, name, "scale");
         if (p.flags["current-replicas"] >= 0) {
@@ -55,11 +53,7 @@ export async function run(args: string[]): Promise<number> {
         await ctx.client.patch(path, { spec: { replicas } }, "application/merge-patch+json");
         const id = `${kindDotGroup(r.kind, r.group)}/${name}`;
         out(p.flags.output === "name" ? `${id}\n` : `${id} scaled\n`);
-      } catch (e) {
-        failed = true;
-        err(formatError(e) + "\n");
-      }
-    }
+    });
     return failed ? 1 : 0;
   } catch (e) {
     return reportError(e);

@@ -7,15 +7,14 @@ import {
   ageCol,
   col,
   controllerOf,
-  formatLabelSelector,
   formatLabels,
   groupOf,
   int,
-  labelSelectorString,
   layoutContainers,
   nameCol,
   str,
 } from "./format";
+import { formatLabelSelector, labelSelectorString } from "../helpers/selectors";
 
 const containersCol = (path: (o: any) => unknown, priority: 0 | 1 = 1): Column =>
   col("Containers", "string", CONTAINERS_DESCRIPTION, (o) => layoutContainers(path(o))[0], priority);

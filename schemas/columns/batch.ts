@@ -8,16 +8,16 @@ import {
   boolPtr,
   col,
   deleting,
-  formatLabelSelector,
-  humanDuration,
   int,
-  isObj,
   layoutContainers,
   nameCol,
   parseTime,
   since,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
+import { humanDuration } from "../helpers/duration";
+import { formatLabelSelector } from "../helpers/selectors";
 
 /** hasJobCondition: the first condition of the type decides. */
 function hasJobCondition(conditions: unknown, type: string): boolean {

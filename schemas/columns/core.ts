@@ -8,9 +8,7 @@ import {
   col,
   deleting,
   formatLabels,
-  humanDuration,
   int,
-  isObj,
   joinHostPort,
   layoutContainers,
   mapLen,
@@ -22,6 +20,8 @@ import {
   sortedSet,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
+import { humanDuration } from "../helpers/duration";
 
 // ---------------------------------------------------------------------------------------------
 // Pod

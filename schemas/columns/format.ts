@@ -3,6 +3,8 @@
 // k8s.io/kubernetes/pkg/printers/internalversion/printers.go. Everything here is a pure
 // function that tolerates missing / malformed input.
 import type { Column } from "../registry";
+import { isObj } from "../helpers/json";
+import { humanDuration } from "../helpers/duration";
 
 export type Cell = string | number | boolean | null;
 
@@ -75,10 +77,6 @@ export function arr(v: unknown): any[] {
   return Array.isArray(v) ? v : [];
 }
 
-export function isObj(v: unknown): v is Record<string, any> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 export function obj(v: unknown): Record<string, any> {
   return isObj(v) ? v : {};
 }
@@ -147,44 +145,6 @@ function zeroMs(): number {
   return d.getTime();
 }
 
-/**
- * k8s.io/apimachinery/pkg/util/duration.HumanDuration: a succinct representation of a duration
- * with ~2-3 significant figures. `ms` is the duration in milliseconds.
- */
-export function humanDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return "<invalid>";
-  // Go: int(d.Seconds()) truncates toward zero. Allow up to 2s (excluded) of clock skew.
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < -1) return "<invalid>";
-  if (seconds < 0) return "0s";
-  if (seconds < 60 * 2) return `${seconds}s`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes < 10) {
-    const s = seconds % 60;
-    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
-  }
-  if (minutes < 60 * 3) return `${minutes}m`;
-  const hours = Math.trunc(ms / 3_600_000);
-  if (hours < 8) {
-    const m = minutes % 60;
-    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
-  }
-  if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) {
-    const h = hours % 24;
-    const d = Math.trunc(hours / 24);
-    return h === 0 ? `${d}d` : `${d}d${h}h`;
-  }
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24)}d`;
-  if (hours < 24 * 365 * 8) {
-    const days = Math.trunc(hours / 24);
-    const dy = days % 365;
-    const y = Math.trunc(days / 365);
-    return dy === 0 ? `${y}y` : `${y}y${dy}d`;
-  }
-  return `${Math.trunc(hours / 24 / 365)}y`;
-}
-
 /** translateTimestampSince: "<unknown>" for a zero/absent timestamp, else HumanDuration(now - t). */
 export function since(ts: unknown, now: number): string {
   const t = parseTime(ts);
@@ -227,54 +187,6 @@ export function formatLabels(m: unknown): string {
   const keys = goSortStrings(Object.keys(m));
   if (keys.length === 0) return "<none>";
   return keys.map((k) => `${k}=${str(m[k])}`).join(",");
-}
-
-/**
- * metav1.LabelSelectorAsSelector(sel).String(). Returns undefined when the selector is invalid
- * (the Go function returns an error). A nil or empty selector renders as "".
- */
-export function labelSelectorString(sel: unknown): string | undefined {
-  if (!isObj(sel)) return "";
-  const matchLabels = isObj(sel.matchLabels) ? sel.matchLabels : {};
-  const exprs = arr(sel.matchExpressions);
-  const reqs: { key: string; text: string }[] = [];
-  for (const k of Object.keys(matchLabels)) reqs.push({ key: k, text: `${k}=${str(matchLabels[k])}` });
-  for (const e of exprs) {
-    if (!isObj(e)) return undefined;
-    const key = str(e.key);
-    const values = arr(e.values).map(str);
-    switch (e.operator) {
-      case "In":
-      case "NotIn": {
-        if (values.length === 0) return undefined;
-        const op = e.operator === "In" ? "in" : "notin";
-        reqs.push({ key, text: `${key} ${op} (${goSortStrings(values).join(",")})` });
-        break;
-      }
-      case "Exists":
-        if (values.length !== 0) return undefined;
-        reqs.push({ key, text: key });
-        break;
-      case "DoesNotExist":
-        if (values.length !== 0) return undefined;
-        reqs.push({ key, text: `!${key}` });
-        break;
-      default:
-        return undefined;
-    }
-  }
-  // internalSelector.Add sorts requirements by key.
-  const sorted = reqs
-    .map((r, i) => ({ ...r, i }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
-  return sorted.map((r) => r.text).join(",");
-}
-
-/** metav1.FormatLabelSelector: "<error>" when invalid, "<none>" when empty. */
-export function formatLabelSelector(sel: unknown): string {
-  const s = labelSelectorString(sel);
-  if (s === undefined) return "<error>";
-  return s === "" ? "<none>" : s;
 }
 
 // ---------------------------------------------------------------------------------------------

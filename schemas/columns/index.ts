@@ -13,7 +13,7 @@ import { miscColumns } from "./misc";
 import { networkingColumns } from "./networking";
 import { rbacColumns } from "./rbac";
 
-export { customResourceDefaultColumns, defaultColumns, humanDuration } from "./format";
+export { customResourceDefaultColumns, defaultColumns } from "./format";
 export { podSummary } from "./core";
 
 export const columnsByKind: Record<string, Column[]> = {

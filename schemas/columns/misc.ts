@@ -7,16 +7,16 @@ import {
   arr,
   col,
   defaultColumns,
-  humanDuration,
   int,
   intOrString,
-  isObj,
-  labelSelectorString,
   nameCol,
   obj,
   quantityPtr,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
+import { humanDuration } from "../helpers/duration";
+import { labelSelectorString } from "../helpers/selectors";
 
 // ---------------------------------------------------------------------------------------------
 // storage.k8s.io

@@ -4,14 +4,14 @@ import {
   ageCol,
   arr,
   col,
-  formatLabelSelector,
-  isObj,
   listWithMore,
   nameCol,
   obj,
   sortedSet,
   str,
 } from "./format";
+import { isObj } from "../helpers/json";
+import { formatLabelSelector } from "../helpers/selectors";
 
 function formatHosts(rules: unknown): string {
   const rs = arr(rules);

@@ -21,6 +21,8 @@ import { PodTemplateSpec } from "./pod";
 import { defaultPodSpec } from "./pod-defaults";
 import { validatePodSpec } from "./pod-validation";
 import { PersistentVolumeClaim, defaultPersistentVolumeClaim } from "./core";
+import { deepEqual, isObj } from "../helpers/json";
+import { labelSelectorMatches } from "../helpers/selectors";
 
 const conditionStatus = strEnum(["True", "False", "Unknown"]);
 
@@ -237,8 +239,6 @@ export const ControllerRevision = obj("io.k8s.api.apps.v1.ControllerRevision", (
 // =============================================================================================
 // Shared workload helpers (also used by batch.ts).
 
-const isObj = (v: unknown): v is Record<string, any> => !!v && typeof v === "object" && !Array.isArray(v);
-
 /** Go's %#v of a map[string]string: `map[string]string{"a":"b"}`, keys sorted; nil map as `map[string]string(nil)`. */
 export function formatGoStringMap(m: unknown): string {
   if (!isObj(m)) return "map[string]string(nil)";
@@ -246,74 +246,11 @@ export function formatGoStringMap(m: unknown): string {
   return `map[string]string{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(String(m[k]))}`).join(", ")}}`;
 }
 
-/** Structural equality of JSON values (Go's apiequality.Semantic.DeepEqual, near enough). */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => deepEqual(x, b[i]));
-  }
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    if (ka.length !== kb.length) return false;
-    return ka.every((k) => deepEqual(a[k], b[k]));
-  }
-  return false;
-}
-
 export function selectorIsEmpty(sel: any): boolean {
   if (!isObj(sel)) return true;
   const ml = isObj(sel.matchLabels) ? Object.keys(sel.matchLabels).length : 0;
   const me = Array.isArray(sel.matchExpressions) ? sel.matchExpressions.length : 0;
   return ml + me === 0;
-}
-
-/** metav1.LabelSelector semantics. An empty (non-nil) selector matches everything. */
-export function labelSelectorMatches(sel: any, labels: Record<string, string> | undefined): boolean {
-  if (!isObj(sel)) return false;
-  const l = labels ?? {};
-  if (isObj(sel.matchLabels)) for (const [k, v] of Object.entries(sel.matchLabels)) if (l[k] !== v) return false;
-  if (Array.isArray(sel.matchExpressions)) {
-    for (const e of sel.matchExpressions) {
-      const has = Object.prototype.hasOwnProperty.call(l, e?.key);
-      const vals: string[] = Array.isArray(e?.values) ? e.values : [];
-      switch (e?.operator) {
-        case "In":
-          if (!has || !vals.includes(l[e.key]!)) return false;
-          break;
-        case "NotIn":
-          if (has && vals.includes(l[e.key]!)) return false;
-          break;
-        case "Exists":
-          if (!has) return false;
-          break;
-        case "DoesNotExist":
-          if (has) return false;
-          break;
-        default:
-          return false;
-      }
-    }
-  }
-  return true;
-}
-
-/** metav1.FormatLabelSelector: the string form used by Scale.status.selector. */
-export function formatLabelSelector(sel: any): string {
-  if (!isObj(sel)) return "<none>";
-  const parts: string[] = [];
-  if (isObj(sel.matchLabels)) for (const k of Object.keys(sel.matchLabels).sort()) parts.push(`${k}=${sel.matchLabels[k]}`);
-  if (Array.isArray(sel.matchExpressions)) {
-    for (const e of sel.matchExpressions) {
-      const vals = Array.isArray(e?.values) ? [...e.values].sort().join(",") : "";
-      if (e?.operator === "In") parts.push(`${e.key} in (${vals})`);
-      else if (e?.operator === "NotIn") parts.push(`${e.key} notin (${vals})`);
-      else if (e?.operator === "Exists") parts.push(`${e.key}`);
-      else if (e?.operator === "DoesNotExist") parts.push(`!${e.key}`);
-    }
-  }
-  return parts.length ? parts.join(",") : "";
 }
 
 /** ValidateLabelSelector (apimachinery metav1 validation). */
@@ -464,7 +401,7 @@ const ensure = (o: any, k: string): any => {
   if (!isObj(o[k])) o[k] = {};
   return o[k];
 };
-export { ensure as ensureObj, isObj };
+export { ensure as ensureObj };
 
 // =============================================================================================
 // Defaulting (pkg/apis/apps/v1/defaults.go)

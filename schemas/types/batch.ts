@@ -7,17 +7,16 @@ import { forbidden, invalid, notSupported, required } from "../validation";
 import { LabelSelector, ObjectMeta, typeMetaFields } from "./meta";
 import { ObjectReference, PodTemplateSpec } from "./pod";
 import {
-  deepEqual,
   defaultPodTemplate,
   ensureObj,
   formatGoStringMap,
-  isObj,
-  labelSelectorMatches,
   metaErrors,
   nonNegative,
   validateLabelSelector,
   validatePodTemplate,
 } from "./apps";
+import { labelSelectorMatches } from "../helpers/selectors";
+import { deepEqual, isObj } from "../helpers/json";
 
 const conditionStatus = strEnum(["True", "False", "Unknown"]);
 

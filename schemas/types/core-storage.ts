@@ -1,14 +1,12 @@
 // PersistentVolume and PersistentVolumeClaim types (core/v1). Resource definitions for them
-// are in core.ts; this file holds only types so that pod-volumes.ts can import the claim spec.
+// are in core.ts; the claim spec is in pod-common.ts, which pod volume templates share.
 import { F, atomicList, bool, int32, map, obj, quantity, str, time, keyedList } from "../dsl";
 import { LabelSelector, typeMetaFields } from "./meta";
 import {
   NodeSelector,
   ObjectReference,
   SecretReference,
-  TypedLocalObjectReference,
-  TypedObjectReference,
-  VolumeResourceRequirements,
+  PersistentVolumeClaimSpec,
   coreName as n,
 } from "./pod-common";
 import {
@@ -26,18 +24,6 @@ import {
 } from "./pod-volumes";
 
 // ---- claims -----------------------------------------------------------------------------
-
-export const PersistentVolumeClaimSpec = obj(n("PersistentVolumeClaimSpec"), () => ({
-  accessModes: F(atomicList(str), 1),
-  selector: F(LabelSelector, 4),
-  resources: F(VolumeResourceRequirements, 2),
-  volumeName: F(str, 3),
-  storageClassName: F(str, 5),
-  volumeMode: F(str, 6),
-  dataSource: F(TypedLocalObjectReference, 7),
-  dataSourceRef: F(TypedObjectReference, 8),
-  volumeAttributesClassName: F(str, 9),
-}));
 
 export const PersistentVolumeClaimCondition = obj(n("PersistentVolumeClaimCondition"), () => ({
   type: F(str, 1, { required: true }),

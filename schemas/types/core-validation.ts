@@ -23,10 +23,9 @@ import {
   validateObjectMeta,
   validateObjectMetaUpdate,
 } from "../validation";
-import { jsonEqual } from "./pod-validation";
 import { persistentVolumeSourceKeys } from "./core-storage";
+import { deepEqual, isObj } from "../helpers/json";
 
-const isObj = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);
 const arr = (v: unknown): any[] => (Array.isArray(v) ? v : []);
 
 /** Object metadata on create, plus identity checks on update. */
@@ -211,7 +210,7 @@ function immutableData(errs: FieldError[], o: any, old: any, fields: string[]) {
   if (old?.immutable !== true) return;
   if (o?.immutable !== true) errs.push(forbidden("immutable", "field is immutable when `immutable` is set"));
   for (const f of fields)
-    if (!jsonEqual(o?.[f] ?? {}, old?.[f] ?? {})) errs.push(forbidden(f, "field is immutable when `immutable` is set"));
+    if (!deepEqual(o?.[f] ?? {}, old?.[f] ?? {})) errs.push(forbidden(f, "field is immutable when `immutable` is set"));
 }
 
 export function validateConfigMap(o: any, old?: any): FieldError[] {
@@ -437,11 +436,11 @@ export function validatePersistentVolume(o: any, old?: any): FieldError[] {
     for (const m of dns1123SubdomainErrors(String(spec.storageClassName))) errs.push(invalid("spec.storageClassName", spec.storageClassName, m));
   if (old) {
     const os = old.spec ?? {};
-    const srcChanged = persistentVolumeSourceKeys.some((k) => !jsonEqual(spec[k], os[k]));
+    const srcChanged = persistentVolumeSourceKeys.some((k) => !deepEqual(spec[k], os[k]));
     if (srcChanged) errs.push(forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation"));
     if ((spec.volumeMode ?? "Filesystem") !== (os.volumeMode ?? "Filesystem"))
       errs.push(invalid("spec.volumeMode", spec.volumeMode, "field is immutable"));
-    if (isObj(os.nodeAffinity) && !jsonEqual(spec.nodeAffinity, os.nodeAffinity))
+    if (isObj(os.nodeAffinity) && !deepEqual(spec.nodeAffinity, os.nodeAffinity))
       errs.push(invalid("spec.nodeAffinity", spec.nodeAffinity ?? null, "field is immutable"));
   }
   const phase = o?.status?.phase;
@@ -489,7 +488,7 @@ export function validatePersistentVolumeClaim(o: any, old?: any): FieldError[] {
     }
     spec.volumeAttributesClassName = os.volumeAttributesClassName;
     if (isEmpty(os.volumeName)) spec.volumeName = os.volumeName;
-    if (!jsonEqual(spec, os))
+    if (!deepEqual(spec, os))
       errs.push(forbidden("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"));
     const phase = o?.status?.phase;
     if (!isEmpty(phase) && !["Bound", "Lost", "Pending"].includes(phase)) errs.push(notSupported("status.phase", phase, ["Bound", "Lost", "Pending"]));

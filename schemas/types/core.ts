@@ -37,8 +37,9 @@ import {
   validateService,
   validateServiceAccount,
 } from "./core-validation";
+import { isObj } from "../helpers/json";
 
-export { PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeSpec } from "./core-storage";
+export { PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec } from "./core-storage";
 
 // ---- Namespace ------------------------------------------------------------------------------
 
@@ -389,7 +390,6 @@ export const LimitRange = obj(n("LimitRange"), () => ({
 
 // ---- defaulting (pkg/apis/core/v1/defaults.go and the create strategies) --------------------------
 
-const isObj = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);
 const arr = (v: unknown): any[] => (Array.isArray(v) ? v : []);
 const unset = (v: unknown) => v === undefined || v === null || v === "";
 

@@ -22,7 +22,8 @@ import {
 } from "../validation";
 import { LabelSelector, LabelSelectorRequirement, typeMetaFields } from "./meta";
 import { ObjectReference, TopologySelectorTerm } from "./pod";
-import { deepEqual, ensureObj, isObj, metaErrors } from "./apps";
+import { ensureObj, metaErrors } from "./apps";
+import { deepEqual, isObj } from "../helpers/json";
 
 const conditionStatus = strEnum(["True", "False", "Unknown"]);
 

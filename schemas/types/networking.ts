@@ -20,7 +20,8 @@ import {
 } from "../validation";
 import { LabelSelector, typeMetaFields } from "./meta";
 import { TypedLocalObjectReference } from "./pod";
-import { ensureObj, isObj, metaErrors, validateLabelSelector } from "./apps";
+import { ensureObj, metaErrors, validateLabelSelector } from "./apps";
+import { isObj } from "../helpers/json";
 
 /**
  * protobuf nesting of inlined Go structs in this group (same convention as pod-common.ts `inlinedPb`):

@@ -7,6 +7,7 @@
 // way to say that yet, so those JSON fields are declared flat and without a pb number (see
 // `inlinedPb` below for where protobuf nests them).
 import { F, atomicList, int64, list, map, obj, quantity, str, time } from "../dsl";
+import { LabelSelector } from "./meta";
 
 /** protobuf nesting of inlined Go structs: parent definition -> [pb number of the embedded message, embedded definition]. */
 export const inlinedPb: Record<string, [number, string]> = {
@@ -73,6 +74,19 @@ export const VolumeResourceRequirements = obj(n("VolumeResourceRequirements"), (
   limits: F(map(quantity), 1),
   requests: F(map(quantity), 2),
 }));
+
+export const PersistentVolumeClaimSpec = obj(n("PersistentVolumeClaimSpec"), () => ({
+  accessModes: F(atomicList(str), 1),
+  selector: F(LabelSelector, 4),
+  resources: F(VolumeResourceRequirements, 2),
+  volumeName: F(str, 3),
+  storageClassName: F(str, 5),
+  volumeMode: F(str, 6),
+  dataSource: F(TypedLocalObjectReference, 7),
+  dataSourceRef: F(TypedObjectReference, 8),
+  volumeAttributesClassName: F(str, 9),
+}));
+
 
 export const Toleration = obj(n("Toleration"), () => ({
   key: F(str, 1),

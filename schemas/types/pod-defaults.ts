@@ -3,8 +3,8 @@
 // sources...), plus the few values the API server fills at create time (status.phase Pending,
 // status.qosClass, priority 0 and preemptionPolicy from the Priority admission plugin).
 // Other kinds that embed a PodTemplateSpec (Deployment, Job, ...) call defaultPodTemplateSpec.
+import { isObj } from "../helpers/json";
 
-const isObj = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);
 const arr = (v: unknown): any[] => (Array.isArray(v) ? v : []);
 const unset = (v: unknown) => v === undefined || v === null || v === "" || v === 0;
 

@@ -26,8 +26,8 @@ import {
   validateObjectMeta,
   validateObjectMetaUpdate,
 } from "../validation";
+import { deepEqual, isObj } from "../helpers/json";
 
-const isObj = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);
 const arr = (v: unknown): any[] => (Array.isArray(v) ? v : []);
 
 const volumeSourceNames = [
@@ -602,21 +602,6 @@ export function validatePodTemplate(o: any, old?: any): FieldError[] {
 
 // ---- updates ------------------------------------------------------------------------------
 
-/** Structural equality of JSON values; absent and undefined are the same. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => jsonEqual(x, b[i]));
-  }
-  if (isObj(a) && isObj(b)) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) if (!jsonEqual(a[k], b[k])) return false;
-    return true;
-  }
-  return false;
-}
-
 export const podUpdatableFieldsMessage =
   "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
@@ -656,7 +641,7 @@ export function validatePodUpdate(o: any, old: any): FieldError[] {
       (t) =>
         t?.key === ot?.key && (t?.operator ?? "") === (ot?.operator ?? "") && (t?.value ?? "") === (ot?.value ?? "") &&
         (t?.effect ?? "") === (ot?.effect ?? "") &&
-        (jsonEqual(t?.tolerationSeconds, ot?.tolerationSeconds) ||
+        (deepEqual(t?.tolerationSeconds, ot?.tolerationSeconds) ||
           (ot?.effect === "NoExecute" && typeof t?.tolerationSeconds === "number" && typeof ot?.tolerationSeconds === "number" && t.tolerationSeconds <= ot.tolerationSeconds)),
     );
     if (!same) errs.push(forbidden(`spec.tolerations[${i}]`, "existing toleration can not be modified except its tolerationSeconds"));
@@ -682,10 +667,10 @@ export function validatePodUpdate(o: any, old: any): FieldError[] {
   // Ephemeral containers are added through the ephemeralcontainers subresource; they can only grow.
   const eph = arr(spec.ephemeralContainers);
   const oldEph = arr(oldSpec.ephemeralContainers);
-  if (eph.length >= oldEph.length && oldEph.every((c, i) => jsonEqual(c, eph[i]))) munged.ephemeralContainers = oldSpec.ephemeralContainers;
+  if (eph.length >= oldEph.length && oldEph.every((c, i) => deepEqual(c, eph[i]))) munged.ephemeralContainers = oldSpec.ephemeralContainers;
 
-  if (!jsonEqual(munged, oldSpec)) {
-    const changed = [...new Set([...Object.keys(munged), ...Object.keys(oldSpec)])].filter((k) => !jsonEqual(munged[k], oldSpec[k]));
+  if (!deepEqual(munged, oldSpec)) {
+    const changed = [...new Set([...Object.keys(munged), ...Object.keys(oldSpec)])].filter((k) => !deepEqual(munged[k], oldSpec[k]));
     errs.push(forbidden("spec", `${podUpdatableFieldsMessage}\n  core.PodSpec{\n${changed.map((k) => `  \t${k}: changed,`).join("\n")}\n  }\n`));
   }
   // Containers whose image changed must still have a valid one.

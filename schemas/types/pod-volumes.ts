@@ -5,11 +5,11 @@ import { LabelSelector, ObjectMeta } from "./meta";
 import {
   LocalObjectReference,
   ObjectFieldSelector,
+  PersistentVolumeClaimSpec,
   ResourceFieldSelector,
   SecretReference,
   coreName as n,
 } from "./pod-common";
-import { PersistentVolumeClaimSpec } from "./core-storage";
 
 export const KeyToPath = obj(n("KeyToPath"), () => ({
   key: F(str, 1, { required: true }),

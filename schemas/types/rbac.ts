@@ -5,7 +5,8 @@ import { F, atomicList, obj, str } from "../dsl";
 import type { FieldError, ResourceDef } from "../registry";
 import { dns1123SubdomainErrors, invalid, notSupported, required } from "../validation";
 import { LabelSelector, typeMetaFields } from "./meta";
-import { ensureObj, isObj, metaErrors, validateLabelSelector } from "./apps";
+import { ensureObj, metaErrors, validateLabelSelector } from "./apps";
+import { isObj } from "../helpers/json";
 
 export const rbacGroup = "rbac.authorization.k8s.io";
 

@@ -1,6 +1,6 @@
-// The admission contract, as kube-apiserver orders it: after a write is decoded, defaulted and
-// its kind's strategy has run, every mutating plugin may change the object, then every
-// validating plugin may refuse it. A plugin refuses by throwing an ApiError (usually 403
+// The admission contract, as kube-apiserver orders it: after a write is decoded and defaulted,
+// every mutating plugin may change the object; then the kind's strategy prepares it (status,
+// allocations, generation) and it is validated; then every validating plugin may refuse it. A plugin refuses by throwing an ApiError (usually 403
 // Forbidden or 422 Invalid, with upstream's message) and warns through `warn`.
 import type { RegisteredResource } from "../../schemas/registry";
 import type { UserInfo } from "../auth/attributes";

@@ -4,22 +4,31 @@ import { Hono } from "hono";
 import type { Authenticator, Identity } from "../auth/authn";
 import { authorizerFor, requestAttributes } from "../auth/authz";
 import { impersonate } from "../auth/impersonation";
+import { NODE_CREDENTIALS_PATH } from "../auth/join-routes";
 import { JOIN_PATHS } from "../raft/cluster/routes";
 import { discoveryApp } from "./discovery";
 import { openapiApp } from "./openapi";
 import { errorResponse, handleResource, type ApiDeps } from "./resources";
-import { ApiError, badRequest, forbidden, pathNotFound } from "../errors";
-import { isDns1123Subdomain } from "../../schemas/validation";
+import { ApiError, forbidden, pathNotFound, statusObject } from "../errors";
 import { isDashboardPath, serveDashboard } from "../dashboard";
+import { capWarnings, formatWarning, Inflight, isLongRunning, isMutating, isWatch, limitsFromEnv, onBodyDone, parseWarnings, WatchCounter, type Limits } from "./limits";
 
-export interface AppOptions {
+interface AppOptions {
   serverAddress: () => string;
   auth: Authenticator;
   /** The cluster CA (PEM), served at /cacerts so joining nodes can pin it against their token. */
   caPem: string;
-  /** More routes behind authentication (the control plane's cluster endpoints). */
-  extraRoutes?: Hono<any>;
+  /** More routes behind authentication (the control plane's cluster endpoints, node credentials). */
+  extraRoutes?: Hono<any> | Hono<any>[];
+  /** Request limits (default: limitsFromEnv()). */
+  limits?: Limits;
 }
+
+const tooMany = (message: string) =>
+  new Response(JSON.stringify(statusObject(429, "TooManyRequests", message, { retryAfterSeconds: 1 })), {
+    status: 429,
+    headers: { "Content-Type": "application/json", "Retry-After": "1" },
+  });
 
 /** Paths anyone may read, like Kubernetes' system:public-info-viewer (plus the CA bundle). */
 const PUBLIC = new Set(["/healthz", "/livez", "/readyz", "/version", "/cacerts", "/ping"]);
@@ -29,6 +38,12 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   app.onError((err) => errorResponse(err));
   app.notFound((c) => errorResponse(pathNotFound(new URL(c.req.url).pathname)));
   const authz = authorizerFor(deps.store);
+  const limits = opts.limits ?? limitsFromEnv();
+  const reads = new Inflight(limits.maxRequestsInflight);
+  const writes = new Inflight(limits.maxMutatingInflight);
+  const watches = new WatchCounter(limits.maxWatchesPerUser);
+  // Authentication comes first and reads only headers: the body is not read (the listener
+  // streams it in on demand) until a handler of an authenticated, authorized request asks.
   app.use("*", async (c, next) => {
     const url = new URL(c.req.url);
     const path = url.pathname;
@@ -36,36 +51,63 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     if (PUBLIC.has(path) || (isDashboardPath(path) && (c.req.method === "GET" || c.req.method === "HEAD"))) return next();
     const id = await opts.auth.authenticate(c.req.header("authorization"));
     if (!id) throw new ApiError(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
-    if (id.joinOnly && path !== "/v1-skiff/node-credentials" && !JOIN_PATHS.has(path)) throw forbidden(`User "${id.user}" may only request node credentials with a join token`);
+    // Join tokens reach only their endpoints: the agent token node credentials, the server token
+    // also the control plane's join and bootstrap (K3s: the agent token cannot join a server).
+    if (id.joinOnly && path !== NODE_CREDENTIALS_PATH && !(id.join === "server" && JOIN_PATHS.has(path)))
+      throw forbidden(
+        id.join === "agent" && (JOIN_PATHS.has(path) || path.startsWith("/v1-skiff/raft/"))
+          ? `User "${id.user}" cannot join a server or read the cluster's secrets: the agent token only joins agents (servers join with the server token, <data-dir>/server/token)`
+          : `User "${id.user}" may only request node credentials with a join token`,
+      );
     // A join token is confined to its endpoints above; everyone else goes through Node + RBAC,
     // as whom they impersonate (kubectl --as) when they may.
     const acting = id.joinOnly ? id : await impersonate(authz, id, c.req.raw.headers);
     c.set("identity", acting);
-    if (!acting.joinOnly) await authz.check(acting, requestAttributes(c.req.method, url));
-    return next();
+    const method = c.req.method;
+    let release: (() => void) | undefined;
+    // Upstream's max-in-flight filter: cluster admins (the loopback client) are exempt.
+    if (!acting.groups.includes("system:masters")) {
+      if (isWatch(method, url)) {
+        release = watches.tryEnter(acting.user);
+        if (!release) return tooMany(`too many open watches for user "${acting.user}" (at most ${limits.maxWatchesPerUser}): close some, or retry later`);
+      } else if (!isLongRunning(method, url)) {
+        release = (isMutating(method) ? writes : reads).tryEnter();
+        if (!release) return tooMany("too many requests, please try again later");
+      }
+    }
+    try {
+      // Node credentials decide for themselves (join token, the node itself, or an admin).
+      if (!acting.joinOnly && path !== NODE_CREDENTIALS_PATH) await authz.check(acting, requestAttributes(method, url));
+      await next();
+    } catch (e) {
+      release?.();
+      throw e;
+    }
+    capWarningHeaders(c);
+    // A watch holds its slot until its body ends; other requests until their answer is made.
+    if (release && isWatch(method, url)) c.res = onBodyDone(c.res, release);
+    else release?.();
   });
   app.get("/cacerts", (c) => c.text(opts.caPem));
   app.get("/ping", (c) => c.text("pong"));
   app.get("/dashboard/*", (c) => serveDashboard(c.req.raw));
   app.get("/dashboard", (c) => serveDashboard(c.req.raw));
-  app.post("/v1-skiff/node-credentials", async (c) => {
-    const id = c.get("identity");
-    if (!id.joinOnly && !id.groups.includes("system:masters")) throw forbidden(`User "${id.user}" cannot request node credentials`);
-    let body: any;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw badRequest('send {"nodeName": "NAME"} as JSON');
-    }
-    const node = body?.nodeName;
-    if (typeof node !== "string" || !isDns1123Subdomain(node)) throw badRequest(`nodeName must be a lowercase RFC 1123 subdomain, got ${JSON.stringify(node)}`);
-    return c.json({ nodeName: node, token: await opts.auth.nodeToken(node), caData: opts.caPem });
-  });
-  if (opts.extraRoutes) app.route("/", opts.extraRoutes);
+  for (const r of [opts.extraRoutes ?? []].flat()) app.route("/", r);
   app.route("/", discoveryApp(opts.serverAddress));
   app.route("/", openapiApp);
-  const resource = (c: any) => handleResource(c, deps);
+  const withAuth: ApiDeps = { ...deps, auth: opts.auth };
+  const resource = (c: any) => handleResource(c, withAuth);
   app.all("/api/v1/*", resource);
   app.all("/apis/:group/:version/*", resource);
   return app;
+}
+
+/** Upstream truncates Warning headers to a few KiB; so do we, whoever added them. */
+function capWarningHeaders(c: { res: Response }): void {
+  const raw = c.res.headers.get("warning");
+  if (!raw || raw.length <= 4096) return;
+  const kept = capWarnings(parseWarnings(raw));
+  // In place: Hono copies the old response's headers onto a replacement.
+  c.res.headers.delete("warning");
+  for (const w of kept) c.res.headers.append("Warning", formatWarning(w));
 }

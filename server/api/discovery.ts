@@ -2,8 +2,7 @@
 import { Hono } from "hono";
 import { groupVersions, registry, type RegisteredResource } from "../../schemas/registry";
 import { METRICS_GROUP, METRICS_RESOURCES, METRICS_VERSION } from "./metrics";
-
-export const KUBE_VERSION = { major: "1", minor: "32", gitVersion: "v1.32.4+skiff" };
+import { KUBE_VERSION } from "../../schemas/version";
 
 const DEFAULT_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 

@@ -5,7 +5,7 @@ import type { UsagePoint } from "../../lib/wsstream/tunnel";
 
 export const METRICS_GROUP = "metrics.k8s.io";
 export const METRICS_VERSION = "v1beta1";
-export const METRICS_GV = `${METRICS_GROUP}/${METRICS_VERSION}`;
+const METRICS_GV = `${METRICS_GROUP}/${METRICS_VERSION}`;
 
 /** What discovery says about the group (the shape apiResources() builds for registry kinds). */
 export const METRICS_RESOURCES = [

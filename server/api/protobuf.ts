@@ -24,14 +24,14 @@ export class ProtobufDecodeError extends Error {
 
 const MAGIC = [0x6b, 0x38, 0x73, 0x00]; // "k8s\0"
 
-export interface DecodedObject {
+interface DecodedObject {
   apiVersion: string;
   kind: string;
   object: Record<string, unknown>;
 }
 
 /** Pointer fields whose zero value is meaningful and must survive decoding. */
-export const POINTER_ZERO_FIELDS = new Set([
+const POINTER_ZERO_FIELDS = new Set([
   "replicas", "parallelism", "completions", "backoffLimit", "backoffLimitPerIndex", "maxFailedIndexes",
   "activeDeadlineSeconds", "ttlSecondsAfterFinished", "startingDeadlineSeconds", "successfulJobsHistoryLimit",
   "failedJobsHistoryLimit", "suspend", "automountServiceAccountToken", "immutable", "expirationSeconds",
@@ -44,11 +44,11 @@ export const POINTER_ZERO_FIELDS = new Set([
 ]);
 
 /** Inline-embedded messages: parent definition -> [field number, embedded type]. */
-export type EmbeddedTable = Map<string, { pb: number; type: ObjTy }>;
+type EmbeddedTable = Map<string, { pb: number; type: ObjTy }>;
 
 let defaultEmbedded: EmbeddedTable | undefined;
 /** Built from the kind files' `inlinedPb` tables on first use (lazily, like the registry). */
-export function embeddedFromSchemas(): EmbeddedTable {
+function embeddedFromSchemas(): EmbeddedTable {
   if (defaultEmbedded) return defaultEmbedded;
   const m: EmbeddedTable = new Map();
   const byName = new Map<string, ObjTy>();

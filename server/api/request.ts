@@ -1,8 +1,12 @@
-// Resolve a REST path to (resource, namespace, name, subresource) and build list filters.
+// Resolve a REST path to (resource, namespace, name, subresource), build list filters, and
+// read the write options every write request carries.
 import { findByPlural, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
-import { labelSelectorString, matchLabels, parseFieldSelector, parseLabelSelector } from "./selectors";
+import { matchLabels, parseLabelSelector, SelectorError } from "../../schemas/helpers/selectors";
+import type { Context } from "hono";
+import type { Identity } from "../auth/authn";
 import { badRequest, pathNotFound } from "../errors";
+import { writeCtx, type FieldValidation, type WriteCtx } from "../registry/ctx";
 
 export interface ResourceRequest {
   r: RegisteredResource;
@@ -55,7 +59,7 @@ export function parseResourcePath(path: string): ResourceRequest | undefined {
   return { r, res: resKeyOf(r.group, r.plural), ns, name: rest[1], sub: rest[2], watchPath };
 }
 
-export function fieldGetter(r: RegisteredResource, field: string): ((o: any) => string | undefined) | undefined {
+function fieldGetter(r: RegisteredResource, field: string): ((o: any) => string | undefined) | undefined {
   if (field === "metadata.name") return (o) => o?.metadata?.name;
   if (field === "metadata.namespace") return (o) => o?.metadata?.namespace ?? "";
   return r.fieldSelectors?.[field];
@@ -65,7 +69,13 @@ export function fieldGetter(r: RegisteredResource, field: string): ((o: any) => 
 export function buildMatcher(r: RegisteredResource, labelSelector?: string, fieldSelector?: string): ((o: any) => boolean) | undefined {
   const checks: ((o: any) => boolean)[] = [];
   if (labelSelector) {
-    const reqs = parseLabelSelector(labelSelector);
+    let reqs;
+    try {
+      reqs = parseLabelSelector(labelSelector);
+    } catch (e) {
+      if (e instanceof SelectorError) throw badRequest(e.message);
+      throw e;
+    }
     if (reqs.length) checks.push((o) => matchLabels(reqs, o?.metadata?.labels));
   }
   if (fieldSelector) {
@@ -82,13 +92,70 @@ export function buildMatcher(r: RegisteredResource, labelSelector?: string, fiel
   return (o) => checks.every((c) => c(o));
 }
 
-/** The label selector of a scalable resource, in string form (Scale.status.selector). */
-export function scaleSelector(o: any): string {
-  return labelSelectorString(o?.spec?.selector);
-}
-
 export function queryInt(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === "") return undefined;
   if (!/^-?\d+$/.test(v)) throw badRequest(`invalid value for ${name}: "${v}" is not an integer`);
   return Number(v);
+}
+
+interface FieldRequirement {
+  field: string;
+  op: "=" | "!=";
+  value: string;
+}
+
+/** Parse "metadata.name=x,spec.nodeName!=y" (with \\ escapes for , = ! like Kubernetes). */
+function parseFieldSelector(s: string): FieldRequirement[] {
+  const out: FieldRequirement[] = [];
+  for (const part of splitUnescaped(s.trim(), ",")) {
+    if (!part) continue;
+    const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(part);
+    if (!m) throw badRequest(`invalid field selector: "${part}": expected field=value, field==value or field!=value`);
+    out.push({ field: m[1]!.trim(), op: m[2] === "!=" ? "!=" : "=", value: unescape(m[3]!) });
+  }
+  return out;
+}
+
+function splitUnescaped(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "\\" && i + 1 < s.length) {
+      cur += s[i]! + s[i + 1]!;
+      i++;
+    } else if (s[i] === sep) {
+      out.push(cur);
+      cur = "";
+    } else cur += s[i];
+  }
+  out.push(cur);
+  return out;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\(.)/g, "$1");
+}
+
+/** The field manager: ?fieldManager=, else the client's user-agent name (as Kubernetes does). */
+function managerFrom(c: Context): string {
+  const fm = c.req.query("fieldManager");
+  if (fm) return fm;
+  const ua = c.req.header("user-agent") ?? "unknown";
+  return ua.split("/")[0]!.slice(0, 128) || "unknown";
+}
+
+function parseFieldValidation(v: string | undefined): FieldValidation {
+  if (!v) return "Warn";
+  if (v === "Strict" || v === "Warn" || v === "Ignore") return v;
+  throw badRequest(`fieldValidation must be one of Strict, Warn, Ignore, got "${v}"`);
+}
+
+/** The write context of a request (every write handler, main resource or subresource, uses this one). */
+export function writeCtxOf(c: Context): WriteCtx {
+  const dry = c.req.queries("dryRun") ?? [];
+  for (const d of dry) if (d !== "All") throw badRequest(`unsupported dryRun value "${d}": the only supported value is All`);
+  // The authentication middleware always sets the caller on resource paths.
+  const id = c.get("identity") as Identity | undefined;
+  const user = { user: id?.user ?? "", groups: id?.groups ?? [] };
+  return writeCtx(user, managerFrom(c), { dryRun: dry.length > 0, fieldValidation: parseFieldValidation(c.req.query("fieldValidation")) });
 }

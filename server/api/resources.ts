@@ -1,36 +1,27 @@
 // Generic REST handlers for every registered resource: get, list, watch, create, update,
 // patch, delete, deletecollection, and the status/scale subresources.
 import type { Context } from "hono";
-import type { RegisteredResource } from "../../schemas/registry";
+import type { Authenticator } from "../auth/authn";
 import { ExpiredError, type Store } from "../store/store";
 import { decodeObject, mediaType, parseText, readBody, requireObject } from "./body";
-import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } from "./patch/index";
-import { buildMatcher, parseResourcePath, queryInt, scaleSelector, type ResourceRequest } from "./request";
+import type { WriteCtx } from "../registry/ctx";
+import { toScale, updateScale } from "../registry/kinds/scale";
+import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } from "../registry/patch/index";
+import { checked, type DeleteOpts, type Registry } from "../registry/registry";
+import { buildMatcher, parseResourcePath, queryInt, writeCtxOf, type ResourceRequest } from "./request";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
-import { checked, createObject, deleteObject, parseFieldValidation, updateObject, type DeleteOpts, type WriteCtx } from "./write";
 
 export interface ApiDeps {
   store: Store;
+  /** Every write goes through it. */
+  registry: Registry;
   /** Signs service account tokens (TokenRequest). */
   tokenKey: Uint8Array;
-}
-
-/** The field manager: ?fieldManager=, else the client's user-agent name (as Kubernetes does). */
-export function managerFrom(c: Context): string {
-  const fm = c.req.query("fieldManager");
-  if (fm) return fm;
-  const ua = c.req.header("user-agent") ?? "unknown";
-  return ua.split("/")[0]!.slice(0, 128) || "unknown";
-}
-
-function writeCtx(c: Context, deps: ApiDeps): WriteCtx {
-  const dry = c.req.queries("dryRun") ?? [];
-  for (const d of dry) if (d !== "All") throw badRequest(`unsupported dryRun value "${d}": the only supported value is All`);
-  const user = c.get("identity") as { user: string; groups: string[] } | undefined;
-  return { store: deps.store, user, manager: managerFrom(c), dryRun: dry.length > 0, fieldValidation: parseFieldValidation(c.req.query("fieldValidation")), warnings: [] };
+  /** Answers TokenReview (createApp sets it from its options). */
+  auth?: Authenticator;
 }
 
 function respond(c: Context, ctx: WriteCtx | undefined, body: unknown, code: number): Response {
@@ -92,7 +83,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (!c.req.query("resourceVersion")) await deps.store.readBarrier();
     const cur = deps.store.get(req.res, ns ?? "", req.name);
     if (!cur) throw notFound(r, req.name);
-    if (req.sub === "scale") return respond(c, undefined, toScale(r, cur.obj), 200);
+    if (req.sub === "scale") return respond(c, undefined, toScale(cur.obj), 200);
     if (fmt === "table") return respond(c, undefined, toTable(r, [cur.obj], { resourceVersion: String(cur.rev) }, includeObject(c)), 200);
     if (fmt === "partial") return respond(c, undefined, { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: cur.obj.metadata }, 200);
     return respond(c, undefined, cur.obj, 200);
@@ -102,29 +93,29 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (req.name !== undefined) throw methodNotAllowed(`POST is not allowed on a named ${r.kind}: use PUT or PATCH to change it`);
     if (!allowed("create")) throw methodNotAllowed();
     if (r.namespaced && ns === undefined) throw badRequest(`${r.kind} is namespaced: POST to /namespaces/NAMESPACE/${r.plural}`);
-    const ctx = writeCtx(c, deps);
+    const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
     const obj = checked(ctx, r, raw);
-    const created = await createObject(ctx, r, ns, obj);
+    const created = await deps.registry.create(ctx, r, ns, obj);
     return respond(c, ctx, created, ctx.dryRun ? 200 : 201);
   }
 
   if (method === "PUT") {
     if (req.name === undefined) throw methodNotAllowed("PUT needs an object name in the path");
     if (!allowed("update")) throw methodNotAllowed();
-    const ctx = writeCtx(c, deps);
+    const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
-    if (req.sub === "scale") return updateScale(c, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
+    if (req.sub === "scale") return scale(c, deps, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
     const obj = checked(ctx, r, raw);
     const userRev = obj.metadata?.resourceVersion || undefined;
     const exists = deps.store.get(req.res, ns ?? "", req.name);
-    if (!exists && !req.sub && createOnUpdate(r)) {
+    if (!exists && !req.sub && deps.registry.strategy(r).allowCreateOnUpdate) {
       obj.metadata ??= {};
       obj.metadata.name ??= req.name;
-      const created = await createObject(ctx, r, ns, obj);
+      const created = await deps.registry.create(ctx, r, ns, obj);
       return respond(c, ctx, created, 201);
     }
-    const { obj: out } = await updateObject(ctx, r, ns ?? "", req.name, () => obj, { sub: req.sub, userRev, retries: userRev ? 0 : 5 });
+    const { obj: out } = await deps.registry.update(ctx, r, ns ?? "", req.name, () => obj, { sub: req.sub, userRev, retries: userRev ? 0 : 5 });
     return respond(c, ctx, out, 200);
   }
 
@@ -135,7 +126,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
   }
 
   if (method === "DELETE") {
-    const ctx = writeCtx(c, deps);
+    const ctx = writeCtxOf(c);
     const opts = await deleteOptions(c);
     if (req.name === undefined) {
       if (!allowed("deletecollection")) throw methodNotAllowed();
@@ -144,7 +135,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
       const items: any[] = [];
       for (const o of page.items) {
         try {
-          items.push((await deleteObject(ctx, r, o.metadata.namespace ?? "", o.metadata.name, opts)).obj);
+          items.push((await deps.registry.delete(ctx, r, o.metadata.namespace ?? "", o.metadata.name, opts)).obj);
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 404)) throw e;
         }
@@ -152,15 +143,10 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
       return respond(c, ctx, { kind: r.listKind, apiVersion: r.apiVersion, metadata: { resourceVersion: String(deps.store.rev) }, items }, 200);
     }
     if (!allowed("delete")) throw methodNotAllowed();
-    const { obj, gone } = await deleteObject(ctx, r, ns ?? "", req.name, opts);
+    const { obj, gone } = await deps.registry.delete(ctx, r, ns ?? "", req.name, opts);
     return respond(c, ctx, obj, gone ? 200 : 202);
   }
   throw methodNotAllowed(`method ${method} is not supported`);
-}
-
-/** Kinds that Kubernetes lets PUT create (AllowCreateOnUpdate). */
-function createOnUpdate(r: RegisteredResource): boolean {
-  return (r.group === "" && ["endpoints", "events"].includes(r.plural)) || (r.group === "coordination.k8s.io" && r.plural === "leases") || r.group === "discovery.k8s.io";
 }
 
 async function deleteOptions(c: Context): Promise<DeleteOpts> {
@@ -178,7 +164,7 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
     throw badRequest(`propagationPolicy must be one of Foreground, Background, Orphan, got "${policy}"`);
   if (grace !== undefined && (typeof grace !== "number" || grace < 0)) throw badRequest("gracePeriodSeconds must be a non-negative integer");
   const pre = body.preconditions ?? {};
-  return { gracePeriodSeconds: grace, propagationPolicy: policy, preconditions: { uid: pre.uid, resourceVersion: pre.resourceVersion } };
+  return { gracePeriodSeconds: grace, propagationPolicy: policy, preconditions: { uid: pre.uid, resourceVersion: pre.resourceVersion }, options: body };
 }
 
 async function list(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
@@ -246,7 +232,7 @@ function watch(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
 
 async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
   const { r } = req;
-  const ctx = writeCtx(c, deps);
+  const ctx = writeCtxOf(c);
   const ct = c.req.header("content-type");
   const type = patchTypeFromContentType(ct ?? "");
   if (!type)
@@ -264,7 +250,7 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
     }
   };
   if (req.sub === "scale") {
-    return updateScale(c, ctx, req, (curReplicas, curScale) => {
+    return scale(c, deps, ctx, req, (curReplicas, curScale) => {
       const patched = wrap(() => applyPatch(type === "apply" ? "merge" : type, curScale, body, undefined));
       return patched?.spec?.replicas ?? curReplicas;
     });
@@ -281,10 +267,10 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
       const obj = wrap(() => serverSideApply(undefined, cleanConfig, { manager: ctx.manager, force, apiVersion: r.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: r.type }));
       obj.metadata ??= {};
       obj.metadata.name = name;
-      const created = await createObject(ctx, r, req.ns, obj, { keepManagedFields: true });
+      const created = await deps.registry.create(ctx, r, req.ns, obj, { keepManagedFields: true });
       return respond(c, ctx, created, 201);
     }
-    const { obj } = await updateObject(
+    const { obj } = await deps.registry.update(
       ctx,
       r,
       ns,
@@ -294,7 +280,7 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
     );
     return respond(c, ctx, obj, 200);
   }
-  const { obj } = await updateObject(
+  const { obj } = await deps.registry.update(
     ctx,
     r,
     ns,
@@ -309,32 +295,8 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
   return respond(c, ctx, obj, 200);
 }
 
-function toScale(r: RegisteredResource, o: any): any {
-  return {
-    kind: "Scale",
-    apiVersion: "autoscaling/v1",
-    metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
-    spec: { replicas: o.spec?.replicas ?? 0 },
-    status: { replicas: o.status?.replicas ?? 0, selector: scaleSelector(o) },
-  };
-}
-
-async function updateScale(c: Context, ctx: WriteCtx, req: ResourceRequest, replicasFrom: (cur: number, curScale: any) => unknown, userRev?: string): Promise<Response> {
-  const { r } = req;
-  const { obj } = await updateObject(
-    ctx,
-    r,
-    req.ns ?? "",
-    req.name!,
-    (cur) => {
-      const want = replicasFrom(cur.spec?.replicas ?? 0, toScale(r, cur));
-      if (typeof want !== "number" || !Number.isInteger(want) || want < 0) throw new ApiError(422, "Invalid", `Scale "${req.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(want)}: must be greater than or equal to 0`);
-      cur.spec = { ...(cur.spec ?? {}), replicas: want };
-      return cur;
-    },
-    { userRev },
-  );
-  return respond(c, ctx, toScale(r, obj), 200);
+function scale(c: Context, deps: ApiDeps, ctx: WriteCtx, req: ResourceRequest, replicasFrom: (cur: number, curScale: any) => unknown, userRev?: string): Promise<Response> {
+  return updateScale(deps.registry, ctx, req.r, req.ns ?? "", req.name!, replicasFrom, userRev).then((s) => respond(c, ctx, s, 200));
 }
 
 export function errorResponse(e: unknown): Response {

@@ -4,7 +4,7 @@ import { ExpiredError, type Store } from "../store/store";
 import { badRequest, expired, statusObject } from "../errors";
 import { tableRow, columnDefinitions, type IncludeObject } from "./table";
 
-export interface WatchParams {
+interface WatchParams {
   r: RegisteredResource;
   res: string;
   ns?: string;

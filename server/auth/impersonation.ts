@@ -10,6 +10,8 @@ export interface ImpersonatableIdentity {
   user: string;
   groups: string[];
   joinOnly?: boolean;
+  join?: string;
+  extra?: Record<string, string[]>;
 }
 
 const SA_PREFIX = "system:serviceaccount:";
@@ -49,5 +51,5 @@ export async function impersonate<T extends ImpersonatableIdentity>(authz: Autho
     out.add(`system:serviceaccounts:${user.slice(SA_PREFIX.length).split(":")[0]}`);
   }
   if (user !== "system:anonymous") out.add("system:authenticated");
-  return { ...caller, user, groups: [...out], joinOnly: false };
+  return { ...caller, user, groups: [...out], joinOnly: false, join: undefined, extra: undefined };
 }

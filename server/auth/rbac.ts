@@ -3,7 +3,7 @@
 // applied write touches one of the four kinds (or a snapshot replaced the state), so a request
 // never scans the store.
 import type { Store } from "../store/store";
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import type { Attributes, Decision, UserInfo } from "./attributes";
 import { appliesTo, describeSubject, ruleAllows, type PolicyRule, type Subject } from "./rules";
 

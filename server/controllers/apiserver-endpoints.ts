@@ -5,9 +5,12 @@
 // The live set comes from the Raft leader (servers it heard from recently). A server is
 // dropped only after it was missing from three checks in a row, so a heartbeat gap does not
 // flap the object; an unchanged set writes nothing.
-import { isNotFound, type Api } from "./runtime/api";
+import { isNotFound } from "./runtime/api";
+import { Controller, type ControllerContext } from "./runtime/controller";
 
-export interface ApiServerAddress {
+const KEY = "default/kubernetes";
+
+interface ApiServerAddress {
   ip: string;
   port: number;
 }
@@ -45,19 +48,31 @@ export function subsetsOf(addrs: ApiServerAddress[]): any[] {
     }));
 }
 
-export class ApiServerEndpoints {
+export class ApiServerEndpoints extends Controller {
   private readonly missed = new Map<string, number>();
-  private readonly timer: ReturnType<typeof setInterval>;
   private running = false;
 
   constructor(
-    private readonly api: Api,
+    rt: ControllerContext,
     private readonly liveServers: () => string[],
-    everyMs = 5000,
+    private readonly everyMs = 5000,
   ) {
-    this.timer = setInterval(() => void this.sync().catch(() => {}), everyMs);
-    this.timer.unref?.();
-    void this.sync().catch(() => {});
+    super(rt, "apiserverendpoints", 1);
+    // Someone else's write to the object is undone at once.
+    this.informer("endpoints").addHandler({ update: (_, e) => objKeyIs(e) && this.queue.add(KEY), delete: (e) => objKeyIs(e) && this.queue.add(KEY) });
+  }
+
+  protected override onSynced(): void {
+    this.queue.add(KEY);
+  }
+
+  /** The live set changes without an event to watch: look again every everyMs. */
+  async reconcile(): Promise<void> {
+    try {
+      await this.sync();
+    } finally {
+      this.queue.addAfter(KEY, this.everyMs);
+    }
   }
 
   /** One reconcile; returns the subsets written, or undefined when nothing changed. */
@@ -89,8 +104,6 @@ export class ApiServerEndpoints {
       this.running = false;
     }
   }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
 }
+
+const objKeyIs = (e: any) => e.metadata?.namespace === "default" && e.metadata?.name === "kubernetes";

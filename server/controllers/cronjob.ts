@@ -5,7 +5,7 @@
 import { Cron } from "croner";
 import { isAlreadyExists } from "./runtime/api";
 import { controllerOf, controllerRef } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isJobFinished } from "./job";
 
@@ -16,7 +16,7 @@ export class CronJobController extends Controller {
   private cronjobs: Informer;
   private jobs: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "cronjob", 2);
     this.cronjobs = this.informer("batch/cronjobs");
     this.jobs = this.informer("batch/jobs");

@@ -2,10 +2,10 @@
 // tolerations), pinned with node affinity on metadata.name and placed by the scheduler, like
 // Kubernetes; new nodes get one, nodes that stop qualifying lose theirs; RollingUpdate
 // replaces old-revision pods at most maxUnavailable at a time; OnDelete waits.
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { matchesNodeSelectorAndAffinity, untoleratedTaint } from "../scheduler/predicates";
 import { controllerOf } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { intOrPercent, isAvailable, isReady, isTerminating, podFromTemplate } from "./runtime/pods";
 import { pruneRevisions, REVISION_HASH, syncRevisions } from "./runtime/revisions";
@@ -33,7 +33,7 @@ function withDaemonTolerations(spec: any): any[] {
   return tols;
 }
 
-export function shouldRunOn(ds: any, node: any): boolean {
+function shouldRunOn(ds: any, node: any): boolean {
   const spec = ds.spec?.template?.spec ?? {};
   if (!matchesNodeSelectorAndAffinity(spec, node)) return false;
   return !untoleratedTaint(node.spec?.taints, withDaemonTolerations(spec), ["NoSchedule", "NoExecute"]);
@@ -41,7 +41,7 @@ export function shouldRunOn(ds: any, node: any): boolean {
 
 /** Kubernetes' shouldContinueRunning: an existing daemon pod stays on a node that gained a
  *  NoSchedule taint (only an untolerated NoExecute taint, or a selector mismatch, removes it). */
-export function shouldKeepOn(ds: any, node: any): boolean {
+function shouldKeepOn(ds: any, node: any): boolean {
   const spec = ds.spec?.template?.spec ?? {};
   if (!matchesNodeSelectorAndAffinity(spec, node)) return false;
   return !untoleratedTaint(node.spec?.taints, withDaemonTolerations(spec), ["NoExecute"]);
@@ -53,7 +53,7 @@ export class DaemonSetController extends Controller {
   private nodes: Informer;
   private crs: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "daemonset", 4);
     this.sets = this.informer("apps/daemonsets");
     this.pods = this.informer("pods");

@@ -3,10 +3,10 @@
 // `deployment.kubernetes.io/revision` so `kubectl rollout history|undo|status` work, pause,
 // proportional scaling, revisionHistoryLimit clean-up and progressDeadlineSeconds.
 // Follows pkg/controller/deployment (sync.go, rolling.go, recreate.go, progress.go).
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
-import { timestamp } from "../api/object-meta";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
+import { timestamp } from "../registry/meta";
 import { controllerOf, controllerRef, isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { intOrPercent, isActive, safeHash, setCondition, stableJson } from "./runtime/pods";
 
@@ -21,7 +21,7 @@ const revisionOf = (o: any) => Number(o?.metadata?.annotations?.[REVISION] ?? 0)
 const specReplicas = (rs: any) => rs?.spec?.replicas ?? 0;
 const sum = (xs: any[], f: (x: any) => number) => xs.reduce((n, x) => n + f(x), 0);
 
-export function templateKey(t: any): string {
+function templateKey(t: any): string {
   const c = structuredClone(t ?? {});
   if (c.metadata?.labels) {
     delete c.metadata.labels[HASH];
@@ -30,7 +30,7 @@ export function templateKey(t: any): string {
   return stableJson(c);
 }
 
-export function podTemplateHash(t: any, collisionCount = 0): string {
+function podTemplateHash(t: any, collisionCount = 0): string {
   return safeHash(templateKey(t) + (collisionCount ? `#${collisionCount}` : ""));
 }
 
@@ -55,7 +55,7 @@ export class DeploymentController extends Controller {
   /** Deployments whose new ReplicaSet was just created (for the Progressing reason). */
   private created = new Map<string, string>();
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "deployment", 4);
     this.deps = this.informer("apps/deployments");
     this.rss = this.informer("apps/replicasets");

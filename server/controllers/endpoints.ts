@@ -4,12 +4,12 @@
 // kube-controller-manager's endpoints controller writes it. A Service without a selector keeps
 // whatever Endpoints its user writes. Unchanged content is not written again.
 import { isConflict } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, type ServicePort } from "./service-pods";
 import { stableJson } from "./runtime/pods";
 
-export function endpointsSubsets(svc: any, pods: any[]): any[] {
+function endpointsSubsets(svc: any, pods: any[]): any[] {
   const publishAll = !!svc.spec?.publishNotReadyAddresses;
   const groups = new Map<string, { ports: ServicePort[]; ready: any[]; notReady: any[] }>();
   for (const b of backendsOf(svc, pods, publishAll)) {
@@ -35,7 +35,7 @@ export class EndpointsController extends Controller {
   private pods: Informer;
   private endpoints: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "endpoints", 4);
     this.services = this.informer("services");
     this.pods = this.informer("pods");

@@ -7,16 +7,16 @@
 // a selector gets its Endpoints mirrored instead (endpointslicemirroring), so `default/kubernetes`
 // and hand-written Endpoints have slices too, which is what the agents' service proxy reads.
 import { controllerRef } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isReady, stableJson } from "./runtime/pods";
 import { backendsOf, hostnameFor, managesEndpoints, onSelectedPods, podRef, portsKey, toServicePort, type ServicePort } from "./service-pods";
 
-export const MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
-export const CONTROLLER_NAME = "endpointslice-controller.k8s.io";
+const MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
+const CONTROLLER_NAME = "endpointslice-controller.k8s.io";
 /** Slices mirrored from the Endpoints of a Service without a selector (`default/kubernetes`). */
-export const MIRROR_NAME = "endpointslicemirroring-controller.k8s.io";
-export const SERVICE_NAME = "kubernetes.io/service-name";
+const MIRROR_NAME = "endpointslicemirroring-controller.k8s.io";
+const SERVICE_NAME = "kubernetes.io/service-name";
 const MAX_ENDPOINTS = 100;
 
 interface Desired {
@@ -51,7 +51,7 @@ class SliceGroups {
   }
 }
 
-export function desiredSlices(svc: any, pods: any[]): Desired[] {
+function desiredSlices(svc: any, pods: any[]): Desired[] {
   const publishAll = !!svc.spec?.publishNotReadyAddresses;
   const groups = new SliceGroups();
   for (const b of backendsOf(svc, pods, true)) {
@@ -71,7 +71,7 @@ export function desiredSlices(svc: any, pods: any[]): Desired[] {
 }
 
 /** The Endpoints of a selector-less Service as slices (the endpointslicemirroring controller). */
-export function mirroredSlices(endpoints: any): Desired[] {
+function mirroredSlices(endpoints: any): Desired[] {
   const groups = new SliceGroups();
   for (const ss of endpoints?.subsets ?? []) {
     const ports: ServicePort[] = (ss.ports ?? []).map(toServicePort);
@@ -98,7 +98,7 @@ export class EndpointSliceController extends Controller {
   private slices: Informer;
   private endpoints: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "endpointslice", 4);
     this.services = this.informer("services");
     this.pods = this.informer("pods");

@@ -1,58 +1,33 @@
 // Events expire (Kubernetes' --event-ttl, default 1 h), so a busy cluster's database stays
-// bounded. A sweep a minute deletes events whose last occurrence is older than the TTL.
-import { findByKind } from "../../schemas/registry";
-import { ApiError } from "../errors";
-import { deleteObject, type WriteCtx } from "../api/write";
-import type { Store } from "../store/store";
+// bounded. As upstream, where each write of an event renews its etcd lease, the TTL counts from
+// the event's last write, whatever times its fields claim: here from when this controller saw
+// that write (after a leader change, from when the new leader first listed it).
+import { Controller, type ControllerContext } from "./runtime/controller";
+import { objKey, splitKey, type Informer } from "./runtime/informer";
 
-export function eventTtlMs(): number {
-  const s = Number(process.env.SKIFF_EVENT_TTL_SECONDS);
-  return Number.isFinite(s) && s > 0 ? s * 1000 : 3600_000;
-}
+export class EventTtlController extends Controller {
+  private events: Informer;
+  /** Local time each event's current version was first seen. */
+  private written = new Map<string, { rv: string; at: number }>();
 
-function lastSeen(e: any): number {
-  const t = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
-  const ms = t ? Date.parse(t) : NaN;
-  return Number.isFinite(ms) ? ms : 0;
-}
-
-export class EventTtlController {
-  private timer: ReturnType<typeof setInterval>;
-  private running = false;
-
-  constructor(
-    private readonly store: Store,
-    private readonly ttlMs = eventTtlMs(),
-    everyMs = 60_000,
-  ) {
-    this.timer = setInterval(() => void this.sweep(), everyMs);
-    this.timer.unref?.();
+  constructor(rt: ControllerContext) {
+    super(rt, "eventttl", 2);
+    this.events = this.informer("events");
+    this.events.addHandler({ add: (e) => this.queue.add(objKey(e)), update: (_, e) => this.queue.add(objKey(e)), delete: (e) => this.written.delete(objKey(e)) });
   }
 
-  /** Delete expired events; returns how many. */
-  async sweep(now = Date.now()): Promise<number> {
-    if (this.running) return 0;
-    this.running = true;
-    const r = findByKind("v1", "Event")!;
-    const ctx: WriteCtx = { store: this.store, manager: "skiff-event-ttl", dryRun: false, fieldValidation: "Ignore", warnings: [] };
-    let n = 0;
-    try {
-      for (const e of this.store.list("events", undefined).items) {
-        if (now - lastSeen(e) < this.ttlMs) continue;
-        try {
-          await deleteObject(ctx, r, e.metadata.namespace, e.metadata.name, {});
-          n++;
-        } catch (err) {
-          if (!(err instanceof ApiError && err.code === 404)) throw err;
-        }
-      }
-    } finally {
-      this.running = false;
+  async reconcile(key: string): Promise<void> {
+    const e = this.events.get(key);
+    if (!e) return;
+    const seen = this.written.get(key);
+    const w = seen && seen.rv === e.metadata.resourceVersion ? seen : { rv: e.metadata.resourceVersion, at: this.now() };
+    this.written.set(key, w);
+    const left = w.at + this.rt.opts.eventTtlMs - this.now();
+    if (left > 0) {
+      this.queue.addAfter(key, left);
+      return;
     }
-    return n;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
+    const { ns, name } = splitKey(key);
+    await this.api.delete("Event", ns, name, { preconditions: { uid: e.metadata.uid } });
   }
 }

@@ -1,6 +1,6 @@
 // Start and stop every in-process controller (and the scheduler) as one unit, so leadership
-// changes can move them: `const c = startControllers(store); ... await c.stop();`
-import type { Store } from "../store/store";
+// changes can move them: `const c = startControllers(registry); ... await c.stop();`
+import type { Registry } from "../registry/registry";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
@@ -15,8 +15,7 @@ import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
 import { ReplicaSetController } from "./replicaset";
-import { Api } from "./runtime/api";
-import { defaultOptions, type Controller, type ControllerOptions, type Runtime } from "./runtime/controller";
+import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
@@ -35,13 +34,14 @@ export interface StartOptions extends Partial<ControllerOptions> {
 }
 
 export interface RunningControllers {
-  runtime: Runtime;
+  runtime: ControllerContext;
   controllers: Controller[];
   scheduler?: Scheduler;
   stop(): Promise<void>;
 }
 
-const ALL: Record<string, (rt: Runtime) => Controller> = {
+/** Every controller by name; undefined when its options say it does not run. */
+const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller | undefined> = {
   replicaset: (rt) => new ReplicaSetController(rt),
   deployment: (rt) => new DeploymentController(rt),
   statefulset: (rt) => new StatefulSetController(rt),
@@ -54,26 +54,27 @@ const ALL: Record<string, (rt: Runtime) => Controller> = {
   volumebinder: (rt) => new VolumeBinderController(rt),
   endpoints: (rt) => new EndpointsController(rt),
   endpointslice: (rt) => new EndpointSliceController(rt),
+  garbagecollector: (rt) => new GarbageCollector(rt),
+  namespace: (rt) => new NamespaceController(rt),
+  eventttl: (rt) => new EventTtlController(rt),
+  apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 
-export function startControllers(store: Store, opts: StartOptions = {}): RunningControllers {
+export function startControllers(registry: Registry, opts: StartOptions = {}): RunningControllers {
+  const store = registry.store;
   const { scheduler: schedOpt, only, skip = [], apiServers, ...rest } = opts;
   const o: ControllerOptions = { ...defaultOptions(), ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } as ControllerOptions;
   const informers = new InformerFactory(store);
-  const events = new EventRecorder(store);
-  const rt: Runtime = { store, informers, events, opts: o };
+  const events = new EventRecorder(registry);
+  const rt: ControllerContext = { store, registry, informers, events, opts: o };
   const names = (only ?? Object.keys(ALL)).filter((n) => !skip.includes(n));
-  const controllers = names.filter((n) => ALL[n]).map((n) => ALL[n]!(rt));
+  const controllers = names.flatMap((n) => ALL[n]?.(rt, opts) ?? []);
   const want = (n: string) => (!only || only.includes(n)) && !skip.includes(n);
   const wantSched = schedOpt !== false && want("scheduler");
   const scheduler = wantSched ? new Scheduler(rt, typeof schedOpt === "object" ? schedOpt : {}) : undefined;
   informers.start();
   for (const c of controllers) void c.run();
   scheduler?.start();
-  const gc = want("garbagecollector") ? new GarbageCollector(store) : undefined;
-  const nsc = want("namespace") ? new NamespaceController(store) : undefined;
-  const ttl = want("eventttl") ? new EventTtlController(store) : undefined;
-  const eps = apiServers && want("apiserverendpoints") ? new ApiServerEndpoints(new Api(store, "skiff-apiserver-endpoints"), apiServers) : undefined;
   return {
     runtime: rt,
     controllers,
@@ -81,10 +82,6 @@ export function startControllers(store: Store, opts: StartOptions = {}): Running
     async stop() {
       scheduler?.stop();
       for (const c of controllers) c.stop();
-      gc?.stop();
-      nsc?.stop();
-      ttl?.stop();
-      eps?.stop();
       events.stop();
       informers.stop();
     },

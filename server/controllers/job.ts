@@ -3,10 +3,10 @@
 // activeDeadlineSeconds or a podFailurePolicy FailJob rule; Complete/Failed conditions for
 // `kubectl wait`, and ttlSecondsAfterFinished clean-up. Pods are counted from the pods
 // themselves (a Job's pods stay until the Job goes), never decreasing.
-import { timestamp } from "../api/object-meta";
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { timestamp } from "../registry/meta";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isReady, isTerminating, podFromTemplate } from "./runtime/pods";
 
@@ -19,7 +19,7 @@ export function isJobFinished(j: any): "Complete" | "Failed" | undefined {
 }
 
 /** "0-2,4,6-7" from a set of indexes. */
-export function formatIndexes(xs: number[]): string {
+function formatIndexes(xs: number[]): string {
   const s = [...new Set(xs)].sort((a, b) => a - b);
   const out: string[] = [];
   for (let i = 0; i < s.length; ) {
@@ -31,7 +31,7 @@ export function formatIndexes(xs: number[]): string {
   return out.join(",");
 }
 
-export function parseIndexes(s: string | undefined): number[] {
+function parseIndexes(s: string | undefined): number[] {
   const out: number[] = [];
   for (const part of (s ?? "").split(",")) {
     if (!part) continue;
@@ -80,7 +80,7 @@ export class JobController extends Controller {
   private jobs: Informer;
   private pods: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "job", 4);
     this.jobs = this.informer("batch/jobs");
     this.pods = this.informer("pods");

@@ -1,72 +1,56 @@
 // Namespace lifecycle: a namespace being deleted has everything in it deleted, then its
-// "kubernetes" finalizer removed so it goes away itself.
-import { registry } from "../../schemas/registry";
+// "kubernetes" finalizer removed (namespaces/finalize) so it goes away itself. It reads the
+// same metadata-only informers as the garbage collector.
+import { findByKind, registry as kinds, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
-import type { Store } from "../store/store";
-import { ApiError } from "../errors";
-import { deleteObject, updateObject, type WriteCtx } from "../api/write";
-import { WorkQueue } from "./queue";
+import { Controller, type ControllerContext } from "./runtime/controller";
+import type { Informer } from "./runtime/informer";
 
-export class NamespaceController {
-  private queue: WorkQueue;
-  private unsubscribe: () => void;
-  private namespaced = registry.filter((r) => r.namespaced && (!r.verbs || r.verbs.includes("list")));
+/** How long to wait for objects with finalizers or graceful pods before looking again. */
+const RECHECK_MS = 1000;
 
-  constructor(private readonly store: Store) {
-    this.queue = new WorkQueue((ns) => this.process(ns), 2, (k, e) => console.error(`namespace controller: ${k}: ${(e as Error).message}`));
-    this.unsubscribe = store.onApplied((events) => {
-      for (const e of events) {
-        if (e.res === "namespaces" && e.type !== "DELETED" && e.obj?.metadata?.deletionTimestamp) this.queue.add(e.name);
-        else if (e.type === "DELETED" && e.ns && this.terminating(e.ns)) this.queue.add(e.ns);
-      }
-    });
-    for (const ns of store.list("namespaces", undefined).items) if (ns.metadata?.deletionTimestamp) this.queue.add(ns.metadata.name);
-    this.queue.run();
+export class NamespaceController extends Controller {
+  private namespaces: Informer;
+  private contents: { r: RegisteredResource; inf: Informer }[] = [];
+
+  constructor(rt: ControllerContext) {
+    super(rt, "namespace", 2);
+    this.namespaces = this.informer("namespaces");
+    const onNs = (ns: any) => {
+      if (ns.metadata.deletionTimestamp) this.queue.add(ns.metadata.name);
+    };
+    this.namespaces.addHandler({ add: onNs, update: (_, ns) => onNs(ns) });
+    for (const r of kinds) {
+      if (!r.namespaced || (r.verbs && !r.verbs.includes("list"))) continue;
+      const inf = this.metadataInformer(resKeyOf(r.group, r.plural));
+      this.contents.push({ r, inf });
+      // The last object of a terminating namespace going lets the namespace go.
+      inf.addHandler({
+        delete: (o) => {
+          const ns = o.metadata.namespace;
+          if (this.namespaces.getBy("", ns)?.metadata.deletionTimestamp) this.queue.add(ns);
+        },
+      });
+    }
   }
 
-  private terminating(ns: string): boolean {
-    return !!this.store.get("namespaces", "", ns)?.obj?.metadata?.deletionTimestamp;
-  }
-
-  private ctx(): WriteCtx {
-    return { store: this.store, manager: "skiff-namespace-controller", dryRun: false, fieldValidation: "Ignore", warnings: [] };
-  }
-
-  private async process(name: string): Promise<void> {
-    const ns = this.store.get("namespaces", "", name)?.obj;
+  async reconcile(name: string): Promise<void> {
+    const ns = this.namespaces.getBy("", name);
     if (!ns?.metadata?.deletionTimestamp) return;
     let remaining = 0;
-    for (const r of this.namespaced) {
-      const items = this.store.list(resKeyOf(r.group, r.plural), name).items;
+    for (const { r, inf } of this.contents) {
+      const items = inf.byIndex("namespace", name);
       remaining += items.length;
-      for (const o of items) {
-        if (o.metadata?.deletionTimestamp) continue;
-        try {
-          await deleteObject(this.ctx(), r, name, o.metadata.name, { propagationPolicy: "Background" });
-        } catch (e) {
-          if (!(e instanceof ApiError && e.code === 404)) throw e;
-        }
-      }
+      for (const o of items) if (!o.metadata.deletionTimestamp) await this.api.delete(r, name, o.metadata.name, { propagationPolicy: "Background" });
     }
     if (remaining > 0) {
-      // Objects with finalizers or graceful pods take a while; check again.
-      setTimeout(() => this.queue.add(name), 1000).unref?.();
+      this.queue.addAfter(name, RECHECK_MS);
       return;
     }
-    const r = registry.find((x) => x.group === "" && x.plural === "namespaces")!;
-    try {
-      await updateObject(this.ctx(), r, "", name, (o) => {
-        o.spec = { ...(o.spec ?? {}), finalizers: (o.spec?.finalizers ?? []).filter((f: string) => f !== "kubernetes") };
-        if (!o.spec.finalizers.length) delete o.spec.finalizers;
-        return o;
-      }, { sub: "finalize" });
-    } catch (e) {
-      if (!(e instanceof ApiError && e.code === 404)) throw e;
-    }
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
+    await this.api.update(findByKind("v1", "Namespace")!, "", name, (o) => {
+      o.spec = { ...(o.spec ?? {}), finalizers: (o.spec?.finalizers ?? []).filter((f: string) => f !== "kubernetes") };
+      if (!o.spec.finalizers.length) delete o.spec.finalizers;
+      return o;
+    }, { sub: "finalize" });
   }
 }

@@ -4,18 +4,18 @@
 // evicts pods that do not tolerate a node's NoExecute taints, after their tolerationSeconds
 // (pods without a not-ready/unreachable toleration get DefaultTolerationSeconds, as the
 // admission plugin would have added).
-import { timestamp } from "../api/object-meta";
+import { timestamp } from "../registry/meta";
 import { tolerates } from "../scheduler/predicates";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
 import { isFinished, isReady } from "./runtime/pods";
 
-export const UNREACHABLE = "node.kubernetes.io/unreachable";
-export const NOT_READY = "node.kubernetes.io/not-ready";
+const UNREACHABLE = "node.kubernetes.io/unreachable";
+const NOT_READY = "node.kubernetes.io/not-ready";
 const UNSCHEDULABLE = "node.kubernetes.io/unschedulable";
 
 /** The DefaultTolerationSeconds admission plugin, for callers that create pods. */
-export function addDefaultTolerations(pod: any, seconds = 300): void {
+function addDefaultTolerations(pod: any, seconds = 300): void {
   const tols: any[] = (pod.spec.tolerations ??= []);
   for (const key of [NOT_READY, UNREACHABLE]) {
     if (tols.some((t) => (t.key === key || (!t.key && t.operator === "Exists")) && (!t.effect || t.effect === "NoExecute"))) continue;
@@ -29,13 +29,22 @@ export class NodeLifecycleController extends Controller {
   private pods: Informer;
   /** Local time when each node's heartbeat last changed (clock-skew safe, like Kubernetes). */
   private probe = new Map<string, { renew: string; at: number }>();
+  /** When a look first found a node's heartbeat stale (see reconcile). */
+  private suspect = new Map<string, number>();
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "nodelifecycle", 4);
     this.nodes = this.informer("nodes");
     this.leases = this.informer("coordination.k8s.io/leases");
     this.pods = this.informer("pods").addIndexer("node", (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
-    this.nodes.addHandler({ add: (n) => this.queue.add(n.metadata.name), update: (_, n) => this.queue.add(n.metadata.name), delete: (n) => this.probe.delete(n.metadata.name) });
+    this.nodes.addHandler({
+      add: (n) => this.queue.add(n.metadata.name),
+      update: (_, n) => this.queue.add(n.metadata.name),
+      delete: (n) => {
+        this.probe.delete(n.metadata.name);
+        this.suspect.delete(n.metadata.name);
+      },
+    });
     this.leases.addHandler({
       add: (l) => l.metadata.namespace === "kube-node-lease" && this.queue.add(l.metadata.name),
       update: (_, l) => l.metadata.namespace === "kube-node-lease" && this.queue.add(l.metadata.name),
@@ -63,7 +72,19 @@ export class NodeLifecycleController extends Controller {
     const conds: any[] = node.status?.conditions ?? [];
     const ready = conds.find((c) => c.type === "Ready");
     const stale = now - p.at > grace;
+    if (!stale) this.suspect.delete(name);
     if (stale && ready?.status !== "Unknown") {
+      // A heartbeat is judged missing only by two looks, the second one on time. A look right
+      // after this process stalled (a timer that fired late, a long GC) runs before the
+      // heartbeats that arrived meanwhile are applied, and would mark healthy nodes unreachable.
+      const confirmMs = Math.min(1000, grace / 10);
+      const first = this.suspect.get(name);
+      if (first === undefined || now - first > 3 * confirmMs) {
+        this.suspect.set(name, now);
+        this.queue.addAfter(name, confirmMs);
+        return;
+      }
+      this.suspect.delete(name);
       const ts = timestamp(new Date(now));
       await this.api.updateStatus("Node", "", name, (cur) => {
         const list: any[] = cur.status?.conditions ?? [];

@@ -1,13 +1,13 @@
 // Pod garbage collection: pods bound to nodes that no longer exist are deleted at once (no
 // kubelet will ever finish them), and terminating pods on such nodes are force-deleted.
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 
 export class PodGCController extends Controller {
   private pods: Informer;
   private nodes: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "podgc", 4);
     this.pods = this.informer("pods").addIndexer("node", (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []));
     this.nodes = this.informer("nodes");

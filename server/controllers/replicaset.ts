@@ -1,9 +1,9 @@
 // ReplicaSet: keep spec.replicas pods matching the selector, adopting orphans and releasing
 // pods that stopped matching; when scaling down prefer unscheduled, pending, not-ready and
 // newest pods (Kubernetes' ActivePods ranking).
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf, controllerRef } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isActive, isAvailable, isReady, msUntilAvailable, podFromTemplate, setCondition } from "./runtime/pods";
 
@@ -13,7 +13,7 @@ export class ReplicaSetController extends Controller {
   private rs: Informer;
   private pods: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "replicaset", 8);
     this.rs = this.informer("apps/replicasets");
     this.pods = this.informer("pods");
@@ -157,7 +157,7 @@ export class ReplicaSetController extends Controller {
 const phaseRank: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 
 /** Kubernetes' ActivePods order: the first ones are deleted first. */
-export function deletionRank(a: any, b: any): number {
+function deletionRank(a: any, b: any): number {
   const sa = a.spec?.nodeName ? 1 : 0, sb = b.spec?.nodeName ? 1 : 0;
   if (sa !== sb) return sa - sb;
   const pa = phaseRank[a.status?.phase] ?? 0, pb = phaseRank[b.status?.phase] ?? 0;

@@ -1,6 +1,6 @@
 // What the Endpoints and EndpointSlice controllers share: which pods back a Service and on
 // which ports, by Kubernetes' rules (ShouldPodBeInEndpoints, FindPort).
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import type { Informer } from "./runtime/informer";
 import { isReady } from "./runtime/pods";
 
@@ -11,7 +11,7 @@ export interface ServicePort {
   appProtocol?: string;
 }
 
-export interface Backend {
+interface Backend {
   pod: any;
   ip: string;
   ready: boolean;

@@ -1,13 +1,13 @@
 // ServiceAccount: every active namespace has a `default` ServiceAccount (recreated if deleted).
 import { isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
 
 export class ServiceAccountController extends Controller {
   private namespaces: Informer;
   private sas: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "serviceaccount", 2);
     this.namespaces = this.informer("namespaces");
     this.sas = this.informer("serviceaccounts");

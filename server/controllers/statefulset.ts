@@ -2,9 +2,9 @@
 // per ordinal (kept when the pod goes), OrderedReady (one at a time, in order, each Running
 // and Ready before the next; scale down from the highest) or Parallel, RollingUpdate from the
 // highest ordinal down to `partition`, or OnDelete; ControllerRevisions for rollout history.
-import { labelSelectorToRequirements, matchLabels } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
 import { controllerOf, isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { isAvailable, isReady, isTerminating, podFromTemplate } from "./runtime/pods";
 import { pruneRevisions, REVISION_HASH, syncRevisions } from "./runtime/revisions";
@@ -20,7 +20,7 @@ export class StatefulSetController extends Controller {
   private pvcs: Informer;
   private crs: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "statefulset", 4);
     this.sets = this.informer("apps/statefulsets");
     this.pods = this.informer("pods");

@@ -6,12 +6,12 @@
 import { join } from "node:path";
 import { quantityValue } from "../../schemas/derive/quantity";
 import { isAlreadyExists } from "./runtime/api";
-import { Controller, type Runtime } from "./runtime/controller";
+import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
 import { parseSelector, selectorMatches } from "../scheduler/predicates";
 
-export const LOCAL_PATH_CLASS = "local-path";
-export const LOCAL_PATH_PROVISIONER = "skiff.io/local-path";
+const LOCAL_PATH_CLASS = "local-path";
+const LOCAL_PATH_PROVISIONER = "skiff.io/local-path";
 const DEFAULT_SC = "storageclass.kubernetes.io/is-default-class";
 const SELECTED_NODE = "volume.kubernetes.io/selected-node";
 
@@ -29,7 +29,7 @@ export class VolumeBinderController extends Controller {
   private classes: Informer;
   private nodes: Informer;
 
-  constructor(rt: Runtime) {
+  constructor(rt: ControllerContext) {
     super(rt, "volumebinder", 2);
     this.pvcs = this.informer("persistentvolumeclaims");
     this.pvs = this.informer("persistentvolumes");

@@ -55,7 +55,7 @@ export class NodeInfo {
   }
 }
 
-export function termKey(namespaces: Set<string> | null, nsSel: any, sel: any, topologyKey: string): string {
+function termKey(namespaces: Set<string> | null, nsSel: any, sel: any, topologyKey: string): string {
   return `${namespaces ? [...namespaces].sort().join(",") : "*"}|${nsSel ? stableJson(nsSel) : ""}|${stableJson(sel ?? null)}|${topologyKey}`;
 }
 

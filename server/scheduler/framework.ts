@@ -1,11 +1,11 @@
 // Filter and score plugins (the default kube-scheduler profile, minus preemption, volume
 // zones and image locality). prepare() does the per-pod work once (PreFilter), so filtering a
 // node is a handful of map lookups.
-import { matchNodeSelectorTerm, matchesNodeSelectorAndAffinity, parseSelector, tolerates, untoleratedTaint } from "./predicates";
+import { matchNodeSelectorTerm, matchesNodeSelectorAndAffinity, selectorMatches, tolerates, untoleratedTaint } from "./predicates";
 import { parseTerm, type NodeInfo, type PodInfo, type SchedulerCache, type TermInfo } from "./cache";
 import type { Resources } from "./resources";
 
-export interface Spread {
+interface Spread {
   maxSkew: number;
   topologyKey: string;
   hard: boolean;
@@ -26,7 +26,7 @@ export interface VolumeInfo {
   delayed: { ns: string; name: string }[];
 }
 
-export interface PodContext {
+interface PodContext {
   pod: any;
   pi: PodInfo;
   spec: any;
@@ -99,7 +99,7 @@ export function prepareSpread(ctx: PodContext, nodes: NodeInfo[]): void {
   }
 }
 
-export interface FilterResult {
+interface FilterResult {
   reasons: string[];
   /** Preemption could help (resources, ports, anti-affinity); otherwise it cannot. */
   resolvable: boolean;
@@ -166,30 +166,7 @@ export function filter(ctx: PodContext, n: NodeInfo): FilterResult | undefined {
 }
 
 function matchesSelf(t: TermInfo, pi: PodInfo): boolean {
-  return (t.namespaces === null || t.namespaces.has(pi.ns)) && !t.sel.null && matchLabelsFast(t, pi.labels);
-}
-
-function matchLabelsFast(t: TermInfo, labels: Record<string, string>): boolean {
-  return parseSelector !== undefined && t.sel.reqs.every((r) => {
-    const has = Object.prototype.hasOwnProperty.call(labels, r.key);
-    const v = labels[r.key];
-    switch (r.op) {
-      case "=":
-        return has && v === r.values[0];
-      case "!=":
-        return !has || v !== r.values[0];
-      case "in":
-        return has && r.values.includes(v!);
-      case "notin":
-        return !has || !r.values.includes(v!);
-      case "exists":
-        return has;
-      case "!":
-        return !has;
-      default:
-        return false;
-    }
-  });
+  return (t.namespaces === null || t.namespaces.has(pi.ns)) && selectorMatches(t.sel, pi.labels);
 }
 
 function fitReasons(req: Resources, n: NodeInfo): string[] {

@@ -1,8 +1,8 @@
 // Node-level predicates shared by the scheduler, the DaemonSet controller and the taint
 // manager: node selectors and affinity terms, taints and tolerations.
-import { labelSelectorToRequirements, matchLabels, type LabelRequirement } from "../api/selectors";
+import { labelSelectorToRequirements, matchLabels, type LabelRequirement } from "../../schemas/helpers/selectors";
 
-export function matchNodeSelectorRequirement(e: any, labels: Record<string, string>): boolean {
+function matchNodeSelectorRequirement(e: any, labels: Record<string, string>): boolean {
   const has = Object.prototype.hasOwnProperty.call(labels, e.key);
   const v = labels[e.key];
   const vals: string[] = e.values ?? [];

@@ -1,7 +1,7 @@
 // The scheduling queue: an active heap (higher priority first, then FIFO), a back-off area
 // for pods that just failed, and an unschedulable set that moves back when the cluster
 // changes (node added or updated, pod deleted) or after a minute regardless.
-export interface QueuedPod {
+interface QueuedPod {
   key: string;
   priority: number;
   seq: number;

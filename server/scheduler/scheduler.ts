@@ -2,8 +2,9 @@
 // assumes the pod onto the chosen node at once (so the next pod sees it) and binds in the
 // background, many binds per store commit. Pods that fit nowhere get a FailedScheduling event
 // worded like Kubernetes' and wait until the cluster changes.
-import { timestamp } from "../api/object-meta";
-import type { Runtime } from "../controllers/runtime/controller";
+import { SCHEDULER_USER } from "../registry/ctx";
+import { bindPod } from "../registry/kinds/pods";
+import type { ControllerContext } from "../controllers/runtime/controller";
 import { Api } from "../controllers/runtime/api";
 import { waitForCacheSync, type Informer } from "../controllers/runtime/informer";
 import { setCondition } from "../controllers/runtime/pods";
@@ -46,11 +47,11 @@ export class Scheduler {
   stats = { scheduled: 0, unschedulable: 0, bindErrors: 0 };
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly rt: ControllerContext,
     opts: Partial<SchedulerOptions> = {},
   ) {
     this.opts = { name: "default-scheduler", percentageOfNodesToScore: 0, maxInflightBinds: 2000, scheduledEvents: true, ...opts };
-    this.api = new Api(rt.store, "default-scheduler");
+    this.api = new Api(rt.registry, SCHEDULER_USER, "default-scheduler");
     this.pods = rt.informers.for("pods");
     this.nodes = rt.informers.for("nodes");
     this.pvcs = rt.informers.for("persistentvolumeclaims");
@@ -289,17 +290,8 @@ export class Scheduler {
           cur.metadata.annotations = { ...(cur.metadata.annotations ?? {}), [SELECTED_NODE]: pi.nodeName };
           return cur;
         });
-      const bound = await this.api.update("Pod", ns, name, (cur) => {
-        if (cur.metadata.uid !== pod.metadata.uid) throw new Error("pod was replaced");
-        if (cur.spec?.nodeName) throw new Error(`pod ${name} is already assigned to node "${cur.spec.nodeName}"`);
-        cur.spec.nodeName = pi.nodeName;
-        cur.status ??= {};
-        const conds = (cur.status.conditions ?? []).filter((x: any) => x.type !== "PodScheduled");
-        conds.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: timestamp() });
-        cur.status.conditions = conds;
-        return cur;
-      }, { skipValidate: true });
-      if (!bound) throw new Error("pod is gone");
+      // The same code as POST pods/binding (admission included).
+      const bound = await bindPod(this.api.registry, this.api.ctx(), ns, name, { metadata: { name, namespace: ns, uid: pod.metadata.uid }, target: { kind: "Node", name: pi.nodeName } });
       this.stats.scheduled++;
       this.queue.done(key);
       if (this.opts.scheduledEvents) this.rt.events.record(bound, "Normal", "Scheduled", `Successfully assigned ${ns}/${name} to ${pi.nodeName}`, "default-scheduler");

@@ -3,13 +3,17 @@
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { clockTrusted } from "../../lib/clock";
 
 x509.cryptoProvider.set(crypto);
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const YEAR = 365 * 24 * 3600 * 1000;
+const DAY = 24 * 3600 * 1000;
+/** Leaf certificates are renewed this long before they expire (K3s: 90 days), at start and while running. */
+export const RENEW_BEFORE_MS = 90 * DAY;
 
 export interface KeyPairPem {
   cert: string;
@@ -38,7 +42,7 @@ function serial(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1");
 }
 
-async function makeCa(): Promise<KeyPairPem> {
+export async function makeCa(): Promise<KeyPairPem> {
   const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -57,10 +61,39 @@ async function makeCa(): Promise<KeyPairPem> {
   return { cert: cert.toString("pem"), key: await exportKeyPem(keys.privateKey) };
 }
 
+/**
+ * `next` CA's certificate signed by `prev` (same subject and key as next): served after the
+ * serving certificate during a CA rotation, it lets clients that trust only the previous CA
+ * verify certificates the new CA issues; clients that trust the new CA stop at it.
+ */
+export async function crossSign(prev: KeyPairPem, next: KeyPairPem): Promise<string> {
+  const prevCert = new x509.X509Certificate(prev.cert);
+  const nextCert = new x509.X509Certificate(next.cert);
+  const publicKey = await nextCert.publicKey.export(ALG, ["verify"]);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: nextCert.subject,
+    issuer: prevCert.subject,
+    notBefore: nextCert.notBefore,
+    // Not beyond the signer: a chain is only as valid as its shortest link.
+    notAfter: new Date(Math.min(nextCert.notAfter.getTime(), prevCert.notAfter.getTime())),
+    signingKey: await importKeyPem(prev.key),
+    publicKey,
+    signingAlgorithm: ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(prevCert, false),
+    ],
+  });
+  return cert.toString("pem");
+}
+
 /** Issue a leaf certificate signed by the CA. */
 export async function issue(
   ca: KeyPairPem,
-  o: { cn: string; org?: string[]; dnsNames?: string[]; ips?: string[]; server?: boolean; client?: boolean; years?: number },
+  o: { cn: string; org?: string[]; dnsNames?: string[]; ips?: string[]; server?: boolean; client?: boolean; years?: number; /** overrides years (tests) */ days?: number },
 ): Promise<KeyPairPem> {
   const caCert = new x509.X509Certificate(ca.cert);
   const caKey = await importKeyPem(ca.key);
@@ -76,7 +109,7 @@ export async function issue(
     subject,
     issuer: caCert.subject,
     notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date(now.getTime() + (o.years ?? 1) * YEAR),
+    notAfter: new Date(now.getTime() + (o.days !== undefined ? o.days * DAY : (o.years ?? 1) * YEAR)),
     signingKey: caKey,
     publicKey: keys.publicKey,
     signingAlgorithm: ALG,
@@ -103,9 +136,42 @@ function load(dir: string, name: string): KeyPairPem | undefined {
   return { cert: readFileSync(c, "utf8"), key: readFileSync(k, "utf8") };
 }
 
-function save(dir: string, name: string, kp: KeyPairPem): void {
-  writeFileSync(join(dir, `${name}.crt`), kp.cert, { mode: 0o644 });
-  writeFileSync(join(dir, `${name}.key`), kp.key, { mode: 0o600 });
+/** Writes a key pair atomically (a reader never sees a certificate without its key's update). */
+export function save(dir: string, name: string, kp: KeyPairPem): void {
+  const write = (file: string, data: string, mode: number) => {
+    const tmp = join(dir, `.${file}.tmp-${process.pid}`);
+    writeFileSync(tmp, data, { mode });
+    renameSync(tmp, join(dir, file));
+  };
+  write(`${name}.key`, kp.key, 0o600);
+  write(`${name}.crt`, kp.cert, 0o644);
+}
+
+/** True when the certificate expires within RENEW_BEFORE_MS (or is already expired). */
+export function renewalDue(certPem: string, now = Date.now()): boolean {
+  return new x509.X509Certificate(certPem).notAfter.getTime() - now < RENEW_BEFORE_MS;
+}
+
+/**
+ * A new certificate like `old` (subject, names, usages and lifetime) with a new key and serial,
+ * signed by `ca`: what rotation and renewal issue.
+ */
+export async function reissue(ca: KeyPairPem, oldPem: string): Promise<KeyPairPem> {
+  const old = new x509.X509Certificate(oldPem);
+  const cn = old.subjectName.getField("CN")[0] ?? "";
+  const org = old.subjectName.getField("O");
+  const san = old.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON() ?? [];
+  const eku = old.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [];
+  const lifetime = old.notAfter.getTime() - old.notBefore.getTime();
+  return issue(ca, {
+    cn,
+    org,
+    dnsNames: san.filter((n) => n.type === "dns").map((n) => n.value),
+    ips: san.filter((n) => n.type === "ip").map((n) => n.value),
+    server: eku.includes(x509.ExtendedKeyUsage.serverAuth),
+    client: eku.includes(x509.ExtendedKeyUsage.clientAuth),
+    years: Math.max(1, Math.round(lifetime / YEAR)),
+  });
 }
 
 /**
@@ -125,7 +191,7 @@ export async function ensurePki(dir: string, o: { dnsNames: string[]; ips: strin
     save(dir, "serving", serving);
   }
   let admin = load(dir, "admin");
-  if (!admin) {
+  if (!admin || (renewalDue(admin.cert) && clockTrusted())) {
     admin = await issue(ca, { cn: "system:admin", org: ["system:masters"], client: true, years: 1 });
     save(dir, "admin", admin);
   }
@@ -134,7 +200,7 @@ export async function ensurePki(dir: string, o: { dnsNames: string[]; ips: strin
 
 function coversNames(certPem: string, o: { dnsNames: string[]; ips: string[] }): boolean {
   const cert = new x509.X509Certificate(certPem);
-  if (cert.notAfter.getTime() - Date.now() < 30 * 24 * 3600 * 1000) return false;
+  if (renewalDue(certPem) && clockTrusted()) return false;
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
   const have = new Set((san?.names.toJSON() ?? []).map((n) => `${n.type}:${n.value}`));
   return o.dnsNames.every((d) => have.has(`dns:${d}`)) && o.ips.every((i) => have.has(`ip:${i}`));

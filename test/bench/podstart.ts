@@ -46,6 +46,7 @@ import { preflight } from "../../agent/containerd/preflight.ts";
 import { startRuntime, type Runtime } from "../../agent/containerd/runtime.ts";
 import { killShims } from "../../agent/containerd/supervisor.ts";
 import { CriClient } from "../../agent/cri/client.ts";
+import type { PodSandboxConfig } from "../../agent/cri/client.ts";
 import { containerConfig, sandboxConfig, L } from "../../agent/pods/cri-config.ts";
 import type { Pod } from "../../agent/pods/types.ts";
 import { unmountAll } from "../../agent/volumes/mount.ts";
@@ -62,6 +63,8 @@ const NS_SERVER = { ns: "skiff-pb-srv", veth: "sktpbsrv", ip: `${SUBNET}.2` };
 const NS_AGENT = { ns: "skiff-pb-agt", veth: "sktpbagt", ip: `${SUBNET}.3` };
 const NAMESPACE = "podstart";
 const TARGET_RATIO = 1.25;
+/** Issue 15: p50 within 1.15× of CRI with minimal configs. */
+const TARGET_BARE_RATIO = 1.15;
 const TARGET_P99_MS = 1000;
 const TARGET_AGENT_MB = 60;
 const TARGET_SERVER_MB = 150;
@@ -421,7 +424,10 @@ interface FloorRun {
 }
 
 interface Floor {
-  one(name: string): Promise<FloorRun>;
+  /** One pod through CRI: with the agent's configs, or bare (minimal sandbox and container). */
+  one(name: string, bare?: boolean): Promise<FloorRun>;
+  /** One pod with the agent's container config and a sandbox config changed by `variant`. */
+  variant(name: string, variant: (sb: PodSandboxConfig) => PodSandboxConfig): Promise<FloorRun>;
   clear(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -454,15 +460,22 @@ async function startFloor(image: string): Promise<Floor> {
   rt = await startRuntime({ dataDir, bridge: FLOOR_BRIDGE, podCidr: FLOOR_CIDR });
   const cri = rt.cri;
   if (!(await cri.imageStatus(BUSYBOX_IMAGE))) throw new Error(`floor: ${BUSYBOX_IMAGE} not imported`);
-  const one = async (name: string): Promise<FloorRun> => {
+  const one = async (name: string, bare = false, variant?: (sb: PodSandboxConfig) => PodSandboxConfig): Promise<FloorRun> => {
     const uid = randomUUID();
     uids.add(uid);
     const pod = busyboxPod(name, uid);
-    // the configs the agent generates for this pod (agent/pods/cri-config.ts)
-    const sb = sandboxConfig(pod, { dataDir, cgroupRoot: FLOOR_CGROUP, attempt: 0 });
-    mkdirSync(join(sb.logDirectory!, "sleep"), { recursive: true });
+    // the configs the agent generates for this pod (agent/pods/cri-config.ts), or the least CRI
+    // accepts: metadata, the image and the command (labels only so that clear() finds them)
+    let sb = bare
+      ? { metadata: { name, uid, namespace: NAMESPACE, attempt: 0 }, labels: { [L.managed]: "true" } }
+      : sandboxConfig(pod, { dataDir, cgroupRoot: FLOOR_CGROUP, clusterDns: ["10.91.0.1"], attempt: 0 });
+    if (variant) sb = variant(sb);
+    if (sb.logDirectory) mkdirSync(join(sb.logDirectory, "sleep"), { recursive: true });
     const c = pod.spec.containers[0]!;
-    const cfg = containerConfig({ pod, container: c, init: false, restartCount: 0, env: [], command: c.command, args: [], image: BUSYBOX_IMAGE, volumes: new Map(), memoryCapacity: totalmem() });
+    const cfg = bare
+      ? { metadata: { name: "sleep", attempt: 0 }, image: { image: BUSYBOX_IMAGE }, command: ["sleep", "3600"] }
+      : containerConfig({ pod, container: c, init: false, restartCount: 0, env: [], command: c.command, args: [], image: BUSYBOX_IMAGE, volumes: new Map(), memoryCapacity: totalmem() });
+    if (!sb.logDirectory) delete (cfg as { logPath?: string }).logPath;
     const t0 = now();
     const sbId = await cri.runPodSandbox(sb);
     const t1 = now();
@@ -482,7 +495,47 @@ async function startFloor(image: string): Promise<Floor> {
     );
     removePodCgroups(FLOOR_CGROUP, uids);
   };
-  return { one, clear, stop };
+  return { one: (name, bare) => one(name, bare), variant: (name, v) => one(name, false, v), clear, stop };
+}
+
+/**
+ * `--sandbox-variants`: what each part of the agent's PodSandboxConfig costs in RunPodSandbox,
+ * one part left out at a time (interleaved, so load from elsewhere hits all alike).
+ */
+async function sandboxVariants(n: number, image: string): Promise<void> {
+  const fl = await startFloor(image);
+  const drop = (f: (sb: PodSandboxConfig) => void) => (sb: PodSandboxConfig) => {
+    const c = structuredClone(sb);
+    f(c);
+    return c;
+  };
+  const variants: [string, ((sb: PodSandboxConfig) => PodSandboxConfig) | "bare"][] = [
+    ["agent's config", (sb) => sb],
+    ["without cgroupParent", drop((c) => delete c.linux!.cgroupParent)],
+    ["without dnsConfig", drop((c) => delete c.dnsConfig)],
+    ["without hostname", drop((c) => delete c.hostname)],
+    ["without logDirectory", drop((c) => delete c.logDirectory)],
+    ["without securityContext", drop((c) => delete c.linux!.securityContext)],
+    ["without sysctls", drop((c) => delete c.linux!.sysctls)],
+    ["bare", "bare"],
+  ];
+  await fl.one("warmup");
+  await fl.one("warmup-bare", true);
+  await fl.clear();
+  const runs = new Map<string, FloorRun[]>(variants.map(([k]) => [k, []]));
+  for (let i = 0; i < n; i++) {
+    for (const [k, v] of i % 2 ? [...variants].reverse() : variants) runs.get(k)!.push(v === "bare" ? await fl.one(`v${i}-bare`, true) : await fl.variant(`v${i}-${runs.size}`, v));
+    if (i % 5 === 4) await fl.clear();
+  }
+  await fl.stop();
+  const rows = variants.map(([k]) => {
+    const r = runs.get(k)!;
+    return [k, f1(pct(r.map((x) => x.sandbox), 50)), f1(pct(r.map((x) => x.create), 50)), f1(pct(r.map((x) => x.start), 50)), f1(pct(r.map((x) => x.total), 50))];
+  });
+  console.log(`
+RunPodSandbox with parts of the agent's config left out (${n} pods each, p50 ms)
+`);
+  console.log(table(["sandbox config", "RunPodSandbox", "Create", "Start", "total"], rows));
 }
 
 // ---- skiff: server with embedded agent --------------------------------------------------------
@@ -757,7 +810,7 @@ async function agentRss(bin: string | undefined, runDir: string, settleS: number
  */
 async function diag(n: number, image: string, runDir: string): Promise<void> {
   const { runAgent } = await import("../../agent/main.ts");
-  const { AgentApi } = await import("../../agent/api.ts");
+  const { AgentApi } = await import("../../agent/api-client.ts");
   const { startServer } = await import("../harness/server.ts");
   type Call = { m: string; t: number; d: number };
   const calls: Call[] = [];
@@ -955,10 +1008,19 @@ export async function main(args: string[]): Promise<void> {
     }
     return;
   }
+  if (args.includes("--sandbox-variants")) {
+    try {
+      await sandboxVariants(n, image);
+    } finally {
+      await cleanupAll();
+    }
+    return;
+  }
   const notes: string[] = [];
   try {
     setupNetwork();
     const fseq: FloorRun[] = [];
+    const fbare: FloorRun[] = [];
     let fburst: FloorRun[] = [];
     const fl = skipFloor ? null : await startFloor(image);
     console.error(`skiff (${label}): starting the server with its embedded agent…`);
@@ -968,6 +1030,7 @@ export async function main(args: string[]): Promise<void> {
     const rssIdleBefore = await sampleRss(sk.pid);
     // warm-up: the first sandbox pays one-time costs in both
     await fl?.one("warmup");
+    await fl?.one("warmup-bare", true);
     await fl?.clear();
     await sk.start(["warmup"]);
     await sk.deleteAll();
@@ -978,9 +1041,15 @@ export async function main(args: string[]): Promise<void> {
     const seqTl: Timeline[] = [];
     for (let i = 0; i < n; i++) {
       await Bun.sleep(Math.random() * 1000);
-      if (fl && i % 2 === 0) fseq.push(await fl.one(`floor-${i}`));
+      if (fl && i % 2 === 0) {
+        fseq.push(await fl.one(`floor-${i}`));
+        fbare.push(await fl.one(`bare-${i}`, true));
+      }
       seqTl.push(...(await sk.start([`seq-${i}`])));
-      if (fl && i % 2 === 1) fseq.push(await fl.one(`floor-${i}`));
+      if (fl && i % 2 === 1) {
+        fbare.push(await fl.one(`bare-${i}`, true));
+        fseq.push(await fl.one(`floor-${i}`));
+      }
     }
     const seqStages = breakdown(seqTl, parseCriLog(sk.ctrdLog), notes);
     await fl?.clear();
@@ -1029,6 +1098,10 @@ export async function main(args: string[]): Promise<void> {
       rows.push(["  CreateContainer", f1(pct(fs("create", fseq), 50)), f1(pct(fs("create", fseq), 99)), ""]);
       rows.push(["  StartContainer", f1(pct(fs("start", fseq), 50)), f1(pct(fs("start", fseq), 99)), ""]);
       rows.push([`floor: burst of ${n}`, f1(pct(fs("total", fburst), 50)), f1(pct(fs("total", fburst), 99)), ""]);
+      rows.push(["bare floor: minimal sandbox+container configs, sequential", f1(pct(fs("total", fbare), 50)), f1(pct(fs("total", fbare), 99)), ""]);
+      rows.push(["  RunPodSandbox", f1(pct(fs("sandbox", fbare), 50)), f1(pct(fs("sandbox", fbare), 99)), ""]);
+      rows.push(["  CreateContainer", f1(pct(fs("create", fbare), 50)), f1(pct(fs("create", fbare), 99)), ""]);
+      rows.push(["  StartContainer", f1(pct(fs("start", fbare), 50)), f1(pct(fs("start", fbare), 99)), ""]);
     }
     const p99ok = (v: number[]) => (pct(v, 99) <= TARGET_P99_MS ? "p99 met" : "p99 NOT met");
     rows.push(["skiff: create → Running+ready, sequential", f1(pct(seq, 50)), f1(pct(seq, 99)), `target p99 <= ${TARGET_P99_MS}: ${p99ok(seq)}`]);
@@ -1042,6 +1115,10 @@ export async function main(args: string[]): Promise<void> {
     if (fl) {
       const r = pct(seq, 50) / pct(fs("total", fseq), 50);
       rows.push(["ratio p50 skiff/floor (sequential)", r.toFixed(2), "", `target <= ${TARGET_RATIO}: ${r <= TARGET_RATIO ? "met" : "NOT met"}`]);
+      const rbare = pct(seq, 50) / pct(fs("total", fbare), 50);
+      rows.push(["ratio p50 skiff/bare floor (sequential)", rbare.toFixed(2), "", `target <= ${TARGET_BARE_RATIO}: ${rbare <= TARGET_BARE_RATIO ? "met" : "NOT met"}`]);
+      const ra = pct(fs("total", fseq), 50) / pct(fs("total", fbare), 50);
+      rows.push(["ratio p50 agent-config floor/bare floor", ra.toFixed(2), "", "what the agent's CRI configs cost"]);
       const rb = pct(burst, 50) / pct(fs("total", fburst), 50);
       rows.push(["ratio p50 skiff/floor (burst)", rb.toFixed(2), "", ""]);
     }

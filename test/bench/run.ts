@@ -5,6 +5,8 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   scheduler: () => import("./scheduler.ts"),
   raft: () => import("./raft.ts"),
   podstart: () => import("./podstart.ts"),
+  size: () => import("./size.ts"),
+  idle: () => import("./idle.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

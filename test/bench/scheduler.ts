@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkObject } from "../../schemas/derive/check";
 import { findByKind } from "../../schemas/registry";
-import { createObject, type WriteCtx } from "../../server/api/write";
+import { writeCtx, APISERVER_USER } from "../../server/registry/ctx";
+import { newRegistry } from "../../server/registry/index";
 import { bootstrap } from "../../server/bootstrap";
 import { startControllers } from "../../server/controllers/index";
 import { Store } from "../../server/store/store";
@@ -54,8 +55,9 @@ async function inProcess(nodes: number, pods: number): Promise<{ podsPerSec: num
   const dir = mkdtempSync(join(tmpdir(), "skiff-bench-sched-"));
   const store = new Store({ dataDir: dir, windowSize: 200_000, synchronous: "NORMAL" });
   try {
-    await bootstrap(store);
-    const ctx: WriteCtx = { store, manager: "bench", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+    const registry = newRegistry(store);
+    await bootstrap(registry);
+    const ctx = writeCtx(APISERVER_USER, "bench");
     const nodeR = findByKind("v1", "Node")!;
     const podR = findByKind("v1", "Pod")!;
     const cap = { cpu: "4", memory: "16Gi", pods: "110" };
@@ -63,15 +65,15 @@ async function inProcess(nodes: number, pods: number): Promise<{ podsPerSec: num
       for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => f(i + j)));
     };
     await batch(nodes, (i) =>
-      createObject(ctx, nodeR, undefined, {
+      registry.create(ctx, nodeR, undefined, {
         apiVersion: "v1", kind: "Node",
         metadata: { name: `n${i}`, labels: { "kubernetes.io/hostname": `n${i}`, ...nodeLabels(i) } },
         status: { capacity: cap, allocatable: cap, conditions: [{ type: "Ready", status: "True" }] },
       }),
     );
-    await batch(pods, (i) => createObject(ctx, podR, "default", checkObject(podR.type, benchPod(i), { strict: false }).value));
+    await batch(pods, (i) => registry.create(ctx, podR, "default", checkObject(podR.type, benchPod(i), { strict: false }).value));
     const t0 = performance.now();
-    const c = startControllers(store, { only: ["scheduler"], scheduler: { scheduledEvents: false } });
+    const c = startControllers(registry, { only: ["scheduler"], scheduler: { scheduledEvents: false } });
     const s = c.scheduler!;
     while (s.stats.scheduled + s.stats.unschedulable < pods && performance.now() - t0 < 120_000) await Bun.sleep(20);
     const ms = performance.now() - t0;

@@ -25,6 +25,10 @@ const NODE = "failover-node";
 const BRIDGE = "skifffo0";
 const POD_CIDR = "10.88.0.0/24";
 const NS = "default";
+// The servers listen on addresses of their own (a test bridge): the agent learns them from the
+// `default/kubernetes` Endpoints, which leave out loopback addresses as Kubernetes requires.
+const LINK = "sktfo";
+const HOSTS = ["10.251.0.1", "10.251.0.2", "10.251.0.3"];
 
 const reason = containerdSkipReason(import.meta.path);
 
@@ -67,7 +71,12 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
   };
 
   beforeAll(async () => {
-    cluster = new Cluster(3, { label: "agent-failover" });
+    spawnSync("ip", ["link", "del", LINK]);
+    const mk = spawnSync("ip", ["link", "add", LINK, "type", "bridge"]);
+    if (mk.status !== 0) throw new Error(`ip link add ${LINK}: ${mk.stderr}`);
+    for (const h of HOSTS) spawnSync("ip", ["addr", "add", `${h}/32`, "dev", LINK]);
+    spawnSync("ip", ["link", "set", LINK, "up"]);
+    cluster = new Cluster(3, { label: "agent-failover", hosts: HOSTS });
     await cluster.start();
     const s1 = cluster.servers[0]!;
     mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
@@ -103,6 +112,7 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
     } finally {
       cluster?.cleanup();
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
+      spawnSync("ip", ["link", "del", LINK]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules(); // the agent ran in this network namespace
       rmSync(dataDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { KubeClient } from "../../lib/client";
 import { loadKubeconfig } from "../../lib/kubeconfig";
 import { describeResult, kubectl } from "../harness/kubectl";
 import { BUN, REPO, startServer, type SkiffServer } from "../harness/server";
-import { until as waitUntil } from "../harness/wait";
+import { until } from "../harness/wait";
 
 let srv: SkiffServer;
 let client: KubeClient;
@@ -23,7 +23,6 @@ async function skiff(args: string[], timeoutMs = 60_000): Promise<{ code: number
 const show = (r: { code: number; stdout: string; stderr: string }) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 
 const pods = async (sel: string) => ((await client.list(`/api/v1/namespaces/default/pods`, { labelSelector: sel })).items as any[]).filter((p) => !p.metadata.deletionTimestamp);
-const until = (f: () => Promise<boolean>, what: string, ms = 30_000) => waitUntil(what, f, ms);
 
 beforeAll(async () => {
   srv = await startServer({ name: "cli-rollout" });
@@ -60,7 +59,7 @@ test("skiff rollout status, history, undo, restart, pause, resume on a Deploymen
   const undo = await skiff(["rollout", "undo", "deployment/roll"]);
   expect(undo.stdout, show(undo)).toBe("deployment.apps/roll rolled back\n");
   expect((await skiff(["rollout", "status", "deployment/roll", "--timeout=60s"])).code).toBe(0);
-  await until(async () => (await pods("app=roll")).every((p) => p.spec.containers[0].image === "busybox:1.36"), "undo back to 1.36");
+  await until("undo back to 1.36", async () => (await pods("app=roll")).every((p) => p.spec.containers[0].image === "busybox:1.36"));
   const again = await skiff(["rollout", "undo", "deployment/roll", "--to-revision=3"]);
   expect(again.stdout, show(again)).toBe("deployment.apps/roll skipped rollback (current template already matches revision 3)\n");
   const missing = await skiff(["rollout", "undo", "deployment/roll", "--to-revision=9"]);
@@ -83,7 +82,7 @@ test("skiff rollout status, history, undo, restart, pause, resume on a Deploymen
   const d = await client.get("/apis/apps/v1/namespaces/default/deployments/roll");
   expect(d.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
   expect((await skiff(["rollout", "status", "deployment/roll", "--timeout=60s"])).code).toBe(0);
-  await until(async () => (await pods("app=roll")).every((p) => !before.has(p.metadata.uid)), "restarted pods");
+  await until("restarted pods", async () => (await pods("app=roll")).every((p) => !before.has(p.metadata.uid)));
 
   const nf = await skiff(["rollout", "status", "deployment/nope"]);
   expect(nf.code).toBe(1);

@@ -9,7 +9,7 @@ import { KubeClient } from "../../lib/client";
 import { loadKubeconfig } from "../../lib/kubeconfig";
 import { describeResult, kubectl } from "../harness/kubectl";
 import { BUN, REPO, startServer, type SkiffServer } from "../harness/server";
-import { until as waitUntil } from "../harness/wait";
+import { until } from "../harness/wait";
 
 let srv: SkiffServer;
 let client: KubeClient;
@@ -22,7 +22,6 @@ const k = async (args: string[], stdin?: string, timeoutMs = 60_000) => {
   return r.stdout;
 };
 const getJson = async (path: string) => client.get(path);
-const until = <T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 30_000) => waitUntil(what, f, ms);
 const pods = async (ns: string, sel: string) => (await client.list(`/api/v1/namespaces/${ns}/pods`, { labelSelector: sel })).items as any[];
 
 beforeAll(async () => {
@@ -62,7 +61,7 @@ test("deployment: scale, rolling update, rollout status/history/undo", async () 
   expect((await pods("default", "app=web")).filter((p) => p.status.phase === "Running").length).toBe(3);
   await k(["scale", "deployment/web", "--replicas=5"]);
   await k(["rollout", "status", "deployment/web", "--timeout=60s"]);
-  await until(async () => (await pods("default", "app=web")).filter((p) => p.status.phase === "Running" && !p.metadata.deletionTimestamp).length === 5, "5 pods");
+  await until("5 pods", async () => (await pods("default", "app=web")).filter((p) => p.status.phase === "Running" && !p.metadata.deletionTimestamp).length === 5);
   await k(["set", "image", "deployment/web", "busybox=busybox:1.37"]);
   await k(["rollout", "status", "deployment/web", "--timeout=60s"]);
   const live = (await pods("default", "app=web")).filter((p) => !p.metadata.deletionTimestamp);
@@ -72,11 +71,11 @@ test("deployment: scale, rolling update, rollout status/history/undo", async () 
   expect(hist).toMatch(/2\s/);
   await k(["rollout", "undo", "deployment/web"]);
   await k(["rollout", "status", "deployment/web", "--timeout=60s"]);
-  await until(async () => (await pods("default", "app=web")).filter((p) => !p.metadata.deletionTimestamp).every((p) => p.spec.containers[0].image === "busybox:1.36"), "undo back to 1.36");
+  await until("undo back to 1.36", async () => (await pods("default", "app=web")).filter((p) => !p.metadata.deletionTimestamp).every((p) => p.spec.containers[0].image === "busybox:1.36"));
   await k(["rollout", "restart", "deployment/web"]);
   await k(["rollout", "status", "deployment/web", "--timeout=60s"]);
   await k(["scale", "deployment/web", "--replicas=2"]);
-  await until(async () => (await pods("default", "app=web")).filter((p) => !p.metadata.deletionTimestamp).length === 2, "scaled to 2");
+  await until("scaled to 2", async () => (await pods("default", "app=web")).filter((p) => !p.metadata.deletionTimestamp).length === 2);
   const out = await k(["get", "deployment", "web"]);
   expect(out).toMatch(/web\s+2\/2\s+2\s+2/);
 }, 120_000);
@@ -103,10 +102,10 @@ spec:
   expect(ps.map((p) => p.metadata.name).sort()).toEqual(["db-0", "db-1", "db-2"]);
   expect([...created].sort()).toEqual(created);
   for (const i of [0, 1, 2]) {
-    const pvc = await until(async () => {
+    const pvc = await until(`data-db-${i} bound`, async () => {
       const c = await getJson(`/api/v1/namespaces/default/persistentvolumeclaims/data-db-${i}`);
       return c.status?.phase === "Bound" && c;
-    }, `data-db-${i} bound`);
+    });
     const pv = await getJson(`/api/v1/persistentvolumes/${pvc.spec.volumeName}`);
     const pod = ps.find((p) => p.metadata.name === `db-${i}`);
     expect(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values).toEqual([pod.spec.nodeName]);
@@ -116,12 +115,12 @@ spec:
   await k(["delete", "pod", "db-1", "--wait=false"]);
   // The old pod may still read Running until its hollow node removes it: wait for a new uid.
   let recreated: any;
-  await until(async () => {
+  await until("db-1 recreated with a new uid", async () => {
     const r = await srv.fetch("/api/v1/namespaces/default/pods/db-1");
     if (r.status !== 200) return false;
     recreated = await r.json();
     return recreated.metadata.uid !== oldUid && recreated.status.phase === "Running";
-  }, "db-1 recreated with a new uid");
+  });
   expect(recreated.spec.volumes.find((v: any) => v.name === "data").persistentVolumeClaim.claimName).toBe("data-db-1");
 }, 90_000);
 
@@ -176,7 +175,7 @@ spec:
 
 test("a pod that fits nowhere stays Pending with a FailedScheduling event", async () => {
   await k(["run", "huge", "--image=busybox", "--overrides", JSON.stringify({ spec: { containers: [{ name: "huge", image: "busybox", resources: { requests: { cpu: "64" } } }] } })]);
-  const ev = await until(async () => (await client.list("/api/v1/namespaces/default/events", { fieldSelector: "involvedObject.name=huge,reason=FailedScheduling" })).items[0], "event");
+  const ev = await until("event", async () => (await client.list("/api/v1/namespaces/default/events", { fieldSelector: "involvedObject.name=huge,reason=FailedScheduling" })).items[0]);
   expect(ev.message).toBe("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: db}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.".replace(/1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod/, "2 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling"));
   const desc = await k(["describe", "pod", "huge"]);
   expect(desc).toContain("FailedScheduling");
@@ -203,36 +202,36 @@ spec:
 `);
   await k(["rollout", "status", "deployment/mover", "--timeout=60s"]);
   hollow.kill("worker-1");
-  await until(async () => (await k(["get", "node", "worker-1"])).includes("NotReady"), "worker-1 NotReady", 30_000);
-  await until(async () => {
+  await until("worker-1 NotReady", async () => (await k(["get", "node", "worker-1"])).includes("NotReady"), 30_000);
+  await until("pods on worker-0", async () => {
     const live = (await pods("default", "app=mover")).filter((p) => !p.metadata.deletionTimestamp);
     return live.length === 2 && live.every((p) => p.spec.nodeName === "worker-0" && p.status.phase === "Running");
-  }, "pods on worker-0", 40_000);
+  }, 40_000);
 }, 90_000);
 
 test("--cascade=orphan keeps pods; deleting a namespace deletes everything in it", async () => {
   await k(["create", "namespace", "scratch"]);
   await k(["-n", "scratch", "create", "deployment", "keep", "--image=busybox", "--replicas=2"]);
-  await until(async () => (await pods("scratch", "app=keep")).length === 2, "2 pods");
+  await until("2 pods", async () => (await pods("scratch", "app=keep")).length === 2);
   await k(["-n", "scratch", "delete", "deployment", "keep", "--cascade=orphan"]);
   await k(["-n", "scratch", "delete", "replicaset", "-l", "app=keep", "--cascade=orphan"]);
-  await until(async () => (await pods("scratch", "app=keep")).every((p) => !p.metadata.ownerReferences?.length), "pods orphaned", 10_000);
+  await until("pods orphaned", async () => (await pods("scratch", "app=keep")).every((p) => !p.metadata.ownerReferences?.length), 10_000);
   const left = await pods("scratch", "app=keep");
   expect(left.length).toBe(2);
   expect(left.every((p) => !p.metadata.ownerReferences?.length)).toBe(true);
   await k(["delete", "namespace", "scratch", "--timeout=60s"]);
-  await until(async () => (await kubectl(srv, ["get", "namespace", "scratch"])).code !== 0, "namespace gone");
+  await until("namespace gone", async () => (await kubectl(srv, ["get", "namespace", "scratch"])).code !== 0);
 }, 90_000);
 
 test("cronjob creates a job each minute and keeps its history limit", async () => {
   const jobs = async () => ((await client.list("/apis/batch/v1/namespaces/default/jobs")).items as any[]).filter((j) => j.metadata.name.startsWith("tick-"));
-  const first = await until(async () => (await jobs())[0], "first cron job", 70_000);
+  const first = await until("first cron job", async () => (await jobs())[0], 70_000);
   expect(first.metadata.ownerReferences[0].name).toBe("tick");
-  await until(async () => (await getJson("/apis/batch/v1/namespaces/default/cronjobs/tick")).status?.lastScheduleTime, "lastScheduleTime");
+  await until("lastScheduleTime", async () => (await getJson("/apis/batch/v1/namespaces/default/cronjobs/tick")).status?.lastScheduleTime);
   // successfulJobsHistoryLimit 1: once a second job finishes, only one completed job remains.
-  await until(async () => {
+  await until("history limit", async () => {
     const js = await jobs();
     const done = js.filter((j) => j.status?.conditions?.some((c: any) => c.type === "Complete"));
     return js.length >= 1 && done.length <= 1;
-  }, "history limit", 10_000);
+  }, 10_000);
 }, 90_000);

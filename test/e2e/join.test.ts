@@ -21,7 +21,7 @@ afterAll(async () => {
 test("the printed token joins and the node credentials authenticate", async () => {
   const token = readFileSync(join(srv.dataDir, "server/token"), "utf8").trim();
   expect(token).toMatch(/^K10[0-9a-f]{64}::server:/);
-  const creds = await joinCluster({ server: srv.creds.server, token, nodeName: "n1", credFile: join(dir, "n1.json") });
+  const creds = await joinCluster({ server: srv.creds.server, token, nodeName: "n1", credFile: join(dir, "n1.json"), nodePassword: "p".repeat(32) });
   const r = await fetch(`${creds.server}/api/v1/nodes`, { headers: { authorization: `Bearer ${creds.token}` }, tls: { ca: creds.caData } } as RequestInit);
   expect(r.status).toBe(200);
 });
@@ -29,13 +29,13 @@ test("the printed token joins and the node credentials authenticate", async () =
 test("a wrong secret is rejected with a message that says so", async () => {
   const token = readFileSync(join(srv.dataDir, "server/token"), "utf8").trim();
   const bad = token.replace(/:[^:]+$/, ":not-the-secret");
-  await expect(joinCluster({ server: srv.creds.server, token: bad, nodeName: "n2", credFile: join(dir, "n2.json") })).rejects.toThrow("rejected the join token");
+  await expect(joinCluster({ server: srv.creds.server, token: bad, nodeName: "n2", credFile: join(dir, "n2.json"), nodePassword: "p".repeat(32) })).rejects.toThrow("rejected the join token");
 });
 
 test("a token pinning another CA is refused before the secret is sent", async () => {
   const token = readFileSync(join(srv.dataDir, "server/token"), "utf8").trim();
   const otherCa = token.replace(/^K10[0-9a-f]{64}/, `K10${"0".repeat(64)}`);
-  await expect(joinCluster({ server: srv.creds.server, token: otherCa, nodeName: "n3", credFile: join(dir, "n3.json") })).rejects.toThrow("does not match the token");
+  await expect(joinCluster({ server: srv.creds.server, token: otherCa, nodeName: "n3", credFile: join(dir, "n3.json"), nodePassword: "p".repeat(32) })).rejects.toThrow("does not match the token");
 });
 
 test("API calls without a token are 401 Status", async () => {

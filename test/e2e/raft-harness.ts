@@ -27,10 +27,12 @@ export class ServerProc {
     readonly logFile: string,
     private readonly join: () => { server: string; token: string } | undefined,
     private readonly env: Record<string, string>,
+    /** The address the server binds and advertises (a loopback one unless the test gives others). */
+    readonly host = "127.0.0.1",
   ) {}
 
   get url(): string {
-    return `https://127.0.0.1:${this.port}`;
+    return `https://${this.host}:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -39,6 +41,7 @@ export class ServerProc {
     const extra = process.env.SKIFF_BENCH_BUN_ARGS?.split(" ").filter(Boolean) ?? [];
     const base = [BUN, ...extra, join(REPO, "cli/main.ts"), "server", "--disable-agent", "--write-kubeconfig", join(this.dataDir, "kubeconfig.yaml")];
     const args = [...base, "--data-dir", this.dataDir, "--https-listen-port", String(this.port), "--raft-listen-port", String(this.raftPort), "--node-name", this.name];
+    if (this.host !== "127.0.0.1") args.push("--bind-address", this.host);
     if (j) args.push("--server", j.server, "--token", j.token);
     const fd = openSync(this.logFile, "a");
     this.proc = Bun.spawn(args, { stdout: fd, stderr: fd, env: { ...process.env, SKIFF_RAFT_FAULTS: "1", ...this.env } });
@@ -100,7 +103,8 @@ export class Cluster {
   readonly dir: string;
   constructor(
     readonly size: number,
-    readonly opts: { env?: Record<string, string>; label?: string } = {},
+    /** hosts: each server's bind address (default loopback), e.g. addresses on a test link. */
+    readonly opts: { env?: Record<string, string>; label?: string; hosts?: string[] } = {},
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `skiff-raft-${opts.label ?? "e2e"}-`));
   }
@@ -111,7 +115,7 @@ export class Cluster {
       const dataDir = join(this.dir, name);
       mkdirSync(dataDir, { recursive: true });
       const first = this.servers[0];
-      const s = new ServerProc(name, dataDir, await freePort(), await freePort(), join(this.dir, `${name}.log`), () => (first && i > 0 ? { server: first.url, token: first.joinToken } : undefined), this.opts.env ?? {});
+      const s = new ServerProc(name, dataDir, await freePort(), await freePort(), join(this.dir, `${name}.log`), () => (first && i > 0 ? { server: first.url, token: first.joinToken } : undefined), this.opts.env ?? {}, this.opts.hosts?.[i]);
       this.servers.push(s);
       await s.start();
     }

@@ -397,6 +397,28 @@ spec:
     void podIP;
   });
 
+  // Issue 10: the container comes from the node's runtime (pod UID + container name), not from
+  // the containerID in pod status, which anyone who may write pods/status controls.
+  test("exec and logs ignore a containerID written into pod status", async () => {
+    const pod: any = await (await srv.fetch(`/api/v1/namespaces/${NS}/pods/web`)).json();
+    const side = pod.status.containerStatuses.find((c: any) => c.name === "side").containerID;
+    const statuses = pod.status.containerStatuses.map((c: any) => (c.name === "web" ? { ...c, containerID: side } : c));
+    const r = await srv.fetch(`/api/v1/namespaces/${NS}/pods/web/status`, {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ status: { containerStatuses: statuses } }),
+    });
+    expect(r.status).toBe(200);
+    const forged: any = await r.json();
+    expect(forged.status.containerStatuses.find((c: any) => c.name === "web").containerID).toBe(side);
+    // Only the web container has /www/index.html and prints line-1.
+    const e = await k(["exec", "web", "-c", "web", "--", "cat", "/www/index.html"]);
+    expect(e.stdout, describeResult(e)).toBe("hello-from-pod\n");
+    const l = await k(["logs", "web", "-c", "web", "--tail=-1"]);
+    expect(l.stdout, describeResult(l)).toContain("line-1");
+    expect(l.stdout).not.toContain("side-started");
+  });
+
   // Any server of a cluster serves every call: a second server (joined with the token) has no
   // tunnel from this node, so it relays the streams through the server that has.
   test("a second server of the cluster relays exec, logs and port-forward to the tunnel's server", async () => {

@@ -16,7 +16,7 @@ import { checkHostPath } from "../../agent/volumes/hostpath.ts";
 import { memoryVolumeSize } from "../../agent/volumes/manager.ts";
 import { runAction } from "../../agent/probes/handlers.ts";
 import { PodEvents } from "../../agent/pods/events.ts";
-import type { AgentApi } from "../../agent/api.ts";
+import type { AgentApi } from "../../agent/api-client.ts";
 
 const pod = (spec: Partial<Pod["spec"]> = {}): Pod => ({
   metadata: { name: "p", namespace: "ns", uid: "u1", labels: { a: "1" } },

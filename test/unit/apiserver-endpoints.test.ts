@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootstrap } from "../../server/bootstrap";
+import { newRegistry } from "../../server/registry/index";
 import { addressOf, ApiServerEndpoints, subsetsOf } from "../../server/controllers/apiserver-endpoints";
-import { Api } from "../../server/controllers/runtime/api";
+import { startControllers } from "../../server/controllers/index";
+import { until } from "../harness/wait";
 import { Store } from "../../server/store/store";
 
 test("API URLs become Endpoints subsets, one per port; hostnames are skipped", () => {
@@ -21,11 +23,14 @@ test("default/kubernetes follows the live servers; a server is dropped after thr
   const dir = mkdtempSync(join(tmpdir(), "skiff-apieps-"));
   const store = new Store({ dataDir: dir });
   try {
-    await bootstrap(store);
+    const registry = newRegistry(store);
+    await bootstrap(registry);
     let live = ["https://10.0.0.1:6443", "https://10.0.0.2:6443"];
-    const c = new ApiServerEndpoints(new Api(store, "t"), () => live, 1e9);
-    await Bun.sleep(10); // the first sync runs at construction
+    const running = startControllers(registry, { only: [], scheduler: false });
+    const c = new ApiServerEndpoints(running.runtime, () => live, 1e9);
+    void c.run(); // the first sync runs once its cache has synced
     const ips = () => store.get("endpoints", "default", "kubernetes")?.obj.subsets?.flatMap((s: any) => s.addresses.map((a: any) => a.ip));
+    await until("the first sync", () => ips()?.length === 2, 2000, 5);
     expect(ips()).toEqual(["10.0.0.1", "10.0.0.2"]);
     const rv = store.get("endpoints", "default", "kubernetes")!.obj.metadata.resourceVersion;
     expect(await c.sync()).toBeUndefined();
@@ -40,6 +45,7 @@ test("default/kubernetes follows the live servers; a server is dropped after thr
     await c.sync();
     expect(ips()).toEqual(["10.0.0.1", "10.0.0.3"]);
     c.stop();
+    await running.stop();
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -50,15 +56,19 @@ test("a server on loopback only is no endpoint (Kubernetes refuses 127.0.0.0/8):
   const dir = mkdtempSync(join(tmpdir(), "skiff-apieps-"));
   const store = new Store({ dataDir: dir });
   try {
-    await bootstrap(store);
+    const registry = newRegistry(store);
+    await bootstrap(registry);
     let live = ["https://127.0.0.1:6443"];
-    const c = new ApiServerEndpoints(new Api(store, "t"), () => live, 1e9);
-    await Bun.sleep(10);
+    const running = startControllers(registry, { only: [], scheduler: false });
+    const c = new ApiServerEndpoints(running.runtime, () => live, 1e9);
+    void c.run(); // the first sync runs once its cache has synced
+    await until("the first sync", () => !!store.get("endpoints", "default", "kubernetes"), 2000, 5);
     expect(store.get("endpoints", "default", "kubernetes")?.obj.subsets ?? []).toEqual([]);
     live = ["https://127.0.0.1:6443", "https://10.0.0.7:6443"];
     await c.sync();
     expect(store.get("endpoints", "default", "kubernetes")?.obj.subsets).toEqual([{ addresses: [{ ip: "10.0.0.7" }], ports: [{ name: "https", port: 6443, protocol: "TCP" }] }]);
     c.stop();
+    await running.stop();
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

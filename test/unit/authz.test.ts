@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findByKind } from "../../schemas/registry";
-import { createObject, deleteObject, updateObject, type WriteCtx } from "../../server/api/write";
+import { writeCtx, APISERVER_USER, type WriteCtx } from "../../server/registry/ctx";
+import { newRegistry } from "../../server/registry/index";
+import type { Registry } from "../../server/registry/registry";
 import { Authorizer, forbiddenError, requestAttributes } from "../../server/auth/authz";
 import { nameFromFieldSelector, type Attributes } from "../../server/auth/attributes";
 import { uncovered } from "../../server/auth/escalation";
@@ -141,6 +143,7 @@ describe("authorizer over a store", () => {
   let store: Store;
   let authz: Authorizer;
   let ctx: WriteCtx;
+  let registry: Registry;
   const kind = (apiVersion: string, k: string) => findByKind(apiVersion, k)!;
   const rbac = (k: string) => kind("rbac.authorization.k8s.io/v1", k);
   const sa = (ns: string, name: string) => ({ user: `system:serviceaccount:${ns}:${name}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${ns}`, "system:authenticated"] });
@@ -150,10 +153,11 @@ describe("authorizer over a store", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "skiff-authz-"));
     store = new Store({ dataDir: dir });
-    await bootstrap(store);
-    ctx = { store, manager: "t", dryRun: false, fieldValidation: "Ignore", warnings: [] };
+    registry = newRegistry(store);
+    await bootstrap(registry);
+    ctx = writeCtx(APISERVER_USER, "t");
     authz = new Authorizer(store);
-    await createObject(ctx, kind("v1", "Namespace"), undefined, { metadata: { name: "team" } });
+    await registry.create(ctx, kind("v1", "Namespace"), undefined, { metadata: { name: "team" } });
   });
   afterAll(() => {
     store.close();
@@ -167,14 +171,14 @@ describe("authorizer over a store", () => {
     for (const n of ["admin", "edit", "view", "system:discovery", "system:basic-user", "system:public-info-viewer", "system:node"])
       expect(store.get("rbac.authorization.k8s.io/clusterroles", "", n), n).toBeDefined();
     const rev = store.rev;
-    await bootstrap(store);
+    await bootstrap(registry);
     expect(store.rev).toBe(rev);
   });
 
   test("a missing default is re-created and a trimmed one topped up", async () => {
-    await deleteObject(ctx, rbac("ClusterRoleBinding"), "", "system:basic-user", {});
-    await updateObject(ctx, rbac("ClusterRole"), "", "system:discovery", (cur) => ({ ...cur, rules: [{ verbs: ["get"], nonResourceURLs: ["/extra"] }] }));
-    await bootstrap(store);
+    await registry.delete(ctx, rbac("ClusterRoleBinding"), "", "system:basic-user", {});
+    await registry.update(ctx, rbac("ClusterRole"), "", "system:discovery", (cur) => ({ ...cur, rules: [{ verbs: ["get"], nonResourceURLs: ["/extra"] }] }));
+    await bootstrap(registry);
     expect(store.get("rbac.authorization.k8s.io/clusterrolebindings", "", "system:basic-user")).toBeDefined();
     const disc = store.get("rbac.authorization.k8s.io/clusterroles", "", "system:discovery")!.obj;
     expect(disc.rules[0].nonResourceURLs).toEqual(["/extra"]);
@@ -195,7 +199,7 @@ describe("authorizer over a store", () => {
 
   test("a RoleBinding to view allows reads in its namespace only; the index follows changes", async () => {
     const bot = sa("team", "viewer");
-    await createObject(ctx, rbac("RoleBinding"), "team", {
+    await registry.create(ctx, rbac("RoleBinding"), "team", {
       metadata: { name: "viewer-view" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
       subjects: [{ kind: "ServiceAccount", name: "viewer" }],
@@ -209,13 +213,13 @@ describe("authorizer over a store", () => {
     expect(await can(bot, "GET", "/api/v1/namespaces/team/secrets")).toBe(false);
     expect(await can(bot, "POST", "/api/v1/namespaces/team/pods")).toBe(false);
     expect(await can(bot, "GET", "/api/v1/namespaces/team/pods/p/log")).toBe(true);
-    await deleteObject(ctx, rbac("RoleBinding"), "team", "viewer-view", {});
+    await registry.delete(ctx, rbac("RoleBinding"), "team", "viewer-view", {});
     expect(await can(bot, "GET", "/api/v1/namespaces/team/pods")).toBe(false);
   });
 
   test("edit and admin aggregate view; a new aggregated role flows in", async () => {
     const u = { user: "alice", groups: ["system:authenticated"] };
-    await createObject(ctx, rbac("RoleBinding"), "team", {
+    await registry.create(ctx, rbac("RoleBinding"), "team", {
       metadata: { name: "alice-edit" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
       subjects: [{ kind: "User", name: "alice", apiGroup: "rbac.authorization.k8s.io" }],
@@ -224,7 +228,7 @@ describe("authorizer over a store", () => {
     expect(await can(u, "POST", "/apis/apps/v1/namespaces/team/deployments")).toBe(true);
     expect(await can(u, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles")).toBe(false);
     expect(await can(u, "GET", "/apis/example.com/v1/namespaces/team/widgets")).toBe(false);
-    await createObject(ctx, rbac("ClusterRole"), undefined, {
+    await registry.create(ctx, rbac("ClusterRole"), undefined, {
       metadata: { name: "widgets-view", labels: { "rbac.authorization.k8s.io/aggregate-to-view": "true" } },
       rules: [{ verbs: ["get", "list"], apiGroups: ["example.com"], resources: ["widgets"] }],
     });
@@ -233,8 +237,8 @@ describe("authorizer over a store", () => {
 
   test("a Role with resourceNames", async () => {
     const u = sa("team", "one");
-    await createObject(ctx, rbac("Role"), "team", { metadata: { name: "one-cm" }, rules: [{ verbs: ["get", "update"], apiGroups: [""], resources: ["configmaps"], resourceNames: ["allowed"] }] });
-    await createObject(ctx, rbac("RoleBinding"), "team", {
+    await registry.create(ctx, rbac("Role"), "team", { metadata: { name: "one-cm" }, rules: [{ verbs: ["get", "update"], apiGroups: [""], resources: ["configmaps"], resourceNames: ["allowed"] }] });
+    await registry.create(ctx, rbac("RoleBinding"), "team", {
       metadata: { name: "one-cm" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "one-cm" },
       subjects: [{ kind: "ServiceAccount", name: "one", namespace: "team" }],
@@ -250,7 +254,7 @@ describe("authorizer over a store", () => {
   });
 
   test("a binding to a missing role says so", async () => {
-    await createObject(ctx, rbac("RoleBinding"), "team", {
+    await registry.create(ctx, rbac("RoleBinding"), "team", {
       metadata: { name: "ghost" },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ghost" },
       subjects: [{ kind: "ServiceAccount", name: "g" }],
@@ -262,7 +266,7 @@ describe("authorizer over a store", () => {
   test("a node reads only what its pods use and writes only its own lease", async () => {
     const n1 = node("n1");
     const pod = kind("v1", "Pod");
-    await createObject(ctx, pod, "team", {
+    await registry.create(ctx, pod, "team", {
       metadata: { name: "web" },
       spec: { nodeName: "n1", containers: [{ name: "c", image: "busybox", envFrom: [{ configMapRef: { name: "cfg" } }] }], volumes: [{ name: "s", secret: { secretName: "tls" } }] },
     });
@@ -296,13 +300,54 @@ describe("authorizer over a store", () => {
     expect(await can(node("n2"), "DELETE", "/api/v1/namespaces/team/pods/web")).toBe(false);
     expect(await can(node("n2"), "DELETE", "/api/v1/namespaces/team/pods/gone")).toBe(true);
     // the relationship ends with the pod
-    await deleteObject(ctx, pod, "team", "web", { gracePeriodSeconds: 0 });
-    if (store.get("pods", "team", "web")) await deleteObject(ctx, pod, "team", "web", { gracePeriodSeconds: 0 });
+    await registry.delete(ctx, pod, "team", "web", { gracePeriodSeconds: 0 });
+    if (store.get("pods", "team", "web")) await registry.delete(ctx, pod, "team", "web", { gracePeriodSeconds: 0 });
     const d = await authz.authorize(n1, attrs("GET", "/api/v1/namespaces/team/secrets/tls"));
     expect(d.allowed).toBe(false);
     expect(forbiddenError(n1, attrs("GET", "/api/v1/namespaces/team/secrets/tls"), d.reason).message).toBe(
       `secrets "tls" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "team": no relationship found between node 'n1' and this object`,
     );
+  });
+
+  test("a node's reach follows every kind of reference of its pods, and only its pods", async () => {
+    const pod = kind("v1", "Pod");
+    const n3 = node("n3");
+    await registry.create(ctx, kind("v1", "PersistentVolumeClaim"), "team", { metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } }, volumeName: "pv-1" } });
+    await registry.create(ctx, pod, "team", {
+      metadata: { name: "refs" },
+      spec: {
+        nodeName: "n3",
+        serviceAccountName: "robot",
+        imagePullSecrets: [{ name: "pull" }],
+        containers: [{ name: "c", image: "busybox", env: [{ name: "P", valueFrom: { secretKeyRef: { name: "env-secret", key: "k" } } }] }],
+        volumes: [
+          { name: "d", persistentVolumeClaim: { claimName: "data" } },
+          { name: "p", projected: { sources: [{ configMap: { name: "proj-cm" } }, { secret: { name: "proj-secret" } }] } },
+        ],
+      },
+    });
+    // The same names used by a pod on another node grant n3 nothing.
+    await registry.create(ctx, pod, "team", { metadata: { name: "elsewhere" }, spec: { nodeName: "n4", containers: [{ name: "c", image: "busybox" }], volumes: [{ name: "s", secret: { secretName: "n4-only" } }] } });
+    for (const [path, want] of [
+      ["/api/v1/namespaces/team/secrets/pull", true],
+      ["/api/v1/namespaces/team/secrets/env-secret", true],
+      ["/api/v1/namespaces/team/secrets/proj-secret", true],
+      ["/api/v1/namespaces/team/configmaps/proj-cm", true],
+      ["/api/v1/namespaces/team/persistentvolumeclaims/data", true],
+      ["/api/v1/persistentvolumes/pv-1", true],
+      ["/api/v1/persistentvolumes/pv-2", false],
+      ["/api/v1/namespaces/team/secrets/n4-only", false],
+      ["/api/v1/namespaces/other/secrets/pull", false],
+      ["/api/v1/namespaces/team/configmaps", false],
+    ] as const)
+      expect({ path, allowed: await can(n3, "GET", path) }).toEqual({ path, allowed: want });
+    expect(await can(n3, "POST", "/api/v1/namespaces/team/serviceaccounts/robot/token")).toBe(true);
+    expect(await can(n3, "GET", "/api/v1/namespaces/team/serviceaccounts/robot")).toBe(false);
+    expect(await can(n3, "PUT", "/api/v1/namespaces/team/persistentvolumeclaims/data/status")).toBe(true);
+    expect(await can(n3, "PUT", "/api/v1/namespaces/team/persistentvolumeclaims/data")).toBe(false);
+    expect(await can(n3, "PUT", "/api/v1/namespaces/team/secrets/pull")).toBe(false);
+    expect(await can(n3, "PATCH", "/api/v1/namespaces/team/pods/elsewhere/status")).toBe(false);
+    expect(await can(n3, "POST", "/api/v1/namespaces/team/pods/elsewhere/eviction")).toBe(false);
   });
 });
 
@@ -315,13 +360,18 @@ describe("through the API app", () => {
 
   beforeAll(async () => {
     const { createApp } = await import("../../server/api/app");
-    const { Authenticator, ISSUER } = await import("../../server/auth/authn");
-    const { SignJWT } = await import("jose");
+    const { Authenticator } = await import("../../server/auth/authn");
+    const { issueServiceAccountToken } = await import("../../server/auth/sa-tokens");
     dir = mkdtempSync(join(tmpdir(), "skiff-authz-app-"));
     store = new Store({ dataDir: dir });
-    await bootstrap(store);
-    app = createApp({ store, tokenKey: key } as any, { serverAddress: () => "127.0.0.1:6443", auth: new Authenticator("admin-secret", "join-secret", key), caPem: "" });
-    saToken = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer(ISSUER).setSubject("system:serviceaccount:default:x").setExpirationTime("1h").sign(key);
+    const registry = newRegistry(store);
+    await bootstrap(registry);
+    const auth = new Authenticator({ adminToken: "admin-secret", tokenKey: key, localJoinSecrets: () => ({ server: "join-secret" }) });
+    auth.attach(store);
+    app = createApp({ store, registry, tokenKey: key }, { serverAddress: () => "127.0.0.1:6443", auth, caPem: "" });
+    const ctx: WriteCtx = writeCtx(APISERVER_USER, "t");
+    await registry.create(ctx, findByKind("v1", "ServiceAccount")!, "default", { metadata: { name: "x" } });
+    saToken = (await issueServiceAccountToken(store, key, "default", "x", { spec: {} })).status.token;
   });
   afterAll(() => {
     store.close();
@@ -349,6 +399,15 @@ describe("through the API app", () => {
     });
     expect((await call(saToken, "GET", "/apis")).status).toBe(200);
     expect((await call("admin-secret", "GET", "/api/v1/namespaces/default/pods")).status).toBe(200);
+  });
+
+  test("TokenReview answers through the authenticator (bound service-account tokens, not any signed JWT)", async () => {
+    const review = (token: string) => call("admin-secret", "POST", "/apis/authentication.k8s.io/v1/tokenreviews", { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } });
+    const ok = await review(saToken);
+    expect(ok.status).toBe(201);
+    expect([ok.body.status.authenticated, ok.body.status.user.username]).toEqual([true, "system:serviceaccount:default:x"]);
+    const bad = await review("not-a-token");
+    expect(bad.body.status.authenticated).toBe(false);
   });
 
   test("SubjectAccessReview and SelfSubjectAccessReview answer truthfully", async () => {

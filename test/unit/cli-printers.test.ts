@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { alignRows, columnWidths, humanDuration, printTable, tabwrite, tableRows, toYaml, toJson, stripManagedFields, type Table } from "../../cli/commands/printers";
+import { humanDuration } from "../../schemas/helpers/duration";
+import { alignRows, columnWidths, printTable, tabwrite, tableRows, toYaml, toJson, stripManagedFields, type Table } from "../../cli/commands/printers";
 import { rfc1123z, titleCase } from "../../cli/commands/describe";
 
 const deployTable: Table = {

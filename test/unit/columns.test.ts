@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { columnsByKind, columnsFor, customResourceDefaultColumns, defaultColumns, humanDuration, rowCells } from "../../schemas/columns/index";
-import { formatLabelSelector, labelSelectorString, parseTime, rfc3339 } from "../../schemas/columns/format";
+import { columnsByKind, columnsFor, customResourceDefaultColumns, defaultColumns, rowCells } from "../../schemas/columns/index";
+import { humanDuration } from "../../schemas/helpers/duration";
+import { parseTime, rfc3339 } from "../../schemas/columns/format";
+import { formatLabelSelector, labelSelectorString } from "../../schemas/helpers/selectors";
 import type { Column } from "../../schemas/registry";
 
 const NOW = Date.parse("2025-06-01T12:00:00Z");

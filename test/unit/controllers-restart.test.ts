@@ -2,7 +2,7 @@
 // restart of every controller under running workloads creates and deletes no pod.
 import { afterEach, expect, test } from "bun:test";
 import { WorkQueue } from "../../server/controllers/runtime/queue";
-import { startTestCluster, type TestCluster } from "../../server/controllers/testing/harness";
+import { startTestCluster, type TestCluster } from "../harness/cluster";
 
 let c: TestCluster | undefined;
 afterEach(async () => {
@@ -58,7 +58,7 @@ test("restarting the controllers under running workloads creates and deletes no 
   await cl.create("DaemonSet", { metadata: { name: "ds", namespace: "default" }, spec: { selector: sel("ds"), template: tmpl("ds") } });
   await cl.create("Job", { metadata: { name: "batch", namespace: "default" }, spec: { parallelism: 2, completions: 2, template: tmpl("batch", { restartPolicy: "Never" }) } });
   const runningOf = (app: string) => cl.list("Pod", "default").filter((p) => p.metadata.labels?.app === app && p.status?.phase === "Running").length;
-  await cl.until(() => runningOf("web") === 3 && runningOf("db") === 2 && runningOf("ds") === 2 && runningOf("batch") === 2, "workloads running", 10_000);
+  await cl.until("workloads running", () => runningOf("web") === 3 && runningOf("db") === 2 && runningOf("ds") === 2 && runningOf("batch") === 2, 10_000);
   await Bun.sleep(200);
   const rev = cl.store.rev;
   const churn: string[] = [];
@@ -68,7 +68,7 @@ test("restarting the controllers under running workloads creates and deletes no 
     watchReconciles();
     // A ReplicaSet created after the restart gets its pod: the controllers have run since.
     await cl.create("ReplicaSet", { metadata: { name: "marker", namespace: "default" }, spec: { replicas: 1, selector: sel("marker"), template: tmpl("marker") } });
-    await cl.until(() => runningOf("marker") === 1, "marker pod");
+    await cl.until("marker pod", () => runningOf("marker") === 1);
     await Bun.sleep(500);
   } finally {
     cancel();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PatchError, recordUpdate, serverSideApply } from "../../server/api/patch/index";
+import { PatchError, recordUpdate, serverSideApply } from "../../server/registry/patch/index";
 import { Deploy, Pod } from "./patch-fixtures";
 
 const T1 = "2024-01-01T00:00:00Z";
@@ -254,23 +254,6 @@ describe("recordUpdate", () => {
     const v2: any = structuredClone(v1);
     v2.metadata.managedFields = [{}];
     expect(recordUpdate(v1, v2, { manager: "bob", apiVersion: "v1", now: T2, root: undefined })).toEqual([]);
-  });
-
-  test("ConfigMap update is well under 0.1 ms", () => {
-    const data: Record<string, string> = {};
-    for (let i = 0; i < 10; i++) data["key" + i] = "value" + i;
-    const v1: any = cm(data);
-    v1.metadata.labels = { app: "x" };
-    v1.metadata.managedFields = recordUpdate(undefined, v1, { manager: "alice", apiVersion: "v1", now: T1, root: undefined });
-    const v2: any = structuredClone(v1);
-    v2.data.key3 = "new";
-    const opts = { manager: "bob", apiVersion: "v1", now: T2, root: undefined };
-    for (let i = 0; i < 2000; i++) recordUpdate(v1, v2, opts);
-    const n = 10000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) recordUpdate(v1, v2, opts);
-    const per = (performance.now() - t0) / n;
-    expect(per).toBeLessThan(0.1);
   });
 });
 

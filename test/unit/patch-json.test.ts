@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PatchError, applyPatch, patchTypeFromContentType } from "../../server/api/patch/index";
+import { PatchError, applyPatch, patchTypeFromContentType } from "../../server/registry/patch/index";
 
 const jp = (doc: any, patch: any) => applyPatch("json", doc, patch, undefined);
 const mp = (doc: any, patch: any) => applyPatch("merge", doc, patch, undefined);

@@ -1,6 +1,6 @@
 // The patch engines against the real Pod/Deployment types of the registry.
 import { describe, expect, test } from "bun:test";
-import { PatchError, applyPatch, recordUpdate, serverSideApply } from "../../server/api/patch/index";
+import { PatchError, applyPatch, recordUpdate, serverSideApply } from "../../server/registry/patch/index";
 
 // The registry is being filled in by other work; skip (rather than fail) while it does not load.
 const reg = await import("../../schemas/registry").catch(() => undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PatchError, applyPatch } from "../../server/api/patch/index";
+import { PatchError, applyPatch } from "../../server/registry/patch/index";
 import { Deploy, Pod } from "./patch-fixtures";
 
 const smp = (live: any, patch: any, root = Pod) => applyPatch("strategic", live, patch, root);

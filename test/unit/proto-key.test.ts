@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { checkObject } from "../../schemas/derive/check";
 import { findByKind } from "../../schemas/registry";
-import { applyPatch, serverSideApply } from "../../server/api/patch/index";
+import { applyPatch, serverSideApply } from "../../server/registry/patch/index";
 
 test('a "__proto__" map key survives type checking and patches', () => {
   const cm = findByKind("v1", "ConfigMap")!;

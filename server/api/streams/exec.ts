@@ -20,21 +20,19 @@ import {
 } from "../../../lib/wsstream/channel";
 import type { ExecRequest, TunnelStream } from "../../../lib/wsstream/tunnel";
 import { badRequest } from "../../errors";
-import { containerFacts, getPod, nodeOf, pickContainer, requireRunning } from "./pods";
+import { containerFacts, getPod, goBoolParam, nodeOf, pickContainer, requireRunning } from "./pods";
 import type { StreamDeps } from "./index";
 import type { WsPeer, WsSession } from "./ws";
-
-const truthy = (v: string | null) => v === "true" || v === "1";
 
 export function buildExecRequest(pod: any, kind: "exec" | "attach", q: URLSearchParams): ExecRequest {
   requireRunning(pod, kind === "exec" ? "exec" : "attach");
   const container = pickContainer(pod, q.get("container"));
   const command = q.getAll("command");
   if (kind === "exec" && !command.length) throw badRequest("you must specify at least one command for the container");
-  const stdin = truthy(q.get("stdin"));
-  const stdout = truthy(q.get("stdout"));
-  const stderr = truthy(q.get("stderr"));
-  const tty = truthy(q.get("tty"));
+  const stdin = goBoolParam(q, "stdin");
+  const stdout = goBoolParam(q, "stdout");
+  const stderr = goBoolParam(q, "stderr");
+  const tty = goBoolParam(q, "tty");
   if (!stdin && !stdout && !stderr) throw badRequest("you must specify at least 1 of stdin, stdout, stderr");
   const facts = containerFacts(pod, container);
   if (!facts.containerId || !facts.running) throw badRequest(`container not found ("${container}")`);
@@ -114,6 +112,9 @@ export function execWsSession(t: TunnelStream, protocol: string): WsSession {
   };
 }
 
+/** How long a finished SPDY exec session waits for the client to close the connection. */
+export const SESSION_LINGER_MS = 30_000;
+
 /** The client spoke SPDY: returns the SPDY session's onStream handler. */
 export function execSpdyBridge(t: TunnelStream, protocol: string, closeSession: () => void): (s: SpdyStream) => void {
   const version = channelVersion(protocol);
@@ -128,10 +129,13 @@ export function execSpdyBridge(t: TunnelStream, protocol: string, closeSession: 
   const finish = () => {
     if (finished) return;
     finished = true;
-    // Let the stdout/stderr frames already written go first, then end every stream and the
-    // connection (kubectl reads the error stream to EOF, then waits for stdout/stderr).
+    // End every stream (FIN after the frames already written) and let kubectl close the
+    // connection once it has read them: it does as soon as stdout and stderr reach EOF. Closing
+    // it from here raced with kubectl's SPDY reader (spdystream hands frames to per-stream
+    // goroutines; a connection closed before they ran dropped the output, ~1 exec in 10 with
+    // kubectl 1.27 on a busy machine). The timer only cleans up after a client that never closes.
     for (const s of out.values()) s.end();
-    setTimeout(closeSession, 100);
+    setTimeout(closeSession, SESSION_LINGER_MS).unref?.();
   };
   t.on({
     data: (m) => {
@@ -167,9 +171,16 @@ export function execSpdyBridge(t: TunnelStream, protocol: string, closeSession: 
       });
       return;
     }
-    out.set(ch, s);
-    for (const b of pending.get(ch) ?? []) s.write(b);
-    pending.delete(ch);
-    if (finished) s.end();
+    // Output that came before kubectl opened this stream waits until the session has sent the
+    // stream's SYN_REPLY (right after this handler returns): spdystream drops DATA (and its FIN)
+    // on a stream not yet replied to, which lost exec output when the command was quicker than
+    // kubectl's stream set-up (most often through a relay).
+    queueMicrotask(() => {
+      if (s.isReset) return;
+      out.set(ch, s);
+      for (const b of pending.get(ch) ?? []) s.write(b);
+      pending.delete(ch);
+      if (finished) s.end();
+    });
   };
 }

@@ -31,7 +31,7 @@ import { handleMetrics, isMetricsPath } from "./metrics";
 import { portForwardStreams, portForwardTunnelWsSession, resolvePortForward } from "./portforward";
 import { RELAY_PATH, RelayClient, relaySession, type PeerAccess } from "./relay";
 import { TunnelRegistry } from "./tunnels";
-import type { PodGetter } from "./pods";
+import { decodeSegment, type PodGetter } from "./pods";
 import { attachWsPackageSocket, bunWebSocketHandler, type WsData, type WsSession } from "./ws";
 
 export { TunnelRegistry } from "./tunnels";
@@ -163,8 +163,8 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         return { response: await handleMetrics({ store, tunnels }, method, url) };
       }
       const m = POD_SUB.exec(path)!;
-      const ns = decodeURIComponent(m[1]!);
-      const name = decodeURIComponent(m[2]!);
+      const ns = decodeSegment(m[1]!);
+      const name = decodeSegment(m[2]!);
       const sub = m[3]!;
       if (sub === "log") {
         if (method !== "GET") return { response: statusResponse(405, "MethodNotAllowed", "the server does not allow this method on the requested resource") };

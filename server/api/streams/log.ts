@@ -2,28 +2,19 @@
 // back over the node's tunnel as a chunked text/plain body (kept open with follow=true).
 import type { LogRequest } from "../../../lib/wsstream/tunnel";
 import { badRequest } from "../../errors";
-import { containerFacts, getPod, nodeOf, pickContainer } from "./pods";
+import { containerFacts, getPod, goBoolParam, intParam, nodeOf, pickContainer } from "./pods";
 import type { StreamDeps } from "./index";
-
-function intParam(q: URLSearchParams, name: string, min: number): number | undefined {
-  const v = q.get(name);
-  if (v === null || v === "") return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw badRequest(`${name}: Invalid value: "${v}": must be an integer`);
-  if (n < min) throw badRequest(`PodLogOptions "" is invalid: ${name}: Invalid value: ${n}: must be greater than or equal to ${min}`);
-  return n;
-}
-
-const truthy = (v: string | null) => v === "true" || v === "1";
 
 export function buildLogRequest(pod: any, q: URLSearchParams): LogRequest {
   const container = pickContainer(pod, q.get("container"));
-  const previous = truthy(q.get("previous"));
+  const previous = goBoolParam(q, "previous");
   const sinceSeconds = intParam(q, "sinceSeconds", 1);
   let sinceTime = q.get("sinceTime") || undefined;
   if (sinceSeconds !== undefined && sinceTime) throw badRequest("PodLogOptions \"\" is invalid: sinceSeconds: Forbidden: at most one of sinceTime or sinceSeconds may be specified");
-  if (sinceTime && Number.isNaN(Date.parse(sinceTime))) throw badRequest(`sinceTime: Invalid value: "${sinceTime}": must be RFC 3339`);
-  if (sinceSeconds !== undefined) sinceTime = new Date(Date.now() - sinceSeconds * 1000).toISOString();
+  if (sinceTime && (!/^\d{4}-\d\d-\d\dT/.test(sinceTime) || Number.isNaN(Date.parse(sinceTime))))
+    throw badRequest(`sinceTime: Invalid value: ${JSON.stringify(sinceTime.slice(0, 50))}: must be RFC 3339`);
+  // Further back than the epoch is all of the log.
+  if (sinceSeconds !== undefined) sinceTime = new Date(Math.max(0, Date.now() - sinceSeconds * 1000)).toISOString();
   const facts = containerFacts(pod, container);
   if (previous && !facts.hasLastState && facts.restartCount === 0)
     throw badRequest(`previous terminated container "${container}" in pod "${pod.metadata.name}" not found`);
@@ -38,10 +29,10 @@ export function buildLogRequest(pod: any, q: URLSearchParams): LogRequest {
     containerId: previous ? facts.lastTerminatedId : facts.containerId,
     restartCount: facts.restartCount,
     previous,
-    follow: truthy(q.get("follow")),
+    follow: goBoolParam(q, "follow"),
     tailLines: intParam(q, "tailLines", 0),
     sinceTime,
-    timestamps: truthy(q.get("timestamps")),
+    timestamps: goBoolParam(q, "timestamps"),
     limitBytes: intParam(q, "limitBytes", 1),
   };
 }

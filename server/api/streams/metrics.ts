@@ -4,6 +4,7 @@
 // carries it when another server holds the tunnel). A node that cannot be asked (no tunnel, a
 // timeout) is left out, as metrics-server leaves out a node it cannot scrape: kubectl then prints
 // <unknown> for the node, or "metrics not available yet" for its pods.
+import { decodeSegment } from "./pods";
 import type { StatsReply, StatsRequest, TunnelStream } from "../../../lib/wsstream/tunnel";
 import { registry } from "../../../schemas/registry";
 import type { Store } from "../../store/store";
@@ -92,7 +93,7 @@ export async function handleMetrics(deps: MetricsDeps, method: string, url: URL)
   const fieldSelector = q.get("fieldSelector") ?? undefined;
 
   if (m[1]) {
-    const name = m[3] !== undefined ? decodeURIComponent(m[3]) : undefined;
+    const name = m[3] !== undefined ? decodeSegment(m[3]) : undefined;
     let nodes: any[];
     if (name !== undefined) {
       const n = store.get("nodes", "", name)?.obj;
@@ -108,8 +109,8 @@ export async function handleMetrics(deps: MetricsDeps, method: string, url: URL)
     return json(metricsList("NodeMetricsList", items));
   }
 
-  const ns = m[2] !== undefined ? decodeURIComponent(m[2]) : undefined;
-  const name = m[3] !== undefined ? decodeURIComponent(m[3]) : undefined;
+  const ns = m[2] !== undefined ? decodeSegment(m[2]) : undefined;
+  const name = m[3] !== undefined ? decodeSegment(m[3]) : undefined;
   let pods: any[];
   if (name !== undefined) {
     if (ns === undefined) throw badRequest(`PodMetrics is namespaced: use /apis/metrics.k8s.io/v1beta1/namespaces/NAMESPACE/pods/${name}`);

@@ -1,6 +1,38 @@
 // Pod and container lookups shared by log/exec/attach/portforward, with Kubernetes' messages.
 import { ApiError, badRequest } from "../../errors";
 
+/** A percent-encoded path segment; bad encodings (%ZZ) are the client's 400, not a URIError. */
+export function decodeSegment(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    throw badRequest(`the request path has an invalid percent-encoding: ${JSON.stringify(seg.slice(0, 100))}`);
+  }
+}
+
+const GO_TRUE = new Set(["1", "t", "T", "TRUE", "true", "True"]);
+const GO_FALSE = new Set(["0", "f", "F", "FALSE", "false", "False"]);
+
+/** A boolean query parameter as Go's strconv.ParseBool reads it (absent or empty: false). */
+export function goBoolParam(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  if (v === null || v === "") return false;
+  if (GO_TRUE.has(v)) return true;
+  if (GO_FALSE.has(v)) return false;
+  throw badRequest(`${name}: Invalid value: ${JSON.stringify(v.slice(0, 50))}: strconv.ParseBool: parsing ${JSON.stringify(v.slice(0, 50))}: invalid syntax`);
+}
+
+/** An int64 query parameter (absent or empty: undefined), at least `min`. */
+export function intParam(q: URLSearchParams, name: string, min: number, what = "PodLogOptions"): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === "") return undefined;
+  if (!/^[+-]?\d+$/.test(v)) throw badRequest(`${name}: Invalid value: ${JSON.stringify(v.slice(0, 50))}: must be an integer`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw badRequest(`${name}: Invalid value: ${JSON.stringify(v.slice(0, 50))}: value out of range`);
+  if (n < min) throw badRequest(`${what} "" is invalid: ${name}: Invalid value: ${n}: must be greater than or equal to ${min}`);
+  return n;
+}
+
 /** Reads a pod (the store in `skiff server`; tests may read it over the API). */
 export type PodGetter = (ns: string, name: string) => any | Promise<any>;
 

@@ -92,12 +92,16 @@ export function portForwardStreams(deps: StreamDeps, target: PortForwardTarget):
       const p = pairs.get(key) ?? {};
       pairs.set(key, p);
       if (type === "error") {
-        p.error = s;
         s.on({});
-        if (p.failed) {
-          s.write(enc.encode(p.failed));
-          s.end();
-        }
+        // Set after this handler returns, once the session has sent SYN_REPLY: data before it
+        // would be dropped by the client (see execSpdyBridge).
+        queueMicrotask(() => {
+          p.error = s;
+          if (p.failed) {
+            s.write(enc.encode(p.failed));
+            s.end();
+          }
+        });
       } else {
         p.data = s;
         void start(key, port);

@@ -1,9 +1,11 @@
-// Controller writes go through the same write path as API requests (defaulting, validation,
-// optimistic concurrency); these helpers name the resource by kind and shrug off NotFound.
+// Controller writes go through the same registry as API requests (defaulting, admission,
+// validation, optimistic concurrency) as the controller's own user; these helpers name the
+// resource by kind and shrug off NotFound.
 import { findByKind, type RegisteredResource } from "../../../schemas/registry";
+import type { UserInfo } from "../../auth/attributes";
 import { ApiError } from "../../errors";
-import { createObject, deleteObject, updateObject, type DeleteOpts, type WriteCtx } from "../../api/write";
-import type { Store } from "../../store/store";
+import { writeCtx, type WriteCtx } from "../../registry/ctx";
+import type { DeleteOpts, Registry } from "../../registry/registry";
 
 const KINDS: Record<string, [string, string]> = {
   Pod: ["v1", "Pod"],
@@ -36,6 +38,8 @@ export function resource(kind: string): RegisteredResource {
   return r;
 }
 
+const resolve = (k: Kind | RegisteredResource) => (typeof k === "string" ? resource(k) : k);
+
 export function isNotFound(e: unknown): boolean {
   return e instanceof ApiError && e.code === 404;
 }
@@ -46,27 +50,34 @@ export function isAlreadyExists(e: unknown): boolean {
   return e instanceof ApiError && e.code === 409 && e.reason === "AlreadyExists";
 }
 
-/** The writer a controller uses: one field manager name, Kubernetes write semantics. */
+/** The writer a controller uses: its user and field manager, Kubernetes write semantics. */
 export class Api {
-  readonly ctx: WriteCtx;
   constructor(
-    readonly store: Store,
-    manager: string,
-  ) {
-    this.ctx = { store, manager, dryRun: false, fieldValidation: "Ignore", warnings: [] };
+    readonly registry: Registry,
+    readonly user: UserInfo,
+    readonly manager: string,
+  ) {}
+
+  get store() {
+    return this.registry.store;
+  }
+
+  /** A fresh context per write: warnings have no reader here, and a shared list would only grow. */
+  ctx(): WriteCtx {
+    return writeCtx(this.user, this.manager);
   }
 
   create(kind: Kind, ns: string | undefined, obj: any): Promise<any> {
     const r = resource(kind);
     obj.apiVersion = r.apiVersion;
     obj.kind = r.kind;
-    return createObject(this.ctx, r, ns, obj);
+    return this.registry.create(this.ctx(), r, ns, obj);
   }
 
   /** Update via a function of the current object; undefined when it is gone. */
-  async update(kind: Kind, ns: string, name: string, f: (cur: any) => any, opts: { status?: boolean; skipValidate?: boolean } = {}): Promise<any | undefined> {
+  async update(kind: Kind | RegisteredResource, ns: string, name: string, f: (cur: any) => any, opts: { status?: boolean; sub?: string } = {}): Promise<any | undefined> {
     try {
-      const { obj } = await updateObject(this.ctx, resource(kind), ns, name, f, { sub: opts.status ? "status" : undefined, retries: 10, skipValidate: opts.skipValidate });
+      const { obj } = await this.registry.update(this.ctx(), resolve(kind), ns, name, f, { sub: opts.status ? "status" : opts.sub, retries: 10 });
       return obj;
     } catch (e) {
       if (isNotFound(e)) return undefined;
@@ -79,9 +90,9 @@ export class Api {
   }
 
   /** Delete; false when it was already gone. */
-  async delete(kind: Kind, ns: string, name: string, opts: DeleteOpts = {}): Promise<boolean> {
+  async delete(kind: Kind | RegisteredResource, ns: string, name: string, opts: DeleteOpts = {}): Promise<boolean> {
     try {
-      await deleteObject(this.ctx, resource(kind), ns, name, opts);
+      await this.registry.delete(this.ctx(), resolve(kind), ns, name, opts);
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;
@@ -98,3 +109,4 @@ export function controllerRef(owner: any, kind: Kind): any {
 export function controllerOf(obj: any): any | undefined {
   return (obj?.metadata?.ownerReferences ?? []).find((r: any) => r.controller);
 }
+

@@ -1,5 +1,7 @@
 // What every controller shares: the store, the shared informers, the event recorder and
 // options, plus a base class that owns a work queue and calls reconcile(key).
+import { controllerUser } from "../../registry/ctx";
+import type { Registry } from "../../registry/registry";
 import type { Store } from "../../store/store";
 import { Api } from "./api";
 import type { EventRecorder } from "./events";
@@ -14,6 +16,8 @@ export interface ControllerOptions {
   defaultTolerationSeconds: number;
   /** Job pod-failure back-off base (Kubernetes: 10 s, doubling, capped at 6 min). */
   jobBackoffBaseMs: number;
+  /** How long an Event is kept after it last happened (kube-apiserver --event-ttl: 1 h). */
+  eventTtlMs: number;
   /** Where local-path volumes live on nodes. */
   localPathRoot: string;
   /** Clock (tests). */
@@ -29,13 +33,17 @@ export function defaultOptions(): ControllerOptions {
     nodeMonitorGracePeriodMs: env("SKIFF_NODE_MONITOR_GRACE_SECONDS", 40) * 1000,
     defaultTolerationSeconds: env("SKIFF_DEFAULT_TOLERATION_SECONDS", 300),
     jobBackoffBaseMs: env("SKIFF_JOB_BACKOFF_MS", 10_000),
+    eventTtlMs: env("SKIFF_EVENT_TTL_SECONDS", 3600) * 1000,
     localPathRoot: process.env.SKIFF_LOCAL_PATH_ROOT ?? "/var/lib/skiff/storage",
     now: () => Date.now(),
   };
 }
 
-export interface Runtime {
+export interface ControllerContext {
+  /** registry.store: what informers read. */
   store: Store;
+  /** Every write goes through it, as the controller's own user. */
+  registry: Registry;
   informers: InformerFactory;
   events: EventRecorder;
   opts: ControllerOptions;
@@ -49,11 +57,11 @@ export abstract class Controller {
   private stopped = false;
 
   constructor(
-    readonly rt: Runtime,
+    readonly rt: ControllerContext,
     readonly name: string,
     concurrency = 4,
   ) {
-    this.api = new Api(rt.store, `skiff-${name}-controller`);
+    this.api = new Api(rt.registry, controllerUser(`${name}-controller`), `skiff-${name}-controller`);
     this.queue = new WorkQueue((k) => this.reconcile(k), concurrency, (k, e) => {
       if ((e as any)?.code === 409) return; // lost a race: the retry sees fresh state
       console.error(`${name} controller: ${k}: ${(e as Error)?.stack ?? e}`);
@@ -65,6 +73,13 @@ export abstract class Controller {
   /** The shared informer for res, recorded as one this controller reads. */
   protected informer(res: ResKey): Informer {
     const i = this.rt.informers.for(res);
+    this.reads.add(i);
+    return i;
+  }
+
+  /** The shared metadata-only informer for res, recorded as one this controller reads. */
+  protected metadataInformer(res: ResKey): Informer {
+    const i = this.rt.informers.metadata(res);
     this.reads.add(i);
     return i;
   }

@@ -3,8 +3,9 @@
 // another. Writes are asynchronous, bounded (a full buffer drops, as Kubernetes' broadcaster
 // does) and rate limited per involved object (burst 25, then one per 5 minutes... relaxed to
 // one per 10 s here so a long-running retry loop still shows its latest state).
-import { timestamp } from "../../api/object-meta";
-import type { Store } from "../../store/store";
+import { timestamp } from "../../registry/meta";
+import { CONTROLLER_MANAGER_USER } from "../../registry/ctx";
+import type { Registry } from "../../registry/registry";
 import { Api } from "./api";
 
 interface Pending {
@@ -36,8 +37,8 @@ export class EventRecorder {
   private stopped = false;
   private seq = 0;
 
-  constructor(store: Store, private readonly concurrency = 8) {
-    this.api = new Api(store, "skiff-event-recorder");
+  constructor(registry: Registry, private readonly concurrency = 8) {
+    this.api = new Api(registry, CONTROLLER_MANAGER_USER, "skiff-event-recorder");
   }
 
   /** Record an event about obj (any API object with kind/apiVersion/metadata). */

@@ -8,7 +8,7 @@
 import type { ResKey } from "../../store/commands";
 import { ExpiredError, type Store } from "../../store/store";
 
-export type IndexFn = (obj: any) => string[];
+type IndexFn = (obj: any) => string[];
 
 export interface Handlers {
   add?: (obj: any) => void;
@@ -26,12 +26,8 @@ export function splitKey(key: string): { ns: string; name: string } {
   return i < 0 ? { ns: "", name: key } : { ns: key.slice(0, i), name: key.slice(i + 1) };
 }
 
-export const byNamespace: IndexFn = (o) => [o?.metadata?.namespace ?? ""];
-export const byOwnerUid: IndexFn = (o) => (o?.metadata?.ownerReferences ?? []).map((r: any) => r.uid).filter(Boolean);
-export const byControllerUid: IndexFn = (o) => {
-  const r = (o?.metadata?.ownerReferences ?? []).find((x: any) => x.controller);
-  return r?.uid ? [r.uid] : [];
-};
+const byNamespace: IndexFn = (o) => [o?.metadata?.namespace ?? ""];
+const byOwnerUid: IndexFn = (o) => (o?.metadata?.ownerReferences ?? []).map((r: any) => r.uid).filter(Boolean);
 
 export class Informer {
   private cache = new Map<string, any>();
@@ -50,6 +46,8 @@ export class Informer {
   constructor(
     private readonly store: Store,
     readonly res: ResKey,
+    /** What the cache keeps of each object (all of it by default). */
+    private readonly transform: (obj: any) => any = (o) => o,
   ) {}
 
   addIndexer(name: string, fn: IndexFn): this {
@@ -113,7 +111,7 @@ export class Informer {
           send: (type, obj, rev) => {
             this.rev = rev;
             const k = objKey(obj);
-            if (type === "DELETED") this.remove(k, this.cache.get(k) ?? obj);
+            if (type === "DELETED") this.remove(k, this.cache.get(k) ?? this.transform(obj));
             else this.upsert(k, obj);
           },
         },
@@ -128,7 +126,8 @@ export class Informer {
     }
   }
 
-  private upsert(k: string, obj: any): void {
+  private upsert(k: string, full: any): void {
+    const obj = this.transform(full);
     const old = this.cache.get(k);
     if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion && old.metadata?.uid === obj.metadata?.uid) return;
     if (old) this.unindex(k, old);
@@ -218,17 +217,40 @@ function addTo(idx: Map<string, Set<string>>, v: string, k: string): void {
   s.add(k);
 }
 
-/** One informer per resource, shared by every controller in the process. */
+/**
+ * The metadata of an object (upstream's PartialObjectMetadata): what the garbage collector and
+ * the namespace controller need of every kind, without caching whole objects.
+ */
+function metadataOnly(o: any): any {
+  const m = o?.metadata ?? {};
+  const meta: any = { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion };
+  if (m.namespace) meta.namespace = m.namespace;
+  if (m.ownerReferences) meta.ownerReferences = m.ownerReferences;
+  if (m.finalizers) meta.finalizers = m.finalizers;
+  if (m.deletionTimestamp) meta.deletionTimestamp = m.deletionTimestamp;
+  return { apiVersion: o?.apiVersion, kind: o?.kind, metadata: meta };
+}
+
+/** One informer per resource (and one metadata-only informer), shared by every controller in the process. */
 export class InformerFactory {
-  private informers = new Map<ResKey, Informer>();
+  private informers = new Map<string, Informer>();
   private started = false;
   constructor(private readonly store: Store) {}
 
   for(res: ResKey): Informer {
-    let inf = this.informers.get(res);
+    return this.get(res, res, (o) => o);
+  }
+
+  /** An informer whose cache holds only metadataOnly() of each object. */
+  metadata(res: ResKey): Informer {
+    return this.get(`metadata:${res}`, res, metadataOnly);
+  }
+
+  private get(key: string, res: ResKey, transform: (o: any) => any): Informer {
+    let inf = this.informers.get(key);
     if (!inf) {
-      inf = new Informer(this.store, res).addIndexer("namespace", byNamespace).addIndexer("owner", byOwnerUid);
-      this.informers.set(res, inf);
+      inf = new Informer(this.store, res, transform).addIndexer("namespace", byNamespace).addIndexer("owner", byOwnerUid);
+      this.informers.set(key, inf);
       if (this.started) inf.start();
     }
     return inf;

@@ -1,6 +1,6 @@
 // Pod facts the workload controllers share: activity, readiness, availability, and making a
 // pod from a template.
-import { timestamp } from "../../api/object-meta";
+import { timestamp } from "../../registry/meta";
 import { controllerRef, type Kind } from "./api";
 
 export const isTerminating = (p: any) => !!p?.metadata?.deletionTimestamp;
@@ -8,7 +8,7 @@ export const isFinished = (p: any) => p?.status?.phase === "Succeeded" || p?.sta
 /** Counts toward replicas: not finished, not being deleted. */
 export const isActive = (p: any) => !isTerminating(p) && !isFinished(p);
 
-export function podCondition(p: any, type: string): any | undefined {
+function podCondition(p: any, type: string): any | undefined {
   return (p?.status?.conditions ?? []).find((c: any) => c.type === type);
 }
 

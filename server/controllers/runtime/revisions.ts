@@ -7,7 +7,7 @@ import { safeHash, stableJson } from "./pods";
 
 export const REVISION_HASH = "controller-revision-hash";
 
-export function revisionData(template: any): any {
+function revisionData(template: any): any {
   const t = structuredClone(template ?? {});
   return { spec: { template: { ...t, $patch: "replace" } } };
 }

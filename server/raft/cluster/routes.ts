@@ -1,7 +1,7 @@
 // HTTPS routes for cluster membership, mounted into the API app (after its authentication
 // middleware, which sets c.get("identity")):
-//   POST /v1-skiff/raft/bootstrap  join secret or admin: the cluster secrets for a joining server
-//   POST /v1-skiff/raft/join       join secret or admin: add a server as a learner
+//   POST /v1-skiff/raft/bootstrap  server token or admin: the cluster secrets for a joining server
+//   POST /v1-skiff/raft/join       server token or admin: add a server as a learner
 //   GET  /v1-skiff/raft/members    admin: `skiff cluster members`
 //   POST /v1-skiff/raft/remove     admin: `skiff cluster remove NAME` ({"name": NAME})
 //   POST /v1-skiff/raft/fault      admin, only with SKIFF_RAFT_FAULTS=1: {"block": [NAMES]}
@@ -11,13 +11,13 @@ import type { Identity } from "../../auth/authn";
 import { ApiError, badRequest, forbidden } from "../../errors";
 import type { Consensus } from "./consensus";
 
-/** Paths a join-secret identity may call (besides /v1-skiff/node-credentials). */
+/** Paths the server token may call (besides /v1-skiff/node-credentials); never the agent token. */
 export const JOIN_PATHS = new Set(["/v1-skiff/raft/bootstrap", "/v1-skiff/raft/join"]);
 
 export function clusterRoutes(consensus: Consensus): Hono<{ Variables: { identity: Identity } }> {
   const app = new Hono<{ Variables: { identity: Identity } }>();
   const admin = (id: Identity | undefined) => !!id && id.groups.includes("system:masters");
-  const joiner = (id: Identity | undefined) => !!id && (id.joinOnly || admin(id));
+  const joiner = (id: Identity | undefined) => !!id && (id.join === "server" || admin(id));
   const body = async (c: any) => {
     try {
       return await c.req.json();
@@ -26,11 +26,11 @@ export function clusterRoutes(consensus: Consensus): Hono<{ Variables: { identit
     }
   };
   app.post("/v1-skiff/raft/bootstrap", (c) => {
-    if (!joiner(c.get("identity"))) throw forbidden("only a join token may fetch the cluster secrets");
+    if (!joiner(c.get("identity"))) throw forbidden("only the server token may fetch the cluster secrets");
     return c.json(consensus.bootstrapSecrets());
   });
   app.post("/v1-skiff/raft/join", async (c) => {
-    if (!joiner(c.get("identity"))) throw forbidden("only a join token may add a server");
+    if (!joiner(c.get("identity"))) throw forbidden("only the server token may add a server");
     return c.json(await consensus.join(await body(c)));
   });
   app.get("/v1-skiff/raft/members", async (c) => {

@@ -1,2 +1,0 @@
-// Kept for imports from before the controller runtime existed.
-export { WorkQueue } from "./runtime/queue";

@@ -1,0 +1,76 @@
+// Pods (upstream registry/core/pod): a new pod is Pending with its QoS class; a pod on a node is
+// deleted gracefully (its kubelet stops the containers first); binding and eviction are
+// subresources admitted as themselves that then write the pod.
+import { findByKind } from "../../../schemas/registry";
+import { ApiError } from "../../errors";
+import type { WriteCtx } from "../ctx";
+import { timestamp } from "../meta";
+import type { Registry } from "../registry";
+import type { Strategy } from "../strategy";
+
+export const podStrategy: Strategy = {
+  prepareForCreate(_ctx, pod) {
+    pod.status = { phase: "Pending", qosClass: podQosClass(pod) };
+  },
+  gracePeriodSeconds(pod, opts) {
+    const running = !!pod.spec?.nodeName && !["Succeeded", "Failed"].includes(pod.status?.phase);
+    return running ? (opts.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) : undefined;
+  },
+};
+
+/** Pod QoS class from its containers' requests and limits (Kubernetes' GetPodQOS, simplified to cpu/memory). */
+function podQosClass(pod: any): "Guaranteed" | "Burstable" | "BestEffort" {
+  const containers = [...(pod?.spec?.initContainers ?? []), ...(pod?.spec?.containers ?? [])];
+  let any = false;
+  let guaranteed = true;
+  for (const c of containers) {
+    const req = c?.resources?.requests ?? {};
+    const lim = c?.resources?.limits ?? {};
+    for (const res of ["cpu", "memory"]) {
+      if (req[res] !== undefined || lim[res] !== undefined) any = true;
+      const l = lim[res];
+      const q = req[res] ?? l;
+      if (l === undefined || String(q) !== String(l)) guaranteed = false;
+    }
+  }
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+const pods = () => findByKind("v1", "Pod")!;
+
+/**
+ * pods/binding: assign a pod to a node, the scheduler's only write to a pod. The Binding is
+ * admitted (CREATE pods/binding); the pod is then updated without the pod's own admission,
+ * retrying on conflicts like upstream's assignPod, and refused (409) when already assigned.
+ */
+export async function bindPod(reg: Registry, ctx: WriteCtx, ns: string, name: string, binding: any): Promise<any> {
+  const node = binding?.target?.name;
+  if (!node) throw new ApiError(422, "Invalid", `Binding "${name}" is invalid: target.name: Required value`);
+  await reg.admit(reg.admissionRequest(ctx, "CREATE", pods(), "binding", ns, name, binding));
+  const { obj } = await reg.update(
+    ctx,
+    pods(),
+    ns,
+    name,
+    (pod) => {
+      if (binding.metadata?.uid && binding.metadata.uid !== pod.metadata.uid) throw new ApiError(409, "Conflict", `Operation cannot be fulfilled on pods/binding "${name}": UID mismatch`);
+      if (pod.spec?.nodeName) throw new ApiError(409, "Conflict", `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+      pod.spec.nodeName = node;
+      pod.status ??= {};
+      const conds = (pod.status.conditions ?? []).filter((x: any) => x.type !== "PodScheduled");
+      conds.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: timestamp() });
+      pod.status.conditions = conds;
+      return pod;
+    },
+    { sub: "binding", retries: 10, internal: true },
+  );
+  return obj;
+}
+
+/** pods/eviction: the Eviction is admitted (CREATE pods/eviction), then the pod is deleted. */
+export async function evictPod(reg: Registry, ctx: WriteCtx, ns: string, name: string, eviction: any): Promise<void> {
+  await reg.admit(reg.admissionRequest(ctx, "CREATE", pods(), "eviction", ns, name, eviction));
+  const o = eviction?.deleteOptions ?? {};
+  await reg.delete(ctx, pods(), ns, name, { internal: true, gracePeriodSeconds: o.gracePeriodSeconds, preconditions: o.preconditions });
+}
