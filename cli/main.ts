@@ -28,6 +28,7 @@ const VERBS: Record<string, string> = {
   killall: "Stop skiff, every pod container and shim, and its network state; keep the data",
   "check-config": "Check this host for Skiff: kernel, cgroups, iptables, disk, memory, clock",
   certificate: "Show certificate expiry (check) or re-issue them without a restart (rotate)",
+  snapshot: "Save, list, delete or restore snapshots of the store: snapshot save|ls|delete|restore",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -57,6 +58,14 @@ Server flags:
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
   --disable-agent             Do not run the embedded node agent (needs root, containerd, runc, CNI)
   --node-name NAME            Node name (default: the hostname)
+  --cluster-reset             Lost quorum: make this server a cluster of one with all its data
+                              (others then join it again from an empty data dir)
+  --cluster-reset-restore-path FILE  With --cluster-reset: start from this snapshot instead
+                              (on an empty data dir also give --token, the cluster's server token)
+  --snapshot-cron EXPR        Scheduled snapshots (default "0 */12 * * *")
+  --snapshot-retention N      Snapshots of each name kept (default 5)
+  --snapshot-dir DIR          Where snapshots go (default <data-dir>/server/db/snapshots)
+  --disable-snapshots         No scheduled snapshots
 
 Agent flags:
   -s, --server URL            Server to join, e.g. https://10.0.0.1:6443
@@ -89,6 +98,12 @@ async function server(args: string[]): Promise<number> {
       "raft-listen-port": { type: "string", default: "2380" },
       token: { type: "string", short: "t" },
       "agent-token": { type: "string" },
+      "cluster-reset": { type: "boolean", default: false },
+      "cluster-reset-restore-path": { type: "string" },
+      "snapshot-cron": { type: "string" },
+      "snapshot-retention": { type: "string" },
+      "snapshot-dir": { type: "string" },
+      "disable-snapshots": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -96,6 +111,11 @@ async function server(args: string[]): Promise<number> {
   if (values.help) {
     console.log(HELP);
     return 0;
+  }
+  const retention = values["snapshot-retention"] === undefined ? undefined : Number(values["snapshot-retention"]);
+  if (retention !== undefined && (!Number.isInteger(retention) || retention < 0)) {
+    console.error(`error: --snapshot-retention must be a whole number (0 keeps every snapshot), got "${values["snapshot-retention"]}"`);
+    return 1;
   }
   // dist/skiff starts with the JIT held back (package.json: --compile-jit-policy) so that the
   // agent and one-shot verbs stay small; the control plane's request paths are hot and worth
@@ -133,6 +153,12 @@ async function server(args: string[]): Promise<number> {
     raftPort,
     token: values.token ?? process.env.SKIFF_TOKEN,
     agentToken: values["agent-token"] ?? process.env.SKIFF_AGENT_TOKEN,
+    clusterReset: values["cluster-reset"],
+    clusterResetRestorePath: values["cluster-reset-restore-path"],
+    snapshotCron: values["snapshot-cron"],
+    snapshotRetention: retention,
+    snapshotDir: values["snapshot-dir"],
+    disableSnapshots: values["disable-snapshots"],
   });
   // The embedded agent makes this node a worker too (K3s style); it talks to the API like any agent.
   let agent: { stop(): Promise<void> } | undefined;
@@ -339,6 +365,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/check-config");
     case "certificate":
       return import("./commands/certificate");
+    case "snapshot":
+      return import("./commands/snapshot");
     default:
       return import("./commands/scale");
   }

@@ -17,7 +17,10 @@ import { findByKind } from "../schemas/registry";
 import { startControllers } from "./controllers/index";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
+import { clusterReset } from "./raft/cluster/reset";
 import { clusterRoutes } from "./raft/cluster/routes";
+import { snapshotRoutes } from "./store/backup/routes";
+import { cronError, DEFAULT_CRON, defaultSnapshotDir, Snapshotter } from "./store/backup/snapshots";
 import { APISERVER_USER, writeCtx } from "./registry/ctx";
 import { newRegistry } from "./registry/index";
 import { AppliedState } from "./store/applied-state";
@@ -44,6 +47,15 @@ export interface ServerFlags {
   joinServer?: string;
   /** --raft-listen-port (default 2380). */
   raftPort?: number;
+  /** --cluster-reset: become a cluster of one with this server's data (after a lost quorum). */
+  clusterReset?: boolean;
+  /** --cluster-reset-restore-path FILE: ... with a snapshot's data instead. */
+  clusterResetRestorePath?: string;
+  /** --snapshot-cron (default every 12 hours), --snapshot-retention, --snapshot-dir, --disable-snapshots. */
+  snapshotCron?: string;
+  snapshotRetention?: number;
+  snapshotDir?: string;
+  disableSnapshots?: boolean;
 }
 
 export interface RunningServer {
@@ -100,6 +112,17 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
     await prepareJoin({ serverDir, server: flags.joinServer, token: flags.token });
   }
+  if (flags.clusterResetRestorePath && !flags.clusterReset) throw new Error("--cluster-reset-restore-path needs --cluster-reset");
+  if (flags.clusterReset) {
+    // A joined server's unit keeps its --server: the reset makes a cluster of one regardless.
+    if (flags.joinServer) console.log(`--cluster-reset: --server ${flags.joinServer} is ignored (this server becomes a cluster of one)`);
+    flags = { ...flags, joinServer: undefined };
+    // Before the PKI: a restore on an empty data dir brings back the cluster's own CA.
+    await clusterReset({ serverDir, restorePath: flags.clusterResetRestorePath, token: flags.token });
+  }
+  const snapshotCron = flags.disableSnapshots ? undefined : (flags.snapshotCron ?? DEFAULT_CRON);
+  const badCron = snapshotCron ? cronError(snapshotCron) : undefined;
+  if (badCron) throw new Error(`--snapshot-cron "${snapshotCron}": ${badCron} (a cron expression such as "0 */12 * * *")`);
   const wildcard = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::";
   const host = wildcard ? "127.0.0.1" : flags.bindAddress;
   // Peers and agents need an address that reaches this host, not loopback.
@@ -180,8 +203,18 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   consensus.onLeaderChange(onLeadership);
   onLeadership(consensus.isLeader());
 
+  const snapshots = new Snapshotter({
+    state,
+    serverDir,
+    dir: flags.snapshotDir ?? defaultSnapshotDir(serverDir),
+    node: flags.nodeName,
+    retention: flags.snapshotRetention,
+    log: (m) => console.log(m),
+  });
+  if (snapshotCron) snapshots.schedule(snapshotCron);
+
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus), snapshotRoutes(snapshots)] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
@@ -247,6 +280,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     },
     stop: async () => {
       clearInterval(certTimer);
+      snapshots.stop();
       onLeadership(false);
       await leaderChain;
       await consensus.stop({ transfer: true });

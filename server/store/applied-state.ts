@@ -5,6 +5,7 @@
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ApplyResult, Command, ResKey } from "./commands";
+import { runCopyJob, type CopyResult } from "./backup/copy-worker";
 import { StateMachine } from "./state-machine";
 import type { Watcher } from "./store";
 import { WatchWindow, type ChangeEvent } from "./watch-window";
@@ -122,6 +123,29 @@ export class AppliedState {
     const at = { appliedIndex: this.sm.appliedIndex, rev: this.sm.rev };
     this.sm.copyTo(file);
     return at;
+  }
+
+  /**
+   * Run a read of the whole database on a worker thread (copy-worker.ts) with checkpoints
+   * held off meanwhile: everything applied before the call is committed first, so the copy
+   * holds at least that (its meta says exactly where it stands).
+   */
+  async readCopy<T extends CopyResult>(job: (src: string) => Promise<T>): Promise<T> {
+    this.commit();
+    // A checkpoint's TRUNCATE step waits for readers: start only between checkpoints.
+    while (this.sm.checkpointRunning) await Bun.sleep(5);
+    const sm = this.sm;
+    sm.readers++;
+    try {
+      return await job(sm.path);
+    } finally {
+      sm.readers--;
+    }
+  }
+
+  /** A consistent `VACUUM INTO` copy of state.db made off the event loop. */
+  copyAsync(file: string): Promise<{ appliedIndex: number; rev: number }> {
+    return this.readCopy((src) => runCopyJob({ kind: "copy", src, dst: file })).then((r) => ({ appliedIndex: r.meta.applied ?? 0, rev: r.meta.rev ?? 0 }));
   }
 
   /**

@@ -54,6 +54,11 @@ export class StateMachine {
   /** Checkpoints are the owner's (see manualCheckpoints); while one runs, nothing may write. */
   private manual = false;
   private checkpointing = false;
+  /**
+   * Copies being read by other connections (copy-worker.ts): no checkpoint meanwhile, since
+   * the TRUNCATE step would wait (in the busy handler, on the event loop) for them to finish.
+   */
+  readers = 0;
   private commitsSinceCheck = 0;
   private walFd: number | undefined;
   private walFlushing = false;
@@ -229,7 +234,7 @@ export class StateMachine {
 
   /** With manualCheckpoints: the WAL has grown past `limitBytes` (looked at every 64 calls). */
   checkpointDue(limitBytes = 16 << 20): boolean {
-    if (!this.manual || ++this.commitsSinceCheck < 64) return false;
+    if (!this.manual || this.readers > 0 || ++this.commitsSinceCheck < 64) return false;
     this.commitsSinceCheck = 0;
     try {
       return statSync(`${this.path}-wal`).size >= limitBytes;
@@ -257,9 +262,14 @@ export class StateMachine {
     });
   }
 
+  /** A checkpoint is running (checkpointAsync has not settled). */
+  get checkpointRunning(): boolean {
+    return this.checkpointing;
+  }
+
   /** Checkpoint with the fsyncs off the event loop; nothing may write until it settles. */
   async checkpointAsync(): Promise<void> {
-    if (this.db.inTransaction) return;
+    if (this.db.inTransaction || this.readers > 0) return;
     this.checkpointing = true;
     try {
       await checkpointWal(this.db, this.path, false, "OFF");

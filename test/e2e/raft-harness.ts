@@ -19,6 +19,8 @@ export class ServerProc {
   proc: Subprocess | undefined;
   token = "";
   joinToken = "";
+  /** More flags for the next start (e.g. --cluster-reset). */
+  extraArgs: string[] = [];
   constructor(
     readonly name: string,
     readonly dataDir: string,
@@ -43,6 +45,7 @@ export class ServerProc {
     const args = [...base, "--data-dir", this.dataDir, "--https-listen-port", String(this.port), "--raft-listen-port", String(this.raftPort), "--node-name", this.name];
     if (this.host !== "127.0.0.1") args.push("--bind-address", this.host);
     if (j) args.push("--server", j.server, "--token", j.token);
+    args.push(...this.extraArgs);
     const fd = openSync(this.logFile, "a");
     this.proc = Bun.spawn(args, { stdout: fd, stderr: fd, env: { ...process.env, SKIFF_RAFT_FAULTS: "1", ...this.env } });
     closeSync(fd);

@@ -58,7 +58,9 @@ test("a cluster of one: writes through raft.db into state.db, snapshots, and a r
   }
   await s.store.readBarrier();
   expect(s.store.list("configmaps", "ns").items.length).toBe(12);
-  // One entry per write (each awaited), so the log passed snapshotEntries: compacted behind a snapshot.
+  // One entry per write (each awaited), so the log passed snapshotEntries: compacted behind a
+  // snapshot (copied on a worker thread, recorded between Readies: wait for the second one).
+  for (let i = 0; i < 200 && s.storage.snapshot().metadata.index <= 5; i++) await Bun.sleep(10);
   const snapAt = s.storage.snapshot().metadata.index;
   expect(snapAt).toBeGreaterThan(5);
   expect(s.storage.firstIndex()).toBeGreaterThan(1);

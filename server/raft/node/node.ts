@@ -12,7 +12,7 @@ import { realClock, type Clock, type Timer } from "./clock";
 import { confChange, promoteCaughtUpLearners, transferTarget, warnEvenVoters } from "./membership";
 import { Proposals, type Outcome } from "./proposals";
 import { ReadBarrier } from "./reads";
-import { recoverApplied, takeSnapshot } from "./snapshots";
+import { recoverApplied, saveTakenSnapshot, takeSnapshot } from "./snapshots";
 import { DEFAULT_TIMING, type Application, type LogStorage, type NodeOptions, type Timing, type Transport } from "./types";
 import { AppliedWaits, LeaderWaits } from "./waits";
 
@@ -54,6 +54,8 @@ export class RaftNode<C, R, B> {
   private tickCount = 0;
   private scheduled = false;
   private processing = false;
+  /** An off-loop snapshot copy is running or waits to be recorded (maybeSnapshot). */
+  private snapshotting = false;
   private lead: NodeId = 0;
   private isLeaderNow = false;
   private leaderListeners: ((leader: boolean) => void)[] = [];
@@ -417,7 +419,35 @@ export class RaftNode<C, R, B> {
   }
 
   private maybeSnapshot(): void {
-    if (this.applied - this.storage.snapshot().metadata.index >= this.snapshotEntries) this.snapshotNow();
+    if (this.applied - this.storage.snapshot().metadata.index < this.snapshotEntries) return;
+    if (!this.app.snapshotAsync) {
+      this.snapshotNow();
+      return;
+    }
+    // Copying a large state blocks nobody: the copy runs on a worker; it is recorded in the
+    // log between Readies (here, or at once if none is in progress).
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    const startedAt = this.clock.now();
+    this.app.flush();
+    this.app.snapshotAsync(this.applied).then(
+      (d) => {
+        // Recorded between Readies and applies (the log is being written otherwise).
+        const record = () => {
+          if (this.stopped) return;
+          if (this.processing || this.appPause) return void setTimeout(record, 2);
+          this.snapshotting = false;
+          saveTakenSnapshot(this, d.index, d.body, startedAt);
+          // Entries applied while it was copied may make the next one due already.
+          this.maybeSnapshot();
+        };
+        record();
+      },
+      (e) => {
+        this.snapshotting = false;
+        if (!this.stopped) this.log(`snapshot failed: ${(e as Error).message}`);
+      },
+    );
   }
 
   /** Snapshot the applied state at the applied index and compact the log behind it. */

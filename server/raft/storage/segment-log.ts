@@ -346,6 +346,24 @@ export class SegmentLogStorage extends InMemoryLog implements LogStorage<string>
     this.removeStaleSnapshotFiles();
   }
 
+  /**
+   * Start this (empty) log over from a state.db copy (a cluster reset): `file` (fsynced)
+   * becomes the snapshot at meta.index, nothing follows it, and the hard state keeps `term`
+   * (never going back in terms) with the snapshot's index committed.
+   */
+  resetToSnapshot(meta: SnapshotMetadata, file: string, term: number): void {
+    if (!this.isEmpty()) throw new Error("the raft log is not empty");
+    const path = this.snapPath(meta.index);
+    renameSync(file, path);
+    fsyncDir(this.dir);
+    this.snap = new FileSnapshot(cloneMeta(meta), path);
+    this.ents = [{ index: meta.index, term: meta.term, type: "normal", data: EMPTY }];
+    this.hs = { term: Math.max(term, meta.term), vote: 0, commit: meta.index };
+    this.append(this.stateRecord(true));
+    this.sync();
+    this.resetSeq = this.segments[this.segments.length - 1]!.seq;
+  }
+
   private removeStaleSnapshotFiles(): void {
     const keep = this.snap.path;
     for (const f of readdirSync(this.dir)) {
