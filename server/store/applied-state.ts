@@ -66,6 +66,9 @@ export class AppliedState {
   /** Apply one committed entry in its own transaction and publish its events. */
   applyEntry(index: number, cmds: Command[]): ApplyResult[] {
     const { results, events } = this.sm.apply(index, cmds);
+    // History past the watch window leaves with the writes that push it out, in the same
+    // transaction: compaction keeps pace with any write rate, a few revisions per write.
+    if (events.length) this.sm.compact(this.compactionTarget(), events.length + 16);
     for (const e of events) {
       this.window.push(e);
       const set = this.watchers.get(e.res);
@@ -206,10 +209,15 @@ export class AppliedState {
    * are more than a quarter of the file (new rows reuse free pages first, so under steady
    * churn the file stops growing without any vacuum).
    */
+  private compactionTarget(): number {
+    return Math.max(this.sm.rev - this.window.capacity, this.window.floor);
+  }
+
   compact(budgetMs = COMPACT_BUDGET_MS): void {
-    const upTo = Math.max(this.sm.rev - this.window.capacity, this.window.floor);
+    const upTo = this.compactionTarget();
     const t0 = performance.now();
-    while (upTo > this.sm.compacted && performance.now() - t0 < budgetMs) this.sm.compact(upTo, 500);
+    // Steps of 100 revisions (a few ms: their old versions are deleted from pages all over the file).
+    while (upTo > this.sm.compacted && performance.now() - t0 < budgetMs) this.sm.compact(upTo, 100);
     if (performance.now() - t0 >= budgetMs) return;
     const p = this.sm.pages();
     if (p.free > 64 && p.free * 4 > p.total) this.sm.vacuumStep(Math.min(p.free - (p.total >> 3), 128));

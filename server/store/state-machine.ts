@@ -5,7 +5,7 @@
 // are methods too.
 import { Database } from "bun:sqlite";
 import { closeSync, fdatasync, openSync, statSync } from "node:fs";
-import { checkpointWal } from "../sqlite/checkpoint";
+import { runCopyJob } from "./backup/copy-worker";
 import type { ApplyResult, Command } from "./commands";
 import { KeyIndex, joinKey, splitKey } from "./key-index";
 import { migrate } from "./state-schema";
@@ -220,7 +220,7 @@ export class StateMachine {
    * thread in the middle of an apply (so does the first commit into a reused WAL); the owner
    * (the Raft node, between Readies) runs checkpointAsync() when checkpointDue() says so, with
    * the fsyncs on the thread pool. Commits then need no fsync at all (synchronous=OFF): with
-   * every checkpoint ours (see checkpointWal), a power loss can only lose the latest commits,
+   * every checkpoint ours (see copy-worker.ts), a power loss can only lose the latest commits,
    * which the Raft log replays, never leave a torn database.
    */
   manualCheckpoints(): void {
@@ -272,7 +272,8 @@ export class StateMachine {
     if (this.db.inTransaction || this.readers > 0) return;
     this.checkpointing = true;
     try {
-      await checkpointWal(this.db, this.path, false, "OFF");
+      // On a worker's connection: copying the WAL's pages would hold the event loop.
+      await runCopyJob({ kind: "checkpoint", src: this.path });
     } finally {
       this.checkpointing = false;
     }

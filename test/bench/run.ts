@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   podstart: () => import("./podstart.ts"),
   size: () => import("./size.ts"),
   idle: () => import("./idle.ts"),
+  store: () => import("./store.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

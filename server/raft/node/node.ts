@@ -143,6 +143,9 @@ export class RaftNode<C, R, B> {
     if (this.stopped) return;
     this.raft.tick();
     this.tickCount++;
+    // Housekeeping comes after applies, and also when none come (state.db's compaction writes
+    // on an idle server too): checked every tick, between Readies.
+    if (!this.appPause && !this.processing) this.pauseIfDue();
     const now = this.clock.now();
     this.proposals.expire(now);
     this.reads.expire(now);
@@ -350,6 +353,11 @@ export class RaftNode<C, R, B> {
     if (n === 0) return;
     this.applyQueue = n === q.length ? [] : q.slice(n);
     this.applyEntries(n === q.length ? q : q.slice(0, n));
+    this.pauseIfDue();
+  }
+
+  /** The application's housekeeping, if due: applies wait until it settles. */
+  private pauseIfDue(): void {
     const pause = this.app.pauseIfDue();
     if (!pause) return;
     this.appPause = pause.then(

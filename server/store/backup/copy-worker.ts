@@ -1,5 +1,5 @@
-// Copies of state.db made on a worker thread, so the event loop (API, Raft heartbeats, the
-// applies) keeps running while SQLite reads the whole database: a `VACUUM INTO` from the
+// Copies and checkpoints of state.db made on a worker thread, so the event loop (API, Raft
+// heartbeats, the applies) keeps running while SQLite reads the whole database: a `VACUUM INTO` from the
 // worker's own read-only connection is one consistent read (WAL mode: the main connection
 // keeps committing meanwhile; the copy holds what was committed when the read began), and an
 // archive is compressed from that copy as a stream (node:zlib), never held in memory whole.
@@ -22,6 +22,18 @@ export interface ArchiveJob {
   tmp: string;
   out: string;
   header: Record<string, unknown>;
+}
+
+/**
+ * A WAL checkpoint of `src` from the worker's own connection (synchronous=OFF), in SQLite's
+ * order with the fsyncs made here: the WAL durable, its pages copied into the database
+ * (PASSIVE), the database durable, the WAL emptied (TRUNCATE: the next write starts a fresh
+ * WAL, so no stale frames survive that a crash could replay over newer pages) and that durable.
+ * Copying the pages (megabytes) is what would otherwise hold the event loop.
+ */
+export interface CheckpointJob {
+  kind: "checkpoint";
+  src: string;
 }
 
 export interface CopyResult {
@@ -67,6 +79,22 @@ function copy(src, dst) {
   return { meta, dbBytes: statSync(dst).size };
 }
 
+function checkpoint(src) {
+  const db = new Database(src);
+  try {
+    db.exec("PRAGMA busy_timeout = 10000");
+    db.exec("PRAGMA synchronous = OFF");
+    fsyncPath(src + "-wal");
+    db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    fsyncPath(src);
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    fsyncPath(src + "-wal");
+  } finally {
+    db.close();
+  }
+  return { meta: {}, dbBytes: statSync(src).size };
+}
+
 async function archive(job) {
   const r = copy(job.src, job.tmp);
   try {
@@ -89,7 +117,7 @@ async function archive(job) {
 self.onmessage = async (e) => {
   try {
     const job = e.data;
-    const result = job.kind === "archive" ? await archive(job) : copy(job.src, job.dst);
+    const result = job.kind === "archive" ? await archive(job) : job.kind === "checkpoint" ? checkpoint(job.src) : copy(job.src, job.dst);
     postMessage({ ok: true, result });
   } catch (err) {
     postMessage({ ok: false, error: String(err && err.message || err) });
@@ -100,7 +128,7 @@ self.onmessage = async (e) => {
 let url: string | undefined;
 
 /** Run one job on a fresh worker thread (ended when it answers). */
-export function runCopyJob(job: CopyJob | ArchiveJob): Promise<CopyResult> {
+export function runCopyJob(job: CopyJob | ArchiveJob | CheckpointJob): Promise<CopyResult> {
   url ??= URL.createObjectURL(new Blob([SOURCE], { type: "application/javascript" }));
   const w = new Worker(url);
   return new Promise<CopyResult>((resolve, reject) => {
