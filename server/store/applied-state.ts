@@ -17,8 +17,11 @@ export interface StoreOptions {
   synchronous?: "FULL" | "NORMAL" | "OFF";
 }
 
-/** Longest an apply transaction on state.db stays open (see applyCommitted). */
+/** An apply transaction on state.db is committed after this long once it holds BUSY_ENTRIES entries (see applyCommitted)... */
 const COMMIT_MS = 50;
+const BUSY_ENTRIES = 64;
+/** ... and after this long in any case (a trickle of writes: an idle cluster's Lease renewals). */
+const IDLE_COMMIT_MS = 120_000;
 /** Compaction runs this often, in steps (see compact). */
 const COMPACT_EVERY_MS = 1000;
 /** Longest a compaction run holds the event loop (and so the writers). */
@@ -33,6 +36,8 @@ export class AppliedState {
   private resetListeners: (() => void)[] = [];
   private compactTimer: ReturnType<typeof setInterval>;
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  private txnStart = 0;
+  private txnEntries = 0;
   /** Checkpoints are the owner's (Raft's, between applies): see StateMachine.manualCheckpoints. */
   private manual = false;
 
@@ -86,11 +91,24 @@ export class AppliedState {
    * Ready halves the WAL and checkpoint traffic, which competes with the Raft log's fsyncs
    * for the disk. Callers are answered at once: everything reads through this one
    * connection, which sees its own transaction, and a crash before the COMMIT loses nothing
-   * that the Raft log does not replay (state.db never fsyncs on commit anyway).
+   * that the Raft log does not replay (state.db never fsyncs on commit anyway). A trickle of
+   * writes (an idle cluster: a Lease renewal every 10 s per node) is committed only every
+   * IDLE_COMMIT_MS: each commit appends every page it dirtied to the WAL again (the table's
+   * last leaf, the meta row, the pointer map: ~20 kB), which is most of an idle server's
+   * writes to flash if done per renewal.
    */
   applyCommitted(index: number, cmds: Command[]): ApplyResult[] {
-    if (this.sm.begin()) this.commitTimer = setTimeout(() => this.commit(), COMMIT_MS);
-    return this.applyEntry(index, cmds);
+    if (this.sm.begin()) {
+      this.txnStart = performance.now();
+      this.txnEntries = 0;
+      this.commitTimer = setTimeout(() => {
+        if (this.txnEntries >= BUSY_ENTRIES) this.commit();
+        else (this.commitTimer = setTimeout(() => this.commit(), IDLE_COMMIT_MS - COMMIT_MS)).unref?.();
+      }, COMMIT_MS);
+    }
+    const r = this.applyEntry(index, cmds);
+    if (++this.txnEntries >= BUSY_ENTRIES && performance.now() - this.txnStart >= COMMIT_MS) this.commit();
+    return r;
   }
 
   /** COMMIT the open apply transaction, if any (before checkpoints, snapshots, shutdown). */
