@@ -21,7 +21,7 @@ export interface StoreOptions {
 const COMMIT_MS = 50;
 const BUSY_ENTRIES = 64;
 /** ... and after this long in any case (a trickle of writes: an idle cluster's Lease renewals). */
-const IDLE_COMMIT_MS = 120_000;
+const IDLE_COMMIT_MS = 300_000;
 /** Compaction runs this often, in steps (see compact). */
 const COMPACT_EVERY_MS = 1000;
 /** Longest a compaction run holds the event loop (and so the writers). */

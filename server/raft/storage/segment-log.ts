@@ -10,7 +10,7 @@
 // Ready). A conflicting suffix is replaced by appending the new entries (replay keeps the
 // last word); compaction is a STATE record, and old segments are deleted once a newer
 // segment carries the compaction state (at rotation, checkpointAsync).
-import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { InMemoryLog } from "../core/storage";
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "../core/types";
@@ -22,7 +22,12 @@ import { decodeRecords, encodeRecord, READY, STATE, type StateRecord, type WalRe
 const EMPTY = new Uint8Array();
 const SEGMENT = /^wal-([0-9a-f]{16})\.log$/;
 
-/** A snapshot whose body is read from its file the first time somebody needs it. */
+/**
+ * A snapshot whose body is its file, mapped (not read) the first time somebody needs it: the
+ * leader sends it to a follower a chunk at a time, and only the chunk being sent is paged in,
+ * instead of the whole state.db copy being read into memory on the event loop. Snapshot files
+ * are renamed and deleted, never rewritten, so the mapping stays valid.
+ */
 class FileSnapshot implements Snapshot {
   private bytes: Uint8Array | undefined;
   constructor(
@@ -30,7 +35,7 @@ class FileSnapshot implements Snapshot {
     readonly path: string | undefined,
   ) {}
   get data(): Uint8Array {
-    if (!this.bytes) this.bytes = this.path && existsSync(this.path) ? new Uint8Array(readFileSync(this.path)) : EMPTY;
+    if (!this.bytes) this.bytes = this.path && existsSync(this.path) && statSync(this.path).size > 0 ? Bun.mmap(this.path, { shared: false }) : EMPTY;
     return this.bytes;
   }
 }
