@@ -23,6 +23,7 @@ const VERBS: Record<string, string> = {
   images: "Import, list or remove images in this node's containerd (air-gap)",
   cluster: "List or remove control-plane servers (members, remove NAME)",
   token: "Rotate the server or agent join token: token rotate [--type server|agent] [--new-token T]",
+  "secrets-encrypt": "Secrets encryption at rest: status, rotate-keys, prepare, rotate, reencrypt, enable, disable",
   install: "Install skiff as a systemd service: install [server|agent] [flags]",
   uninstall: "Remove the service, every pod, Skiff's network state and data (--keep-data)",
   killall: "Stop skiff, every pod container and shim, and its network state; keep the data",
@@ -355,6 +356,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/top");
     case "token":
       return import("./commands/token");
+    case "secrets-encrypt":
+      return import("./commands/secrets-encrypt");
     case "install":
       return import("./commands/install");
     case "uninstall":

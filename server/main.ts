@@ -1,5 +1,6 @@
 // `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
 // leader's controllers in one process.
+import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,6 +15,11 @@ import { NodeCredentialIssuer } from "./auth/node-credentials";
 import { formatJoinToken, parseJoinToken, randomSecret } from "./auth/tokens";
 import { bootstrap } from "./bootstrap";
 import { findByKind } from "../schemas/registry";
+import { loadOrCreateRootKey, rootKeyPath } from "./encryption/keyring";
+import { SecretsEncryption } from "./encryption/manager";
+import { purgeHistory } from "./encryption/purge";
+import { secretsEncryptRoutes } from "./encryption/routes";
+import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
@@ -24,7 +30,6 @@ import { cronError, DEFAULT_CRON, defaultSnapshotDir, Snapshotter } from "./stor
 import { APISERVER_USER, writeCtx } from "./registry/ctx";
 import { newRegistry } from "./registry/index";
 import { AppliedState } from "./store/applied-state";
-import { Store } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
@@ -163,10 +168,27 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     raftPort: flags.raftPort ?? 2380,
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
   });
-  const store = new Store({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
+  // Secrets are sealed before they are proposed (Raft log, state.db, snapshots hold envelopes).
+  const rootKey = loadOrCreateRootKey(serverDir, !flags.joinServer);
+  if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing: copy it from another server of the cluster (0600)`);
+  const encryption: SecretsEncryption = new SecretsEncryption({
+    serverDir,
+    serverName: flags.nodeName,
+    root: rootKey,
+    servers: () => {
+      const st = consensus.node.localStatus();
+      const table = consensus.memberTable();
+      return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
+    },
+    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db }),
+  });
+  const store: EncryptingStore = new EncryptingStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier }, encryption);
+  encryption.attach(store);
+  await encryption.init({ create: !flags.joinServer });
   const registry = newRegistry(store);
   // Node passwords and the join-token hashes are Secrets written through the registry.
   const secretRes = findByKind("v1", "Secret")!;
+  const podRes = findByKind("v1", "Pod")!;
   const ctx = () => writeCtx(APISERVER_USER, "skiff-server");
   const secrets = {
     create: (obj: any) => registry.create(ctx(), secretRes, obj.metadata.namespace, obj),
@@ -214,11 +236,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   if (snapshotCron) snapshots.schedule(snapshotCron);
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus), snapshotRoutes(snapshots)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus), secretsEncryptRoutes(encryption), snapshotRoutes(snapshots)] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
     authenticate: (h) => auth.authenticate(h),
+    admitConnect: (id, ns, name, sub, options) => registry.connect(writeCtx(id, "skiff-streams"), podRes, ns, name, sub, options),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
       peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),

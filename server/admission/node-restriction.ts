@@ -89,6 +89,13 @@ export class NodeRestriction implements AdmissionPlugin {
       if (!boundHere(req.oldObject)) deny(`node "${node}" can only update pod status for pods with spec.nodeName set to itself`);
       return;
     }
+    if (req.operation === "CONNECT") {
+      // Upstream NodeRestriction does not handle CONNECT (RBAC gives nodes no pods/exec); should a
+      // role grant a node exec/attach/port-forward anyway, it still reaches only its own pods.
+      const pod = req.store.get("pods", req.namespace, req.name)?.obj;
+      if (!boundHere(pod)) deny(`node "${node}" can only ${req.subresource} into pods with spec.nodeName set to itself`);
+      return;
+    }
     if (req.subresource === "eviction") {
       const pod = req.oldObject ?? req.store.get("pods", req.namespace, req.name)?.obj;
       if (pod && !boundHere(pod)) deny(`node "${node}" can only evict pods with spec.nodeName set to itself`);

@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   size: () => import("./size.ts"),
   idle: () => import("./idle.ts"),
   store: () => import("./store.ts"),
+  secrets: () => import("./secrets.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -250,8 +250,17 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
   async function signIn(ctx: BrowserContext, token: string): Promise<Page> {
     const p = await ctx.newPage();
     p.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+    // Seen once under heavy load: #token never appeared in 30 s with no page error. Say which
+    // request failed or stalled, so the next occurrence names its cause.
+    const pending = new Set<string>();
+    p.on("request", (r) => pending.add(r.url()));
+    p.on("requestfinished", (r) => pending.delete(r.url()));
+    p.on("requestfailed", (r) => console.error(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    p.on("console", (m) => m.type() === "error" && console.error(`page console: ${m.text()}`));
     await p.goto(`${srv.url}/dashboard/`);
-    await p.fill("#token", token);
+    await p.fill("#token", token).catch(async (e) => {
+      throw new Error(`${(e as Error).message}\nrequests still pending: ${[...pending].join(", ") || "none"}\npage: ${(await p.content().catch(() => "?")).slice(0, 600)}`);
+    });
     await p.click("button[type=submit]");
     await p.waitForSelector(".frame");
     return p;

@@ -51,6 +51,12 @@ export interface StreamServerOptions {
   authenticate?: (authorization: string | undefined) => Promise<Identity | undefined>;
   /** The other servers of the cluster, for nodes whose tunnel is held by one of them. */
   peers?: PeerAccess;
+  /**
+   * CONNECT admission (Registry.connect): called after authorization and before a stream to a
+   * pod opens; throws an ApiError to refuse. `options` is PodExecOptions, PodAttachOptions or
+   * PodPortForwardOptions as the client asked.
+   */
+  admitConnect?: (user: Identity, ns: string, name: string, sub: "exec" | "attach" | "portforward", options: any) => Promise<void>;
 }
 
 export interface StreamDeps {
@@ -83,6 +89,17 @@ function errorOf(e: unknown): Response {
   return statusResponse(500, "InternalError", `stream error: ${(e as Error).message}`);
 }
 
+/** The options object admission plugins see for a CONNECT (the upstream *Options kinds). */
+export function connectOptions(sub: string, q: URLSearchParams): any {
+  const bool = (k: string) => ["1", "t", "T", "true", "TRUE", "True"].includes(q.get(k) ?? "");
+  if (sub === "portforward")
+    return { kind: "PodPortForwardOptions", apiVersion: "v1", ports: q.getAll("ports").flatMap((p) => p.split(",")).map(Number).filter((n) => Number.isInteger(n)) };
+  const o: any = { kind: sub === "exec" ? "PodExecOptions" : "PodAttachOptions", apiVersion: "v1", stdin: bool("stdin"), stdout: bool("stdout"), stderr: bool("stderr"), tty: bool("tty") };
+  if (q.get("container")) o.container = q.get("container");
+  if (sub === "exec") o.command = q.getAll("command");
+  return o;
+}
+
 export interface StreamServer {
   /** For Bun.serve: a Response, undefined after a WebSocket upgrade or for paths not ours. */
   fetch(req: Request, server: Server<WsData>): Response | undefined | Promise<Response | undefined>;
@@ -105,8 +122,9 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   // metrics.k8s.io is served here too: its data comes over the same tunnels.
   const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path) || isMetricsPath(path);
 
-  async function authorize(headers: Headers, method: string, path: string, url: URL): Promise<Response | null> {
-    if (!o.authenticate) return null;
+  /** A refusal, or the (impersonated) caller the request acts as; undefined without authentication. */
+  async function authorize(headers: Headers, method: string, path: string, url: URL): Promise<Response | { id: Identity } | undefined> {
+    if (!o.authenticate) return undefined;
     const caller = await o.authenticate(headers.get("authorization") ?? webSocketBearer(headers.get("sec-websocket-protocol")));
     if (!caller) return statusResponse(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
     if (caller.joinOnly) return statusResponse(403, "Forbidden", `User "${caller.user}" may only request node credentials with a join token`);
@@ -124,7 +142,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
     }
     if (path === RELAY_PATH && !id.groups.includes("system:masters"))
       return statusResponse(403, "Forbidden", `User "${id.user}" cannot relay node tunnels (servers only)`);
-    if (path === TUNNEL_PATH || path === RELAY_PATH || !store) return null;
+    if (path === TUNNEL_PATH || path === RELAY_PATH || !store) return { id };
     // pods/log is get; exec, attach and portforward are create, whatever the transport's method
     // (Kubernetes checks create for WebSocket upgrades too); metrics.k8s.io is get/list.
     const a = requestAttributes(method, url);
@@ -134,15 +152,15 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
     } catch (e) {
       return errorOf(e);
     }
-    return null;
+    return { id };
   }
 
   /** Decides what to do with a request; `transport` is what the client asked for. */
   async function plan(method: string, url: URL, headers: Headers, transport: "ws" | "spdy" | "http"): Promise<Plan> {
     const path = url.pathname;
     try {
-      const denied = await authorize(headers, method, path, url);
-      if (denied) return { response: denied };
+      const auth = await authorize(headers, method, path, url);
+      if (auth instanceof Response) return { response: auth };
       if (path === TUNNEL_PATH) {
         const node = url.searchParams.get("node");
         if (!node) return { response: statusResponse(400, "BadRequest", "the tunnel needs ?node=NAME") };
@@ -171,6 +189,9 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         return { response: await handleLog(deps, ns, name, url) };
       }
       if (method !== "GET" && method !== "POST") return { response: statusResponse(405, "MethodNotAllowed", "the server does not allow this method on the requested resource") };
+      // Admission sees CONNECT before the upgrade is checked, as kube-apiserver's connect handler
+      // runs it before proxying (NodeRestriction refuses streams into other nodes' pods).
+      if (o.admitConnect && auth) await o.admitConnect(auth.id, ns, name, sub as "exec" | "attach" | "portforward", connectOptions(sub, url.searchParams));
       if (transport === "http") return { response: statusResponse(400, "BadRequest", "Upgrade request required") };
       if (sub === "exec" || sub === "attach") {
         const protocol =

@@ -4,6 +4,7 @@
 // notifications for the controllers, and HTTPS routes for `skiff cluster` and joining.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { rootKeyPath } from "../../encryption/keyring";
 import { ApiError } from "../../errors";
 import type { AppliedState } from "../../store/applied-state";
 import type { ApplyResult, Command } from "../../store/commands";
@@ -371,6 +372,7 @@ export async function startConsensus(state: AppliedState, o: ConsensusOptions): 
         tokenKey: readFileSync(join(o.serverDir, "token-key")).toString("base64"),
         adminToken: readFileSync(join(o.serverDir, "admin-token"), "utf8").trim(),
         joinToken: readFileSync(join(o.serverDir, "token"), "utf8").trim(),
+        encryptionRootKey: readFileSync(rootKeyPath(o.serverDir)).toString("base64"),
       };
     },
     setBlocked(names: string[]) {

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fetchPinnedCa } from "../../../lib/join";
 import { parseJoinToken } from "../../auth/tokens";
+import { credDir, rootKeyPath } from "../../encryption/keyring";
 import { issue, type KeyPairPem } from "../../tls/pki";
 import { PEER_TLS_NAME, type TlsMaterial } from "../transport/grpc";
 import type { MemberRecord } from "./members";
@@ -25,6 +26,8 @@ export interface BootstrapSecrets {
   tokenKey: string;
   adminToken: string;
   joinToken: string;
+  /** base64 of <serverDir>/cred/encryption-root-key (opens the replicated secrets-encryption keyring). */
+  encryptionRootKey: string;
 }
 
 /**
@@ -34,7 +37,7 @@ export interface BootstrapSecrets {
  */
 export async function prepareJoin(o: { serverDir: string; server: string; token: string }): Promise<void> {
   const tlsDir = join(o.serverDir, "tls");
-  if (existsSync(join(tlsDir, "ca.key")) && existsSync(join(o.serverDir, "token-key"))) return;
+  if (existsSync(join(tlsDir, "ca.key")) && existsSync(join(o.serverDir, "token-key")) && existsSync(rootKeyPath(o.serverDir))) return;
   const server = o.server.replace(/\/$/, "");
   const { caHash, secret } = parseJoinToken(o.token);
   const caPem = await fetchPinnedCa(server, caHash);
@@ -54,6 +57,9 @@ export async function prepareJoin(o: { serverDir: string; server: string; token:
   writeFileSync(join(o.serverDir, "token-key"), Buffer.from(s.tokenKey, "base64"), { mode: 0o600 });
   writeFileSync(join(o.serverDir, "admin-token"), s.adminToken, { mode: 0o600 });
   writeFileSync(join(o.serverDir, "token"), s.joinToken, { mode: 0o600 });
+  if (!s.encryptionRootKey) throw new Error("the server shared no secrets-encryption root key: it runs an older Skiff; upgrade it first");
+  mkdirSync(credDir(o.serverDir), { recursive: true, mode: 0o700 });
+  writeFileSync(rootKeyPath(o.serverDir), Buffer.from(s.encryptionRootKey, "base64"), { mode: 0o600 });
 }
 
 export async function peerTls(serverDir: string, name: string): Promise<TlsMaterial> {

@@ -458,9 +458,12 @@ export class RaftNode<C, R, B> {
     );
   }
 
-  /** Snapshot the applied state at the applied index and compact the log behind it. */
-  snapshotNow(): boolean {
-    return takeSnapshot(this);
+  /**
+   * Snapshot the applied state at the applied index and compact the log behind it, keeping
+   * `keep` entries (default keepEntries; 0 after secrets were re-encrypted: no old entry stays).
+   */
+  snapshotNow(keep?: number): boolean {
+    return takeSnapshot(this, keep);
   }
 
   // ---------------------------------------------------------------- the application's API

@@ -24,8 +24,8 @@ export function recoverApplied<B>(storage: LogStorage<B>, app: Application<any, 
   return Math.max(applied, snap.metadata.index);
 }
 
-/** Snapshot the applied state at the applied index and compact the log behind it (keeping a tail). */
-export function takeSnapshot(node: RaftNode<any, any, any>): boolean {
+/** Snapshot the applied state at the applied index and compact the log behind it (keeping a tail of `keep` entries). */
+export function takeSnapshot(node: RaftNode<any, any, any>, keep = node.keepEntries): boolean {
   const { app, storage, clock } = node;
   app.flush();
   const idx = node.applied;
@@ -37,7 +37,7 @@ export function takeSnapshot(node: RaftNode<any, any, any>): boolean {
     node.log(`snapshot at ${idx} skipped: ${snap.message}`);
     return false;
   }
-  storage.saveLocalSnapshot(snap.metadata, body, idx - node.keepEntries);
+  storage.saveLocalSnapshot(snap.metadata, body, idx - keep);
   node.log(`snapshot at index ${idx} in ${clock.now() - t0} ms; log now ${storage.firstIndex()}..${storage.lastIndex()}`);
   return true;
 }
