@@ -180,7 +180,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       const table = consensus.memberTable();
       return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
     },
-    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db }),
+    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db, rollLog: () => consensus.node.rollLog() }),
   });
   const store: EncryptingStore = new EncryptingStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier }, encryption);
   encryption.attach(store);

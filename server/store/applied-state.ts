@@ -17,9 +17,13 @@ export interface StoreOptions {
   synchronous?: "FULL" | "NORMAL" | "OFF";
 }
 
-/** An apply transaction on state.db is committed after this long once it holds BUSY_ENTRIES entries (see applyCommitted)... */
+/**
+ * An apply transaction on state.db (see applyCommitted) is committed COMMIT_MS after it began
+ * if BUSY_ENTRIES came in meanwhile (a busy server), else once it holds MAX_ENTRIES...
+ */
 const COMMIT_MS = 50;
-const BUSY_ENTRIES = 64;
+const BUSY_ENTRIES = 8;
+const MAX_ENTRIES = 64;
 /** ... and after this long in any case (a trickle of writes: an idle cluster's Lease renewals). */
 const IDLE_COMMIT_MS = 300_000;
 /** Compaction runs this often, in steps (see compact). */
@@ -107,7 +111,7 @@ export class AppliedState {
       }, COMMIT_MS);
     }
     const r = this.applyEntry(index, cmds);
-    if (++this.txnEntries >= BUSY_ENTRIES && performance.now() - this.txnStart >= COMMIT_MS) this.commit();
+    if (++this.txnEntries >= MAX_ENTRIES && performance.now() - this.txnStart >= COMMIT_MS) this.commit();
     return r;
   }
 

@@ -47,11 +47,12 @@ test("snapshot save and ls, wipe, restore: every object, the CA, the tokens and 
   await cluster.start();
   const s1 = cluster.servers[0]!;
   const serverDir = join(s1.dataDir, "server");
-  // Stands for the Secrets' encryption keys (helper sec2): whatever is in server/cred/ travels sealed.
+  // Besides the Secrets' encryption root key (cred/encryption-root-key), whatever else is in
+  // server/cred/ travels sealed too.
   const KEY = "aescbc-key-" + crypto.randomUUID();
   mkdirSync(join(serverDir, "cred"), { recursive: true });
-  writeFileSync(join(serverDir, "cred", "encryption-config.json"), JSON.stringify({ key: KEY }));
-  chmodSync(join(serverDir, "cred", "encryption-config.json"), 0o600);
+  writeFileSync(join(serverDir, "cred", "planted-test-key"), JSON.stringify({ key: KEY }));
+  chmodSync(join(serverDir, "cred", "planted-test-key"), 0o600);
 
   for (let i = 0; i < 300; i += 30) {
     const rs = await Promise.all(Array.from({ length: 30 }, (_, j) => s1.fetch(`/api/v1/namespaces/${NS}/configmaps`, { method: "POST", body: cm(`c${i + j}`) })));
@@ -62,6 +63,7 @@ test("snapshot save and ls, wipe, restore: every object, the CA, the tokens and 
   const beforeSecrets = await names(s1, "/api/v1/secrets");
   const beforeNs = await names(s1, "/api/v1/namespaces");
   const caBefore = readFileSync(join(serverDir, "tls", "ca.crt"), "utf8");
+  const rootKeyBefore = readFileSync(join(serverDir, "cred", "encryption-root-key"));
   const flags = ["--server", s1.url, "--token", s1.token, "--insecure-skip-tls-verify"];
 
   const saved = await cli(["save", "--name", "backup", ...flags]);
@@ -113,7 +115,9 @@ test("snapshot save and ls, wipe, restore: every object, the CA, the tokens and 
   s1.extraArgs = [];
   expect(s1.token).toBe(adminToken);
   expect(readFileSync(join(serverDir, "tls", "ca.crt"), "utf8")).toBe(caBefore);
-  const cred = join(serverDir, "cred", "encryption-config.json");
+  // The Secrets' root key is back: the restored Secrets (sealed in state.db) decrypt (compared below).
+  expect(readFileSync(join(serverDir, "cred", "encryption-root-key"))).toEqual(rootKeyBefore);
+  const cred = join(serverDir, "cred", "planted-test-key");
   expect(JSON.parse(readFileSync(cred, "utf8")).key).toBe(KEY);
   expect(statSync(cred).mode & 0o777).toBe(0o600);
 

@@ -459,6 +459,22 @@ export class RaftNode<C, R, B> {
   }
 
   /**
+   * Start a new log segment now, between Readies, and delete the older ones that hold only
+   * compacted entries (after snapshotNow(0): no copy of an old entry stays on disk).
+   */
+  async rollLog(): Promise<void> {
+    while (this.processing && !this.stopped) await new Promise((r) => setTimeout(r, 5));
+    if (this.stopped) return;
+    this.processing = true;
+    try {
+      await this.storage.checkpointAsync();
+    } finally {
+      this.processing = false;
+      this.schedule();
+    }
+  }
+
+  /**
    * Snapshot the applied state at the applied index and compact the log behind it, keeping
    * `keep` entries (default keepEntries; 0 after secrets were re-encrypted: no old entry stays).
    */
