@@ -1,7 +1,7 @@
 // The snapshot file: one gzip stream holding a one-line JSON header (what, when, where it
 // stands, the sealed server secrets: bundle.ts) and then a `VACUUM INTO` copy of state.db.
 // Written and read as streams, so a large store is never held in memory whole.
-import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
@@ -99,6 +99,9 @@ export async function extractDb(file: string, dbPath: string): Promise<SnapshotH
   try {
     await pipeline(createReadStream(file), createGunzip(), new HeaderSplitter((h) => (header = h)), createWriteStream(part, { mode: 0o600 }));
     if (!header) throw new BadSnapshotError(`${file}: not a Skiff snapshot (empty)`);
+    // gunzip does not notice a stream cut short: the header says how much must follow.
+    const got = statSync(part).size;
+    if (got !== header.dbBytes) throw new BadSnapshotError(`${file}: truncated (${got} of ${header.dbBytes} bytes of the database)`);
     const fd = openSync(part, "r");
     try {
       fsyncSync(fd);
