@@ -56,6 +56,11 @@ Server flags:
   --agent-token SECRET        Agent token of a new cluster: joins agents only (default: generated, in <data-dir>/server/agent-token)
   -s, --server URL            Join the control plane of this server (with --token): learner, then voter (alias --join)
   --raft-listen-port PORT     Port for control-plane peer traffic (gRPC, mutual TLS; default 2380)
+  --datastore-endpoint URL    Keep the cluster in an external datastore instead of the embedded store (no
+                              Raft; every server started with it shares it): http(s)://host:2379[,...] for
+                              etcd 3.4+, postgres://user:password@host:5432/db for PostgreSQL 13+
+  --datastore-cafile FILE     CA that signs the datastore's certificate (and --datastore-certfile FILE,
+                              --datastore-keyfile FILE: this server's client certificate for it)
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
   --disable-agent             Do not run the embedded node agent (needs root, containerd, runc, CNI)
   --node-name NAME            Node name (default: the hostname)
@@ -105,6 +110,10 @@ async function server(args: string[]): Promise<number> {
       "snapshot-retention": { type: "string" },
       "snapshot-dir": { type: "string" },
       "disable-snapshots": { type: "boolean", default: false },
+      "datastore-endpoint": { type: "string" },
+      "datastore-cafile": { type: "string" },
+      "datastore-certfile": { type: "string" },
+      "datastore-keyfile": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -136,6 +145,19 @@ async function server(args: string[]): Promise<number> {
     console.error(`error: --raft-listen-port must be a port number (1-65535), got "${values["raft-listen-port"]}"`);
     return 1;
   }
+  const endpoint = values["datastore-endpoint"] ?? process.env.SKIFF_DATASTORE_ENDPOINT;
+  if (endpoint) {
+    const { datastoreKind } = await import("../server/store/external/open");
+    try {
+      datastoreKind(endpoint);
+    } catch (e) {
+      console.error(`error: ${(e as Error).message}`);
+      return 1;
+    }
+  } else if (values["datastore-cafile"] || values["datastore-certfile"] || values["datastore-keyfile"]) {
+    console.error("error: --datastore-cafile/--datastore-certfile/--datastore-keyfile need --datastore-endpoint");
+    return 1;
+  }
   const { hostname } = await import("node:os");
   // A board without a real-time clock: wait for time sync before certificates are used or made.
   const { guardClock, keepRecordingTime } = await import("../lib/clock");
@@ -160,6 +182,7 @@ async function server(args: string[]): Promise<number> {
     snapshotRetention: retention,
     snapshotDir: values["snapshot-dir"],
     disableSnapshots: values["disable-snapshots"],
+    datastore: endpoint ? { endpoint, cafile: values["datastore-cafile"], certfile: values["datastore-certfile"], keyfile: values["datastore-keyfile"] } : undefined,
   });
   // The embedded agent makes this node a worker too (K3s style); it talks to the API like any agent.
   let agent: { stop(): Promise<void> } | undefined;

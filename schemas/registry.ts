@@ -8,6 +8,11 @@ import { resources as batchResources } from "./types/batch";
 import { resources as networkingResources } from "./types/networking";
 import { resources as rbacResources } from "./types/rbac";
 import { resources as miscResources } from "./types/misc";
+import { resources as policyResources } from "./types/policy";
+import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
+import { resources as eventsResources } from "./types/events";
+import { resources as nodeResources } from "./types/node";
+import { resources as schedulingResources } from "./types/scheduling";
 import { columnsByKind } from "./columns/index";
 
 export interface FieldError {
@@ -66,6 +71,13 @@ export interface ResourceDef {
   immutable?: string[];
   /** The spec-like part whose change bumps metadata.generation. Default: everything except metadata and status. */
   noGeneration?: boolean;
+  /**
+   * A version served from another version's stored objects (one stored form per kind, as
+   * kube-apiserver's storage version): requests in this version are converted to the stored
+   * version on the way in and back on the way out. Field selectors are the view's, read from
+   * stored objects. events.k8s.io/v1 Event is stored as the core v1 Event (storedGroup "").
+   */
+  conversion?: { storedGroup?: string; storedVersion: string; toStored(o: any): any; fromStored(o: any): any };
 }
 
 export interface RegisteredResource extends ResourceDef {
@@ -82,6 +94,11 @@ const all: ResourceDef[] = [
   ...networkingResources,
   ...rbacResources,
   ...miscResources,
+  ...policyResources,
+  ...autoscalingV1Resources,
+  ...eventsResources,
+  ...nodeResources,
+  ...schedulingResources,
 ];
 
 export const registry: RegisteredResource[] = all.map((r) => ({
@@ -104,6 +121,11 @@ export function findByPlural(group: string, version: string, plural: string): Re
 
 export function findByKind(apiVersion: string, kind: string): RegisteredResource | undefined {
   return byGvk.get(`${apiVersion}/${kind}`);
+}
+
+/** The resource whose objects are stored for r: r itself unless r is converted from another version. */
+export function storedResource(r: RegisteredResource): RegisteredResource {
+  return r.conversion ? (byGvr.get(`${r.conversion.storedGroup ?? r.group}/${r.conversion.storedVersion}/${r.plural}`) ?? r) : r;
 }
 
 /** Group versions served, in discovery order (core first). */

@@ -14,7 +14,8 @@ node_modules/.bin/bun --version >/dev/null
 # Debian packages for the agent (containerd, runc, CNI plugins, iptables, busybox-static for test
 # images), and for the tests: qemu-user-static with the arm64 libc runs dist/skiff-arm64 under
 # user emulation, ipset and systemd's systemd-analyze check what `skiff install|uninstall` do.
-TEST_PKGS=(qemu-user-static libc6-arm64-cross ipset systemd)
+# etcd-server and postgresql: the external datastores (tests start their own, on loopback).
+TEST_PKGS=(qemu-user-static libc6-arm64-cross ipset systemd etcd-server postgresql)
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/setup-node.sh "${TEST_PKGS[@]}"
 elif ! bash scripts/setup-node.sh "${TEST_PKGS[@]}"; then

@@ -2,6 +2,7 @@
 // policy, created through the registry (as system:apiserver) so they are ordinary, replicated
 // objects.
 import { findByKind } from "../schemas/registry";
+import { SYSTEM_PRIORITY_CLASSES } from "../schemas/types/scheduling";
 import { checkObject } from "../schemas/derive/check";
 import { ApiError } from "./errors";
 import { APISERVER_USER, writeCtx, type WriteCtx } from "./registry/ctx";
@@ -29,6 +30,16 @@ export async function bootstrap(registry: Registry): Promise<void> {
     await createIgnoringExists(() => registry.create(ctx, svcRes, "default", svc));
   }
   await bootstrapRbac(registry, ctx);
+  await bootstrapPriorityClasses(registry, ctx);
+}
+
+/** The two built-in PriorityClasses (kube-apiserver's post-start hook creates them too). */
+async function bootstrapPriorityClasses(registry: Registry, ctx: WriteCtx): Promise<void> {
+  const r = findByKind("scheduling.k8s.io/v1", "PriorityClass")!;
+  for (const [name, c] of Object.entries(SYSTEM_PRIORITY_CLASSES)) {
+    if (registry.store.get("scheduling.k8s.io/priorityclasses", "", name)) continue;
+    await createIgnoringExists(() => registry.create(ctx, r, undefined, { metadata: { name }, value: c.value, description: c.description, preemptionPolicy: "PreemptLowerPriority" }));
+  }
 }
 
 /**

@@ -21,6 +21,8 @@ import { purgeHistory } from "./encryption/purge";
 import { secretsEncryptRoutes } from "./encryption/routes";
 import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
+import type { PodMetricsSource } from "./controllers/runtime/controller";
+import { podUsage } from "./api/streams/metrics";
 import { startConsensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
 import { clusterReset } from "./raft/cluster/reset";
@@ -29,7 +31,14 @@ import { snapshotRoutes } from "./store/backup/routes";
 import { cronError, DEFAULT_CRON, defaultSnapshotDir, Snapshotter } from "./store/backup/snapshots";
 import { APISERVER_USER, writeCtx } from "./registry/ctx";
 import { newRegistry } from "./registry/index";
+import { startApiServerLease, type ApiServerLeases } from "./election/apiservers";
+import { startLeaseElection, type LeaseElection } from "./election/lease";
 import { AppliedState } from "./store/applied-state";
+import { StoreUnavailable, type Backend } from "./store/external/backend";
+import { shareBootstrap } from "./store/external/bootstrap";
+import { ExternalMirror, startCompactor } from "./store/external/mirror";
+import { openBackend, redactEndpoint, type DatastoreFlags } from "./store/external/open";
+import type { Replication } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
 
@@ -61,6 +70,8 @@ export interface ServerFlags {
   snapshotRetention?: number;
   snapshotDir?: string;
   disableSnapshots?: boolean;
+  /** --datastore-endpoint (etcd or PostgreSQL) and its TLS files: no Raft, servers share the datastore. */
+  datastore?: DatastoreFlags;
 }
 
 export interface RunningServer {
@@ -112,12 +123,20 @@ users:
 export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const serverDir = join(flags.dataDir, "server");
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
+  // An external datastore: no Raft; the cluster's secrets come from (or go to) the datastore.
+  const backend = flags.datastore ? await openBackend(flags.datastore) : undefined;
+  if (backend) {
+    if (flags.joinServer) throw new Error("--server joins a Raft control plane; servers sharing --datastore-endpoint need only the same endpoint and --token");
+    console.log(`datastore: ${backend.kind} at ${redactEndpoint(flags.datastore!.endpoint)}`);
+    flags = { ...flags, token: await withDatastore(backend, () => shareBootstrap(backend, serverDir, flags.token)) };
+  }
   if (flags.joinServer) {
     if (!flags.token) throw new Error("--server needs --token (the token printed by the first server)");
     // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
     await prepareJoin({ serverDir, server: flags.joinServer, token: flags.token });
   }
   if (flags.clusterResetRestorePath && !flags.clusterReset) throw new Error("--cluster-reset-restore-path needs --cluster-reset");
+  if (flags.clusterReset && backend) throw new Error("--cluster-reset is for the embedded store (Raft): with --datastore-endpoint, recover the datastore itself");
   if (flags.clusterReset) {
     // A joined server's unit keeps its --server: the reset makes a cluster of one regardless.
     if (flags.joinServer) console.log(`--cluster-reset: --server ${flags.joinServer} is ignored (this server becomes a cluster of one)`);
@@ -155,35 +174,23 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const joinToken = formatJoinToken(pki.caHash, joinSecret);
 
   const windowSize = Number(process.env.SKIFF_WATCH_WINDOW) > 0 ? Number(process.env.SKIFF_WATCH_WINDOW) : undefined;
-  // The Raft log is the durable record, so state.db need not fsync every apply: after a power
-  // loss it is restored from the last snapshot and the log replayed.
-  const state = new AppliedState({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
   const urlOf = (h: string) => `https://${h.includes(":") ? `[${h}]` : h}:${flags.port}`;
   const url = urlOf(host);
-  const consensus = await startConsensus(state, {
-    serverDir,
-    name: flags.nodeName,
-    apiUrl: urlOf(advertise),
-    raftBindHost: flags.bindAddress,
-    raftPort: flags.raftPort ?? 2380,
-    join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
-  });
-  // Secrets are sealed before they are proposed (Raft log, state.db, snapshots hold envelopes).
+  // Secrets are sealed before they are proposed (Raft log, state.db, snapshots, the datastore hold envelopes).
   const rootKey = loadOrCreateRootKey(serverDir, !flags.joinServer);
   if (!rootKey) throw new Error(`secrets encryption: ${rootKeyPath(serverDir)} is missing: copy it from another server of the cluster (0600)`);
-  const encryption: SecretsEncryption = new SecretsEncryption({
-    serverDir,
-    serverName: flags.nodeName,
-    root: rootKey,
-    servers: () => {
-      const st = consensus.node.localStatus();
-      const table = consensus.memberTable();
-      return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
-    },
-    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db, rollLog: () => consensus.node.rollLog() }),
-  });
-  const store: EncryptingStore = new EncryptingStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier }, encryption);
+  let encryption!: SecretsEncryption;
+  // The store exists before the manager that needs it: the keyring is looked up when used.
+  const keys = { current: () => encryption?.current(), ready: () => encryption.ready() };
+  const makeStore = (r: Replication) => new EncryptingStore(r, keys);
+  const plane = backend
+    ? await externalPlane(backend, { dir: join(serverDir, "datastore-mirror"), windowSize, identity: `${flags.nodeName}_${randomSecret(4)}`, name: flags.nodeName, apiUrl: urlOf(advertise), makeStore })
+    : await raftPlane(flags, serverDir, windowSize, urlOf(advertise), makeStore);
+  const store = plane.store;
+  encryption = new SecretsEncryption({ serverDir, serverName: flags.nodeName, root: rootKey, servers: plane.serverNames, purge: plane.purge });
   encryption.attach(store);
+  // Another server may have made the keyring already: see it before deciding to make one.
+  if (backend) await store.readBarrier().catch(() => {});
   await encryption.init({ create: !flags.joinServer });
   const registry = newRegistry(store);
   // Node passwords and the join-token hashes are Secrets written through the registry.
@@ -202,19 +209,16 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   // A joined server first catches up, so it finds the cluster's token hashes instead of making its own.
   await store.readBarrier().catch(() => {});
   await joinTokens.reconcile(flags.agentToken);
-  // Servers the leader heard from recently: the `default/kubernetes` Endpoints agents fail over by.
-  const liveApiServers = () => {
-    const st = consensus.node.localStatus();
-    return [...consensus.memberTable().values()]
-      .filter((m) => m.apiUrl && st.conf.voters.includes(m.id) && (m.id === consensus.id || st.progress?.[m.id]?.recentActive))
-      .map((m) => m.apiUrl!);
-  };
-  // Controllers and the scheduler run only on the Raft leader and move with leadership.
+  // Servers heard from recently: the `default/kubernetes` Endpoints agents fail over by.
+  const liveApiServers = plane.apiServers;
+  // Controllers and the scheduler run only on the leader and move with leadership.
   let controllers: { stop(): Promise<void> } | undefined;
+  // The HPA reads pod usage over the agents' tunnels, which exist once the stream server does (below).
+  let podMetrics: PodMetricsSource | undefined;
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()) });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -222,21 +226,10 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       }
     });
   };
-  consensus.onLeaderChange(onLeadership);
-  onLeadership(consensus.isLeader());
-
-  const snapshots = new Snapshotter({
-    state,
-    serverDir,
-    dir: flags.snapshotDir ?? defaultSnapshotDir(serverDir),
-    node: flags.nodeName,
-    retention: flags.snapshotRetention,
-    log: (m) => console.log(m),
-  });
-  if (snapshotCron) snapshots.schedule(snapshotCron);
+  plane.lead(registry, onLeadership);
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), clusterRoutes(consensus), secretsEncryptRoutes(encryption), snapshotRoutes(snapshots)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
@@ -244,11 +237,12 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     admitConnect: (id, ns, name, sub, options) => registry.connect(writeCtx(id, "skiff-streams"), podRes, ns, name, sub, options),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
-      peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
+      peers: plane.peers,
       token: adminToken,
       caPem: pki.ca.cert,
     },
   });
+  podMetrics = (pods) => podUsage({ store, tunnels: streams.tunnels }, pods);
   // A node:http listener, because older kubectl (1.27-1.29 exec, <= 1.30 port-forward) upgrade
   // to SPDY and only node:http hands over the raw socket; Bun.serve cannot.
   const listener = await listenNode({
@@ -293,7 +287,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   console.log(existsSync(joinTokens.paths.agent) ? `agent token (joins agents only): ${joinTokens.paths.agent}` : "agent token: in <data-dir>/server/agent-token of the cluster's first server (or make a new one: skiff token rotate --type agent)");
   return {
     url,
-    removed: consensus.removed,
+    removed: plane.removed,
     joinToken,
     caPem: pki.ca.cert,
     reloadCertificates,
@@ -303,13 +297,13 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     },
     stop: async () => {
       clearInterval(certTimer);
-      snapshots.stop();
+      await plane.stopLeading();
       onLeadership(false);
       await leaderChain;
-      await consensus.stop({ transfer: true });
+      await plane.stop();
       streams.stop();
       await listener.stop();
-      store.close();
+      await plane.close();
     },
   };
 }
@@ -331,4 +325,137 @@ function firstHostIPv4(): string | undefined {
   }
   for (const name of Object.keys(ifs)) if (v4(name)) return v4(name);
   return undefined;
+}
+
+/** What the server runs on: Raft over the embedded store, or an external datastore. */
+interface ControlPlane {
+  store: EncryptingStore;
+  /** The servers of the cluster by name (secrets encryption checks each one's keyring). */
+  serverNames(): string[];
+  /** Erase this server's on-disk history of old Secret forms after a re-encryption. */
+  purge?: () => Promise<void>;
+  /** Start electing (the Raft leader, or a Lease in the datastore); calls onLeader on every change. */
+  lead(registry: ReturnType<typeof newRegistry>, onLeader: (leader: boolean) => void): void;
+  /** Give up leadership (shutdown), so another server takes over at once. */
+  stopLeading(): Promise<void>;
+  /** API URLs of the servers that are up, this one included. */
+  apiServers(): string[];
+  /** API URLs of the other servers (stream relays). */
+  peers(): string[];
+  routes: ReturnType<typeof clusterRoutes>[];
+  removed: Promise<string>;
+  /** Leave (Raft: transfer leadership and stop), before the API stops. */
+  stop(): Promise<void>;
+  /** Close the store, after the API stopped. */
+  close(): Promise<void>;
+}
+
+async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: number | undefined, apiUrl: string, makeStore: (r: Replication) => EncryptingStore): Promise<ControlPlane> {
+  // The Raft log is the durable record, so state.db need not fsync every apply: after a power
+  // loss it is restored from the last snapshot and the log replayed.
+  const state = new AppliedState({ dataDir: join(serverDir, "db"), windowSize, synchronous: "NORMAL" });
+  const consensus = await startConsensus(state, {
+    serverDir,
+    name: flags.nodeName,
+    apiUrl,
+    raftBindHost: flags.bindAddress,
+    raftPort: flags.raftPort ?? 2380,
+    join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
+  });
+  const store = makeStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
+  // `skiff snapshot` and scheduled snapshots are the embedded store's (an external datastore has its own backups).
+  const snapshots = new Snapshotter({
+    state,
+    serverDir,
+    dir: flags.snapshotDir ?? defaultSnapshotDir(serverDir),
+    node: flags.nodeName,
+    retention: flags.snapshotRetention,
+    log: (m) => console.log(m),
+  });
+  if (!flags.disableSnapshots) snapshots.schedule(flags.snapshotCron ?? DEFAULT_CRON);
+  return {
+    store,
+    serverNames() {
+      const st = consensus.node.localStatus();
+      const table = consensus.memberTable();
+      return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
+    },
+    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db, rollLog: () => consensus.node.rollLog() }),
+    lead(_registry, onLeader) {
+      consensus.onLeaderChange(onLeader);
+      onLeader(consensus.isLeader());
+    },
+    stopLeading: async () => {},
+    // Servers the leader heard from recently.
+    apiServers() {
+      const st = consensus.node.localStatus();
+      return [...consensus.memberTable().values()]
+        .filter((m) => m.apiUrl && st.conf.voters.includes(m.id) && (m.id === consensus.id || st.progress?.[m.id]?.recentActive))
+        .map((m) => m.apiUrl!);
+    },
+    peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
+    routes: [clusterRoutes(consensus), snapshotRoutes(snapshots)],
+    removed: consensus.removed,
+    stop: () => {
+      snapshots.stop();
+      return consensus.stop({ transfer: true });
+    },
+    async close() {
+      store.close();
+    },
+  };
+}
+
+/** A datastore call at start-up that fails names the datastore, not a stack trace. */
+async function withDatastore<T>(backend: Backend, f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (!(e instanceof StoreUnavailable) || i >= 60) throw e;
+      if (i === 0) console.log(`waiting for the ${backend.kind} datastore: ${e.message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function externalPlane(backend: Backend, o: { dir: string; windowSize?: number; identity: string; name: string; apiUrl: string; makeStore: (r: Replication) => EncryptingStore }): Promise<ControlPlane> {
+  const mirror = await ExternalMirror.open(backend, { dir: o.dir, windowSize: o.windowSize, makeStore: o.makeStore });
+  const store = mirror.store as EncryptingStore;
+  let election: LeaseElection | undefined;
+  let stopCompactor: (() => void) | undefined;
+  let servers: ApiServerLeases | undefined;
+  const compactEvery = Number(process.env.SKIFF_DATASTORE_COMPACT_SECONDS) > 0 ? Number(process.env.SKIFF_DATASTORE_COMPACT_SECONDS) * 1000 : 300_000;
+  return {
+    store,
+    lead(registry, onLeader) {
+      servers = startApiServerLease({ registry, store, identity: o.identity, name: o.name, apiUrl: o.apiUrl });
+      election = startLeaseElection({
+        registry,
+        store,
+        identity: o.identity,
+        log: (m) => console.log(m),
+        onChange: (leader) => {
+          // The leader also compacts the datastore's history, as kube-apiserver schedules it.
+          stopCompactor?.();
+          stopCompactor = leader ? startCompactor(mirror, compactEvery) : undefined;
+          onLeader(leader);
+        },
+      });
+    },
+    async stopLeading() {
+      await election?.stop();
+      await servers?.stop();
+    },
+    apiServers: () => servers?.live().map((s) => s.url) ?? [o.apiUrl],
+    peers: () => (servers?.live() ?? []).map((s) => s.url).filter((u) => u !== o.apiUrl),
+    // Old Secret forms leave the datastore's history with its compaction (every few minutes).
+    serverNames: () => servers?.live().map((s) => s.name) ?? [o.name],
+    routes: [],
+    removed: new Promise<string>(() => {}),
+    async stop() {
+      stopCompactor?.();
+    },
+    close: () => mirror.close(),
+  };
 }

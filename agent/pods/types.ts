@@ -145,6 +145,8 @@ export interface VolumeProjection {
 }
 
 export interface PodSpec {
+  /** node.k8s.io RuntimeClass whose handler runs the sandbox. */
+  runtimeClassName?: string;
   nodeName?: string;
   containers: Container[];
   initContainers?: Container[];

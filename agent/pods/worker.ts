@@ -485,7 +485,7 @@ export class PodWorker {
     try {
       // Old sandboxes first: their IPs and ports go back to the pool.
       for (const s of snap.sandboxes) await this.removeSandbox(s.id);
-      await this.d.cri.runPodSandbox(cfg);
+      await this.d.cri.runPodSandbox(cfg, await this.runtimeHandler());
       this.d.backoff.reset(key);
       return true;
     } catch (e) {
@@ -498,6 +498,19 @@ export class PodWorker {
       this.kick(Math.min(delay, this.d.retryMs * 5));
       return false;
     }
+  }
+
+  /** The CRI runtime handler of the pod's RuntimeClass ("" = containerd's default runtime). */
+  private async runtimeHandler(): Promise<string> {
+    const name = this.pod.spec.runtimeClassName;
+    if (!name) return "";
+    let rc: any;
+    try {
+      rc = await this.d.api.get(`/apis/node.k8s.io/v1/runtimeclasses/${encodeURIComponent(name)}`);
+    } catch (e) {
+      throw new Error(apiNotFound(e) ? `RuntimeClass "${name}" not found` : `cannot read RuntimeClass "${name}": ${(e as Error).message}`);
+    }
+    return String(rc?.handler ?? "");
   }
 
   private async removeSandbox(id: string): Promise<void> {

@@ -4,6 +4,7 @@
 // Forbidden or 422 Invalid, with upstream's message) and warns through `warn`.
 import type { RegisteredResource } from "../../schemas/registry";
 import type { UserInfo } from "../auth/attributes";
+import type { Registry } from "../registry/registry";
 import type { Store } from "../store/store";
 
 export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
@@ -30,6 +31,8 @@ export interface AdmissionRequest {
   dryRun: boolean;
   /** Reads for plugins (namespaces, quotas, limit ranges, ...): the local applied state. */
   store: Store;
+  /** Writes a plugin makes itself (ResourceQuota charges the quota's status), through the one write path. */
+  registry?: Registry;
   /** Adds a `Warning` header to the response (upstream: warning.AddWarning). */
   warn(message: string): void;
 }

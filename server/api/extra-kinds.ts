@@ -3,6 +3,7 @@ import type { ObjTy } from "../../schemas/dsl";
 import * as misc from "../../schemas/types/misc";
 import * as pod from "../../schemas/types/pod";
 import { DeleteOptions } from "../../schemas/types/meta";
+import { Eviction } from "../../schemas/types/policy";
 
 const m = misc as Record<string, unknown>;
 const p = pod as Record<string, unknown>;
@@ -13,4 +14,5 @@ export const extraKinds: Record<string, ObjTy | undefined> = {
   "authentication.k8s.io/v1/TokenRequest": m.TokenRequest as ObjTy | undefined,
   "autoscaling/v1/Scale": m.Scale as ObjTy | undefined,
   "v1/Binding": p.Binding as ObjTy | undefined,
+  "policy/v1/Eviction": Eviction,
 };

@@ -9,6 +9,8 @@ import { toScale, updateScale } from "../registry/kinds/scale";
 import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } from "../registry/patch/index";
 import { checked, type DeleteOpts, type Registry } from "../registry/registry";
 import { buildMatcher, parseResourcePath, queryInt, writeCtxOf, type ResourceRequest } from "./request";
+import { storedResource, type RegisteredResource } from "../../schemas/registry";
+import { resKeyOf } from "../store/commands";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
@@ -56,10 +58,31 @@ function encodeContinue(rev: number, key: { ns: string; name: string }): string 
   return Buffer.from(JSON.stringify({ rev, ns: key.ns, name: key.name })).toString("base64url");
 }
 
+/**
+ * How one request's version relates to the stored version: `view` is what the client speaks (its
+ * schema checks bodies), `r` what the registry and store hold; objects cross with in() and out().
+ */
+interface Versions {
+  view: RegisteredResource;
+  r: RegisteredResource;
+  in(o: any): any;
+  out(o: any): any;
+}
+
+function versionsOf(view: RegisteredResource): Versions {
+  const conv = view.conversion;
+  if (!conv) return { view, r: view, in: (o) => o, out: (o) => o };
+  return { view, r: storedResource(view), in: (o) => conv.toStored(o), out: (o) => (o && o.kind === storedResource(view).kind ? conv.fromStored(o) : o) };
+}
+
 export async function handleResource(c: Context, deps: ApiDeps): Promise<Response> {
-  const req = parseResourcePath(new URL(c.req.url).pathname);
-  if (!req) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  const parsed = parseResourcePath(new URL(c.req.url).pathname);
+  if (!parsed) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
   const method = c.req.method;
+  const v = versionsOf(parsed.r);
+  const view = v.view;
+  // From here on req.r is the stored version; bodies are checked against `view`.
+  const req = { ...parsed, r: v.r, res: resKeyOf(v.r.group, v.r.plural) };
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
   if (req.sub && !["status", "scale"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
@@ -74,8 +97,8 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (req.name === undefined) {
       if (!allowed("list")) throw methodNotAllowed();
       const w = c.req.query("watch");
-      if (req.watchPath || w === "true" || w === "1") return watch(c, deps, req);
-      return list(c, deps, req);
+      if (req.watchPath || w === "true" || w === "1") return watch(c, deps, req, v);
+      return list(c, deps, req, v);
     }
     if (!allowed("get")) throw methodNotAllowed();
     const fmt = checkAccept(c);
@@ -86,7 +109,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (req.sub === "scale") return respond(c, undefined, toScale(cur.obj), 200);
     if (fmt === "table") return respond(c, undefined, toTable(r, [cur.obj], { resourceVersion: String(cur.rev) }, includeObject(c)), 200);
     if (fmt === "partial") return respond(c, undefined, { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: cur.obj.metadata }, 200);
-    return respond(c, undefined, cur.obj, 200);
+    return respond(c, undefined, v.out(cur.obj), 200);
   }
 
   if (method === "POST") {
@@ -95,9 +118,9 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (r.namespaced && ns === undefined) throw badRequest(`${r.kind} is namespaced: POST to /namespaces/NAMESPACE/${r.plural}`);
     const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
-    const obj = checked(ctx, r, raw);
+    const obj = v.in(checked(ctx, view, raw));
     const created = await deps.registry.create(ctx, r, ns, obj);
-    return respond(c, ctx, created, ctx.dryRun ? 200 : 201);
+    return respond(c, ctx, v.out(created), ctx.dryRun ? 200 : 201);
   }
 
   if (method === "PUT") {
@@ -106,23 +129,23 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
     if (req.sub === "scale") return scale(c, deps, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
-    const obj = checked(ctx, r, raw);
+    const obj = v.in(checked(ctx, view, raw));
     const userRev = obj.metadata?.resourceVersion || undefined;
     const exists = deps.store.get(req.res, ns ?? "", req.name);
     if (!exists && !req.sub && deps.registry.strategy(r).allowCreateOnUpdate) {
       obj.metadata ??= {};
       obj.metadata.name ??= req.name;
       const created = await deps.registry.create(ctx, r, ns, obj);
-      return respond(c, ctx, created, 201);
+      return respond(c, ctx, v.out(created), 201);
     }
     const { obj: out } = await deps.registry.update(ctx, r, ns ?? "", req.name, () => obj, { sub: req.sub, userRev, retries: userRev ? 0 : 5 });
-    return respond(c, ctx, out, 200);
+    return respond(c, ctx, v.out(out), 200);
   }
 
   if (method === "PATCH") {
     if (req.name === undefined) throw methodNotAllowed("PATCH needs an object name in the path");
     if (!allowed("patch")) throw methodNotAllowed();
-    return patch(c, deps, req);
+    return patch(c, deps, req, v);
   }
 
   if (method === "DELETE") {
@@ -130,21 +153,21 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     const opts = await deleteOptions(c);
     if (req.name === undefined) {
       if (!allowed("deletecollection")) throw methodNotAllowed();
-      const match = buildMatcher(r, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+      const match = buildMatcher(view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
       const page = deps.store.list(req.res, ns, { match });
       const items: any[] = [];
       for (const o of page.items) {
         try {
-          items.push((await deps.registry.delete(ctx, r, o.metadata.namespace ?? "", o.metadata.name, opts)).obj);
+          items.push(v.out((await deps.registry.delete(ctx, r, o.metadata.namespace ?? "", o.metadata.name, opts)).obj));
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 404)) throw e;
         }
       }
-      return respond(c, ctx, { kind: r.listKind, apiVersion: r.apiVersion, metadata: { resourceVersion: String(deps.store.rev) }, items }, 200);
+      return respond(c, ctx, { kind: view.listKind, apiVersion: view.apiVersion, metadata: { resourceVersion: String(deps.store.rev) }, items }, 200);
     }
     if (!allowed("delete")) throw methodNotAllowed();
     const { obj, gone } = await deps.registry.delete(ctx, r, ns ?? "", req.name, opts);
-    return respond(c, ctx, obj, gone ? 200 : 202);
+    return respond(c, ctx, v.out(obj), gone ? 200 : 202);
   }
   throw methodNotAllowed(`method ${method} is not supported`);
 }
@@ -167,10 +190,10 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
   return { gracePeriodSeconds: grace, propagationPolicy: policy, preconditions: { uid: pre.uid, resourceVersion: pre.resourceVersion }, options: body };
 }
 
-async function list(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
+async function list(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Promise<Response> {
   const { r } = req;
   const fmt = checkAccept(c);
-  const match = buildMatcher(r, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+  const match = buildMatcher(v.view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
   const limit = queryInt(c.req.query("limit"), "limit");
   const cont = c.req.query("continue");
   const rvParam = c.req.query("resourceVersion");
@@ -206,12 +229,12 @@ async function list(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Re
   if (fmt === "table") return respond(c, undefined, toTable(r, page.items, meta, includeObject(c)), 200);
   if (fmt === "partial")
     return respond(c, undefined, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: meta, items: page.items.map((o) => ({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata })) }, 200);
-  return respond(c, undefined, { kind: r.listKind, apiVersion: r.apiVersion, metadata: meta, items: page.items }, 200);
+  return respond(c, undefined, { kind: v.view.listKind, apiVersion: v.view.apiVersion, metadata: meta, items: page.items.map(v.out) }, 200);
 }
 
-function watch(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
+function watch(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Response {
   const fmt = checkAccept(c);
-  const match = buildMatcher(req.r, c.req.query("labelSelector"), c.req.query("fieldSelector")) ?? (() => true);
+  const match = buildMatcher(v.view, c.req.query("labelSelector"), c.req.query("fieldSelector")) ?? (() => true);
   return serveWatch(
     deps.store,
     {
@@ -225,13 +248,15 @@ function watch(c: Context, deps: ApiDeps, req: ResourceRequest): Response {
       format: fmt === "table" ? "table" : "json",
       include: includeObject(c),
       sendInitialEvents: c.req.query("sendInitialEvents") === "true",
+      convert: v.r === v.view ? undefined : v.out,
     },
     c.req.raw.signal,
   );
 }
 
-async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
+async function patch(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Promise<Response> {
   const { r } = req;
+  const view = v.view;
   const ctx = writeCtxOf(c);
   const ct = c.req.header("content-type");
   const type = patchTypeFromContentType(ct ?? "");
@@ -261,24 +286,24 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
     const force = c.req.query("force") === "true";
     const cur = deps.store.get(req.res, ns, name);
     if (config.metadata?.name && config.metadata.name !== name) throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
-    const cleanConfig = checked(ctx, r, config);
+    const cleanConfig = checked(ctx, view, config);
     if (!cur) {
       if (req.sub) throw notFound(r, name);
-      const obj = wrap(() => serverSideApply(undefined, cleanConfig, { manager: ctx.manager, force, apiVersion: r.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: r.type }));
+      const obj = v.in(wrap(() => serverSideApply(undefined, cleanConfig, { manager: ctx.manager, force, apiVersion: view.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: view.type })));
       obj.metadata ??= {};
       obj.metadata.name = name;
       const created = await deps.registry.create(ctx, r, req.ns, obj, { keepManagedFields: true });
-      return respond(c, ctx, created, 201);
+      return respond(c, ctx, v.out(created), 201);
     }
     const { obj } = await deps.registry.update(
       ctx,
       r,
       ns,
       name,
-      (current) => wrap(() => serverSideApply(current, structuredClone(cleanConfig), { manager: ctx.manager, force, apiVersion: r.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: r.type, subresource: req.sub })),
+      (current) => v.in(wrap(() => serverSideApply(v.out(current), structuredClone(cleanConfig), { manager: ctx.manager, force, apiVersion: view.apiVersion, now: new Date().toISOString().replace(/\.\d+Z$/, "Z"), root: view.type, subresource: req.sub }))),
       { sub: req.sub, keepManagedFields: true, userRev: config.metadata?.resourceVersion },
     );
-    return respond(c, ctx, obj, 200);
+    return respond(c, ctx, v.out(obj), 200);
   }
   const { obj } = await deps.registry.update(
     ctx,
@@ -286,13 +311,13 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<R
     ns,
     name,
     (current) => {
-      const patched = wrap(() => applyPatch(type, current, body, r.type));
+      const patched = wrap(() => applyPatch(type, v.out(current), body, view.type));
       const raw = requireObject(patched, "patched object");
-      return checked(ctx, r, raw);
+      return v.in(checked(ctx, view, raw));
     },
     { sub: req.sub, userRev: (body as any)?.metadata?.resourceVersion },
   );
-  return respond(c, ctx, obj, 200);
+  return respond(c, ctx, v.out(obj), 200);
 }
 
 function scale(c: Context, deps: ApiDeps, ctx: WriteCtx, req: ResourceRequest, replicasFrom: (cur: number, curScale: any) => unknown, userRev?: string): Promise<Response> {

@@ -10,7 +10,8 @@ import { invalid, methodNotAllowed, pathNotFound } from "../errors";
 import type { Identity } from "../auth/authn";
 import { authorizerFor, type Attributes, type UserInfo } from "../auth/authz";
 import { finalizeNamespace } from "../registry/kinds/namespaces";
-import { bindPod, evictPod } from "../registry/kinds/pods";
+import { bindPod } from "../registry/kinds/pods";
+import { evictPod } from "../registry/kinds/eviction";
 import { issueToken } from "../registry/kinds/serviceaccounts";
 import { reviewToken } from "../auth/sa-tokens";
 

@@ -16,6 +16,8 @@ interface WatchParams {
   format: "json" | "table";
   include: IncludeObject;
   sendInitialEvents?: boolean;
+  /** Stored object → the version the client watches (kinds served in several versions). */
+  convert?: (o: any) => any;
 }
 
 const enc = new TextEncoder();
@@ -54,7 +56,7 @@ export function serveWatch(store: Store, p: WatchParams, signal: AbortSignal): R
         if (p.format === "table" && type !== "ERROR" && type !== "BOOKMARK") {
           out = { kind: "Table", apiVersion: "meta.k8s.io/v1", metadata: { resourceVersion: obj?.metadata?.resourceVersion ?? "" }, columnDefinitions: firstTable ? columnDefinitions(p.r) : null, rows: [tableRow(p.r, obj, p.include, Date.now())] };
           firstTable = false;
-        }
+        } else if (p.convert && (type === "ADDED" || type === "MODIFIED" || type === "DELETED")) out = p.convert(obj);
         const line = enc.encode(`${JSON.stringify({ type, object: out })}\n`);
         queued += line.byteLength;
         // A client that stops reading is cut off rather than buffered without bound.

@@ -22,6 +22,7 @@ export class GarbageCollector extends Controller {
   constructor(rt: ControllerContext) {
     super(rt, "garbagecollector");
     for (const r of kinds) {
+      if (r.conversion) continue; // another version of a kind already listed
       if (r.verbs && !r.verbs.includes("list")) continue;
       const res = resKeyOf(r.group, r.plural);
       const inf = this.metadataInformer(res);

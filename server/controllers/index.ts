@@ -6,20 +6,24 @@ import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
+import { DisruptionController } from "./disruption";
 import { EndpointsController } from "./endpoints";
 import { EndpointSliceController } from "./endpointslice";
 import { EventTtlController } from "./event-ttl";
+import { HorizontalPodAutoscalerController } from "./hpa";
 import { GarbageCollector } from "./garbage-collector";
 import { JobController } from "./job";
 import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
 import { ReplicaSetController } from "./replicaset";
-import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext } from "./runtime/controller";
+import { ResourceQuotaController } from "./resourcequota";
+import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext, type PodMetricsSource } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
 import { StatefulSetController } from "./statefulset";
+import { StorageProtectionController } from "./storage-protection";
 import { VolumeBinderController } from "./volume-binder";
 
 export interface StartOptions extends Partial<ControllerOptions> {
@@ -31,6 +35,8 @@ export interface StartOptions extends Partial<ControllerOptions> {
   skip?: string[];
   /** API URLs of the live servers, for the `default/kubernetes` Endpoints (omitted: not kept). */
   apiServers?: () => string[];
+  /** Pod resource usage for the HPA controller (server/main.ts asks the agents' tunnels). */
+  podMetrics?: PodMetricsSource;
 }
 
 export interface RunningControllers {
@@ -57,16 +63,20 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   garbagecollector: (rt) => new GarbageCollector(rt),
   namespace: (rt) => new NamespaceController(rt),
   eventttl: (rt) => new EventTtlController(rt),
+  disruption: (rt) => new DisruptionController(rt),
+  horizontalpodautoscaling: (rt) => new HorizontalPodAutoscalerController(rt),
+  resourcequota: (rt) => new ResourceQuotaController(rt),
+  storageprotection: (rt) => new StorageProtectionController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
 };
 
 export function startControllers(registry: Registry, opts: StartOptions = {}): RunningControllers {
   const store = registry.store;
-  const { scheduler: schedOpt, only, skip = [], apiServers, ...rest } = opts;
+  const { scheduler: schedOpt, only, skip = [], apiServers, podMetrics, ...rest } = opts;
   const o: ControllerOptions = { ...defaultOptions(), ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } as ControllerOptions;
   const informers = new InformerFactory(store);
   const events = new EventRecorder(registry);
-  const rt: ControllerContext = { store, registry, informers, events, opts: o };
+  const rt: ControllerContext = { store, registry, informers, events, opts: o, podMetrics };
   const names = (only ?? Object.keys(ALL)).filter((n) => !skip.includes(n));
   const controllers = names.flatMap((n) => ALL[n]?.(rt, opts) ?? []);
   const want = (n: string) => (!only || only.includes(n)) && !skip.includes(n);

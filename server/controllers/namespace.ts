@@ -21,6 +21,7 @@ export class NamespaceController extends Controller {
     };
     this.namespaces.addHandler({ add: onNs, update: (_, ns) => onNs(ns) });
     for (const r of kinds) {
+      if (r.conversion) continue; // another version of a kind already listed
       if (!r.namespaced || (r.verbs && !r.verbs.includes("list"))) continue;
       const inf = this.metadataInformer(resKeyOf(r.group, r.plural));
       this.contents.push({ r, inf });

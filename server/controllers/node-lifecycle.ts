@@ -104,6 +104,8 @@ export class NodeLifecycleController extends Controller {
     const want: any[] = [];
     if (state === "Unknown" && (stale || ready)) want.push({ key: UNREACHABLE, effect: "NoExecute" }, { key: UNREACHABLE, effect: "NoSchedule" });
     if (state === "False") want.push({ key: NOT_READY, effect: "NoExecute" }, { key: NOT_READY, effect: "NoSchedule" });
+    // A node that never reported Ready keeps TaintNodesByCondition's not-ready:NoSchedule.
+    if (!ready && !stale) want.push({ key: NOT_READY, effect: "NoSchedule" });
     if (node.spec?.unschedulable) want.push({ key: UNSCHEDULABLE, effect: "NoSchedule" });
     const managed = (t: any) => t.key === UNREACHABLE || t.key === NOT_READY || t.key === UNSCHEDULABLE;
     const have: any[] = node.spec?.taints ?? [];

@@ -70,6 +70,7 @@ export class Registry {
       user: ctx.user,
       dryRun: ctx.dryRun,
       store: this.store,
+      registry: this,
       warn: (m) => void ctx.warnings.push(m),
     };
   }

@@ -8,8 +8,9 @@ import type { ControllerContext } from "../controllers/runtime/controller";
 import { Api } from "../controllers/runtime/api";
 import { waitForCacheSync, type Informer } from "../controllers/runtime/informer";
 import { setCondition } from "../controllers/runtime/pods";
-import { makePodInfo, SchedulerCache, type PodInfo } from "./cache";
+import { makePodInfo, SchedulerCache, type NodeInfo, type PodInfo } from "./cache";
 import { filter, prepare, prepareSpread, score, type VolumeInfo } from "./framework";
+import { findPreemption, waitingForVictims } from "./preemption";
 import { SchedulingQueue } from "./queue";
 import { stableJson } from "../controllers/runtime/pods";
 
@@ -192,6 +193,7 @@ export class Scheduler {
     const feasible = [];
     const reasons = new Map<string, number>();
     let resolvable = 0;
+    const resolvableNodes: NodeInfo[] = [];
     const len = nodes.length;
     const start = len ? this.nextStart % len : 0;
     let i = 0;
@@ -201,7 +203,10 @@ export class Scheduler {
       if (!r) feasible.push(n);
       else {
         for (const x of r.reasons) reasons.set(x, (reasons.get(x) ?? 0) + 1);
-        if (r.resolvable) resolvable++;
+        if (r.resolvable) {
+          resolvable++;
+          resolvableNodes.push(n);
+        }
       }
     }
     this.nextStart = len ? (start + i) % len : 0;
@@ -210,6 +215,8 @@ export class Scheduler {
       const head = len ? `0/${len} nodes are available: ${parts.join(", ")}.` : "0/0 nodes are available: no nodes available to schedule pods.";
       let pre: string;
       if (pod.spec?.preemptionPolicy === "Never") pre = " preemption: not eligible due to preemptionPolicy=Never.";
+      else if (waitingForVictims(this.cache, pod)) return this.unschedulable(pod, `${head} preemption: not eligible due to a terminating pod on the nominated node.`);
+      else if (resolvable && this.preempt(pod, pi, vol, resolvableNodes, head)) return;
       else {
         const p: string[] = [];
         if (resolvable) p.push(`${resolvable} No preemption victims found for incoming pod`);
@@ -306,17 +313,39 @@ export class Scheduler {
     }
   }
 
-  private unschedulable(pod: any, message: string): void {
+  /** Evict the victims of the best preemption plan and nominate the node; false when there is none. */
+  private preempt(pod: any, pi: PodInfo, vol: VolumeInfo, candidates: NodeInfo[], head: string): boolean {
+    const plan = findPreemption(this.cache, pod, pi, vol, candidates);
+    if (!plan) return false;
+    for (const v of plan.victims) {
+      const vp = v.pod;
+      void (async () => {
+        await this.api.updateStatus("Pod", vp.metadata.namespace, vp.metadata.name, (cur) => {
+          if (cur.metadata.uid !== vp.metadata.uid) return cur;
+          cur.status = { ...(cur.status ?? {}) };
+          cur.status.conditions = setCondition(cur.status.conditions, { type: "DisruptionTarget", status: "True", reason: "PreemptionByScheduler", message: `${this.opts.name}: preempting to accommodate a higher priority pod` });
+          return cur;
+        });
+        await this.api.delete("Pod", vp.metadata.namespace, vp.metadata.name, { preconditions: { uid: vp.metadata.uid } });
+        this.rt.events.record(vp, "Normal", "Preempted", `Preempted by pod ${pod.metadata.uid} on node ${plan.node}`, this.opts.name);
+      })().catch((e) => console.error(`scheduler: preempting ${vp.metadata.namespace}/${vp.metadata.name}: ${(e as Error).message}`));
+    }
+    this.unschedulable(pod, `${head} preemption: ${plan.victims.length} pod(s) on node ${plan.node} will be preempted.`, plan.node);
+    return true;
+  }
+
+  private unschedulable(pod: any, message: string, nominate?: string): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.stats.unschedulable++;
     this.queue.unschedulableAgain(key, pod.spec?.priority ?? 0);
     this.rt.events.record(pod, "Warning", "FailedScheduling", message, "default-scheduler");
     const prev = (pod.status?.conditions ?? []).find((c: any) => c.type === "PodScheduled");
-    if (prev?.status === "False" && prev.message === message) return;
+    if (prev?.status === "False" && prev.message === message && !nominate) return;
     void this.api
       .updateStatus("Pod", pod.metadata.namespace, pod.metadata.name, (cur) => {
         if (cur.spec?.nodeName) return cur;
         cur.status = { ...(cur.status ?? {}) };
+        if (nominate) cur.status.nominatedNodeName = nominate;
         cur.status.conditions = setCondition(cur.status.conditions, { type: "PodScheduled", status: "False", reason: "Unschedulable", message });
         for (const c of cur.status.conditions) if (c.type === "PodScheduled") c.lastProbeTime ??= null;
         return cur;

@@ -2,7 +2,11 @@
 // each for a fixed duration, against a fresh `skiff server` child process (the load
 // generator runs in this process, never in the server's). Prints ops/s, p50 and p99.
 // Env: BENCH_SECONDS (default 5), BENCH_CLIENTS (default "1,16,64"), SKIFF_E2E_BIN (dist/skiff).
+// `--datastore embedded,etcd,postgres` (or the flag repeated) runs the creates against each
+// store in turn on the same run — etcd and PostgreSQL started here, on loopback, with their
+// default durability (fsync on) — and prints creates/s and p99 side by side.
 import { recordUpdate } from "../../server/registry/patch/index";
+import { startDatastore, type Datastore, type DatastoreKind } from "../harness/datastore";
 import { startServer, type SkiffServer } from "../harness/server";
 
 interface Row {
@@ -59,10 +63,69 @@ function table(rows: Row[]): string {
   return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
 }
 
-export async function main(_args: string[]): Promise<void> {
+function datastoresFrom(args: string[]): DatastoreKind[] | undefined {
+  const out: DatastoreKind[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a === "--datastore" ? args[++i] : a.startsWith("--datastore=") ? a.slice(12) : undefined;
+    if (v === undefined) continue;
+    for (const k of v.split(",")) {
+      if (k !== "embedded" && k !== "etcd" && k !== "postgres") throw new Error(`--datastore ${k}: use embedded, etcd or postgres`);
+      out.push(k);
+    }
+  }
+  return out.length ? out : undefined;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const stores = datastoresFrom(args);
+  if (!stores) return single();
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const clientCounts = (process.env.BENCH_CLIENTS ?? "1,16,64").split(",").map(Number);
-  const srv: SkiffServer = await startServer({ name: "bench" });
+  const json = { "content-type": "application/json", accept: "application/json" };
+  const results: { store: string; rows: Row[] }[] = [];
+  for (const store of stores) {
+    let ds: Datastore | undefined;
+    let srv: SkiffServer | undefined;
+    try {
+      if (store !== "embedded") ds = await startDatastore(store, { durable: true });
+      srv = await startServer({ name: `bench-${store}`, datastore: ds ? { endpoint: await ds.endpoint() } : "embedded" });
+      const ns = await srv.fetch("/api/v1/namespaces", { method: "POST", headers: json, body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } }) });
+      if (ns.status !== 201) throw new Error(`create namespace bench: HTTP ${ns.status} ${await ns.text()}`);
+      const rows: Row[] = [];
+      for (const clients of clientCounts) {
+        rows.push(
+          await phase("create", clients, seconds, async (c, i) => {
+            const r = await srv!.fetch("/api/v1/namespaces/bench/configmaps", {
+              method: "POST",
+              headers: json,
+              body: JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: `cm-${clients}-${c}-${i}`, labels: { bench: "api" } }, data: { key: "value", n: String(i) } }),
+            });
+            const text = await r.text();
+            return r.status === 201 ? undefined : `HTTP ${r.status} ${text.slice(0, 200)}`;
+          }),
+        );
+      }
+      results.push({ store, rows });
+    } finally {
+      await srv?.stop();
+      await ds?.stop();
+    }
+  }
+  console.log(`
+skiff API creates per store (${seconds} s per row; etcd and PostgreSQL started here with fsync on, on loopback)\n`);
+  const head = ["store", "clients", "creates/s", "p50 ms", "p99 ms", "errors"];
+  const body = results.flatMap(({ store, rows }) => rows.map((r) => [store, String(r.clients), (r.ops / r.seconds).toFixed(0), pct(r.lat, 50).toFixed(2), pct(r.lat, 99).toFixed(2), String(r.errors)]));
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ");
+  console.log([line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n"));
+  for (const { store, rows } of results) for (const r of rows) if (r.firstError) console.log(`${store} create@${r.clients}: ${r.errors} errors, first: ${r.firstError}`);
+}
+
+async function single(): Promise<void> {
+  const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+  const clientCounts = (process.env.BENCH_CLIENTS ?? "1,16,64").split(",").map(Number);
+  const srv: SkiffServer = await startServer({ name: "bench", datastore: "embedded" });
   try {
     const json = { "content-type": "application/json", accept: "application/json" };
     const ns = await srv.fetch("/api/v1/namespaces", { method: "POST", headers: json, body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } }) });

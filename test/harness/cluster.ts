@@ -9,11 +9,15 @@ import { until } from "./wait";
 import { checkObject } from "../../schemas/derive/check";
 import { bootstrap } from "../../server/bootstrap";
 import { APISERVER_USER } from "../../server/registry/ctx";
+import { defaultPlugins } from "../../server/admission/index";
 import { newRegistry } from "../../server/registry/index";
 import { Store } from "../../server/store/store";
 import { startControllers, type RunningControllers, type StartOptions } from "../../server/controllers/index";
 import { Api, resource, type Kind } from "../../server/controllers/runtime/api";
 import { timestamp } from "../../server/registry/meta";
+import { ExternalMirror } from "../../server/store/external/mirror";
+import { openBackend } from "../../server/store/external/open";
+import { endpointForTest, testDatastoreKind } from "./datastore";
 
 export interface TestCluster {
   store: Store;
@@ -39,8 +43,23 @@ const resKey = (kind: Kind) => {
 
 export async function startTestCluster(opts: StartOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-ctl-test-"));
-  const store = new Store({ dataDir: dir, synchronous: "OFF" });
-  const registry = newRegistry(store);
+  // SKIFF_TEST_DATASTORE=etcd|postgres: the same controllers over an external datastore.
+  const kind = testDatastoreKind();
+  let closeStore: () => Promise<void>;
+  let store: Store;
+  if (kind === "embedded") {
+    store = new Store({ dataDir: dir, synchronous: "OFF" });
+    closeStore = async () => store.close();
+  } else {
+    const ds = await endpointForTest(kind);
+    const mirror = await ExternalMirror.open(await openBackend({ endpoint: ds.endpoint }), { dir: join(dir, "mirror") });
+    store = mirror.store;
+    closeStore = async () => {
+      await mirror.close();
+      await ds.stop();
+    };
+  }
+  const registry = newRegistry(store, defaultPlugins({ defaultTolerationSeconds: opts.defaultTolerationSeconds }));
   await bootstrap(registry);
   const start = () => startControllers(registry, { jobBackoffBaseMs: 50, ...opts });
   const api = new Api(registry, APISERVER_USER, "test");
@@ -117,7 +136,7 @@ export async function startTestCluster(opts: StartOptions = {}): Promise<TestClu
       unsub();
       await c.running.stop();
       await new Promise((r) => setTimeout(r, 20));
-      store.close();
+      await closeStore();
       rmSync(dir, { recursive: true, force: true });
     },
   };

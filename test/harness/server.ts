@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { parse as parseYaml } from "yaml";
+import { endpointForTest, testDatastoreKind, type DatastoreKind } from "./datastore";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const BUN = join(REPO, "node_modules/.bin/bun");
@@ -27,6 +28,11 @@ export interface StartOptions {
   name?: string;
   /** Run the embedded agent (default: --disable-agent; the agent needs root and containerd). */
   embeddedAgent?: boolean;
+  /**
+   * The store: "embedded", "etcd" or "postgres" (a datastore of its own, started here and stopped
+   * with the server), or the endpoint of one the test started. Default: $SKIFF_TEST_DATASTORE.
+   */
+  datastore?: DatastoreKind | { endpoint: string };
 }
 
 export interface Credentials {
@@ -134,6 +140,18 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
   let proc!: Subprocess;
   let logPath = "";
   let creds: Credentials = { server: `http://127.0.0.1:${port}`, headers: {} };
+  // The parameterised suites: the same tests over the embedded store, etcd or PostgreSQL.
+  let datastoreArgs: string[] = [];
+  let stopDatastore = async () => {};
+  if (!opts.extraArgs?.includes("--datastore-endpoint")) {
+    const ds = opts.datastore ?? testDatastoreKind();
+    if (typeof ds === "object") datastoreArgs = ["--datastore-endpoint", ds.endpoint];
+    else if (ds !== "embedded") {
+      const d = await endpointForTest(ds);
+      datastoreArgs = ["--datastore-endpoint", d.endpoint];
+      stopDatastore = d.stop;
+    }
+  }
 
   const args = [
     ...command,
@@ -147,6 +165,7 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
     ...(opts.embeddedAgent ? [] : ["--disable-agent"]),
     // Peer port too: several test servers may run at once.
     ...(opts.extraArgs?.includes("--raft-listen-port") ? [] : ["--raft-listen-port", String(raftPort)]),
+    ...datastoreArgs,
     ...(opts.extraArgs ?? []),
   ];
 
@@ -210,6 +229,7 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
     try {
       proc.kill(9);
     } catch {}
+    await stopDatastore();
     throw e;
   }
 
@@ -249,6 +269,7 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
           await proc.exited;
         }
       }
+      await stopDatastore();
       if (process.env.SKIFF_E2E_KEEP !== "1") {
         rmSync(runDir, { recursive: true, force: true });
         if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 // timeout) is left out, as metrics-server leaves out a node it cannot scrape: kubectl then prints
 // <unknown> for the node, or "metrics not available yet" for its pods.
 import { decodeSegment } from "./pods";
-import type { StatsReply, StatsRequest, TunnelStream } from "../../../lib/wsstream/tunnel";
+import type { StatsReply, StatsRequest, TunnelStream, UsagePoint } from "../../../lib/wsstream/tunnel";
 import { registry } from "../../../schemas/registry";
 import type { Store } from "../../store/store";
 import { metricsList, nodeMetrics, podMetrics } from "../metrics";
@@ -129,4 +129,16 @@ export async function handleMetrics(deps: MetricsDeps, method: string, url: URL)
     return json(items[0]);
   }
   return json(metricsList("PodMetricsList", items));
+}
+
+/** Container usage per pod uid as the agents report it (the HPA controller's metrics client). */
+export type PodUsage = Map<string, ({ name: string } & UsagePoint)[]>;
+
+/** The usage of `pods` from their nodes' agents; pods on nodes that cannot be asked are left out. */
+export async function podUsage(deps: MetricsDeps, pods: any[]): Promise<PodUsage> {
+  const live = pods.filter((p) => p.spec?.nodeName && p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed");
+  const answers = await askNodes(deps, [...new Set(live.map((p) => p.spec.nodeName as string))], { kind: "stats", pods: true });
+  const out: PodUsage = new Map();
+  for (const a of answers.values()) for (const p of a.pods ?? []) if (p.containers.length) out.set(p.uid, p.containers);
+  return out;
 }

@@ -20,6 +20,8 @@ export interface ControllerOptions {
   eventTtlMs: number;
   /** Where local-path volumes live on nodes. */
   localPathRoot: string;
+  /** How often each HorizontalPodAutoscaler is evaluated (--horizontal-pod-autoscaler-sync-period: 15 s). */
+  hpaSyncPeriodMs: number;
   /** Clock (tests). */
   now: () => number;
 }
@@ -35,6 +37,7 @@ export function defaultOptions(): ControllerOptions {
     jobBackoffBaseMs: env("SKIFF_JOB_BACKOFF_MS", 10_000),
     eventTtlMs: env("SKIFF_EVENT_TTL_SECONDS", 3600) * 1000,
     localPathRoot: process.env.SKIFF_LOCAL_PATH_ROOT ?? "/var/lib/skiff/storage",
+    hpaSyncPeriodMs: env("SKIFF_HPA_SYNC_SECONDS", 15) * 1000,
     now: () => Date.now(),
   };
 }
@@ -47,7 +50,21 @@ export interface ControllerContext {
   informers: InformerFactory;
   events: EventRecorder;
   opts: ControllerOptions;
+  /** Resource usage of pods from their agents (the HPA's metrics client); absent: no metrics. */
+  podMetrics?: PodMetricsSource;
 }
+
+/** One container's usage sample, as the agents report it for metrics.k8s.io. */
+export interface ContainerUsage {
+  name: string;
+  timestamp: string;
+  windowMs: number;
+  cpuNanoCores: number;
+  memoryBytes: number;
+}
+
+/** Usage of the given pods, by pod uid; pods whose node cannot be asked are left out. */
+export type PodMetricsSource = (pods: any[]) => Promise<Map<string, ContainerUsage[]>>;
 
 export abstract class Controller {
   readonly queue: WorkQueue;

@@ -1,6 +1,6 @@
 // Pods (upstream registry/core/pod): a new pod is Pending with its QoS class; a pod on a node is
-// deleted gracefully (its kubelet stops the containers first); binding and eviction are
-// subresources admitted as themselves that then write the pod.
+// deleted gracefully (its kubelet stops the containers first); binding (here) and eviction
+// (eviction.ts) are subresources admitted as themselves that then write the pod.
 import { findByKind } from "../../../schemas/registry";
 import { ApiError } from "../../errors";
 import type { WriteCtx } from "../ctx";
@@ -66,11 +66,4 @@ export async function bindPod(reg: Registry, ctx: WriteCtx, ns: string, name: st
     { sub: "binding", retries: 10, internal: true },
   );
   return obj;
-}
-
-/** pods/eviction: the Eviction is admitted (CREATE pods/eviction), then the pod is deleted. */
-export async function evictPod(reg: Registry, ctx: WriteCtx, ns: string, name: string, eviction: any): Promise<void> {
-  await reg.admit(reg.admissionRequest(ctx, "CREATE", pods(), "eviction", ns, name, eviction));
-  const o = eviction?.deleteOptions ?? {};
-  await reg.delete(ctx, pods(), ns, name, { internal: true, gracePeriodSeconds: o.gracePeriodSeconds, preconditions: o.preconditions });
 }
