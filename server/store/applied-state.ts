@@ -89,17 +89,18 @@ export class AppliedState {
 
   /**
    * Apply a committed entry inside one state.db transaction that stays open across entries
-   * for up to COMMIT_MS (each entry's own transaction nests as a savepoint). A commit writes
+   * (each entry's own transaction nests as a savepoint): COMMIT_MS on a busy server, up to
+   * IDLE_COMMIT_MS or MAX_ENTRIES when writes trickle in. A commit writes
    * every page it dirtied to the WAL once, and a key-value workload dirties about one B-tree
    * leaf per write: committing every 50 ms (like etcd's backend batches) instead of every
    * Ready halves the WAL and checkpoint traffic, which competes with the Raft log's fsyncs
    * for the disk. Callers are answered at once: everything reads through this one
    * connection, which sees its own transaction, and a crash before the COMMIT loses nothing
-   * that the Raft log does not replay (state.db never fsyncs on commit anyway). A trickle of
-   * writes (an idle cluster: a Lease renewal every 10 s per node) is committed only every
-   * IDLE_COMMIT_MS: each commit appends every page it dirtied to the WAL again (the table's
-   * last leaf, the meta row, the pointer map: ~20 kB), which is most of an idle server's
-   * writes to flash if done per renewal.
+   * that the Raft log does not replay (state.db never fsyncs on commit anyway; a restart replays
+   * at most IDLE_COMMIT_MS of entries). An idle cluster's trickle (a Lease renewal every 10 s
+   * per node) committed every 50 ms appended every page it dirtied to the WAL each time (the
+   * table's last leaf, the meta row, the pointer map: ~20 kB per renewal), most of an idle
+   * server's writes to flash.
    */
   applyCommitted(index: number, cmds: Command[]): ApplyResult[] {
     if (this.sm.begin()) {
