@@ -28,6 +28,8 @@ const MAX_ENTRIES = 64;
 const IDLE_COMMIT_MS = 300_000;
 /** Compaction runs this often, in steps (see compact). */
 const COMPACT_EVERY_MS = 1000;
+/** Free space worth giving back to the filesystem (incremental vacuum), with a quarter of the file free. */
+const VACUUM_MIN_BYTES = 8 << 20;
 /** Longest a compaction run holds the event loop (and so the writers). */
 const COMPACT_BUDGET_MS = 10;
 
@@ -229,7 +231,7 @@ export class AppliedState {
    * Keep the on-disk history to the watch window: move the compaction point to where the
    * window starts, a step at a time and for at most COMPACT_BUDGET_MS per run (the writers
    * wait meanwhile), then give free pages back to the filesystem a few at a time once they
-   * are more than a quarter of the file (new rows reuse free pages first, so under steady
+   * are more than a quarter of the file and at least VACUUM_MIN_BYTES (new rows reuse free pages first, so under steady
    * churn the file stops growing without any vacuum).
    */
   private compactionTarget(): number {
@@ -242,8 +244,10 @@ export class AppliedState {
     // Steps of 100 revisions (a few ms: their old versions are deleted from pages all over the file).
     while (upTo > this.sm.compacted && performance.now() - t0 < budgetMs) this.sm.compact(upTo, 100);
     if (performance.now() - t0 >= budgetMs) return;
+    // Moving pages writes them: only worth it for a lot of space (a mass deletion), never for
+    // the few free pages of a small, idle store (100 moved pages cost an idle server 400 kB).
     const p = this.sm.pages();
-    if (p.free > 64 && p.free * 4 > p.total) this.sm.vacuumStep(Math.min(p.free - (p.total >> 3), 128));
+    if (p.free * p.size >= VACUUM_MIN_BYTES && p.free * 4 > p.total) this.sm.vacuumStep(Math.min(p.free - (p.total >> 3), 128));
   }
 
   close(): void {
