@@ -24,6 +24,10 @@ import { PodManager } from "./pods/manager.ts";
 import { StatusManager } from "./pods/status-manager.ts";
 import { ObjectStore } from "./volumes/objects.ts";
 import { ServiceProxy } from "./services/proxy.ts";
+import { RuleWriter } from "./services/iptables.ts";
+import { inCidr } from "./services/ip.ts";
+import { NetworkPolicies } from "./services/netpol/controller.ts";
+import { announceIngress, INGRESS_USER, IngressController } from "./services/ingress/controller.ts";
 import type { ClusterDns } from "./services/dns.ts";
 import { DnsService } from "./services/dns-service.ts";
 import { NodeEvents } from "./services/node-events.ts";
@@ -33,6 +37,8 @@ import { enableBridgeNetfilter, ensureBridge, gatewayOf } from "./services/bridg
 import { NodeRoutes } from "./services/routes.ts";
 
 export const DEFAULT_POD_CIDR = "10.42.0.0/24";
+/** The cluster's pods (the server gives each node a /24 of it). */
+export const DEFAULT_CLUSTER_CIDR = "10.42.0.0/16";
 
 export interface AgentOptions {
   server: string;
@@ -53,6 +59,8 @@ export interface AgentOptions {
   clusterDns?: string[];
   clusterDomain?: string;
   log?: (msg: string) => void;
+  /** The ingress proxy's ports (default 80 and 443); false: no ingress proxy on this node. */
+  ingress?: { httpPort: number; httpsPort: number } | false;
   /** Called when a pod is gone from the node (`skiff agent` collects garbage a little later). */
   onPodGone?: () => void;
   /** Knobs for tests and benchmarks; the defaults are Kubernetes'. */
@@ -86,6 +94,8 @@ export interface AgentTuning {
   logRotateMs?: number;
   /** false: no service proxy (a second agent in the same network namespace as another). */
   serviceProxy?: boolean;
+  /** The cluster's pod CIDR (default 10.42.0.0/16, or the pod CIDR when outside it). */
+  clusterCidr?: string;
   /** How often the proxy looks for its iptables rules having been flushed (default 60 s). */
   serviceCheckMs?: number;
 }
@@ -117,6 +127,12 @@ export interface Agent {
   online(): boolean;
   /** The service proxy (absent when tuning.serviceProxy is false). */
   readonly proxy?: ServiceProxy;
+  /** NetworkPolicy enforcement (absent without the proxy). */
+  readonly policies?: NetworkPolicies;
+  /** The ingress proxy's controller (absent without the proxy or with ingress disabled). */
+  readonly ingress?: IngressController;
+  /** The iptables/ipset writer the proxy and the policies share. */
+  readonly writer: RuleWriter;
   /** The cluster DNS on the bridge gateway (absent without the proxy or with opts.clusterDns). */
   readonly dns?: ClusterDns;
 }
@@ -217,16 +233,31 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
 
     const statuses = new StatusManager(api, { log });
     let pods!: PodManager;
+    let ingress: IngressController | undefined;
     const objects = new ObjectStore(api, (_kind, _ns, _name, users) => {
       for (const uid of users) pods?.workers.get(uid)?.kick();
+      if (users.includes(INGRESS_USER)) void ingress?.secretsChanged();
     });
     stoppers.push(() => objects.close(), () => statuses.close());
     // ClusterIP and NodePort traffic: iptables rules from Services and EndpointSlices; the same
     // watch cache answers the cluster DNS on the bridge gateway, every pod's nameserver.
     let relay: ApiRelay | undefined;
-    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({ api, podCidr: () => podCidr, log, retryMs: t.retryMs ?? 2000, checkMs: t.serviceCheckMs, apiRelay: () => relay?.address });
+    // One writer for every rule and set (services, NetworkPolicy, LoadBalancer ports): a change
+    // writes only the chains and set members it touches, in one iptables-restore.
+    const writer = new RuleWriter({ log, checkMs: t.serviceCheckMs });
+    const proxy = t.serviceProxy === false ? undefined : new ServiceProxy({
+            api,
+            podCidr: () => podCidr,
+            clusterCidr: () => t.clusterCidr ?? (inCidr(podCidr.split("/")[0]!, DEFAULT_CLUSTER_CIDR) ? DEFAULT_CLUSTER_CIDR : podCidr),
+            log,
+            writer,
+            retryMs: t.retryMs ?? 2000,
+            apiRelay: () => relay?.address,
+            nodeDns: () => (dnsService ? gatewayOf(podCidr) : undefined),
+          });
     if (proxy) {
-      stoppers.push(() => proxy.stop());
+      writer.start();
+      stoppers.push(() => proxy.stop(), () => writer.stop());
       enableBridgeNetfilter(log);
     }
     let clusterDns = opts.clusterDns;
@@ -289,6 +320,22 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     stoppers.push(() => tunnel.stop());
 
     proxy?.start();
+    // NetworkPolicy, from the same kind of watch cache (so enforced offline too).
+    const policies = proxy ? new NetworkPolicies({ api, nodeName: opts.nodeName, writer, log, retryMs: t.retryMs ?? 2000 }) : undefined;
+    policies?.start();
+    if (policies) stoppers.push(() => policies.stop());
+    // Ingress: the proxy on ports 80/443 is loaded only once an Ingress of Skiff's class exists.
+    const ingressPorts = opts.ingress ?? { httpPort: 80, httpsPort: 443 };
+    if (proxy && ingressPorts) {
+      const ing = new IngressController({ api, nodeName: opts.nodeName, proxy, objects, ...ingressPorts, log, retryMs: t.retryMs ?? 2000 });
+      ingress = ing;
+      ing.start();
+      stoppers.push(() => ing.stop());
+    } else if (proxy) {
+      const quit = new AbortController();
+      void announceIngress(api, opts.nodeName, null, quit.signal, t.retryMs ?? 2000);
+      stoppers.push(() => quit.abort());
+    }
     // Pods on other nodes: a route to each node's pod CIDR via its address (host-gw).
     const routes = proxy ? new NodeRoutes({ api, nodeName: opts.nodeName, log, retryMs: t.retryMs ?? 2000 }) : undefined;
     routes?.start();
@@ -305,6 +352,11 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
       nodeStatus,
       api,
       proxy,
+      policies,
+      writer,
+      get ingress() {
+        return ingress;
+      },
       get dns() {
         return dnsService?.dns;
       },

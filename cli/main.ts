@@ -63,6 +63,9 @@ Server flags:
                               --datastore-keyfile FILE: this server's client certificate for it)
   --write-kubeconfig FILE     Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
   --disable-agent             Do not run the embedded node agent (needs root, containerd, runc, CNI)
+  --disable COMPONENT         Do not run a built-in component: ingress (alias traefik), servicelb (repeatable)
+  --ingress-http-port PORT    Port of the embedded agent's ingress proxy for HTTP (default 80)
+  --ingress-https-port PORT   ... and for HTTPS (default 443)
   --node-name NAME            Node name (default: the hostname)
   --cluster-reset             Lost quorum: make this server a cluster of one with all its data
                               (others then join it again from an empty data dir)
@@ -80,6 +83,8 @@ Agent flags:
   --node-name NAME            Node name (default: the hostname)
   --node-ip IP                Address other nodes reach this node on
   --container-runtime-endpoint SOCK  Use an existing containerd instead of starting one
+  --disable ingress           Do not run the ingress proxy on this node
+  --ingress-http-port PORT    Ingress proxy port for HTTP (default 80); --ingress-https-port PORT (default 443)
 
 Client flags (every verb):
   --kubeconfig FILE           Kubeconfig to use (default $KUBECONFIG, ~/.kube/config, then <data-dir>/kubeconfig.yaml)
@@ -103,6 +108,9 @@ async function server(args: string[]): Promise<number> {
       join: { type: "string" },
       "raft-listen-port": { type: "string", default: "2380" },
       token: { type: "string", short: "t" },
+      disable: { type: "string", multiple: true },
+      "ingress-http-port": { type: "string", default: "80" },
+      "ingress-https-port": { type: "string", default: "443" },
       "agent-token": { type: "string" },
       "cluster-reset": { type: "boolean", default: false },
       "cluster-reset-restore-path": { type: "string" },
@@ -125,6 +133,12 @@ async function server(args: string[]): Promise<number> {
   const retention = values["snapshot-retention"] === undefined ? undefined : Number(values["snapshot-retention"]);
   if (retention !== undefined && (!Number.isInteger(retention) || retention < 0)) {
     console.error(`error: --snapshot-retention must be a whole number (0 keeps every snapshot), got "${values["snapshot-retention"]}"`);
+    return 1;
+  }
+  const disable = parseDisable(values.disable ?? [], ["ingress", "servicelb"]);
+  const ingress = ingressPorts(values, disable);
+  if (typeof disable === "string" || typeof ingress === "string") {
+    console.error(`error: ${typeof disable === "string" ? disable : ingress}`);
     return 1;
   }
   // dist/skiff starts with the JIT held back (package.json: --compile-jit-policy) so that the
@@ -175,6 +189,7 @@ async function server(args: string[]): Promise<number> {
     joinServer: values.server ?? values.join ?? process.env.SKIFF_SERVER,
     raftPort,
     token: values.token ?? process.env.SKIFF_TOKEN,
+    disable,
     agentToken: values["agent-token"] ?? process.env.SKIFF_AGENT_TOKEN,
     clusterReset: values["cluster-reset"],
     clusterResetRestorePath: values["cluster-reset-restore-path"],
@@ -200,6 +215,7 @@ async function server(args: string[]): Promise<number> {
         credentials: { expires: creds.expires, renew: () => srv.nodeCredentials(nodeName, password) },
         dataDir,
         nodeName,
+        ingress,
         onPodGone: gcWhenSettled(),
       });
       console.log(`agent: node ${nodeName} registered`);
@@ -256,6 +272,9 @@ async function agentCommand(args: string[]): Promise<number> {
       "node-name": { type: "string" },
       "node-ip": { type: "string" },
       "container-runtime-endpoint": { type: "string" },
+      disable: { type: "string", multiple: true },
+      "ingress-http-port": { type: "string", default: "80" },
+      "ingress-https-port": { type: "string", default: "443" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -263,6 +282,12 @@ async function agentCommand(args: string[]): Promise<number> {
   if (values.help) {
     console.log(HELP);
     return 0;
+  }
+  const disable = parseDisable(values.disable ?? [], ["ingress"]);
+  const ingress = ingressPorts(values, disable);
+  if (typeof disable === "string" || typeof ingress === "string") {
+    console.error(`error: ${typeof disable === "string" ? disable : ingress}`);
+    return 1;
   }
   const server = values.server ?? process.env.SKIFF_URL;
   const token = values.token ?? process.env.SKIFF_TOKEN;
@@ -316,6 +341,7 @@ async function agentCommand(args: string[]): Promise<number> {
     nodeName,
     nodeIp: values["node-ip"],
     containerRuntimeEndpoint: values["container-runtime-endpoint"],
+    ingress,
     onPodGone: gcWhenSettled(),
   });
   console.log(`skiff agent: node ${nodeName} joined ${creds.server}`);
@@ -329,6 +355,28 @@ async function agentCommand(args: string[]): Promise<number> {
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   return await new Promise<number>(() => {});
+}
+
+/** --disable values, checked (a string: what is wrong). K3s's name traefik means ingress here. */
+function parseDisable(values: string[], known: string[]): string[] | string {
+  const out = values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean).map((v) => (v === "traefik" ? "ingress" : v));
+  const bad = out.filter((v) => !known.includes(v));
+  return bad.length ? `--disable ${bad.join(",")}: unknown component (known: ${known.join(", ")})` : out;
+}
+
+/** The ingress proxy's ports, or false with --disable ingress (a string: what is wrong). */
+function ingressPorts(values: Record<string, unknown>, disable: string[] | string): { httpPort: number; httpsPort: number } | false | string {
+  if (typeof disable === "string") return false;
+  if (disable.includes("ingress")) return false;
+  const port = (flag: string) => {
+    const n = Number(values[flag]);
+    return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
+  };
+  const httpPort = port("ingress-http-port");
+  const httpsPort = port("ingress-https-port");
+  if (httpPort === undefined || httpsPort === undefined) return `--ingress-http-port and --ingress-https-port must be port numbers (1-65535)`;
+  if (httpPort === httpsPort) return `--ingress-http-port and --ingress-https-port must differ`;
+  return { httpPort, httpsPort };
 }
 
 export async function main(argv: string[]): Promise<number> {

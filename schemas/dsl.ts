@@ -60,6 +60,11 @@ export interface ObjTy {
   readonly fields: () => Readonly<Record<string, Field>>;
   /** Object keeps fields it does not declare (e.g. JSONSchemaProps, raw extensions). */
   readonly open?: boolean;
+  /**
+   * The published OpenAPI schema, when the type comes from a schema rather than the DSL
+   * (custom resources); `sub` gives the schema of a DSL type (ObjectMeta) and registers it.
+   */
+  readonly openapi?: (version: "v2" | "v3", sub: (t: Ty) => Record<string, any>) => Record<string, any>;
 }
 
 export type Ty = PrimTy | ListTy | MapTy | ObjTy;
@@ -95,7 +100,7 @@ export function F(t: Ty, pb?: number, extra: Omit<Field, "t" | "pb"> = {}): Fiel
 export function obj(
   name: string,
   fields: () => Readonly<Record<string, Field>>,
-  extra: { desc?: string; open?: boolean } = {},
+  extra: { desc?: string; open?: boolean; openapi?: ObjTy["openapi"] } = {},
 ): ObjTy {
   let cache: Readonly<Record<string, Field>> | undefined;
   return { kind: "obj", name, fields: () => (cache ??= fields()), ...extra };

@@ -13,6 +13,8 @@ import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
 import { resources as eventsResources } from "./types/events";
 import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
+import { resources as apiextensionsResources } from "./types/apiextensions";
+import { resources as admissionregistrationResources } from "./types/admissionregistration";
 import { columnsByKind } from "./columns/index";
 
 export interface FieldError {
@@ -78,6 +80,12 @@ export interface ResourceDef {
    * stored objects. events.k8s.io/v1 Event is stored as the core v1 Event (storedGroup "").
    */
   conversion?: { storedGroup?: string; storedVersion: string; toStored(o: any): any; fromStored(o: any): any };
+  /** Decoding other than the DSL type check (custom resources: prune by their schema). */
+  decode?: (raw: unknown) => { errors: FieldError[]; unknownFields: string[]; value: any };
+  /** The CustomResourceDefinition that serves this kind (custom resources only). */
+  crd?: string;
+  /** Message for clients of a deprecated version (a Warning header). */
+  deprecationWarning?: string;
 }
 
 export interface RegisteredResource extends ResourceDef {
@@ -99,6 +107,8 @@ const all: ResourceDef[] = [
   ...eventsResources,
   ...nodeResources,
   ...schedulingResources,
+  ...apiextensionsResources,
+  ...admissionregistrationResources,
 ];
 
 export const registry: RegisteredResource[] = all.map((r) => ({
@@ -113,6 +123,46 @@ const byGvk = new Map<string, RegisteredResource>();
 for (const r of registry) {
   byGvr.set(`${r.group}/${r.version}/${r.plural}`, r);
   byGvk.set(`${r.apiVersion}/${r.kind}`, r);
+}
+
+// Kinds registered at run time (custom resources): `registry` is updated in place, so every
+// reader (discovery, OpenAPI, the garbage collector's next pass) sees them.
+const listeners: (() => void)[] = [];
+let generation = 0;
+
+/** Grows with every change of the served kinds (caches built from the registry compare it). */
+export function registryGeneration(): number {
+  return generation;
+}
+
+/** Called after every change of the served kinds; returns a function that unsubscribes. */
+export function onRegistryChange(fn: () => void): () => void {
+  listeners.push(fn);
+  return () => {
+    const i = listeners.indexOf(fn);
+    if (i >= 0) listeners.splice(i, 1);
+  };
+}
+
+/** Replace the kinds served for `crd` (an empty list stops serving them). */
+export function setCustomResources(crd: string, rs: RegisteredResource[]): void {
+  for (let i = registry.length - 1; i >= 0; i--) {
+    const r = registry[i]!;
+    if (r.crd !== crd) continue;
+    registry.splice(i, 1);
+    if (byGvr.get(`${r.group}/${r.version}/${r.plural}`) === r) byGvr.delete(`${r.group}/${r.version}/${r.plural}`);
+    if (byGvk.get(`${r.apiVersion}/${r.kind}`) === r) byGvk.delete(`${r.apiVersion}/${r.kind}`);
+  }
+  for (const r of rs) {
+    const gvr = `${r.group}/${r.version}/${r.plural}`;
+    // Built-in kinds win over a CRD that claims their names.
+    if (byGvr.has(gvr) || byGvk.has(`${r.apiVersion}/${r.kind}`)) continue;
+    registry.push({ ...r, crd });
+    byGvr.set(gvr, registry[registry.length - 1]!);
+    byGvk.set(`${r.apiVersion}/${r.kind}`, registry[registry.length - 1]!);
+  }
+  generation++;
+  for (const fn of [...listeners]) fn();
 }
 
 export function findByPlural(group: string, version: string, plural: string): RegisteredResource | undefined {

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the Skiff agent needs to run pods on this machine:
 # containerd (with its CRI plugin and `ctr`), runc, the CNI plugins (/usr/lib/cni),
-# iptables, iproute2 and busybox-static (test images are built from /bin/busybox).
+# iptables, ipset (NetworkPolicy), iproute2 and busybox-static (test images are built from /bin/busybox).
 # Extra package names given as arguments are installed too (scripts/setup.sh adds the tools
 # the tests use). Idempotent and quiet when everything is already installed. Needs root.
 set -euo pipefail
-PKGS=(containerd runc containernetworking-plugins iptables iproute2 busybox-static "$@")
+PKGS=(containerd runc containernetworking-plugins iptables ipset iproute2 busybox-static "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -28,3 +28,9 @@ if [ "$(id -u)" -eq 0 ]; then
 elif ! bash scripts/setup-browser.sh; then
   echo "setup: continuing without chromium (not root); test/e2e/dashboard.test.ts will skip" >&2
 fi
+# Helm 3 and 4, promtool, the client-go test program and the Python client for the ecosystem
+# tests (issue 14), built once into a cache outside the work tree; without Go or Python those
+# tests skip and say why.
+if ! bash scripts/setup-clients.sh >/dev/null; then
+  echo "setup: continuing without the third-party clients; test/e2e/{helm,clients}.test.ts will skip them" >&2
+fi

@@ -1,6 +1,7 @@
-// First-start state: the system namespaces, the `kubernetes` Service and the default RBAC
-// policy, created through the registry (as system:apiserver) so they are ordinary, replicated
-// objects.
+// First-start state: the system namespaces, the `kubernetes` and `kube-system/kube-dns`
+// Services, the `skiff` IngressClass and the default RBAC policy, created through the registry
+// (as system:apiserver) so they are ordinary, replicated objects.
+import { DEFAULT_CLASS_ANNOTATION, INGRESS_CLASS, INGRESS_CONTROLLER } from "../lib/networking";
 import { findByKind } from "../schemas/registry";
 import { SYSTEM_PRIORITY_CLASSES } from "../schemas/types/scheduling";
 import { checkObject } from "../schemas/derive/check";
@@ -11,7 +12,12 @@ import { AUTOUPDATE_ANNOTATION, clusterRoleBindingObjects, clusterRoleObjects } 
 
 const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-export async function bootstrap(registry: Registry): Promise<void> {
+export interface BootstrapOptions {
+  /** Make the `skiff` IngressClass (default class) when missing (not with --disable ingress). */
+  ingressClass?: boolean;
+}
+
+export async function bootstrap(registry: Registry, opts: BootstrapOptions = {}): Promise<void> {
   const store = registry.store;
   const ctx = writeCtx(APISERVER_USER, "skiff-bootstrap");
   const nsRes = findByKind("v1", "Namespace")!;
@@ -28,6 +34,35 @@ export async function bootstrap(registry: Registry): Promise<void> {
       spec: { clusterIP: "10.43.0.1", ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }], sessionAffinity: "None", type: "ClusterIP" },
     }, { strict: false }).value;
     await createIgnoringExists(() => registry.create(ctx, svcRes, "default", svc));
+  }
+  // The conventional cluster DNS address, for clients and images that hard-code it: no pods
+  // behind it, every node's agent answers it with its own DNS.
+  if (!store.get("services", "kube-system", "kube-dns")) {
+    const svc = checkObject(svcRes.type, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "skiff-dns" } },
+      spec: {
+        clusterIP: "10.43.0.10",
+        ports: [
+          { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
+          { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
+        ],
+        sessionAffinity: "None",
+        type: "ClusterIP",
+      },
+    }, { strict: false }).value;
+    await createIgnoringExists(() => registry.create(ctx, svcRes, "kube-system", svc));
+  }
+  if (opts.ingressClass !== false && !store.get("networking.k8s.io/ingressclasses", "", INGRESS_CLASS)) {
+    const r = findByKind("networking.k8s.io/v1", "IngressClass")!;
+    const cls = checkObject(r.type, {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "IngressClass",
+      metadata: { name: INGRESS_CLASS, annotations: { [DEFAULT_CLASS_ANNOTATION]: "true" } },
+      spec: { controller: INGRESS_CONTROLLER },
+    }, { strict: false }).value;
+    await createIgnoringExists(() => registry.create(ctx, r, undefined, cls));
   }
   await bootstrapRbac(registry, ctx);
   await bootstrapPriorityClasses(registry, ctx);

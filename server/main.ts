@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import { createApp } from "./api/app";
+import { registerClusterMetrics } from "./metrics/cluster";
 import { limitsFromEnv } from "./api/limits";
 import { createStreamServer } from "./api/streams/index";
 import { listenNode } from "./api/streams/listen";
@@ -23,7 +24,7 @@ import { EncryptingStore } from "./encryption/store";
 import { startControllers } from "./controllers/index";
 import type { PodMetricsSource } from "./controllers/runtime/controller";
 import { podUsage } from "./api/streams/metrics";
-import { startConsensus } from "./raft/cluster/consensus";
+import { startConsensus, type Consensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
 import { clusterReset } from "./raft/cluster/reset";
 import { clusterRoutes } from "./raft/cluster/routes";
@@ -70,6 +71,8 @@ export interface ServerFlags {
   snapshotRetention?: number;
   snapshotDir?: string;
   disableSnapshots?: boolean;
+  /** --disable: built-in components not to run ("ingress", "servicelb"). */
+  disable?: string[];
   /** --datastore-endpoint (etcd or PostgreSQL) and its TLS files: no Raft, servers share the datastore. */
   datastore?: DatastoreFlags;
 }
@@ -205,7 +208,8 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const auth = new Authenticator({ adminToken, tokenKey, localJoinSecrets: () => joinTokens.local() });
   auth.attach(store);
   const nodeIssuer = new NodeCredentialIssuer(auth, store, secrets);
-  await bootstrap(registry);
+  const disabled = new Set(flags.disable ?? []);
+  await bootstrap(registry, { ingressClass: !disabled.has("ingress") });
   // A joined server first catches up, so it finds the cluster's token hashes instead of making its own.
   await store.readBarrier().catch(() => {});
   await joinTokens.reconcile(flags.agentToken);
@@ -218,7 +222,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()) });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -230,6 +234,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
 
   const limits = limitsFromEnv();
   const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
+  registerClusterMetrics(store, plane.consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
     store,
@@ -330,6 +335,8 @@ function firstHostIPv4(): string | undefined {
 /** What the server runs on: Raft over the embedded store, or an external datastore. */
 interface ControlPlane {
   store: EncryptingStore;
+  /** Raft (absent on an external datastore): its state is exported in /metrics. */
+  consensus?: Consensus;
   /** The servers of the cluster by name (secrets encryption checks each one's keyring). */
   serverNames(): string[];
   /** Erase this server's on-disk history of old Secret forms after a re-encryption. */
@@ -375,6 +382,7 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
   if (!flags.disableSnapshots) snapshots.schedule(flags.snapshotCron ?? DEFAULT_CRON);
   return {
     store,
+    consensus,
     serverNames() {
       const st = consensus.node.localStatus();
       const table = consensus.memberTable();

@@ -16,7 +16,8 @@ export interface CniOptions {
   /** Network name, default skiff. */
   name?: string;
   mtu?: number;
-  /** Masquerade pod traffic leaving the node (default true). */
+  /** Masquerade pod traffic leaving the node (default false: the service proxy masquerades only
+   *  what leaves the cluster CIDR, so pods see each other's real addresses across nodes). */
   ipMasq?: boolean;
   /** Extra routes for pods (default: a default route via the bridge). */
   routes?: { dst: string; gw?: string }[];
@@ -36,7 +37,7 @@ export function cniConflist(o: CniOptions): object {
         type: "bridge",
         bridge,
         isGateway: true,
-        ipMasq: o.ipMasq ?? true,
+        ipMasq: o.ipMasq ?? false,
         hairpinMode: true,
         ...(o.mtu ? { mtu: o.mtu } : {}),
         ipam: {

@@ -11,6 +11,7 @@
 // Every call has a deadline (kubelet's 2-minute runtime request timeout by default) and fails
 // with a CriError that names the method and the gRPC status.
 
+import { observeCriCall } from "../metrics.ts";
 import { CriCodec } from "./codec.ts";
 import { criDescriptor } from "./descriptor.ts" with { type: "macro" };
 import { GrpcError, STATUS_NAMES, Status, UnaryChannel } from "./grpc.ts";
@@ -135,9 +136,12 @@ export class CriClient {
     if (!types) throw new Error(`CRI method ${method} not declared in cri.proto`);
     const [reqType, resType] = types;
     let body: Buffer;
+    const started = performance.now();
     try {
       body = await this.channel.call(`/${service}/${method}`, this.codec.encode(reqType, req), Date.now() + (timeoutMs ?? this.timeoutMs));
+      observeCriCall(method, (performance.now() - started) / 1000, false);
     } catch (e) {
+      observeCriCall(method, (performance.now() - started) / 1000, true);
       if (e instanceof GrpcError) throw new CriError(method, e.code, e.details);
       throw new CriError(method, Status.INTERNAL, (e as Error).message);
     }

@@ -11,6 +11,10 @@ export interface MirrorOptions {
   log: (msg: string) => void;
   retryMs?: number;
   signal: AbortSignal;
+  /** Keep only this of each object (less memory); onChange is not called when it is unchanged. */
+  keep?: (o: any) => any;
+  /** Query for list and watch (e.g. a fieldSelector). */
+  query?: Record<string, string>;
 }
 
 export class Mirror {
@@ -30,20 +34,25 @@ export class Mirror {
     const { api, path, signal } = this.o;
     while (!signal.aborted) {
       try {
-        const list = await api.get(path);
+        const list = await api.get(path, this.o.query);
         this.objs.clear();
-        for (const o of list.items ?? []) this.objs.set(Mirror.key(o), o);
+        for (const o of list.items ?? []) this.objs.set(Mirror.key(o), this.o.keep ? this.o.keep(o) : o);
         this.synced = true;
         this.o.onChange();
         await api.client.watch(
           path,
-          { resourceVersion: list.metadata?.resourceVersion ?? "", allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) },
+          { ...this.o.query, resourceVersion: list.metadata?.resourceVersion ?? "", allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) },
           (ev) => {
             if (ev.type === "ERROR") return false; // 410 Expired: relist
             if (ev.type === "BOOKMARK") return;
             const o = ev.object as any;
-            if (ev.type === "DELETED") this.objs.delete(Mirror.key(o));
-            else this.objs.set(Mirror.key(o), o);
+            const key = Mirror.key(o);
+            if (ev.type === "DELETED") this.objs.delete(key);
+            else if (this.o.keep) {
+              const kept = this.o.keep(o);
+              if (Bun.deepEquals(kept, this.objs.get(key))) return; // nothing this reader looks at
+              this.objs.set(key, kept);
+            } else this.objs.set(key, o);
             this.o.onChange();
           },
           signal,

@@ -7,7 +7,8 @@
 //   const t = startTunnel({ config: { server, caData, token }, nodeName, cri, podLogsDir });
 //   ...; t.stop();
 import type { CriClient } from "../cri/client.ts";
-import { TunnelMux, type ExecRequest, type LogRequest, type PortForwardRequest, type StatsRequest, type TunnelStream } from "../../lib/wsstream/tunnel.ts";
+import { TunnelMux, type ExecRequest, type LogRequest, type PortForwardRequest, type StatsRequest, type TunnelRequest, type TunnelStream } from "../../lib/wsstream/tunnel.ts";
+import { renderNodeMetrics } from "../metrics.ts";
 import { StatsCollector, criStatsSource, type StatsSource } from "../stats.ts";
 import { dialExec, runExec } from "./exec.ts";
 import { LogError, resolveLogPath, streamLog } from "./logs.ts";
@@ -168,7 +169,7 @@ async function handle(
   o: TunnelOptions,
   stats: StatsCollector,
   s: TunnelStream,
-  req: LogRequest | ExecRequest | PortForwardRequest | StatsRequest | { kind: "ping" },
+  req: TunnelRequest,
   accept: () => void,
   refuse: (code: number, reason: string, message: string) => void,
 ): Promise<void> {
@@ -190,6 +191,20 @@ async function handle(
       }
       accept();
       s.write(new TextEncoder().encode(JSON.stringify(reply)));
+      s.end();
+      return;
+    }
+    case "metrics": {
+      let text: string;
+      try {
+        text = await renderNodeMetrics(req.path, o.nodeName, o.statsSource ?? criStatsSource(o.cri));
+      } catch (e) {
+        const m = criMessage(e);
+        refuse(m.code, m.reason, `cannot read node metrics: ${m.message}`);
+        return;
+      }
+      accept();
+      s.write(new TextEncoder().encode(text));
       s.end();
       return;
     }

@@ -94,7 +94,10 @@ export interface StatsReply {
   pods?: { namespace: string; name: string; uid: string; containers: ({ name: string } & UsagePoint)[] }[];
 }
 
-export type TunnelRequest = LogRequest | ExecRequest | PortForwardRequest | StatsRequest | { kind: "ping" };
+/** The node's Prometheus metrics (kubelet's /metrics or /metrics/cadvisor): the agent answers with the text exposition. */
+export type NodeMetricsRequest = { kind: "metrics"; path: "/metrics" | "/metrics/cadvisor" };
+
+export type TunnelRequest = LogRequest | ExecRequest | PortForwardRequest | StatsRequest | NodeMetricsRequest | { kind: "ping" };
 
 export type TunnelReply = { ok: true } | { ok: false; code: number; reason: string; message: string };
 

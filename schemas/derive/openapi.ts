@@ -20,6 +20,8 @@ export interface OpenAPIResource {
   type: ObjTy;
   verbs?: string[];
   subresources?: { status?: boolean; scale?: unknown };
+  /** Custom resources (no strategic merge patch: kubectl then sends merge patches). */
+  crd?: string;
 }
 
 type Json = Record<string, any>;
@@ -197,6 +199,10 @@ class SchemaBuilder {
     this.seen.add(t.name);
     const s: Json = {};
     this.defs.set(t.name, s); // before recursing: recursive types refer to themselves
+    if (t.openapi) {
+      Object.assign(s, t.openapi(this.v, (x) => this.typeSchema(x)), extra);
+      return;
+    }
     if (t.desc) s.description = t.desc;
     s.type = "object";
     const props: Json = {};
@@ -300,6 +306,8 @@ interface OpSpec {
   params: Param[];
   body?: string; // definition name of the body
   patchBody?: boolean;
+  /** The resource takes no strategic merge patch (custom resources). */
+  noStrategic?: boolean;
   response: string; // definition name
   created?: boolean;
   gvk: { group: string; version: string; kind: string };
@@ -322,6 +330,7 @@ const PATCH_TYPES = [
   "application/strategic-merge-patch+json",
 ];
 const PRODUCES = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"];
+const patchTypes = (op: OpSpec) => (op.noStrategic ? PATCH_TYPES.filter((t) => t !== "application/strategic-merge-patch+json") : PATCH_TYPES);
 
 function resourcePaths(r: OpenAPIResource): { path: string; ops: OpSpec[] }[] {
   const verbs = new Set(r.verbs ?? DEFAULT_VERBS);
@@ -354,7 +363,7 @@ function resourcePaths(r: OpenAPIResource): { path: string; ops: OpSpec[] }[] {
   if (verbs.has("delete"))
     itemOps.push({ method: "delete", action: "delete", operationId: `delete${pre}${nsWord}${r.kind}`, description: `delete a ${r.kind}`, params: [name, ...ns, P.pretty, P.dryRun, P.gracePeriodSeconds, P.propagationPolicy], body: DELETE_OPTIONS, response: Status.name, gvk });
   if (verbs.has("patch"))
-    itemOps.push({ method: "patch", action: "patch", operationId: `patch${pre}${nsWord}${r.kind}`, description: `partially update the specified ${r.kind}`, params: [name, ...ns, P.pretty, P.dryRun, P.fieldManager, P.fieldValidation, P.force], patchBody: true, body: PATCH_NAME, response: t, created: true, gvk });
+    itemOps.push({ method: "patch", action: "patch", operationId: `patch${pre}${nsWord}${r.kind}`, description: `partially update the specified ${r.kind}`, params: [name, ...ns, P.pretty, P.dryRun, P.fieldManager, P.fieldValidation, P.force], patchBody: true, noStrategic: !!r.crd, body: PATCH_NAME, response: t, created: true, gvk });
   if (itemOps.length) out.push({ path: item, ops: itemOps });
 
   if (r.namespaced && verbs.has("list")) {
@@ -368,7 +377,7 @@ function resourcePaths(r: OpenAPIResource): { path: string; ops: OpSpec[] }[] {
     const ops: OpSpec[] = [
       { method: "get", action: "get", operationId: `read${pre}${nsWord}${r.kind}${kindWord}`, description: `read ${suffix} of the specified ${r.kind}`, params: [name, ...ns, P.pretty], response: typeName, gvk: subGvk },
       { method: "put", action: "put", operationId: `replace${pre}${nsWord}${r.kind}${kindWord}`, description: `replace ${suffix} of the specified ${r.kind}`, params: [name, ...ns, P.pretty, P.dryRun, P.fieldManager, P.fieldValidation], body: typeName, response: typeName, created: true, gvk: subGvk },
-      { method: "patch", action: "patch", operationId: `patch${pre}${nsWord}${r.kind}${kindWord}`, description: `partially update ${suffix} of the specified ${r.kind}`, params: [name, ...ns, P.pretty, P.dryRun, P.fieldManager, P.fieldValidation, P.force], patchBody: true, body: PATCH_NAME, response: typeName, created: true, gvk: subGvk },
+      { method: "patch", action: "patch", operationId: `patch${pre}${nsWord}${r.kind}${kindWord}`, description: `partially update ${suffix} of the specified ${r.kind}`, params: [name, ...ns, P.pretty, P.dryRun, P.fieldManager, P.fieldValidation, P.force], patchBody: true, noStrategic: !!r.crd, body: PATCH_NAME, response: typeName, created: true, gvk: subGvk },
     ];
     out.push({ path: `${item}/${suffix}`, ops });
   };
@@ -391,7 +400,7 @@ function v3Op(op: OpSpec, tag: string, ref: (n: string) => string): Json {
     }),
   };
   if (op.body) {
-    const types = op.patchBody ? PATCH_TYPES : ["*/*"];
+    const types = op.patchBody ? patchTypes(op) : ["*/*"];
     o.requestBody = { content: Object.fromEntries(types.map((t) => [t, { schema: schemaRef(op.body!) }])), required: op.method !== "delete" };
   }
   const content = Object.fromEntries(PRODUCES.map((t) => [t, { schema: schemaRef(op.response) }]));
@@ -414,7 +423,7 @@ function v2Op(op: OpSpec, tag: string): Json {
   }
   const o: Json = {
     description: op.description,
-    consumes: op.patchBody ? PATCH_TYPES : ["*/*"],
+    consumes: op.patchBody ? patchTypes(op) : ["*/*"],
     produces: PRODUCES,
     schemes: ["https"],
     tags: [tag],

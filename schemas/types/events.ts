@@ -74,7 +74,7 @@ export const resources: ResourceDef[] = [
     plural: "events",
     singular: "event",
     namespaced: true,
-    shortNames: ["ev"],
+    // No short names: upstream gives "ev" only to the core Event (kubectl warns of an ambiguous one).
     type: EventsEvent,
     // Upstream's field labels for this group, read from the stored core form.
     fieldSelectors: {

@@ -15,6 +15,7 @@ import { resourceQuota } from "./resource-quota";
 import { runtimeClass } from "./runtime-class";
 import { storageObjectInUseProtection } from "./storage-object-in-use-protection";
 import { taintNodesByCondition } from "./taint-nodes-by-condition";
+import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks/plugins";
 
 /** defaultTolerationSeconds: DefaultTolerationSeconds' value (default $SKIFF_DEFAULT_TOLERATION_SECONDS or 300). */
 export function defaultPlugins(o: { defaultTolerationSeconds?: number } = {}): AdmissionPlugin[] {
@@ -29,6 +30,8 @@ export function defaultPlugins(o: { defaultTolerationSeconds?: number } = {}): A
     defaultStorageClass,
     storageObjectInUseProtection,
     runtimeClass,
+    mutatingAdmissionWebhook,
+    validatingAdmissionWebhook,
     resourceQuota,
   ];
 }

@@ -11,6 +11,8 @@ import { openapiApp } from "./openapi";
 import { errorResponse, handleResource, type ApiDeps } from "./resources";
 import { ApiError, forbidden, pathNotFound, statusObject } from "../errors";
 import { isDashboardPath, serveDashboard } from "../dashboard";
+import { instrument } from "./instrument";
+import { metricsRegistry } from "../metrics/apiserver";
 import { capWarnings, formatWarning, Inflight, isLongRunning, isMutating, isWatch, limitsFromEnv, onBodyDone, parseWarnings, WatchCounter, type Limits } from "./limits";
 
 interface AppOptions {
@@ -31,7 +33,7 @@ const tooMany = (message: string) =>
   });
 
 /** Paths anyone may read, like Kubernetes' system:public-info-viewer (plus the CA bundle). */
-const PUBLIC = new Set(["/healthz", "/livez", "/readyz", "/version", "/cacerts", "/ping"]);
+const PUBLIC = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts", "/ping"]);
 
 export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { identity: Identity } }> {
   const app = new Hono<{ Variables: { identity: Identity } }>();
@@ -42,6 +44,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   const reads = new Inflight(limits.maxRequestsInflight);
   const writes = new Inflight(limits.maxMutatingInflight);
   const watches = new WatchCounter(limits.maxWatchesPerUser);
+  // Outermost: every answer (401s and 429s too) is counted in apiserver_request_total.
+  app.use("*", (c, next) => instrument(c, next));
   // Authentication comes first and reads only headers: the body is not read (the listener
   // streams it in on demand) until a handler of an authenticated, authorized request asks.
   app.use("*", async (c, next) => {
@@ -89,6 +93,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     else release?.();
   });
   app.get("/cacerts", (c) => c.text(opts.caPem));
+  app.get("/metrics", async () => new Response(await metricsRegistry.metrics(), { headers: { "Content-Type": metricsRegistry.contentType } }));
   app.get("/ping", (c) => c.text("pong"));
   app.get("/dashboard/*", (c) => serveDashboard(c.req.raw));
   app.get("/dashboard", (c) => serveDashboard(c.req.raw));

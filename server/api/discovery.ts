@@ -158,5 +158,7 @@ export function discoveryApp(serverAddress: () => string): Hono {
     return c.json({ kind: "APIResourceList", apiVersion: "v1", groupVersion: `${group}/${version}`, resources });
   });
   for (const p of ["/healthz", "/livez", "/readyz"]) app.get(p, (c) => c.text("ok"));
+  // Upstream answers discovery with a trailing slash too (the Python client asks for /apis/).
+  for (const r of [...app.routes]) if (r.method === "GET" && !r.path.endsWith("/")) app.get(`${r.path}/`, r.handler);
   return app;
 }

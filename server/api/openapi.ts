@@ -32,12 +32,23 @@ export class OpenAPIDocuments {
   private v2Proto?: Served;
   private v2Doc?: Record<string, any>;
 
+  private builtAt?: number;
+
   constructor(
     private readonly resources: () => OpenAPIResource[],
     private readonly gvs: () => { group: string; version: string }[],
+    /** Changes when the served kinds change (CustomResourceDefinitions): the cache is dropped. */
+    private readonly generation: () => number = () => 0,
   ) {}
 
+  private fresh(): void {
+    const g = this.generation();
+    if (this.builtAt !== g) this.reset();
+    this.builtAt = g;
+  }
+
   private v3Docs(): Map<string, Served> {
+    this.fresh();
     if (this.v3.size === 0) {
       for (const { group, version } of this.gvs()) {
         this.v3.set(v3PathKey(group, version), served(JSON.stringify(openapiV3(this.resources(), group, version)), "application/json"));
@@ -47,6 +58,7 @@ export class OpenAPIDocuments {
   }
 
   index(): Served {
+    this.fresh();
     if (!this.v3Index) {
       const paths: Record<string, { serverRelativeURL: string }> = {};
       for (const [key, doc] of this.v3Docs()) paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${doc.hash}` };
@@ -60,10 +72,18 @@ export class OpenAPIDocuments {
   }
 
   private swagger() {
+    this.fresh();
     return (this.v2Doc ??= openapiV2(this.resources()));
   }
 
+  /** Forget every document (the served kinds changed). */
+  reset(): void {
+    this.v3.clear();
+    this.v3Index = this.v2Json = this.v2Proto = this.v2Doc = undefined;
+  }
+
   v2(protobuf: boolean): Served {
+    this.fresh();
     if (protobuf) return (this.v2Proto ??= served(encodeOpenAPIv2(this.swagger()), OPENAPI_V2_PROTOBUF));
     return (this.v2Json ??= served(JSON.stringify(this.swagger()), "application/json"));
   }
@@ -76,7 +96,9 @@ const reg = (): RegistryModule => require("../../schemas/registry") as RegistryM
 export const documents = new OpenAPIDocuments(
   () => reg().registry,
   () => reg().groupVersions(),
+  () => reg().registryGeneration(),
 );
+
 
 function send(c: Context, doc: Served, immutable: boolean): Response {
   const etag = `"${doc.hash}"`;

@@ -98,6 +98,14 @@ export function queryInt(v: string | undefined, name: string): number | undefine
   return Number(v);
 }
 
+/** A boolean query parameter parsed like Go's strconv.ParseBool (clients send "True", "1", "t"). */
+export function queryBool(v: string | undefined, name: string): boolean {
+  if (v === undefined || v === "") return false;
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(v)) return true;
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(v)) return false;
+  throw badRequest(`${name}: Invalid value: ${JSON.stringify(v.slice(0, 50))}: strconv.ParseBool: parsing ${JSON.stringify(v.slice(0, 50))}: invalid syntax`);
+}
+
 interface FieldRequirement {
   field: string;
   op: "=" | "!=";

@@ -8,13 +8,15 @@ import type { WriteCtx } from "../registry/ctx";
 import { toScale, updateScale } from "../registry/kinds/scale";
 import { PatchError, applyPatch, patchTypeFromContentType, serverSideApply } from "../registry/patch/index";
 import { checked, type DeleteOpts, type Registry } from "../registry/registry";
-import { buildMatcher, parseResourcePath, queryInt, writeCtxOf, type ResourceRequest } from "./request";
+import { buildMatcher, parseResourcePath, queryBool, queryInt, writeCtxOf, type ResourceRequest } from "./request";
 import { storedResource, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
+import { Scale as ScaleType } from "../../schemas/types/misc";
+import { asServed } from "./versions";
 
 export interface ApiDeps {
   store: Store;
@@ -71,13 +73,29 @@ interface Versions {
 
 function versionsOf(view: RegisteredResource): Versions {
   const conv = view.conversion;
-  if (!conv) return { view, r: view, in: (o) => o, out: (o) => o };
+  // Custom resources (conversion None): the stored object read at this version.
+  if (!conv) return { view, r: view, in: (o) => o, out: view.crd ? (o) => asServed(view, o) : (o) => o };
   return { view, r: storedResource(view), in: (o) => conv.toStored(o), out: (o) => (o && o.kind === storedResource(view).kind ? conv.fromStored(o) : o) };
 }
 
 export async function handleResource(c: Context, deps: ApiDeps): Promise<Response> {
   const parsed = parseResourcePath(new URL(c.req.url).pathname);
   if (!parsed) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (!parsed.r.deprecationWarning) return serveResource(c, deps, parsed);
+  // Every request to a deprecated version carries its warning (upstream's deprecation filter).
+  const warning = `299 - ${JSON.stringify(parsed.r.deprecationWarning)}`;
+  try {
+    const res = await serveResource(c, deps, parsed);
+    res.headers.append("Warning", warning);
+    return res;
+  } catch (e) {
+    const res = errorResponse(e);
+    res.headers.append("Warning", warning);
+    return res;
+  }
+}
+
+async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest): Promise<Response> {
   const method = c.req.method;
   const v = versionsOf(parsed.r);
   const view = v.view;
@@ -96,8 +114,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
   if (method === "GET") {
     if (req.name === undefined) {
       if (!allowed("list")) throw methodNotAllowed();
-      const w = c.req.query("watch");
-      if (req.watchPath || w === "true" || w === "1") return watch(c, deps, req, v);
+      if (req.watchPath || queryBool(c.req.query("watch"), "watch")) return watch(c, deps, req, v);
       return list(c, deps, req, v);
     }
     if (!allowed("get")) throw methodNotAllowed();
@@ -106,7 +123,7 @@ export async function handleResource(c: Context, deps: ApiDeps): Promise<Respons
     if (!c.req.query("resourceVersion")) await deps.store.readBarrier();
     const cur = deps.store.get(req.res, ns ?? "", req.name);
     if (!cur) throw notFound(r, req.name);
-    if (req.sub === "scale") return respond(c, undefined, toScale(cur.obj), 200);
+    if (req.sub === "scale") return respond(c, undefined, toScale(cur.obj, r), 200);
     if (fmt === "table") return respond(c, undefined, toTable(r, [cur.obj], { resourceVersion: String(cur.rev) }, includeObject(c)), 200);
     if (fmt === "partial") return respond(c, undefined, { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: cur.obj.metadata }, 200);
     return respond(c, undefined, v.out(cur.obj), 200);
@@ -182,7 +199,7 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
   const grace = queryInt(c.req.query("gracePeriodSeconds"), "gracePeriodSeconds") ?? body.gracePeriodSeconds;
   let policy = c.req.query("propagationPolicy") ?? body.propagationPolicy;
   const orphan = c.req.query("orphanDependents") ?? body.orphanDependents;
-  if (policy === undefined && (orphan === true || orphan === "true")) policy = "Orphan";
+  if (policy === undefined && (orphan === true || (typeof orphan === "string" && queryBool(orphan, "orphanDependents")))) policy = "Orphan";
   if (policy !== undefined && !["Foreground", "Background", "Orphan"].includes(policy))
     throw badRequest(`propagationPolicy must be one of Foreground, Background, Orphan, got "${policy}"`);
   if (grace !== undefined && (typeof grace !== "number" || grace < 0)) throw badRequest("gracePeriodSeconds must be a non-negative integer");
@@ -226,6 +243,7 @@ async function list(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions
   }
   const meta: Record<string, unknown> = { resourceVersion: String(page.rev) };
   if (page.more) meta.continue = encodeContinue(page.rev, page.more);
+  if (page.remaining !== undefined) meta.remainingItemCount = page.remaining;
   if (fmt === "table") return respond(c, undefined, toTable(r, page.items, meta, includeObject(c)), 200);
   if (fmt === "partial")
     return respond(c, undefined, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: meta, items: page.items.map((o) => ({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata })) }, 200);
@@ -243,12 +261,12 @@ function watch(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Re
       ns: req.ns,
       match,
       resourceVersion: c.req.query("resourceVersion"),
-      bookmarks: c.req.query("allowWatchBookmarks") === "true",
+      bookmarks: queryBool(c.req.query("allowWatchBookmarks"), "allowWatchBookmarks"),
       timeoutSeconds: queryInt(c.req.query("timeoutSeconds"), "timeoutSeconds"),
       format: fmt === "table" ? "table" : "json",
       include: includeObject(c),
-      sendInitialEvents: c.req.query("sendInitialEvents") === "true",
-      convert: v.r === v.view ? undefined : v.out,
+      sendInitialEvents: queryBool(c.req.query("sendInitialEvents"), "sendInitialEvents"),
+      convert: v.r === v.view && !v.view.crd ? undefined : v.out,
     },
     c.req.raw.signal,
   );
@@ -262,6 +280,9 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest, v: Version
   const type = patchTypeFromContentType(ct ?? "");
   if (!type)
     throw unsupportedMediaType(mediaType(ct), ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"]);
+  // Custom resources have no Go struct to carry patch strategies: upstream refuses SMP there.
+  if (type === "strategic" && r.crd)
+    throw unsupportedMediaType(mediaType(ct), ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]);
   const text = new TextDecoder().decode(await readBody(c.req.raw));
   const body = parseText(text, type === "apply", ctx.fieldValidation === "Strict");
   const ns = req.ns ?? "";
@@ -276,14 +297,15 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest, v: Version
   };
   if (req.sub === "scale") {
     return scale(c, deps, ctx, req, (curReplicas, curScale) => {
-      const patched = wrap(() => applyPatch(type === "apply" ? "merge" : type, curScale, body, undefined));
+      // The Scale type roots a strategic merge patch, as upstream's scale subresource does.
+      const patched = wrap(() => applyPatch(type === "apply" ? "merge" : type, curScale, body, ScaleType));
       return patched?.spec?.replicas ?? curReplicas;
     });
   }
   if (type === "apply") {
     if (!c.req.query("fieldManager")) throw badRequest("PATCH with application/apply-patch+yaml requires the fieldManager query parameter");
     const config = requireObject(body, "apply configuration");
-    const force = c.req.query("force") === "true";
+    const force = queryBool(c.req.query("force"), "force");
     const cur = deps.store.get(req.res, ns, name);
     if (config.metadata?.name && config.metadata.name !== name) throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
     const cleanConfig = checked(ctx, view, config);

@@ -67,8 +67,10 @@ export function serveWatch(store: Store, p: WatchParams, signal: AbortSignal): R
         controller.enqueue(line);
       };
       // Bun sends response headers with the first body bytes; a quiet watch must still tell the
-      // client it started (informers wait for the headers). Watch decoders skip whitespace.
-      controller.enqueue(enc.encode("\n"));
+      // client it started (informers wait for the headers). One space, not a newline: JSON
+      // decoders skip it before the first event, while the Python client turns an empty line
+      // into a None event that its callers crash on.
+      controller.enqueue(enc.encode(" "));
       const bookmark = () => write("BOOKMARK", { kind: p.r.kind, apiVersion: p.r.apiVersion, metadata: { resourceVersion: String(lastRev) } });
       const rv = p.resourceVersion;
       let from: number;

@@ -2,6 +2,7 @@
 // configmaps, PVCs and PVs its own pods use, mint tokens only for their service accounts, and
 // touch only its own Lease; everything else it needs is the static NODE_RULES. The pod → object
 // references are indexed from the store's pods and kept current from applied events.
+import { isOurIngress, ourClasses } from "../../lib/networking";
 import type { Store } from "../store/store";
 import type { Attributes, Decision, UserInfo } from "./attributes";
 import { NODE_RULES } from "./policy";
@@ -167,7 +168,15 @@ export class NodeAuthorizer {
     if (!["get", "list", "watch"].includes(a.verb)) return no(`can only read resources of this type`);
     if (a.subresource) return no(`cannot read subresource`);
     if (!a.name) return no(`No Object name found, expected ${a.resource === "secrets" ? "secret" : "configmap"} name`);
+    if (a.resource === "secrets" && this.ingressTls(a.namespace, a.name)) return { allowed: true, reason: "" };
     return this.related(node, a, a.resource as RefKind);
+  }
+
+  /** A TLS Secret of an Ingress Skiff serves: every node's ingress proxy needs its certificate. */
+  private ingressTls(ns: string | undefined, name: string): boolean {
+    if (!ns) return false;
+    const ours = ourClasses(this.store.list("networking.k8s.io/ingressclasses", undefined).items);
+    return this.store.list("networking.k8s.io/ingresses", ns).items.some((i: any) => isOurIngress(i, ours) && (i.spec?.tls ?? []).some((t: any) => t.secretName === name));
   }
 
   private related(node: string, a: Attributes, kind: RefKind): Verdict {

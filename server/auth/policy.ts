@@ -37,6 +37,9 @@ export const NODE_RULES: PolicyRule[] = [
   rule(["get", "create", "update", "patch", "delete"], ["coordination.k8s.io"], ["leases"]),
   rule(["create"], [""], ["serviceaccounts/token"]),
   rule(READ, ["node.k8s.io"], ["runtimeclasses"]),
+  // The agent's NetworkPolicy enforcement and ingress proxy (kube-router's and Traefik's reads).
+  rule(READ, [""], ["namespaces"]),
+  rule(READ, ["networking.k8s.io"], ["networkpolicies", "ingresses", "ingressclasses"]),
 ];
 
 export interface ClusterRoleDef {

@@ -2,7 +2,7 @@
 // until its dependents are gone (foreground), or strips ownerReferences (orphan). It reads
 // metadata-only informers of every listable kind (upstream's GC does the same), keyed
 // "res|ns|name".
-import { registry as kinds, type RegisteredResource } from "../../schemas/registry";
+import { findByKind, onRegistryChange, registry as kinds, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
@@ -19,16 +19,34 @@ export class GarbageCollector extends Controller {
   /** uid → key of every live object, across kinds. */
   private uids = new Map<string, string>();
 
+  private unsubscribe: () => void;
+
   constructor(rt: ControllerContext) {
     super(rt, "garbagecollector");
+    this.trackKinds();
+    // Custom resources come and go with their CRDs.
+    this.unsubscribe = onRegistryChange(() => this.trackKinds());
+  }
+
+  private trackKinds(): void {
     for (const r of kinds) {
       if (r.conversion) continue; // another version of a kind already listed
       if (r.verbs && !r.verbs.includes("list")) continue;
       const res = resKeyOf(r.group, r.plural);
+      const known = this.kinds.get(res);
+      if (known) {
+        known.r = r;
+        continue;
+      }
       const inf = this.metadataInformer(res);
       this.kinds.set(res, { r, inf });
       inf.addHandler({ add: (o) => this.observe(res, o), update: (_, o) => this.observe(res, o), delete: (o) => this.gone(o) });
     }
+  }
+
+  override stop(): void {
+    this.unsubscribe();
+    super.stop();
   }
 
   private observe(res: string, o: any): void {
@@ -51,8 +69,10 @@ export class GarbageCollector extends Controller {
   }
 
   private ownersGone(o: any): boolean {
-    const owners = ownerUids(o);
-    return owners.length > 0 && owners.every((u) => !this.uids.has(u));
+    const refs: any[] = (o?.metadata?.ownerReferences ?? []).filter((r: any) => r?.uid);
+    // An owner of a kind this server does not serve (a CRD not yet established) is not known
+    // to be gone: upstream's collector cannot resolve it either and leaves the dependent alone.
+    return refs.length > 0 && refs.every((r) => !this.uids.has(r.uid) && findByKind(r.apiVersion, r.kind) !== undefined);
   }
 
   /** Keys of every object with an ownerReference to uid. */

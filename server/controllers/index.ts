@@ -4,6 +4,7 @@ import type { Registry } from "../registry/registry";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
+import { CrdCleanupController } from "./crd-cleanup";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
 import { DisruptionController } from "./disruption";
@@ -22,6 +23,8 @@ import { defaultOptions, type Controller, type ControllerOptions, type Controlle
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
 import { ServiceAccountController } from "./serviceaccount";
+import { ServiceLBController } from "./servicelb";
+import { IngressStatusController } from "./ingress-status";
 import { StatefulSetController } from "./statefulset";
 import { StorageProtectionController } from "./storage-protection";
 import { VolumeBinderController } from "./volume-binder";
@@ -62,12 +65,15 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   endpointslice: (rt) => new EndpointSliceController(rt),
   garbagecollector: (rt) => new GarbageCollector(rt),
   namespace: (rt) => new NamespaceController(rt),
+  crdcleanup: (rt) => new CrdCleanupController(rt),
   eventttl: (rt) => new EventTtlController(rt),
   disruption: (rt) => new DisruptionController(rt),
   horizontalpodautoscaling: (rt) => new HorizontalPodAutoscalerController(rt),
   resourcequota: (rt) => new ResourceQuotaController(rt),
   storageprotection: (rt) => new StorageProtectionController(rt),
   apiserverendpoints: (rt, o) => (o.apiServers ? new ApiServerEndpoints(rt, o.apiServers) : undefined),
+  servicelb: (rt) => new ServiceLBController(rt),
+  ingressstatus: (rt) => new IngressStatusController(rt),
 };
 
 export function startControllers(registry: Registry, opts: StartOptions = {}): RunningControllers {

@@ -1,7 +1,7 @@
 // Namespace lifecycle: a namespace being deleted has everything in it deleted, then its
 // "kubernetes" finalizer removed (namespaces/finalize) so it goes away itself. It reads the
 // same metadata-only informers as the garbage collector.
-import { findByKind, registry as kinds, type RegisteredResource } from "../../schemas/registry";
+import { findByKind, onRegistryChange, registry as kinds, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import { Controller, type ControllerContext } from "./runtime/controller";
 import type { Informer } from "./runtime/informer";
@@ -20,10 +20,29 @@ export class NamespaceController extends Controller {
       if (ns.metadata.deletionTimestamp) this.queue.add(ns.metadata.name);
     };
     this.namespaces.addHandler({ add: onNs, update: (_, ns) => onNs(ns) });
+    this.trackKinds();
+    // Custom resources come and go with their CRDs.
+    this.unsubscribe = onRegistryChange(() => this.trackKinds());
+  }
+
+  private unsubscribe: () => void;
+
+  override stop(): void {
+    this.unsubscribe();
+    super.stop();
+  }
+
+  private trackKinds(): void {
     for (const r of kinds) {
       if (r.conversion) continue; // another version of a kind already listed
       if (!r.namespaced || (r.verbs && !r.verbs.includes("list"))) continue;
-      const inf = this.metadataInformer(resKeyOf(r.group, r.plural));
+      const res = resKeyOf(r.group, r.plural);
+      const known = this.contents.find((c) => resKeyOf(c.r.group, c.r.plural) === res);
+      if (known) {
+        known.r = r;
+        continue;
+      }
+      const inf = this.metadataInformer(res);
       this.contents.push({ r, inf });
       // The last object of a terminating namespace going lets the namespace go.
       inf.addHandler({

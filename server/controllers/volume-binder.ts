@@ -182,8 +182,10 @@ export class VolumeBinderController extends Controller {
 
   private async syncVolume(name: string): Promise<void> {
     const pv = this.pvs.getBy("", name);
-    if (!pv || pv.metadata.deletionTimestamp) return;
+    if (!pv) return;
     const ref = pv.spec?.claimRef;
+    // A volume being deleted is still released when its claim goes: pv-protection waits for that.
+    if (pv.metadata.deletionTimestamp && !ref) return;
     if (!ref) {
       if (pv.status?.phase !== "Available") await this.api.updateStatus("PersistentVolume", "", name, (cur) => ({ ...cur, status: { ...(cur.status ?? {}), phase: "Available" } }));
       return;

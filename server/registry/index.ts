@@ -5,20 +5,22 @@ import { AdmissionChain } from "../admission/chain";
 import { defaultPlugins } from "../admission/index";
 import type { AdmissionPlugin } from "../admission/types";
 import type { Store } from "../store/store";
+import { syncCustomResources } from "./crd-sync";
 import { createOnUpdateStrategy } from "./kinds/create-on-update";
+import { crdStrategy } from "./kinds/crds";
 import { generationStrategy } from "./kinds/generation";
 import { namespaceStrategy } from "./kinds/namespaces";
 import { nodeStrategy } from "./kinds/nodes";
 import { podStrategy } from "./kinds/pods";
 import { clusterRoleBindingStrategy, clusterRoleStrategy, roleBindingStrategy, roleStrategy } from "./kinds/rbac";
-import { serviceStrategy } from "./kinds/services";
+import { ingressStrategy, loadBalancerServiceStrategy } from "./kinds/networking";
 import { Registry } from "./registry";
 import type { Strategy } from "./strategy";
 
 /** Strategies by store key (group/plural, core kinds by plural alone). */
 const STRATEGIES: [string, Strategy][] = [
   ["pods", podStrategy],
-  ["services", serviceStrategy],
+  ["services", loadBalancerServiceStrategy],
   ["nodes", nodeStrategy],
   ["namespaces", namespaceStrategy],
   ["endpoints", createOnUpdateStrategy],
@@ -31,7 +33,7 @@ const STRATEGIES: [string, Strategy][] = [
   ["apps/daemonsets", generationStrategy],
   ["batch/jobs", generationStrategy],
   ["batch/cronjobs", generationStrategy],
-  ["networking.k8s.io/ingresses", generationStrategy],
+  ["networking.k8s.io/ingresses", ingressStrategy],
   ["networking.k8s.io/networkpolicies", generationStrategy],
   ["autoscaling/horizontalpodautoscalers", generationStrategy],
   ["policy/poddisruptionbudgets", generationStrategy],
@@ -39,9 +41,11 @@ const STRATEGIES: [string, Strategy][] = [
   ["rbac.authorization.k8s.io/clusterroles", clusterRoleStrategy],
   ["rbac.authorization.k8s.io/rolebindings", roleBindingStrategy],
   ["rbac.authorization.k8s.io/clusterrolebindings", clusterRoleBindingStrategy],
+  ["apiextensions.k8s.io/customresourcedefinitions", crdStrategy],
 ];
 
 /** The process's registry over `store`; tests may pass their own admission plugins. */
 export function newRegistry(store: Store, plugins: AdmissionPlugin[] = defaultPlugins()): Registry {
+  syncCustomResources(store);
   return new Registry(store, new Map(STRATEGIES), new AdmissionChain(plugins));
 }

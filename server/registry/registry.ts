@@ -15,6 +15,7 @@ import type { WriteCtx } from "./ctx";
 import { randomSuffix, timestamp } from "./meta";
 import { recordUpdate } from "./patch/index";
 import type { Strategy, StrategyCtx } from "./strategy";
+import { customResourceStrategy } from "./kinds/custom-resources";
 import { deepEqual } from "../../schemas/helpers/json";
 
 interface UpdateOpts {
@@ -53,7 +54,7 @@ export class Registry {
   ) {}
 
   strategy(r: RegisteredResource): Strategy {
-    return this.strategies.get(resKeyOf(r.group, r.plural)) ?? NO_STRATEGY;
+    return this.strategies.get(resKeyOf(r.group, r.plural)) ?? (r.crd ? customResourceStrategy : NO_STRATEGY);
   }
 
   /** The admission request for one write (also used by subresources admitted as themselves). */
@@ -118,6 +119,7 @@ export class Registry {
     else delete m.generation;
     if (s.resetStatusOnCreate ?? (r.subresources?.status && r.group !== "")) delete obj.status;
     r.defaults?.(obj);
+    dropEmptyMeta(m);
     const req = this.admissionRequest(ctx, "CREATE", r, "", m.namespace ?? "", m.name ?? "", obj);
     await this.admission.admit(req);
     const sctx = this.strategyCtx(ctx);
@@ -150,6 +152,7 @@ export class Registry {
       if (!opts.internal) {
         // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted.
         if (sub === "") r.defaults?.(next);
+        dropEmptyMeta(next.metadata);
         const req = this.admissionRequest(ctx, "UPDATE", r, sub, ns, name, next, cur.obj);
         await this.admission.admit(req);
         s.prepareForUpdate?.(sctx, next, cur.obj, sub);
@@ -239,7 +242,7 @@ export class Registry {
 
 /** Type-check a decoded body against the kind's schema; unknown fields per ctx.fieldValidation. */
 export function checked(ctx: WriteCtx, r: RegisteredResource, raw: Record<string, any>): any {
-  const res = checkObject(r.type, raw, { strict: ctx.fieldValidation === "Strict" });
+  const res = r.decode ? r.decode(raw) : checkObject(r.type, raw, { strict: ctx.fieldValidation === "Strict" });
   if (res.unknownFields.length) {
     if (ctx.fieldValidation === "Strict") {
       const msg = res.unknownFields.map((f) => `unknown field "${f}"`).join(", ");
@@ -353,4 +356,14 @@ function mergeForUpdate(r: RegisteredResource, old: any, incoming: any, sub: str
   if (next.metadata.managedFields === undefined) delete next.metadata.managedFields;
   if (next.metadata.generation === undefined) delete next.metadata.generation;
   return next;
+}
+
+/** ObjectMeta's maps and lists are omitempty upstream: `annotations: {}` (kubectl diff and
+ * apply patches send it) is stored as no annotations, so a no-op write stays a no-op. */
+function dropEmptyMeta(m: any): void {
+  if (!m || typeof m !== "object") return;
+  for (const k of ["labels", "annotations", "finalizers", "ownerReferences"]) {
+    const v = m[k];
+    if (v !== null && typeof v === "object" && (Array.isArray(v) ? v.length === 0 : Object.keys(v).length === 0)) delete m[k];
+  }
 }

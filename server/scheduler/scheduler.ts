@@ -4,6 +4,7 @@
 // worded like Kubernetes' and wait until the cluster changes.
 import { SCHEDULER_USER } from "../registry/ctx";
 import { bindPod } from "../registry/kinds/pods";
+import { scheduleAttempt } from "../metrics/controllers";
 import type { ControllerContext } from "../controllers/runtime/controller";
 import { Api } from "../controllers/runtime/api";
 import { waitForCacheSync, type Informer } from "../controllers/runtime/informer";
@@ -300,10 +301,12 @@ export class Scheduler {
       // The same code as POST pods/binding (admission included).
       const bound = await bindPod(this.api.registry, this.api.ctx(), ns, name, { metadata: { name, namespace: ns, uid: pod.metadata.uid }, target: { kind: "Node", name: pi.nodeName } });
       this.stats.scheduled++;
+      scheduleAttempt("scheduled");
       this.queue.done(key);
       if (this.opts.scheduledEvents) this.rt.events.record(bound, "Normal", "Scheduled", `Successfully assigned ${ns}/${name} to ${pi.nodeName}`, "default-scheduler");
     } catch (e) {
       this.stats.bindErrors++;
+      scheduleAttempt("error");
       if (this.assumed.delete(key)) this.cache.removePod(key);
       const cur = this.pods.get(key);
       if (cur && !cur.spec?.nodeName && !cur.metadata.deletionTimestamp && !this.stopped) {
@@ -337,6 +340,7 @@ export class Scheduler {
   private unschedulable(pod: any, message: string, nominate?: string): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.stats.unschedulable++;
+    scheduleAttempt("unschedulable");
     this.queue.unschedulableAgain(key, pod.spec?.priority ?? 0);
     this.rt.events.record(pod, "Warning", "FailedScheduling", message, "default-scheduler");
     const prev = (pod.status?.conditions ?? []).find((c: any) => c.type === "PodScheduled");

@@ -80,6 +80,22 @@ export class KeyIndex {
     return old;
   }
 
+  /** Live keys per resource. */
+  counts(): { res: string; n: number }[] {
+    return [...this.byRes].filter(([, r]) => r.revs.size > 0).map(([res, r]) => ({ res, n: r.revs.size }));
+  }
+
+  /** How many keys of `res` (in namespace `ns`, or all) come strictly after `after`. */
+  countAfter(res: string, ns: string | undefined, after: { ns: string; name: string }): number {
+    const r = this.byRes.get(res);
+    if (!r) return 0;
+    const xs = r.ordered();
+    const from = bound(xs, (ns ?? after.ns) + SEP + after.name, true);
+    // Keys of namespace ns sort before ns + "\u0001" (the separator is NUL).
+    const to = ns !== undefined ? bound(xs, ns + "\u0001", false) : xs.length;
+    return Math.max(0, to - from);
+  }
+
   /**
    * Up to n keys of `res` in key order (namespace, name) — only namespace `ns` if given —
    * strictly after `after`.

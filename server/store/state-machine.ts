@@ -154,6 +154,16 @@ export class StateMachine {
     return out;
   }
 
+  /** Stored objects per resource key (for apiserver_storage_objects). */
+  countByResource(): { res: string; n: number }[] {
+    return this.keys.counts();
+  }
+
+  /** How many objects of `res` (in `ns`, or all) come after the key `after`. */
+  countAfter(res: string, ns: string | undefined, after: { ns: string; name: string }): number {
+    return this.keys.countAfter(res, ns, after);
+  }
+
   /**
    * Apply the commands of one committed log entry (index) atomically. Returns one result per
    * command and the change events to publish once the transaction is durable.

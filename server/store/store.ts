@@ -32,6 +32,8 @@ export interface ListPage {
   rev: number;
   /** Key of the last item returned when more remain. */
   more?: { ns: string; name: string };
+  /** With `more` and no `match`: how many objects follow (upstream's remainingItemCount). */
+  remaining?: number;
 }
 
 export interface ListOptions {
@@ -142,13 +144,24 @@ export class Store implements KubeStore {
       for (const r of rows) {
         const obj = JSON.parse(r.value);
         if (!match(obj)) continue;
-        if (items.length === limit) return { items, rev, more: keyOf(items[items.length - 1]) };
+        if (items.length === limit) {
+          const more = keyOf(items[items.length - 1]);
+          // Like etcd's count of the remaining keys: only exact without a selector.
+          if (o.match) return { items, rev, more };
+          // At an older revision, counted as of that revision (from the history).
+          return { items, rev, more, remaining: rev < sm.rev ? sm.scanAt(res, ns, rev, more, Infinity).length : sm.countAfter(res, ns, more) };
+        }
         items.push(obj);
       }
       if (rows.length < chunk) return { items, rev };
       const last = rows[rows.length - 1]!;
       after = { ns: last.ns, name: last.name };
     }
+  }
+
+  /** Live objects per resource key (apiserver_storage_objects). */
+  countByResource(): { res: string; n: number }[] {
+    return this.sm.countByResource();
   }
 
   /**

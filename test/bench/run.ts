@@ -8,6 +8,8 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   size: () => import("./size.ts"),
   idle: () => import("./idle.ts"),
   store: () => import("./store.ts"),
+  crd: () => import("./crd.ts"),
+  netpolicy: () => import("./netpolicy.ts"),
   secrets: () => import("./secrets.ts"),
 };
 

@@ -255,11 +255,12 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
     const pending = new Set<string>();
     p.on("request", (r) => pending.add(r.url()));
     p.on("requestfinished", (r) => pending.delete(r.url()));
-    p.on("requestfailed", (r) => console.error(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    p.on("console", (m) => m.type() === "error" && console.error(`page console: ${m.text()}`));
+    const trouble: string[] = [];
+    p.on("requestfailed", (r) => trouble.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    p.on("console", (m) => m.type() === "error" && trouble.push(`page console: ${m.text()}`));
     await p.goto(`${srv.url}/dashboard/`);
     await p.fill("#token", token).catch(async (e) => {
-      throw new Error(`${(e as Error).message}\nrequests still pending: ${[...pending].join(", ") || "none"}\npage: ${(await p.content().catch(() => "?")).slice(0, 600)}`);
+      throw new Error(`${(e as Error).message}\nrequests still pending: ${[...pending].join(", ") || "none"}\n${trouble.join("\n")}\npage: ${(await p.content().catch(() => "?")).slice(0, 600)}`);
     });
     await p.click("button[type=submit]");
     await p.waitForSelector(".frame");

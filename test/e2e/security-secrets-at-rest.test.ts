@@ -262,6 +262,13 @@ describe("secrets encryption at rest (three servers)", () => {
     } finally {
       s3.signal("SIGCONT");
     }
+    // "Once it is back": a stopped server first has to catch up on the log (the new keyring
+    // included) and report it; on a loaded machine that took more than reencrypt's 4 s wait.
+    const back = Date.now() + 30_000;
+    while (!(await status(s1).catch(() => ({}) as any)).hashesMatch) {
+      if (Date.now() > back) throw new Error("s3 did not report the new keyring within 30 s of SIGCONT");
+      await Bun.sleep(200);
+    }
     const re = await cli(s1, ["secrets-encrypt", "reencrypt"]);
     expect(re.code, re.stderr).toBe(0);
     const st = await status(s2);

@@ -21,9 +21,10 @@ export const BUSYBOX_APPLETS = [
   "hostname", "httpd", "id", "ip", "kill", "ln", "ls", "mkdir", "mount", "mv", "nc", "nslookup",
   "printf", "ps", "pwd", "rm", "seq", "sleep", "sort", "stat", "tail", "tee", "test", "top",
   "touch", "true", "uname", "wc", "wget", "yes", "[", "timeout", "xargs", "tr", "cut", "expr",
+  "tar", // kubectl cp
 ];
 
-const BUILDER_VERSION = "1";
+const BUILDER_VERSION = "2";
 
 export function cacheDir(): string {
   const dir = process.env.SKIFF_TEST_CACHE ?? join(tmpdir(), "skiff-test-images");

@@ -28,6 +28,7 @@ import { ApiError, statusObject } from "../../errors";
 import { execSpdyBridge, execWsSession, openExec } from "./exec";
 import { handleLog } from "./log";
 import { handleMetrics, isMetricsPath } from "./metrics";
+import { handleNodeMetrics, isNodeMetricsPath } from "./node-metrics";
 import { portForwardStreams, portForwardTunnelWsSession, resolvePortForward } from "./portforward";
 import { RELAY_PATH, RelayClient, relaySession, type PeerAccess } from "./relay";
 import { TunnelRegistry } from "./tunnels";
@@ -120,7 +121,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   const deps: StreamDeps = { getPod, tunnels };
 
   // metrics.k8s.io is served here too: its data comes over the same tunnels.
-  const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path) || isMetricsPath(path);
+  const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path) || isMetricsPath(path) || isNodeMetricsPath(path);
 
   /** A refusal, or the (impersonated) caller the request acts as; undefined without authentication. */
   async function authorize(headers: Headers, method: string, path: string, url: URL): Promise<Response | { id: Identity } | undefined> {
@@ -175,6 +176,10 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         if (transport === "http") return { response: Response.json({ node, tunnel: true }) };
         if (transport !== "ws") return { response: statusResponse(400, "BadRequest", "the relay is a WebSocket: send Upgrade: websocket") };
         return { ws: { protocol: "", session: relaySession(tunnels, node) } };
+      }
+      if (isNodeMetricsPath(path)) {
+        if (transport !== "http") return { response: statusResponse(400, "BadRequest", "node metrics are plain HTTP: do not send Upgrade") };
+        return { response: await handleNodeMetrics({ store, tunnels }, method, url) };
       }
       if (isMetricsPath(path)) {
         if (transport !== "http") return { response: statusResponse(400, "BadRequest", "the metrics API is plain HTTP: do not send Upgrade") };

@@ -27,6 +27,7 @@ const KINDS: Record<string, [string, string]> = {
   CronJob: ["batch/v1", "CronJob"],
   Lease: ["coordination.k8s.io/v1", "Lease"],
   StorageClass: ["storage.k8s.io/v1", "StorageClass"],
+  Ingress: ["networking.k8s.io/v1", "Ingress"],
   PodDisruptionBudget: ["policy/v1", "PodDisruptionBudget"],
   HorizontalPodAutoscaler: ["autoscaling/v2", "HorizontalPodAutoscaler"],
 };

@@ -82,7 +82,7 @@ export abstract class Controller {
     this.queue = new WorkQueue((k) => this.reconcile(k), concurrency, (k, e) => {
       if ((e as any)?.code === 409) return; // lost a race: the retry sees fresh state
       console.error(`${name} controller: ${k}: ${(e as Error)?.stack ?? e}`);
-    });
+    }, undefined, name);
   }
 
   abstract reconcile(key: string): Promise<void>;

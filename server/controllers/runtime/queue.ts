@@ -8,6 +8,8 @@
 //   later microtask, after the applying code has returned.
 // - Nothing runs before run(): a controller calls it once every informer it reads has synced
 //   (client-go's WaitForCacheSync), so a first reconcile never sees a half-filled cache.
+import { queueMetrics } from "../../metrics/controllers";
+
 export class WorkQueue {
   private pending = new Set<string>();
   private active = new Set<string>();
@@ -25,7 +27,13 @@ export class WorkQueue {
     private readonly concurrency = 4,
     private readonly onError: (key: string, e: unknown) => void = () => {},
     private readonly maxDelayMs = 60_000,
-  ) {}
+    /** Names the queue's workqueue_* metrics (controllers pass theirs). */
+    name?: string,
+  ) {
+    this.metrics = name ? queueMetrics(name) : undefined;
+  }
+
+  private readonly metrics: ReturnType<typeof queueMetrics> | undefined;
 
   add(key: string): void {
     if (this.stopped) return;
@@ -34,6 +42,7 @@ export class WorkQueue {
       return;
     }
     this.pending.add(key);
+    this.metrics?.added(this.pending.size);
     this.schedulePump();
   }
 
@@ -77,6 +86,7 @@ export class WorkQueue {
   addRateLimited(key: string): void {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
+    this.metrics?.retried();
     this.addAfter(key, Math.min(5 * 2 ** n, this.maxDelayMs));
   }
 
@@ -101,6 +111,8 @@ export class WorkQueue {
       this.pending.delete(key);
       this.active.add(key);
       this.workers++;
+      this.metrics?.depth(this.pending.size);
+      const started = performance.now();
       let p: Promise<void>;
       try {
         p = this.handler(key);
@@ -115,6 +127,7 @@ export class WorkQueue {
           this.addRateLimited(key);
         },
       ).finally(() => {
+        this.metrics?.worked((performance.now() - started) / 1000);
         this.workers--;
         this.active.delete(key);
         if (this.dirty.delete(key)) this.pending.add(key);
