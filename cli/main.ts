@@ -29,6 +29,7 @@ const VERBS: Record<string, string> = {
   killall: "Stop skiff, every pod container and shim, and its network state; keep the data",
   "check-config": "Check this host for Skiff: kernel, cgroups, iptables, disk, memory, clock",
   certificate: "Show certificate expiry (check) or re-issue them without a restart (rotate)",
+  snapshot: "Save, list, delete or restore snapshots of the store: snapshot save|ls|delete|restore",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -66,6 +67,14 @@ Server flags:
   --ingress-http-port PORT    Port of the embedded agent's ingress proxy for HTTP (default 80)
   --ingress-https-port PORT   ... and for HTTPS (default 443)
   --node-name NAME            Node name (default: the hostname)
+  --cluster-reset             Lost quorum: make this server a cluster of one with all its data
+                              (others then join it again from an empty data dir)
+  --cluster-reset-restore-path FILE  With --cluster-reset: start from this snapshot instead
+                              (on an empty data dir also give --token, the cluster's server token)
+  --snapshot-cron EXPR        Scheduled snapshots (default "0 */12 * * *")
+  --snapshot-retention N      Snapshots of each name kept (default 5)
+  --snapshot-dir DIR          Where snapshots go (default <data-dir>/server/db/snapshots)
+  --disable-snapshots         No scheduled snapshots
 
 Agent flags:
   -s, --server URL            Server to join, e.g. https://10.0.0.1:6443
@@ -103,6 +112,12 @@ async function server(args: string[]): Promise<number> {
       "ingress-http-port": { type: "string", default: "80" },
       "ingress-https-port": { type: "string", default: "443" },
       "agent-token": { type: "string" },
+      "cluster-reset": { type: "boolean", default: false },
+      "cluster-reset-restore-path": { type: "string" },
+      "snapshot-cron": { type: "string" },
+      "snapshot-retention": { type: "string" },
+      "snapshot-dir": { type: "string" },
+      "disable-snapshots": { type: "boolean", default: false },
       "datastore-endpoint": { type: "string" },
       "datastore-cafile": { type: "string" },
       "datastore-certfile": { type: "string" },
@@ -114,6 +129,11 @@ async function server(args: string[]): Promise<number> {
   if (values.help) {
     console.log(HELP);
     return 0;
+  }
+  const retention = values["snapshot-retention"] === undefined ? undefined : Number(values["snapshot-retention"]);
+  if (retention !== undefined && (!Number.isInteger(retention) || retention < 0)) {
+    console.error(`error: --snapshot-retention must be a whole number (0 keeps every snapshot), got "${values["snapshot-retention"]}"`);
+    return 1;
   }
   const disable = parseDisable(values.disable ?? [], ["ingress", "servicelb"]);
   const ingress = ingressPorts(values, disable);
@@ -171,6 +191,12 @@ async function server(args: string[]): Promise<number> {
     token: values.token ?? process.env.SKIFF_TOKEN,
     disable,
     agentToken: values["agent-token"] ?? process.env.SKIFF_AGENT_TOKEN,
+    clusterReset: values["cluster-reset"],
+    clusterResetRestorePath: values["cluster-reset-restore-path"],
+    snapshotCron: values["snapshot-cron"],
+    snapshotRetention: retention,
+    snapshotDir: values["snapshot-dir"],
+    disableSnapshots: values["disable-snapshots"],
     datastore: endpoint ? { endpoint, cafile: values["datastore-cafile"], certfile: values["datastore-certfile"], keyfile: values["datastore-keyfile"] } : undefined,
   });
   // The embedded agent makes this node a worker too (K3s style); it talks to the API like any agent.
@@ -413,6 +439,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/check-config");
     case "certificate":
       return import("./commands/certificate");
+    case "snapshot":
+      return import("./commands/snapshot");
     default:
       return import("./commands/scale");
   }

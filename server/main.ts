@@ -26,7 +26,10 @@ import type { PodMetricsSource } from "./controllers/runtime/controller";
 import { podUsage } from "./api/streams/metrics";
 import { startConsensus, type Consensus } from "./raft/cluster/consensus";
 import { prepareJoin } from "./raft/cluster/join";
+import { clusterReset } from "./raft/cluster/reset";
 import { clusterRoutes } from "./raft/cluster/routes";
+import { snapshotRoutes } from "./store/backup/routes";
+import { cronError, DEFAULT_CRON, defaultSnapshotDir, Snapshotter } from "./store/backup/snapshots";
 import { APISERVER_USER, writeCtx } from "./registry/ctx";
 import { newRegistry } from "./registry/index";
 import { startApiServerLease, type ApiServerLeases } from "./election/apiservers";
@@ -59,6 +62,15 @@ export interface ServerFlags {
   joinServer?: string;
   /** --raft-listen-port (default 2380). */
   raftPort?: number;
+  /** --cluster-reset: become a cluster of one with this server's data (after a lost quorum). */
+  clusterReset?: boolean;
+  /** --cluster-reset-restore-path FILE: ... with a snapshot's data instead. */
+  clusterResetRestorePath?: string;
+  /** --snapshot-cron (default every 12 hours), --snapshot-retention, --snapshot-dir, --disable-snapshots. */
+  snapshotCron?: string;
+  snapshotRetention?: number;
+  snapshotDir?: string;
+  disableSnapshots?: boolean;
   /** --disable: built-in components not to run ("ingress", "servicelb"). */
   disable?: string[];
   /** --datastore-endpoint (etcd or PostgreSQL) and its TLS files: no Raft, servers share the datastore. */
@@ -126,6 +138,18 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
     await prepareJoin({ serverDir, server: flags.joinServer, token: flags.token });
   }
+  if (flags.clusterResetRestorePath && !flags.clusterReset) throw new Error("--cluster-reset-restore-path needs --cluster-reset");
+  if (flags.clusterReset && backend) throw new Error("--cluster-reset is for the embedded store (Raft): with --datastore-endpoint, recover the datastore itself");
+  if (flags.clusterReset) {
+    // A joined server's unit keeps its --server: the reset makes a cluster of one regardless.
+    if (flags.joinServer) console.log(`--cluster-reset: --server ${flags.joinServer} is ignored (this server becomes a cluster of one)`);
+    flags = { ...flags, joinServer: undefined };
+    // Before the PKI: a restore on an empty data dir brings back the cluster's own CA.
+    await clusterReset({ serverDir, restorePath: flags.clusterResetRestorePath, token: flags.token });
+  }
+  const snapshotCron = flags.disableSnapshots ? undefined : (flags.snapshotCron ?? DEFAULT_CRON);
+  const badCron = snapshotCron ? cronError(snapshotCron) : undefined;
+  if (badCron) throw new Error(`--snapshot-cron "${snapshotCron}": ${badCron} (a cron expression such as "0 */12 * * *")`);
   const wildcard = flags.bindAddress === "0.0.0.0" || flags.bindAddress === "::";
   const host = wildcard ? "127.0.0.1" : flags.bindAddress;
   // Peers and agents need an address that reaches this host, not loopback.
@@ -346,6 +370,16 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
     join: flags.joinServer ? { server: flags.joinServer, token: flags.token! } : undefined,
   });
   const store = makeStore({ state, proposer: consensus.proposer, readBarrier: consensus.readBarrier });
+  // `skiff snapshot` and scheduled snapshots are the embedded store's (an external datastore has its own backups).
+  const snapshots = new Snapshotter({
+    state,
+    serverDir,
+    dir: flags.snapshotDir ?? defaultSnapshotDir(serverDir),
+    node: flags.nodeName,
+    retention: flags.snapshotRetention,
+    log: (m) => console.log(m),
+  });
+  if (!flags.disableSnapshots) snapshots.schedule(flags.snapshotCron ?? DEFAULT_CRON);
   return {
     store,
     consensus,
@@ -354,7 +388,7 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
       const table = consensus.memberTable();
       return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
     },
-    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db }),
+    purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db, rollLog: () => consensus.node.rollLog() }),
     lead(_registry, onLeader) {
       consensus.onLeaderChange(onLeader);
       onLeader(consensus.isLeader());
@@ -368,9 +402,12 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
         .map((m) => m.apiUrl!);
     },
     peers: () => [...consensus.memberTable().values()].filter((m) => m.id !== consensus.id && m.apiUrl).map((m) => m.apiUrl!),
-    routes: [clusterRoutes(consensus)],
+    routes: [clusterRoutes(consensus), snapshotRoutes(snapshots)],
     removed: consensus.removed,
-    stop: () => consensus.stop({ transfer: true }),
+    stop: () => {
+      snapshots.stop();
+      return consensus.stop({ transfer: true });
+    },
     async close() {
       store.close();
     },

@@ -11,12 +11,16 @@ export interface PurgeTargets {
   snapshot?: (keep: number) => boolean;
   /** The Raft log's SQLite file, when the log is one (its freed pages are rewritten too). */
   logDb?: Database;
+  /** A log in segment files: start a new segment and delete those holding only compacted entries. */
+  rollLog?: () => Promise<void>;
 }
 
 /** Rewrite a SQLite file without its free pages and empty its WAL. */
-async function rewrite(db: Database): Promise<void> {
+async function rewrite(db: Database, before?: () => void): Promise<void> {
   for (let i = 0; ; i++) {
     try {
+      // state.db's owner keeps an apply transaction open between commits (AppliedState.applyCommitted).
+      before?.();
       db.exec("VACUUM");
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       return;
@@ -33,8 +37,12 @@ export async function purgeHistory(t: PurgeTargets): Promise<void> {
   const sm = t.store.sm;
   const upTo = sm.rev;
   for (let i = 0; sm.compacted < upTo && i < 10_000; i++) if (sm.compact(upTo, 5000) === 0) await Bun.sleep(50);
-  await rewrite(sm.db);
+  await rewrite(sm.db, () => t.store.state.commit());
+  // Entries written meanwhile go to a new segment, the snapshot compacts everything before it,
+  // and the second roll deletes the old segments.
+  if (t.rollLog) await t.rollLog();
   if (t.snapshot) t.snapshot(0);
+  if (t.rollLog) await t.rollLog();
   if (t.logDb) await rewrite(t.logDb);
   console.log(`secrets encryption: old secret versions erased from state.db, snapshots and the Raft log up to revision ${upTo} (${Math.round(performance.now() - t0)} ms)`);
 }

@@ -5,6 +5,7 @@
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ApplyResult, Command, ResKey } from "./commands";
+import { runCopyJob, type CopyResult } from "./backup/copy-worker";
 import { StateMachine } from "./state-machine";
 import type { Watcher } from "./store";
 import { WatchWindow, type ChangeEvent } from "./watch-window";
@@ -16,8 +17,21 @@ export interface StoreOptions {
   synchronous?: "FULL" | "NORMAL" | "OFF";
 }
 
-/** Longest an apply transaction on state.db stays open (see applyCommitted). */
+/**
+ * An apply transaction on state.db (see applyCommitted) is committed COMMIT_MS after it began
+ * if BUSY_ENTRIES came in meanwhile (a busy server), else once it holds MAX_ENTRIES...
+ */
 const COMMIT_MS = 50;
+const BUSY_ENTRIES = 8;
+const MAX_ENTRIES = 64;
+/** ... and after this long in any case (a trickle of writes: an idle cluster's Lease renewals). */
+const IDLE_COMMIT_MS = 300_000;
+/** Compaction runs this often, in steps (see compact). */
+const COMPACT_EVERY_MS = 1000;
+/** Free space worth giving back to the filesystem (incremental vacuum), with a quarter of the file free. */
+const VACUUM_MIN_BYTES = 8 << 20;
+/** Longest a compaction run holds the event loop (and so the writers). */
+const COMPACT_BUDGET_MS = 10;
 
 export class AppliedState {
   /** Replaced (not mutated) when a Raft snapshot is installed: see restoreFrom. */
@@ -28,6 +42,8 @@ export class AppliedState {
   private resetListeners: (() => void)[] = [];
   private compactTimer: ReturnType<typeof setInterval>;
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  private txnStart = 0;
+  private txnEntries = 0;
   /** Checkpoints are the owner's (Raft's, between applies): see StateMachine.manualCheckpoints. */
   private manual = false;
 
@@ -35,7 +51,7 @@ export class AppliedState {
     mkdirSync(opts.dataDir, { recursive: true });
     this.sm = new StateMachine(join(opts.dataDir, "state.db"), { synchronous: opts.synchronous });
     this.window = this.loadWindow(opts.windowSize ?? 8192);
-    this.compactTimer = setInterval(() => this.compact(), 30_000);
+    this.compactTimer = setInterval(() => this.compact(), COMPACT_EVERY_MS);
     this.compactTimer.unref?.();
   }
 
@@ -61,6 +77,9 @@ export class AppliedState {
   /** Apply one committed entry in its own transaction and publish its events. */
   applyEntry(index: number, cmds: Command[]): ApplyResult[] {
     const { results, events } = this.sm.apply(index, cmds);
+    // History past the watch window leaves with the writes that push it out, in the same
+    // transaction: compaction keeps pace with any write rate, a few revisions per write.
+    if (events.length) this.sm.compact(this.compactionTarget(), events.length + 16);
     for (const e of events) {
       this.window.push(e);
       const set = this.watchers.get(e.res);
@@ -72,17 +91,31 @@ export class AppliedState {
 
   /**
    * Apply a committed entry inside one state.db transaction that stays open across entries
-   * for up to COMMIT_MS (each entry's own transaction nests as a savepoint). A commit writes
+   * (each entry's own transaction nests as a savepoint): COMMIT_MS on a busy server, up to
+   * IDLE_COMMIT_MS or MAX_ENTRIES when writes trickle in. A commit writes
    * every page it dirtied to the WAL once, and a key-value workload dirties about one B-tree
    * leaf per write: committing every 50 ms (like etcd's backend batches) instead of every
    * Ready halves the WAL and checkpoint traffic, which competes with the Raft log's fsyncs
    * for the disk. Callers are answered at once: everything reads through this one
    * connection, which sees its own transaction, and a crash before the COMMIT loses nothing
-   * that the Raft log does not replay (state.db never fsyncs on commit anyway).
+   * that the Raft log does not replay (state.db never fsyncs on commit anyway; a restart replays
+   * at most IDLE_COMMIT_MS of entries). An idle cluster's trickle (a Lease renewal every 10 s
+   * per node) committed every 50 ms appended every page it dirtied to the WAL each time (the
+   * table's last leaf, the meta row, the pointer map: ~20 kB per renewal), most of an idle
+   * server's writes to flash.
    */
   applyCommitted(index: number, cmds: Command[]): ApplyResult[] {
-    if (this.sm.begin()) this.commitTimer = setTimeout(() => this.commit(), COMMIT_MS);
-    return this.applyEntry(index, cmds);
+    if (this.sm.begin()) {
+      this.txnStart = performance.now();
+      this.txnEntries = 0;
+      this.commitTimer = setTimeout(() => {
+        if (this.txnEntries >= BUSY_ENTRIES) this.commit();
+        else (this.commitTimer = setTimeout(() => this.commit(), IDLE_COMMIT_MS - COMMIT_MS)).unref?.();
+      }, COMMIT_MS);
+    }
+    const r = this.applyEntry(index, cmds);
+    if (++this.txnEntries >= MAX_ENTRIES && performance.now() - this.txnStart >= COMMIT_MS) this.commit();
+    return r;
   }
 
   /** COMMIT the open apply transaction, if any (before checkpoints, snapshots, shutdown). */
@@ -118,6 +151,29 @@ export class AppliedState {
     const at = { appliedIndex: this.sm.appliedIndex, rev: this.sm.rev };
     this.sm.copyTo(file);
     return at;
+  }
+
+  /**
+   * Run a read of the whole database on a worker thread (copy-worker.ts) with checkpoints
+   * held off meanwhile: everything applied before the call is committed first, so the copy
+   * holds at least that (its meta says exactly where it stands).
+   */
+  async readCopy<T extends CopyResult>(job: (src: string) => Promise<T>): Promise<T> {
+    this.commit();
+    // A checkpoint's TRUNCATE step waits for readers: start only between checkpoints.
+    while (this.sm.checkpointRunning) await Bun.sleep(5);
+    const sm = this.sm;
+    sm.readers++;
+    try {
+      return await job(sm.path);
+    } finally {
+      sm.readers--;
+    }
+  }
+
+  /** A consistent `VACUUM INTO` copy of state.db made off the event loop. */
+  copyAsync(file: string): Promise<{ appliedIndex: number; rev: number }> {
+    return this.readCopy((src) => runCopyJob({ kind: "copy", src, dst: file })).then((r) => ({ appliedIndex: r.meta.applied ?? 0, rev: r.meta.rev ?? 0 }));
   }
 
   /**
@@ -171,9 +227,27 @@ export class AppliedState {
     return this.sm.scan(res, undefined, undefined, 1e9).map((r) => JSON.parse(r.value));
   }
 
-  compact(): void {
-    const upTo = Math.max(this.sm.rev - this.window.capacity, this.window.floor);
-    if (upTo > this.sm.compacted) this.sm.compact(upTo);
+  /**
+   * Keep the on-disk history to the watch window: move the compaction point to where the
+   * window starts, a step at a time and for at most COMPACT_BUDGET_MS per run (the writers
+   * wait meanwhile), then give free pages back to the filesystem a few at a time once they
+   * are more than a quarter of the file and at least VACUUM_MIN_BYTES (new rows reuse free pages first, so under steady
+   * churn the file stops growing without any vacuum).
+   */
+  private compactionTarget(): number {
+    return Math.max(this.sm.rev - this.window.capacity, this.window.floor);
+  }
+
+  compact(budgetMs = COMPACT_BUDGET_MS): void {
+    const upTo = this.compactionTarget();
+    const t0 = performance.now();
+    // Steps of 100 revisions (a few ms: their old versions are deleted from pages all over the file).
+    while (upTo > this.sm.compacted && performance.now() - t0 < budgetMs) this.sm.compact(upTo, 100);
+    if (performance.now() - t0 >= budgetMs) return;
+    // Moving pages writes them: only worth it for a lot of space (a mass deletion), never for
+    // the few free pages of a small, idle store (100 moved pages cost an idle server 400 kB).
+    const p = this.sm.pages();
+    if (p.free * p.size >= VACUUM_MIN_BYTES && p.free * 4 > p.total) this.sm.vacuumStep(Math.min(p.free - (p.total >> 3), 128));
   }
 
   close(): void {

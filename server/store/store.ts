@@ -126,26 +126,30 @@ export class Store implements KubeStore {
 
   /**
    * List objects in key order (namespace, name) after `after`, at the current revision or,
-   * when `atRev` is older, as they were at that revision (rebuilt from the watch window).
+   * when `atRev` is older, as they were at that revision (from the history on disk).
    */
   list(res: ResKey, ns: string | undefined, o: ListOptions = {}): ListPage {
-    const rev = o.atRev ?? this.sm.rev;
+    const sm = this.sm;
+    const rev = o.atRev ?? sm.rev;
     const match = o.match ?? (() => true);
     const limit = o.limit && o.limit > 0 ? o.limit : Infinity;
-    if (rev > this.sm.rev) throw new Error("future revision");
-    if (rev < this.sm.rev) return this.listAt(res, ns, rev, match, limit, o.after, !!o.match);
+    if (rev > sm.rev) throw new Error("future revision");
+    if (rev < sm.compacted) throw new ExpiredError(rev, sm.compacted);
+    const scan = rev < sm.rev ? (a: typeof o.after, n: number) => sm.scanAt(res, ns, rev, a, n) : (a: typeof o.after, n: number) => sm.scan(res, ns, a, n);
     const items: any[] = [];
     let after = o.after;
     const chunk = limit === Infinity ? 1000 : Math.min(1000, Math.max(limit + 1, 50));
     for (;;) {
-      const rows = this.sm.scan(res, ns, after, chunk);
+      const rows = scan(after, chunk);
       for (const r of rows) {
         const obj = JSON.parse(r.value);
         if (!match(obj)) continue;
         if (items.length === limit) {
           const more = keyOf(items[items.length - 1]);
           // Like etcd's count of the remaining keys: only exact without a selector.
-          return { items, rev, more, ...(o.match ? {} : { remaining: this.sm.countAfter(res, ns, more) }) };
+          if (o.match) return { items, rev, more };
+          // At an older revision, counted as of that revision (from the history).
+          return { items, rev, more, remaining: rev < sm.rev ? sm.scanAt(res, ns, rev, more, Infinity).length : sm.countAfter(res, ns, more) };
         }
         items.push(obj);
       }
@@ -155,37 +159,7 @@ export class Store implements KubeStore {
     }
   }
 
-  private listAt(res: ResKey, ns: string | undefined, rev: number, match: (o: any) => boolean, limit: number, after: { ns: string; name: string } | undefined, hasMatch: boolean): ListPage {
-    const floor = this.window.prevFloor();
-    if (rev < floor) throw new ExpiredError(rev, floor);
-    const events = this.window.since(rev) ?? [];
-    // Undo newer changes: walking newest-first, the last write wins = the state at `rev`.
-    const overlay = new Map<string, any>();
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i]!;
-      if (e.res !== res || (ns !== undefined && e.ns !== ns)) continue;
-      overlay.set(`${e.ns}\u0000${e.name}`, e.type === "ADDED" ? null : e.prev);
-    }
-    const all = new Map<string, any>();
-    for (const r of this.sm.scan(res, ns, after, 1e9)) all.set(`${r.ns}\u0000${r.name}`, r.value);
-    for (const [k, v] of overlay) {
-      if (v === null) all.delete(k);
-      else all.set(k, v);
-    }
-    const afterKey = after ? `${after.ns}\u0000${after.name}` : "";
-    const keys = [...all.keys()].filter((k) => k > afterKey).sort();
-    const items: any[] = [];
-    for (const [i, k] of keys.entries()) {
-      const v = all.get(k);
-      const obj = typeof v === "string" ? JSON.parse(v) : structuredClone(v);
-      if (!match(obj)) continue;
-      if (items.length === limit) return { items, rev, more: keyOf(items[items.length - 1]), ...(hasMatch ? {} : { remaining: keys.length - i }) };
-      items.push(obj);
-    }
-    return { items, rev };
-  }
-
-  /** Stored objects per resource key ("pods", "apps/deployments"). */
+  /** Live objects per resource key (apiserver_storage_objects). */
   countByResource(): { res: string; n: number }[] {
     return this.sm.countByResource();
   }

@@ -56,17 +56,6 @@ export class WatchWindow {
     return this.buf.slice(lo);
   }
 
-  /** The oldest revision from which every event still has a known `prev` (for snapshot reads). */
-  prevFloor(): number {
-    let f = this.floor;
-    for (let i = this.head; i < this.buf.length; i++) {
-      const e = this.buf[i]!;
-      if (!e.hasPrev) f = e.rev;
-      else break;
-    }
-    return f;
-  }
-
   get size(): number {
     return this.buf.length - this.head;
   }

@@ -5,7 +5,10 @@
 // the skiff process, containerd and the shims, and which API objects were written (a watch on
 // each resource, and the store revision before and after).
 //
-//   bun run bench idle [--bin dist/skiff] [--pods 10] [--settle 60] [--minutes 5]
+//   bun run bench idle [--bin dist/skiff] [--pods 10] [--settle 60] [--minutes 5] [--trace]
+//
+// --trace: also strace the skiff process during the window and print, per file, the write
+// calls, bytes and fsyncs (where the bytes come from).
 //
 // Needs root and containerd (scripts/setup-node.sh); run it under the e2e lock:
 //   flock /tmp/skiff-e2e.lock bun run bench idle
@@ -185,6 +188,10 @@ export async function main(args: string[]): Promise<void> {
     const rt = runtimePids(dataDir);
     const groups: Record<string, number[]> = { "skiff server (+ embedded agent)": [proc.pid], containerd: rt.containerd, [`shims (${rt.shims.length})`]: rt.shims };
     const start = Object.fromEntries(Object.entries(groups).map(([k, pids]) => [k, pids.map(io)]));
+    const traceFile = join(dataDir, "..", `${dataDir.split("/").pop()}.strace`);
+    const tracer = args.includes("--trace")
+      ? Bun.spawn(["strace", "-f", "-qq", "-y", "-e", "trace=pwrite64,write,pwritev,writev,fsync,fdatasync", "-e", "signal=none", "-p", String(proc.pid), "-o", traceFile], { stdout: "ignore", stderr: "ignore" })
+      : undefined;
     const t0 = performance.now();
     const samples: string[][] = [];
     const step = Math.max(30, Math.floor(windowS / 10));
@@ -194,6 +201,10 @@ export async function main(args: string[]): Promise<void> {
       samples.push([`${t} s`, (total / 1024).toFixed(1), (total / t).toFixed(0)]);
     }
     const secs = (performance.now() - t0) / 1000;
+    if (tracer) {
+      tracer.kill("SIGINT");
+      await tracer.exited;
+    }
     const rv1 = (await api(creds, "/api/v1/namespaces?limit=1")).metadata.resourceVersion;
     writes.stop();
 
@@ -213,6 +224,25 @@ export async function main(args: string[]): Promise<void> {
     const byObject = [...writes.counts.entries()].sort((a, b) => b[1] - a[1]);
     console.log(`\nAPI writes in the window: ${apiWrites} (store revision ${rv0} -> ${rv1}), ${(apiWrites / (secs / 60)).toFixed(1)}/min, ${apiWrites ? (total / apiWrites / 1024).toFixed(1) : "-"} kB on disk per write\n`);
     console.log(table(["object", "writes", "per min"], byObject.map(([k, n]) => [k, String(n), (n / (secs / 60)).toFixed(1)])));
+    if (tracer) {
+      const files = new Map<string, { calls: number; bytes: number; syncs: number }>();
+      for (const line of readFileSync(traceFile, "utf8").split("\n")) {
+        const m = /(pwrite64|write|pwritev|writev|fsync|fdatasync)\(\d+<([^>]*)>.*= (\d+)$/.exec(line);
+        if (!m) continue;
+        const f = m[2]!.replace(dataDir, "<data-dir>").replace(/^(socket|pipe|anon_inode):.*/, "($1)");
+        const e = files.get(f) ?? { calls: 0, bytes: 0, syncs: 0 };
+        if (m[1] === "fsync" || m[1] === "fdatasync") e.syncs++;
+        else {
+          e.calls++;
+          e.bytes += Number(m[3]);
+        }
+        files.set(f, e);
+      }
+      rmSync(traceFile, { force: true });
+      const rows = [...files].filter(([f]) => !f.startsWith("(")).sort((a, b) => b[1].bytes - a[1].bytes);
+      console.log(`\nWrites by file (strace of the skiff process, ${secs.toFixed(0)} s; bytes as written, before page rounding)\n`);
+      console.log(table(["file", "writes", "bytes", "fsyncs"], rows.map(([f, e]) => [f, String(e.calls), String(e.bytes), String(e.syncs)])));
+    }
   } finally {
     await cleanup();
   }

@@ -321,7 +321,7 @@ export async function main(args: string[]): Promise<void> {
         }
         const s = merge(ss);
         const e = merge(es);
-        const row = [level, String(conc), s.opsPerSec.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.errors), s.cpuMsPerOp.toFixed(2), s.diskKbPerOp.toFixed(1), e.opsPerSec.toFixed(0), e.p50.toFixed(1), e.p99.toFixed(1), e.cpuMsPerOp.toFixed(2), e.diskKbPerOp.toFixed(1), (s.opsPerSec / e.opsPerSec).toFixed(2)];
+        const row = [level, String(conc), s.opsPerSec.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.errors), s.cpuMsPerOp.toFixed(2), s.diskKbPerOp.toFixed(1), e.opsPerSec.toFixed(0), e.p50.toFixed(1), e.p99.toFixed(1), e.cpuMsPerOp.toFixed(2), e.diskKbPerOp.toFixed(1), (s.opsPerSec / e.opsPerSec).toFixed(2), e.diskKbPerOp > 0 ? (s.diskKbPerOp / e.diskKbPerOp).toFixed(2) : "-"];
         rows.push(row);
         console.log(row.join("\t"));
       }
@@ -331,11 +331,11 @@ export async function main(args: string[]): Promise<void> {
     cluster.cleanup();
     etcd.stop();
   }
-  const head = ["level", "clients", "skiff ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "disk KB/op", "etcd ops/s", "p50 ms", "p99 ms", "cpu ms/op", "disk KB/op", "skiff/etcd"];
+  const head = ["level", "clients", "skiff ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "disk KB/op", "etcd ops/s", "p50 ms", "p99 ms", "cpu ms/op", "disk KB/op", "skiff/etcd", "disk skiff/etcd"];
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   console.log(`\nRaft benchmark: 3 members each, ${seconds} s per cell (${slices} alternating slices of Skiff and etcd), 256-byte values, requests round-robin over the members`);
-  console.log("cpu ms/op, disk KB/op = CPU time (user + system) and bytes written to storage by the 3 server processes, per successful write");
+  console.log("cpu ms/op, disk KB/op = CPU time (user + system) and bytes written to storage by the 3 server processes, per successful write (target: Skiff <= 2x etcd at 64 clients)");
   console.log("kv = Skiff raw KV put through Raft (POST /v1-skiff/raft/kv) vs etcd v3 Put; cm = Skiff ConfigMap create through the API vs etcd v3 Put");
   console.log(
     etcdSecure

@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   podstart: () => import("./podstart.ts"),
   size: () => import("./size.ts"),
   idle: () => import("./idle.ts"),
+  store: () => import("./store.ts"),
   crd: () => import("./crd.ts"),
   netpolicy: () => import("./netpolicy.ts"),
   secrets: () => import("./secrets.ts"),

@@ -19,6 +19,8 @@ export class ServerProc {
   proc: Subprocess | undefined;
   token = "";
   joinToken = "";
+  /** More flags for the next start (e.g. --cluster-reset). */
+  extraArgs: string[] = [];
   constructor(
     readonly name: string,
     readonly dataDir: string,
@@ -37,10 +39,13 @@ export class ServerProc {
 
   async start(): Promise<void> {
     const j = this.join();
-    const base = [BUN, join(REPO, "cli/main.ts"), "server", "--disable-agent", "--write-kubeconfig", join(this.dataDir, "kubeconfig.yaml")];
+    // SKIFF_BENCH_BUN_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p": extra runtime flags (profiling a benchmark; stop with SIGTERM).
+    const extra = process.env.SKIFF_BENCH_BUN_ARGS?.split(" ").filter(Boolean) ?? [];
+    const base = [BUN, ...extra, join(REPO, "cli/main.ts"), "server", "--disable-agent", "--write-kubeconfig", join(this.dataDir, "kubeconfig.yaml")];
     const args = [...base, "--data-dir", this.dataDir, "--https-listen-port", String(this.port), "--raft-listen-port", String(this.raftPort), "--node-name", this.name];
     if (this.host !== "127.0.0.1") args.push("--bind-address", this.host);
     if (j) args.push("--server", j.server, "--token", j.token);
+    args.push(...this.extraArgs);
     const fd = openSync(this.logFile, "a");
     this.proc = Bun.spawn(args, { stdout: fd, stderr: fd, env: { ...process.env, SKIFF_RAFT_FAULTS: "1", ...this.env } });
     closeSync(fd);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { storeApplication } from "../../server/raft/cluster/store-app";
 import { bootstrapEntries } from "../../server/raft/core/config";
 import { RaftNode } from "../../server/raft/node/node";
-import { SqliteLogStorage } from "../../server/raft/storage/log-storage";
+import { SegmentLogStorage } from "../../server/raft/storage/segment-log";
 import { AppliedState } from "../../server/store/applied-state";
 import { Store } from "../../server/store/store";
 
@@ -18,7 +18,7 @@ afterEach(() => {
 });
 
 function open(dir: string) {
-  const storage = new SqliteLogStorage(join(dir, "raft"));
+  const storage = new SegmentLogStorage(join(dir, "raft"));
   if (storage.isEmpty()) storage.bootstrap(bootstrapEntries([1]));
   const state = new AppliedState({ dataDir: join(dir, "db") });
   const logs: string[] = [];
@@ -58,7 +58,9 @@ test("a cluster of one: writes through raft.db into state.db, snapshots, and a r
   }
   await s.store.readBarrier();
   expect(s.store.list("configmaps", "ns").items.length).toBe(12);
-  // One entry per write (each awaited), so the log passed snapshotEntries: compacted behind a snapshot.
+  // One entry per write (each awaited), so the log passed snapshotEntries: compacted behind a
+  // snapshot (copied on a worker thread, recorded between Readies: wait for the second one).
+  for (let i = 0; i < 200 && s.storage.snapshot().metadata.index <= 5; i++) await Bun.sleep(10);
   const snapAt = s.storage.snapshot().metadata.index;
   expect(snapAt).toBeGreaterThan(5);
   expect(s.storage.firstIndex()).toBeGreaterThan(1);

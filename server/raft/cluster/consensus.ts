@@ -14,7 +14,7 @@ import type { NodeId } from "../core/types";
 import { unavailable } from "../node/errors";
 import { transferTarget } from "../node/membership";
 import { RaftNode } from "../node/node";
-import { SqliteLogStorage } from "../storage/log-storage";
+import { SegmentLogStorage } from "../storage/segment-log";
 import { GrpcTransport } from "../transport/grpc";
 import { peerTls, postJoin, type BootstrapSecrets, type JoinRequest, type JoinResponse } from "./join";
 import { MemberBook, memberCommand, memberDelete, type MemberRecord } from "./members";
@@ -115,7 +115,7 @@ export async function startConsensus(state: AppliedState, o: ConsensusOptions): 
     throw new Error(
       `this server was removed from the cluster (${readFileSync(removedMarker(o.serverDir), "utf8").trim()}); to join again, empty its data dir (${dirname(o.serverDir)}) and start it with --server URL --token TOKEN`,
     );
-  const storage = new SqliteLogStorage(raftDir);
+  const storage = new SegmentLogStorage(raftDir);
   const raftPort = o.raftPort ?? 2380;
   const advertise = o.advertiseHost ?? hostOf(o.apiUrl);
   const raftAddr = `${advertise.includes(":") ? `[${advertise}]` : advertise}:${raftPort}`;

@@ -44,6 +44,12 @@ export function storeApplication(state: AppliedState, scratchDir: string): Appli
       }
       return file;
     },
+    async snapshotAsync(index) {
+      const file = join(scratchDir, `vacuum-${index}.db`);
+      const at = await state.copyAsync(file);
+      if (at.appliedIndex < index) throw new Error(`snapshot: state.db copy at ${at.appliedIndex} < raft applied ${index}`);
+      return { index: at.appliedIndex, body: file };
+    },
     restore: (file) => state.restoreFrom(file),
   };
 }

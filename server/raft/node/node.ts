@@ -12,7 +12,7 @@ import { realClock, type Clock, type Timer } from "./clock";
 import { confChange, promoteCaughtUpLearners, transferTarget, warnEvenVoters } from "./membership";
 import { Proposals, type Outcome } from "./proposals";
 import { ReadBarrier } from "./reads";
-import { recoverApplied, takeSnapshot } from "./snapshots";
+import { recoverApplied, saveTakenSnapshot, takeSnapshot } from "./snapshots";
 import { DEFAULT_TIMING, type Application, type LogStorage, type NodeOptions, type Timing, type Transport } from "./types";
 import { AppliedWaits, LeaderWaits } from "./waits";
 
@@ -54,6 +54,8 @@ export class RaftNode<C, R, B> {
   private tickCount = 0;
   private scheduled = false;
   private processing = false;
+  /** An off-loop snapshot copy is running or waits to be recorded (maybeSnapshot). */
+  private snapshotting = false;
   private lead: NodeId = 0;
   private isLeaderNow = false;
   private leaderListeners: ((leader: boolean) => void)[] = [];
@@ -126,6 +128,9 @@ export class RaftNode<C, R, B> {
       while (this.clock.now() < until && this.raft.role === "leader") await this.clock.sleep(this.timing.retryMs);
     }
     this.app.flush();
+    // The latest commit index, for a quicker restart (not needed for safety: see persistReady).
+    if (this.lazyHard && !this.stopped) this.storage.write({ entries: [], hardState: this.lazyHard, mustSync: false });
+    this.lazyHard = undefined;
     this.stopped = true;
     this.clock.cancel(this.ticker);
     this.proposals.stop();
@@ -138,6 +143,9 @@ export class RaftNode<C, R, B> {
     if (this.stopped) return;
     this.raft.tick();
     this.tickCount++;
+    // Housekeeping comes after applies, and also when none come (state.db's compaction writes
+    // on an idle server too): checked every tick, between Readies.
+    if (!this.appPause && !this.processing) this.pauseIfDue();
     const now = this.clock.now();
     this.proposals.expire(now);
     this.reads.expire(now);
@@ -235,21 +243,22 @@ export class RaftNode<C, R, B> {
         sent = true;
         this.proposals.releaseResults();
       }
-      // 2. entries + hard state: one transaction, then one fsync
-      if (rd.hardState && !rd.mustSync && rd.entries.length === 0) {
-        // Only the commit index moved. Raft needs no durable commit index (a restart learns it
-        // again; the constructor raises it to the applied index), so don't spend a write on
-        // it: it rides along with the next one.
-        this.lazyHard = rd.hardState;
-      } else if (rd.entries.length > 0 || rd.hardState) {
-        const hardState = rd.hardState ?? this.lazyHard;
-        this.lazyHard = undefined;
+      // 2. entries + hard state: one transaction, then one fsync. Raft needs no durable commit
+      // index (a restart learns it again; the constructor raises it to the applied index), so a
+      // hard state whose term and vote are already on disk is not written: it would rewrite the
+      // log's metadata page on every Ready. It rides along with the next term or vote change.
+      const hs = rd.hardState;
+      const termOrVote = !!hs && (hs.term !== this.durableHard.term || hs.vote !== this.durableHard.vote);
+      if (hs && !termOrVote) this.lazyHard = hs;
+      if (rd.entries.length > 0 || termOrVote) {
+        const hardState = termOrVote ? hs : undefined;
+        if (termOrVote) this.lazyHard = undefined;
         // Entries this Ready rewrites are not durable until its fsync.
         if (rd.entries.length > 0 && rd.entries[0]!.index <= this.durableIndex) this.durableIndex = rd.entries[0]!.index - 1;
         needSync = this.storage.write({ entries: rd.entries, hardState, mustSync: rd.mustSync });
         written = this.storage.lastIndex();
         // Durable by the time the next Ready is checked (Readies run one at a time).
-        if (rd.hardState) this.durableHard = { term: rd.hardState.term, vote: rd.hardState.vote };
+        if (hs && termOrVote) this.durableHard = { term: hs.term, vote: hs.vote };
       }
       // 3. committed entries: applied in order once durable here (see drainApply). Those that
       // already are go now, while this Ready's fsync runs on the thread pool: the apply is the
@@ -344,6 +353,11 @@ export class RaftNode<C, R, B> {
     if (n === 0) return;
     this.applyQueue = n === q.length ? [] : q.slice(n);
     this.applyEntries(n === q.length ? q : q.slice(0, n));
+    this.pauseIfDue();
+  }
+
+  /** The application's housekeeping, if due: applies wait until it settles. */
+  private pauseIfDue(): void {
     const pause = this.app.pauseIfDue();
     if (!pause) return;
     this.appPause = pause.then(
@@ -413,7 +427,51 @@ export class RaftNode<C, R, B> {
   }
 
   private maybeSnapshot(): void {
-    if (this.applied - this.storage.snapshot().metadata.index >= this.snapshotEntries) this.snapshotNow();
+    if (this.applied - this.storage.snapshot().metadata.index < this.snapshotEntries) return;
+    if (!this.app.snapshotAsync) {
+      this.snapshotNow();
+      return;
+    }
+    // Copying a large state blocks nobody: the copy runs on a worker; it is recorded in the
+    // log between Readies (here, or at once if none is in progress).
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    const startedAt = this.clock.now();
+    this.app.flush();
+    this.app.snapshotAsync(this.applied).then(
+      (d) => {
+        // Recorded between Readies and applies (the log is being written otherwise).
+        const record = () => {
+          if (this.stopped) return;
+          if (this.processing || this.appPause) return void setTimeout(record, 2);
+          this.snapshotting = false;
+          saveTakenSnapshot(this, d.index, d.body, startedAt);
+          // Entries applied while it was copied may make the next one due already.
+          this.maybeSnapshot();
+        };
+        record();
+      },
+      (e) => {
+        this.snapshotting = false;
+        if (!this.stopped) this.log(`snapshot failed: ${(e as Error).message}`);
+      },
+    );
+  }
+
+  /**
+   * Start a new log segment now, between Readies, and delete the older ones that hold only
+   * compacted entries (after snapshotNow(0): no copy of an old entry stays on disk).
+   */
+  async rollLog(): Promise<void> {
+    while (this.processing && !this.stopped) await new Promise((r) => setTimeout(r, 5));
+    if (this.stopped) return;
+    this.processing = true;
+    try {
+      await this.storage.checkpointAsync();
+    } finally {
+      this.processing = false;
+      this.schedule();
+    }
   }
 
   /**

@@ -41,3 +41,20 @@ export function takeSnapshot(node: RaftNode<any, any, any>, keep = node.keepEntr
   node.log(`snapshot at index ${idx} in ${clock.now() - t0} ms; log now ${storage.firstIndex()}..${storage.lastIndex()}`);
   return true;
 }
+
+/**
+ * Record a snapshot made off the event loop (Application.snapshotAsync) at `idx`, unless the
+ * log moved past it meanwhile (a newer snapshot, taken here or installed from the leader).
+ */
+export function saveTakenSnapshot<B>(node: RaftNode<any, any, B>, idx: number, body: B, startedAt: number): boolean {
+  const { storage, clock } = node;
+  if (idx <= storage.snapshot().metadata.index || idx > node.applied) return false;
+  const snap = node.raft.createSnapshot(idx, new Uint8Array());
+  if (snap instanceof RaftError) {
+    node.log(`snapshot at ${idx} skipped: ${snap.message}`);
+    return false;
+  }
+  storage.saveLocalSnapshot(snap.metadata, body, idx - node.keepEntries);
+  node.log(`snapshot at index ${idx} in ${clock.now() - startedAt} ms (copied off the event loop); log now ${storage.firstIndex()}..${storage.lastIndex()}`);
+  return true;
+}

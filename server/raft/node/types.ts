@@ -55,6 +55,11 @@ export interface Application<C, R, B> {
   pauseIfDue(): Promise<void> | undefined;
   /** A durable, consistent copy of the state at appliedIndex (after flush()). */
   snapshot(index: number): B;
+  /**
+   * Like snapshot(), off the event loop (optional): a copy at whatever index was applied and
+   * flushed when it began (>= the index asked for), returned with that index.
+   */
+  snapshotAsync?(index: number): Promise<{ index: number; body: B }>;
   /** Replace the state by a snapshot body. */
   restore(body: B): void;
 }

@@ -1,0 +1,161 @@
+// Snapshots of this server's store (`skiff snapshot save|ls|delete`, and scheduled ones with
+// --snapshot-cron), K3s' etcd-snapshot semantics: files named <name>-<node>-<unix time> in
+// <data-dir>/server/db/snapshots (or --snapshot-dir), the newest --snapshot-retention of each
+// name kept. Each is a consistent copy read on a worker thread and compressed as a stream
+// (copy-worker.ts), with the server's secrets sealed by the server token (bundle.ts).
+import { Cron } from "croner";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { AppliedState } from "../applied-state";
+import { runCopyJob } from "./copy-worker";
+import { FORMAT, readHeader, VERSION, type SnapshotHeader } from "./archive";
+import { sealBundle } from "./bundle";
+import { LAYOUT } from "../state-schema";
+
+export const SUFFIX = ".skiff-snapshot";
+/** K3s' schedule default: twice a day. */
+export const DEFAULT_CRON = "0 */12 * * *";
+export const DEFAULT_RETENTION = 5;
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export interface SnapshotInfo {
+  name: string;
+  file: string;
+  size: number;
+  created: string;
+  node: string;
+  rev: number;
+  appliedIndex: number;
+}
+
+export interface SnapshotterOptions {
+  state: AppliedState;
+  /** <data-dir>/server: the secrets to seal, and the token that seals them. */
+  serverDir: string;
+  dir: string;
+  node: string;
+  retention?: number;
+  log?: (m: string) => void;
+}
+
+export class BadNameError extends Error {}
+
+export function defaultSnapshotDir(serverDir: string): string {
+  return join(serverDir, "db", "snapshots");
+}
+
+/** Snapshot files in `dir`, newest first (reads each header). */
+export async function listSnapshots(dir: string): Promise<SnapshotInfo[]> {
+  if (!existsSync(dir)) return [];
+  const out: SnapshotInfo[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith(SUFFIX)) continue;
+    const file = join(dir, f);
+    try {
+      const h = await readHeader(file);
+      out.push({ name: f, file, size: statSync(file).size, created: h.created, node: h.node, rev: h.rev, appliedIndex: h.appliedIndex });
+    } catch {
+      /* a damaged or foreign file: not listed */
+    }
+  }
+  return out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : a.name < b.name ? 1 : -1));
+}
+
+/** Delete snapshots of `dir` by file name; returns the names deleted. */
+export function deleteSnapshots(dir: string, names: string[]): string[] {
+  const done: string[] = [];
+  for (const n of names) {
+    if (n.includes("/") || !n.endsWith(SUFFIX)) throw new BadNameError(`"${n}" is not a snapshot name (as \`skiff snapshot ls\` prints them)`);
+    const f = join(dir, n);
+    if (!existsSync(f)) continue;
+    rmSync(f);
+    done.push(n);
+  }
+  return done;
+}
+
+export class Snapshotter {
+  readonly dir: string;
+  private running: Promise<unknown> = Promise.resolve();
+  private cron: Cron | undefined;
+
+  constructor(private readonly o: SnapshotterOptions) {
+    this.dir = o.dir;
+  }
+
+  /** Take a snapshot now (one at a time: a second call waits for the first). */
+  save(name = "on-demand"): Promise<SnapshotInfo> {
+    if (!NAME.test(name) || name.length > 100) throw new BadNameError(`snapshot name "${name}": use lower-case letters, digits, "-" and "." (at most 100)`);
+    const p = this.running.then(() => this.take(name));
+    this.running = p.catch(() => {});
+    return p;
+  }
+
+  private async take(name: string): Promise<SnapshotInfo> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const now = new Date();
+    const file = join(this.dir, `${name}-${this.o.node}-${Math.floor(now.getTime() / 1000)}${SUFFIX}`);
+    const tokenFile = join(this.o.serverDir, "token");
+    const secrets = existsSync(tokenFile) ? await sealBundle(this.o.serverDir, readFileSync(tokenFile, "utf8").trim()) : undefined;
+    const header: Omit<SnapshotHeader, "rev" | "appliedIndex" | "compacted" | "dbBytes"> = { format: FORMAT, version: VERSION, name, node: this.o.node, created: now.toISOString(), layout: LAYOUT, secrets };
+    const t0 = performance.now();
+    const r = await this.o.state.readCopy((src) => runCopyJob({ kind: "archive", src, tmp: `${file}.db-part`, out: file, header }));
+    const h = r.header as unknown as SnapshotHeader;
+    this.o.log?.(`snapshot ${file} saved: revision ${h.rev}, ${(r.dbBytes / 1024).toFixed(0)} kB of state in ${((r.outBytes ?? 0) / 1024).toFixed(0)} kB, ${(performance.now() - t0).toFixed(0)} ms`);
+    await this.prune(name);
+    return { name: file.slice(this.dir.length + 1), file, size: r.outBytes ?? 0, created: h.created, node: h.node, rev: h.rev, appliedIndex: h.appliedIndex };
+  }
+
+  /** Keep the newest `retention` snapshots of this name taken on this node. */
+  private async prune(name: string): Promise<void> {
+    const keep = this.o.retention ?? DEFAULT_RETENTION;
+    if (keep <= 0) return;
+    const prefix = `${name}-${this.o.node}-`;
+    const mine = readdirSync(this.dir)
+      .filter((f) => f.startsWith(prefix) && f.endsWith(SUFFIX) && /^\d+$/.test(f.slice(prefix.length, -SUFFIX.length)))
+      .sort((a, b) => Number(b.slice(prefix.length, -SUFFIX.length)) - Number(a.slice(prefix.length, -SUFFIX.length)));
+    for (const f of mine.slice(keep)) {
+      rmSync(join(this.dir, f), { force: true });
+      this.o.log?.(`snapshot ${f} removed (retention ${keep})`);
+    }
+  }
+
+  list(): Promise<SnapshotInfo[]> {
+    return listSnapshots(this.dir);
+  }
+
+  delete(names: string[]): string[] {
+    return deleteSnapshots(this.dir, names);
+  }
+
+  /** Scheduled snapshots (name "scheduled"); throws for an invalid expression. */
+  schedule(expr: string): void {
+    this.cron?.stop();
+    this.cron = new Cron(expr, { protect: true, unref: true }, async () => {
+      try {
+        await this.save("scheduled");
+      } catch (e) {
+        this.o.log?.(`scheduled snapshot failed: ${(e as Error).message}`);
+      }
+    });
+  }
+
+  nextRun(): Date | null {
+    return this.cron?.nextRun() ?? null;
+  }
+
+  stop(): void {
+    this.cron?.stop();
+    this.cron = undefined;
+  }
+}
+
+/** A cron expression's error, or undefined if croner accepts it. */
+export function cronError(expr: string): string | undefined {
+  try {
+    new Cron(expr, { paused: true }).stop();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
