@@ -13,6 +13,7 @@ import { podSecurity } from "./pod-security";
 import { priority } from "./priority";
 import { resourceQuota } from "./resource-quota";
 import { runtimeClass } from "./runtime-class";
+import { serviceAccount } from "./service-account";
 import { storageObjectInUseProtection } from "./storage-object-in-use-protection";
 import { taintNodesByCondition } from "./taint-nodes-by-condition";
 import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks/plugins";
@@ -22,6 +23,7 @@ export function defaultPlugins(o: { defaultTolerationSeconds?: number } = {}): A
   return [
     namespaceLifecycle,
     limitRanger,
+    serviceAccount,
     new NodeRestriction(),
     taintNodesByCondition,
     podSecurity,

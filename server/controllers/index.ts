@@ -22,6 +22,7 @@ import { ResourceQuotaController } from "./resourcequota";
 import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext, type PodMetricsSource } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
 import { InformerFactory } from "./runtime/informer";
+import { RootCaPublisher } from "./root-ca-publisher";
 import { ServiceAccountController } from "./serviceaccount";
 import { ServiceLBController } from "./servicelb";
 import { IngressStatusController } from "./ingress-status";
@@ -38,6 +39,8 @@ export interface StartOptions extends Partial<ControllerOptions> {
   skip?: string[];
   /** API URLs of the live servers, for the `default/kubernetes` Endpoints (omitted: not kept). */
   apiServers?: () => string[];
+  /** The cluster CA (PEM) published as kube-root-ca.crt in every namespace (omitted: not published). */
+  rootCaPem?: string;
   /** Pod resource usage for the HPA controller (server/main.ts asks the agents' tunnels). */
   podMetrics?: PodMetricsSource;
 }
@@ -58,6 +61,7 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   job: (rt) => new JobController(rt),
   cronjob: (rt) => new CronJobController(rt),
   serviceaccount: (rt) => new ServiceAccountController(rt),
+  rootcacertpublisher: (rt, o) => (o.rootCaPem ? new RootCaPublisher(rt, o.rootCaPem) : undefined),
   nodelifecycle: (rt) => new NodeLifecycleController(rt),
   podgc: (rt) => new PodGCController(rt),
   volumebinder: (rt) => new VolumeBinderController(rt),

@@ -73,6 +73,17 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
       return r.code === 0 && r.stdout;
     });
     expect(top).toMatch(/^hello\s+\d+m\s+\d+Mi/);
+    // In-cluster credentials (ServiceAccount admission + the node's TokenRequest + the root CA
+    // publisher): the pod's token is a real, bound token of system:serviceaccount:default:default.
+    const sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+    expect(await k(["exec", "hello", "--", "cat", `${sa}/namespace`])).toBe("default");
+    expect(await k(["exec", "hello", "--", "cat", `${sa}/ca.crt`])).toBe(srv.creds.tls?.ca ?? "no CA in the kubeconfig");
+    const podToken = (await k(["exec", "hello", "--", "cat", `${sa}/token`])).trim();
+    const asPod = (path: string) => fetch(`${srv.url}${path}`, { headers: { authorization: `Bearer ${podToken}` }, tls: { ca: srv.creds.tls!.ca } } as any);
+    expect((await asPod("/api")).status).toBe(200);
+    const denied = await asPod("/api/v1/namespaces/default/secrets");
+    expect(denied.status).toBe(403);
+    expect((await denied.json()).message).toContain('User "system:serviceaccount:default:default" cannot list resource "secrets"');
     // The node keeps its Lease (written under its own node credentials, which RBAC must allow).
     const lease = JSON.parse(await k(["get", "lease", NODE, "-n", "kube-node-lease", "-o", "json"]));
     expect(lease.spec.holderIdentity).toBe(NODE);

@@ -16,6 +16,7 @@ const KINDS: Record<string, [string, string]> = {
   EndpointSlice: ["discovery.k8s.io/v1", "EndpointSlice"],
   Namespace: ["v1", "Namespace"],
   ServiceAccount: ["v1", "ServiceAccount"],
+  ConfigMap: ["v1", "ConfigMap"],
   PersistentVolume: ["v1", "PersistentVolume"],
   PersistentVolumeClaim: ["v1", "PersistentVolumeClaim"],
   Deployment: ["apps/v1", "Deployment"],
