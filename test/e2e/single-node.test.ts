@@ -83,7 +83,7 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
     expect((await asPod("/api")).status).toBe(200);
     const denied = await asPod("/api/v1/namespaces/default/secrets");
     expect(denied.status).toBe(403);
-    expect((await denied.json()).message).toContain('User "system:serviceaccount:default:default" cannot list resource "secrets"');
+    expect(((await denied.json()) as any).message).toContain('User "system:serviceaccount:default:default" cannot list resource "secrets"');
     // The node keeps its Lease (written under its own node credentials, which RBAC must allow).
     const lease = JSON.parse(await k(["get", "lease", NODE, "-n", "kube-node-lease", "-o", "json"]));
     expect(lease.spec.holderIdentity).toBe(NODE);
