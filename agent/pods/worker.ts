@@ -311,6 +311,9 @@ export class PodWorker {
       this.kick(this.d.retryMs);
       return;
     }
+    // Projected service-account tokens are renewed before they expire.
+    const renew = this.volumes.tokenRefreshAt;
+    if (renew) this.kick(Math.max(1000, renew - Date.now()));
 
     // Sandbox: reuse the newest ready one; a dead one is replaced unless the pod is done.
     let sb = newest && newest.state === "SANDBOX_READY" ? newest : undefined;

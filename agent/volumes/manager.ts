@@ -265,7 +265,7 @@ export class PodVolumes {
         else if (s.serviceAccountToken) {
           // No token signer on the agent side yet: the projected token is requested from the
           // server (serviceaccounts/token) when it answers, else the path is left out.
-          const token = await this.serviceAccountToken(pod, ctx, s.serviceAccountToken).catch(() => null);
+          const token = await this.serviceAccountToken(pod, ctx, v.name, s.serviceAccountToken).catch(() => null);
           if (token) files.set(cleanPath(s.serviceAccountToken.path), { data: token, mode });
           else if (existsSync(join(dir, "..data"))) keep = true;
         }
@@ -279,7 +279,19 @@ export class PodVolumes {
     throw new VolumeError(`volume type of ${JSON.stringify(v.name)} is not supported by this agent (${Object.keys(v).filter((k) => k !== "name").join(", ")})`);
   }
 
-  private async serviceAccountToken(pod: Pod, ctx: VolumeContext, s: { audience?: string; expirationSeconds?: number }): Promise<string | null> {
+  /** Projected tokens by volume, reused until 80% of their lifetime has passed (kubelet's rule). */
+  private tokens = new Map<string, { token: string; refreshAt: number }>();
+  /** When the next projected token is due for renewal (ms since the epoch; 0: none): the worker syncs then. */
+  get tokenRefreshAt(): number {
+    let at = 0;
+    for (const t of this.tokens.values()) if (!at || t.refreshAt < at) at = t.refreshAt;
+    return at;
+  }
+
+  private async serviceAccountToken(pod: Pod, ctx: VolumeContext, volume: string, s: { audience?: string; expirationSeconds?: number; path?: string }): Promise<string | null> {
+    const key = `${volume}/${s.path ?? ""}`;
+    const cached = this.tokens.get(key);
+    if (cached && Date.now() < cached.refreshAt) return cached.token;
     const sa = pod.spec.serviceAccountName || "default";
     const ns = pod.metadata.namespace ?? "default";
     const r = await ctx.api.create(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
@@ -291,7 +303,12 @@ export class PodVolumes {
         boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid },
       },
     });
-    return r?.status?.token ?? null;
+    const token: string | null = r?.status?.token ?? null;
+    if (token) {
+      const expires = Date.parse(r.status.expirationTimestamp ?? "") || Date.now() + (s.expirationSeconds ?? 3607) * 1000;
+      this.tokens.set(key, { token, refreshAt: Date.now() + 0.8 * (expires - Date.now()) });
+    }
+    return token;
   }
 
   private async pvcPath(pod: Pod, ns: string, v: Volume, ctx: VolumeContext): Promise<string> {
