@@ -266,6 +266,8 @@ export class PodVolumes {
           // No token signer on the agent side yet: the projected token is requested from the
           // server (serviceaccounts/token) when it answers, else the path is left out.
           const token = await this.serviceAccountToken(pod, ctx, v.name, s.serviceAccountToken).catch(() => null);
+          // No token yet (the account is being created, the server is away): try again soon.
+          if (!token) this.tokenRetryAt = Date.now() + 5000;
           if (token) files.set(cleanPath(s.serviceAccountToken.path), { data: token, mode });
           else if (existsSync(join(dir, "..data"))) keep = true;
         }
@@ -282,8 +284,9 @@ export class PodVolumes {
   /** Projected tokens by volume, reused until 80% of their lifetime has passed (kubelet's rule). */
   private tokens = new Map<string, { token: string; refreshAt: number }>();
   /** When the next projected token is due for renewal (ms since the epoch; 0: none): the worker syncs then. */
+  private tokenRetryAt = 0;
   get tokenRefreshAt(): number {
-    let at = 0;
+    let at = this.tokenRetryAt > Date.now() ? this.tokenRetryAt : 0;
     for (const t of this.tokens.values()) if (!at || t.refreshAt < at) at = t.refreshAt;
     return at;
   }
