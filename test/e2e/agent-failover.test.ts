@@ -5,6 +5,7 @@
 // it over the tunnel it re-dialled.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -115,7 +116,7 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
       spawnSync("ip", ["link", "del", LINK]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules(); // the agent ran in this network namespace
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

@@ -10,6 +10,7 @@
 // The agent runs in this test process (runAgent) with its own containerd, bridge (skiffap0),
 // pod CIDR (10.89.0.0/24), cgroup root and short restart back-off (1 s doubling to 8 s; the
 // defaults are Kubernetes' 10 s to 5 min). Everything is removed afterwards.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { until as waitUntil } from "../harness/wait.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -147,7 +148,7 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
         const dirs = spawnSync("find", [root, "-depth", "-type", "d"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
         for (const d of dirs) try { rmdirSync(d); } catch {}
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
       hookServer.stop(true);
       await srv?.stop();
     }

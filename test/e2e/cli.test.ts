@@ -1,4 +1,5 @@
 // End to end: the real server as a child process, the CLI verbs as child processes against it.
+import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
@@ -64,7 +65,7 @@ afterAll(async () => {
     await Promise.race([server.exited, Bun.sleep(5000)]);
     if (server.exitCode === null) server.kill("SIGKILL");
   }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir) removeDataDir(dataDir);
 });
 
 const manifest = (replicas: number, cmData = "one") => `

@@ -6,6 +6,7 @@
 //
 // Skipped (with the reason printed) only when not root or the Debian packages cannot be
 // installed (scripts/setup-node.sh installs them in CI).
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -85,7 +86,7 @@ describe.skipIf(reason !== null)("agent runtime on real containerd", () => {
         const d = join("/sys/fs/cgroup", h, cgroupParent);
         if (existsSync(d)) try { rmdirSync(d); } catch {}
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
       console.log("timings (ms):", Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])));
     }
   });

@@ -6,6 +6,7 @@
 //
 // Needs root, containerd (like streams.test.ts) and /usr/bin/chromium (scripts/setup-browser.sh);
 // skipped with the reason printed otherwise. Run under the e2e lock.
+import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -321,7 +322,7 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
       removeServiceRules();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

@@ -13,6 +13,7 @@
 //
 // Skipped (with the reason printed) when not root, containerd cannot run, or setup did not
 // build Helm. Run under the e2e lock: it starts an agent.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -76,7 +77,7 @@ describe.skipIf(reason !== null)("the ecosystem on a single-node cluster: Helm 3
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
       rmSync(helmHome, { recursive: true, force: true });
     }
   });

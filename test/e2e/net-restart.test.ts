@@ -5,6 +5,7 @@
 //
 // The server runs the embedded agent in this machine's network namespace, as a user's would,
 // with its own bridge name (skiffrs0) and cgroup root; everything is removed afterwards.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -89,7 +90,7 @@ describe.skipIf(reason !== null)("the default start: pods reach the API and DNS,
       if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

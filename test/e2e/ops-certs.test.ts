@@ -2,6 +2,7 @@
 // running server serves the new certificate at once (no restart): the pod keeps its container
 // (no restart), the open `kubectl get pods -w` keeps streaming, new connections (kubectl, the
 // agent) verify the new chain against the same CA, and `certificate check` shows the new expiry.
+import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -70,7 +71,7 @@ describe.skipIf(reason !== null)("certificate rotation while pods run and kubect
       if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

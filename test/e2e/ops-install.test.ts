@@ -4,6 +4,7 @@
 // server with its agent and pods (hostPort, a memory emptyDir, a Service) runs from the installed
 // binary; `skiff killall` leaves no process, mount, link, rule, ipset or cgroup of Skiff's but
 // keeps the data (the pods come back on restart), and `skiff uninstall` leaves nothing at all.
+import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -184,7 +185,7 @@ describe.skipIf(reason !== null || !root)("skiff killall and uninstall leave not
     sh(["iptables", "-D", "FORWARD", "-m", "set", "--match-set", FAKE_SET, "src", "-j", FAKE_CHAIN]);
     sh(["iptables", "-X", FAKE_CHAIN]);
     sh(["ipset", "destroy", FAKE_SET]);
-    rmSync(dataDir, { recursive: true, force: true });
+    removeDataDir(dataDir);
     rmSync(r, { recursive: true, force: true });
   });
 

@@ -6,6 +6,7 @@
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 // Run under the machine-wide lock: flock /tmp/skiff-e2e.lock bun test test/e2e/policy-admission.test.ts
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -74,7 +75,7 @@ describe.skipIf(reason !== null)("policy admission with real pods", () => {
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

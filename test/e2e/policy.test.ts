@@ -2,6 +2,7 @@
 // agent in this process on a real containerd (node pol-node), and a hollow node (pol-spare-0)
 // that takes the replacement pods a drain causes. The real kubectl drives cordon, uncordon,
 // drain (which evicts through pods/eviction), autoscale and get.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -125,7 +126,7 @@ describe.skipIf(reason !== null)("disruption budgets and autoscaling on real con
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
       removeServiceRules();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

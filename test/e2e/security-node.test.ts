@@ -6,6 +6,7 @@
 // container with a clear event and mounts nothing of the host; subPathExpr works.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -150,7 +151,7 @@ ${spec}`;
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
       for (const m of mountsUnder(dataDir)) spawnSync("umount", ["-l", m]);
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

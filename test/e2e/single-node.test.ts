@@ -3,6 +3,7 @@
 // runs a pod on a real containerd, and kubectl logs / exec / top reach it through the tunnel.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -55,7 +56,7 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules(); // the agent ran in this network namespace
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   });
 

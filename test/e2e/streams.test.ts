@@ -4,6 +4,7 @@
 // port-forward); kubectl 1.27 uses SPDY/3.1 upgrades for both.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -152,7 +153,7 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
       // The last container processes may still be exiting: retry for a few seconds.
       for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
       removeServiceRules(); // the agent ran in this network namespace
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
       rmSync(runDir, { recursive: true, force: true });
     }
   });

@@ -3,6 +3,7 @@
 // failurePolicy Fail refuses and failurePolicy Ignore admits. The webhook server is the host's
 // bun (and the libraries it links) mounted into a busybox pod; the API server reaches the pod
 // over the node network and checks its certificate against caBundle for hooks.webhooks.svc.
+import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -89,7 +90,7 @@ describe.skipIf(reason !== null)("admission webhooks served by a pod", () => {
       if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
       removeServiceRules();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
       rmSync(hookDir, { recursive: true, force: true });
     }
   });

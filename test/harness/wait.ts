@@ -1,6 +1,6 @@
 // Small helpers the containerd e2e tests share: polling until a condition holds, and removing
 // a test's cgroup tree after its containers are gone.
-import { existsSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -62,4 +62,18 @@ function killIn(dir: string): void {
           process.kill(Number(pid), "SIGKILL");
         } catch {}
   }
+}
+
+/**
+ * Removes a test's data dir after unmounting what is still mounted under it (tmpfs volumes of
+ * pods whose teardown an agent stop cut short; an rm of a mount point fails with EBUSY).
+ */
+export function removeDataDir(dir: string): void {
+  const mounts = readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .map((l) => (l.split(" ")[1] ?? "").replace(/\\040/g, " "))
+    .filter((m) => m.startsWith(dir + "/"))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) Bun.spawnSync(["umount", "-l", m]);
+  rmSync(dir, { recursive: true, force: true });
 }
