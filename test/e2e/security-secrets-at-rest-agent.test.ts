@@ -269,8 +269,8 @@ describe.skipIf(reason !== null)("secret env on an agent stays off the disk", ()
   });
 
   test("after a reboot (store gone) the secret env container waits for the server, the other one starts offline", async () => {
-    const beforeApp = (await running("app"))!.id;
-    const beforePlain = (await running("plain"))!.id;
+    // every container that existed before the "reboot": what runs afterwards must be new
+    const before = new Set([...(await containers("app")), ...(await containers("plain"))].map((c) => c.id));
     await agent!.stop();
     await srv.kill("SIGKILL");
     // a reboot: tmpfs contents are gone and so are the containers
@@ -280,22 +280,19 @@ describe.skipIf(reason !== null)("secret env on an agent stays off the disk", ()
     agent = await runAgent(agentOpts);
     expect(agent.online()).toBe(false);
     expect(isMountPoint(storeDir) && isMemoryBacked(storeDir)).toBe(true);
-    const plain = await until("plain recreated offline", async () => {
-      const c = await running("plain");
-      return c && c.id !== beforePlain && c;
-    }, 60_000);
-    expect((await envOf(plain.id)).MODE).toBe("offline-ok");
+    const fresh = async (name: string) => (await containers(name)).find((c) => !before.has(c.id) && c.state === "CONTAINER_RUNNING");
+    const plain = await until("plain recreated offline", () => fresh("plain"), 60_000);
+    const plainEnv = await envOf(plain.id);
+    expect(plainEnv.MODE, JSON.stringify(plainEnv)).toBe("offline-ok");
     await until("the wait is logged", async () =>
       logs.slice(mark).find((l) => l.includes("the environment of container app uses Secrets, which the node keeps in memory only (gone after a reboot): waiting for the API server")),
     );
     await Bun.sleep(1500);
-    expect((await containers("app")).filter((c) => c.id !== beforeApp && c.state === "CONTAINER_RUNNING")).toEqual([]);
+    const started = await fresh("app");
+    expect(started, `app started offline: ${JSON.stringify(await containers("app"))}\nagent log:\n${logs.slice(mark).join("\n")}`).toBeUndefined();
 
     await srv.restart();
-    const app = await until("app started once the server is back", async () => {
-      const c = await running("app");
-      return c && c.id !== beforeApp && c;
-    }, 60_000);
+    const app = await until("app started once the server is back", () => fresh("app"), 60_000);
     expectSecretEnv(await envOf(app.id));
     await until("status caught up", async () => {
       const p = await getPod();
