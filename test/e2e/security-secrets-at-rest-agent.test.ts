@@ -266,6 +266,10 @@ describe.skipIf(reason !== null)("secret env on an agent stays off the disk", ()
     expect(scanDataDir(dataDir).leaks).toEqual([]);
     await srv.restart();
     await until("agent online", async () => agent!.online());
+    // back online, the worker keeps the container it made offline (no second one)
+    await Bun.sleep(1500);
+    const runningApps = (await containers("app")).filter((c) => c.state === "CONTAINER_RUNNING");
+    expect(runningApps.map((c) => c.id), `agent log:\n${logs.slice(-25).join("\n")}`).toEqual([again.id]);
   });
 
   test("after a reboot (store gone) the secret env container waits for the server, the other one starts offline", async () => {
