@@ -1,7 +1,8 @@
 // The agent's tmpfs secret store and the pod cache's split of resolved env: containers whose env
 // takes a value from a Secret never have it written under the data dir's disk.
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { isMountPoint, mountsUnder, unmount } from "../../agent/volumes/mount.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PodCache } from "../../agent/cache/pod-cache.ts";
@@ -67,11 +68,33 @@ describe("SecretStore", () => {
     expect(s.read("pods/u/env/app.json")?.toString()).toBe("v2");
     expect(filesUnder(root)).toEqual([join(root, "pods/u/env/app.json")]);
     expect(Bun.file(join(root, "pods/u/env/app.json")).size).toBe(2);
-    expect((require("node:fs").statSync(join(root, "pods/u/env/app.json")).mode & 0o777).toString(8)).toBe("600");
+    expect((statSync(join(root, "pods/u/env/app.json")).mode & 0o777).toString(8)).toBe("600");
     expect(() => s.write("../escape", "x")).toThrow("outside the store");
     expect(() => s.read("../../etc/passwd")).toThrow("outside the store");
     s.remove("pods/u");
     expect(filesUnder(root)).toEqual([]);
+  });
+});
+
+describe("SecretStore mounted", () => {
+  test.skipIf(process.getuid?.() !== 0)("mounts its own tmpfs (0700); a write that does not fit returns false and leaves nothing", () => {
+    const root = join(disk(), "secrets");
+    const s = SecretStore.at(root, { mount: true, sizeBytes: 64 * 1024 });
+    try {
+      expect(isMountPoint(root) && s.available).toBe(true);
+      expect((statSync(root).mode & 0o777).toString(8)).toBe("700");
+      expect(s.write("small", "x")).toBe(true);
+      expect(s.write("big", Buffer.alloc(256 * 1024, 1))).toBe(false);
+      expect(readdirSync(root).sort()).toEqual(["small"]);
+      // a second open finds it mounted and does not stack another tmpfs
+      SecretStore.at(root, { mount: true });
+      expect(mountsUnder(root)).toEqual([root]);
+    } finally {
+      unmount(root);
+    }
+    // unmounted, the directory is on disk again: nothing is written there
+    expect(s.write("after", "x")).toBe(false);
+    expect(readdirSync(root)).toEqual([]);
   });
 });
 
