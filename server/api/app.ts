@@ -12,7 +12,8 @@ import { errorResponse, handleResource, type ApiDeps } from "./resources";
 import { ApiError, forbidden, pathNotFound, statusObject } from "../errors";
 import { isDashboardPath, serveDashboard } from "../dashboard";
 import { instrument } from "./instrument";
-import { auditMiddleware, type AuditContext, type Auditor } from "../audit/middleware";
+import { auditMiddleware } from "./audit";
+import type { AuditContext, Auditor } from "../audit";
 import { metricsRegistry } from "../metrics/apiserver";
 import { capWarnings, formatWarning, Inflight, isLongRunning, isMutating, isWatch, limitsFromEnv, onBodyDone, parseWarnings, WatchCounter, type Limits } from "./limits";
 

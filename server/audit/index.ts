@@ -3,9 +3,21 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { BatchBackend } from "./backend";
-import type { Auditor } from "./middleware";
-import { parsePolicy, PolicyError } from "./policy";
+import { parsePolicy, PolicyError, type AuditPolicy } from "./policy";
 import { FileSink, stdoutSink } from "./sinks";
+
+/** What the request's handlers add to its event (server/api/audit.ts makes one per request). */
+export interface AuditContext {
+  auditID: string;
+  annotations: Record<string, string>;
+  /** The object's name when the URL has none (a create): set by the registry. */
+  name?: string;
+}
+
+export interface Auditor {
+  policy: AuditPolicy;
+  backend: BatchBackend;
+}
 
 export interface AuditFlags {
   /** --audit-log-path: a file, or "-" for stdout. */

@@ -131,6 +131,34 @@ describe("audit log", () => {
     expect(events().some((x) => x.requestURI === "/version" || x.requestURI?.startsWith("/healthz"))).toBe(false);
   });
 
+  test("ValidatingAdmissionPolicy with kubectl: Deny refuses in upstream's words, Audit lands in the event", async () => {
+    const vap = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: "cm-size" },
+      spec: {
+        matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["configmaps"] }] },
+        validations: [{ expression: "!has(object.data) || object.data.size() <= 1", messageExpression: "'at most one key, got ' + string(object.data.size())" }],
+      },
+    };
+    const bind = (name: string, actions: string[], ns: string) => ({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name },
+      spec: { policyName: "cm-size", validationActions: actions, matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } } },
+    });
+    await admin(["apply", "-f", "-"], [vap, bind("cm-size-deny", ["Deny"], NS), bind("cm-size-audit", ["Audit"], "default")].map((o) => stringify(o)).join("---\n"));
+    const r = await kubectl(srv, ["create", "configmap", "two", "-n", NS, "--from-literal=a=1", "--from-literal=b=2"]);
+    expect(r.code, describeResult(r)).not.toBe(0);
+    expect(r.stderr).toContain("ValidatingAdmissionPolicy 'cm-size' with binding 'cm-size-deny' denied request: at most one key, got 2");
+    await admin(["create", "configmap", "two", "-n", "default", "--from-literal=a=1", "--from-literal=b=2"]);
+    const e = await waitEvents("the audited configmap create", (evs) => evs.find((x) => x.objectRef?.resource === "configmaps" && x.objectRef?.name === "two" && x.objectRef?.namespace === "default" && x.stage === "ResponseComplete"));
+    expect(e.responseStatus.code).toBe(201);
+    expect(JSON.parse(e.annotations["validation.policy.admission.k8s.io/validation_failure"])).toEqual([
+      { message: "at most one key, got 2", policy: "cm-size", binding: "cm-size-audit", expressionIndex: 0, validationActions: ["Audit"] },
+    ]);
+  });
+
   test("a policy with a mistake stops the server with the field to fix", async () => {
     const bad = join(dir, "bad-policy.yaml");
     writeFileSync(bad, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Verbose\n");

@@ -7,22 +7,9 @@ import type { Context, Next } from "hono";
 import { parse as parseYaml } from "yaml";
 import { requestAttributes, type Attributes, type UserInfo } from "../auth/attributes";
 import { ApiError } from "../errors";
-import { onBodyDone } from "../api/limits";
-import type { BatchBackend } from "./backend";
-import { evaluate, wantsBodies, type AuditPolicy, type Level, type Stage } from "./policy";
-
-/** What the request's handlers add to its event. */
-export interface AuditContext {
-  auditID: string;
-  annotations: Record<string, string>;
-  /** The object's name when the URL has none (a create): set by the registry. */
-  name?: string;
-}
-
-export interface Auditor {
-  policy: AuditPolicy;
-  backend: BatchBackend;
-}
+import { onBodyDone } from "./limits";
+import type { AuditContext, Auditor } from "../audit";
+import { evaluate, wantsBodies, type Level, type Stage } from "../audit/policy";
 
 const ANONYMOUS: UserInfo = { user: "system:anonymous", groups: ["system:unauthenticated"] };
 const RANK: Record<Level, number> = { None: 0, Metadata: 1, Request: 2, RequestResponse: 3 };
