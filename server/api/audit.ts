@@ -95,7 +95,8 @@ export function auditMiddleware(a: Auditor) {
     };
     const res = c.res;
     const code = res.status;
-    const panicked = c.error !== undefined && !(c.error instanceof ApiError);
+    // An exception no handler turned into a Status: upstream's Panic stage.
+    const panicked = code >= 500 && c.error !== undefined && !(c.error instanceof ApiError);
     let requestObject: unknown;
     if (copy && RANK[level] >= RANK.Request) requestObject = decodeBody(await copy.text().catch(() => ""), c.req.header("content-type"));
     else void copy?.body?.cancel().catch(() => {});

@@ -67,7 +67,7 @@ test("Deny refuses with upstream's message (message, messageExpression, default)
   expect(c.audit!.annotations["max-replicas/replicas"]).toBe("5");
   // Updates are judged too.
   const cur = store.get("apps/deployments", "default", "ok")!.obj;
-  expect(await refusal(reg.update(ctx(), DEPLOY, "default", "ok", () => ({ ...cur, spec: { ...cur.spec, replicas: 9 } }))))?.toEqual([422, "ValidatingAdmissionPolicy 'max-replicas' with binding 'max-replicas-deny' denied request: replicas must be at most 5, got 9"]);
+  expect(await refusal(reg.update(ctx(), DEPLOY, "default", "ok", () => ({ ...cur, spec: { ...cur.spec, replicas: 9 } })))).toEqual([422, "ValidatingAdmissionPolicy 'max-replicas' with binding 'max-replicas-deny' denied request: replicas must be at most 5, got 9"]);
 
   await reg.delete(ctx(), VAPB, "", "max-replicas-deny", {});
   await binding("max-replicas-warn", "max-replicas", ["Warn", "Audit"]);
