@@ -93,3 +93,20 @@ test("preemption spares pods guarded by a PodDisruptionBudget: the node without 
   expect(c.get("Pod", "default", "guarded")).toBeDefined();
   expect(c.get("Pod", "default", "free")).toBeUndefined();
 });
+
+test("on one node, a victim a PodDisruptionBudget guards is reprieved before a more important one", async () => {
+  await pc("low", 10);
+  await pc("mid", 100);
+  await pc("high", 1000);
+  await c.addNode("n1", { cpu: "1" });
+  const PDB = findByKind("policy/v1", "PodDisruptionBudget")!;
+  await c.api.registry.create(writeCtx(APISERVER_USER, "t"), PDB, "default", { metadata: { name: "guard", namespace: "default" }, spec: { minAvailable: 1, selector: { matchLabels: { app: "guarded" } } } });
+  await c.create("Pod", { metadata: { name: "guarded", namespace: "default", labels: { app: "guarded" } }, spec: { priorityClassName: "low", containers: [{ name: "c", image: "x", resources: { requests: { cpu: "400m" } } }] } });
+  await pod("plain", "400m", "mid");
+  await c.until("both on n1", () => ["guarded", "plain"].every((n) => c.get("Pod", "default", n)?.spec?.nodeName === "n1"));
+  // 200m free, 500m wanted: one victim. By priority alone the low "guarded" pod would go.
+  await pod("high", "500m", "high");
+  await c.until("high bound to n1", () => c.get("Pod", "default", "high")?.spec?.nodeName === "n1");
+  expect(c.get("Pod", "default", "guarded")).toBeDefined();
+  expect(c.get("Pod", "default", "plain")).toBeUndefined();
+});
