@@ -1,8 +1,8 @@
 // The audit log's destinations: stdout (`--audit-log-path -`) or a file that is rotated by size
 // and pruned by count and age (kube-apiserver's --audit-log-maxsize/maxbackup/maxage, which it
 // implements with lumberjack: backups are named <name>-<UTC time>.<ext> next to the file).
-import { mkdirSync, readdirSync } from "node:fs";
-import { open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { appendFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { AuditSink } from "./backend";
 
@@ -27,8 +27,7 @@ export interface RotateOptions {
 const MB = 1024 * 1024;
 
 export class FileSink implements AuditSink {
-  private fh?: FileHandle;
-  private size = 0;
+  private size = -1;
   private readonly limit: number;
   private readonly now: () => Date;
 
@@ -41,23 +40,21 @@ export class FileSink implements AuditSink {
     this.now = o.now ?? (() => new Date());
   }
 
-  private async openFile(): Promise<FileHandle> {
-    if (this.fh) return this.fh;
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    // Events name users, objects and (at Request level) bodies: owner only, like upstream.
-    this.fh = await open(this.path, "a", 0o600);
-    this.size = (await this.fh.stat()).size;
-    return this.fh;
-  }
-
   async write(chunk: string): Promise<void> {
     const bytes = Buffer.byteLength(chunk);
-    let fh = await this.openFile();
-    if (this.size > 0 && this.size + bytes > this.limit) {
-      await this.rotate();
-      fh = await this.openFile();
+    if (this.size < 0) {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      try {
+        this.size = statSync(this.path).size;
+      } catch {
+        this.size = 0;
+      }
     }
-    await fh.write(chunk);
+    if (this.size > 0 && this.size + bytes > this.limit) await this.rotate();
+    // Opened per batch (a few times a second at most): no descriptor to leak, and a log file
+    // someone moved away is simply created again. Events name users, objects and (at Request
+    // level) bodies: owner only, like upstream.
+    await appendFile(this.path, chunk, { mode: 0o600 });
     this.size += bytes;
   }
 
@@ -69,9 +66,8 @@ export class FileSink implements AuditSink {
   }
 
   private async rotate(): Promise<void> {
-    await this.fh?.close();
-    this.fh = undefined;
     await rename(this.path, this.backupName(this.now()));
+    this.size = 0;
     await this.prune();
   }
 
@@ -100,9 +96,6 @@ export class FileSink implements AuditSink {
     }
   }
 
-  async close(): Promise<void> {
-    await this.fh?.close();
-    this.fh = undefined;
-  }
+  async close(): Promise<void> {}
 }
 
