@@ -48,6 +48,8 @@ export function auditMiddleware(a: Auditor) {
     // The body is streamed to the handler; a tee keeps a copy only when a rule may log it.
     const copy = bodies && method !== "GET" && method !== "HEAD" && c.req.raw.body ? c.req.raw.clone() : undefined;
     await next();
+    // Upstream answers every request with its Audit-ID (clients log it to find the event).
+    c.res.headers.set("Audit-Id", ac.auditID);
     const attrs = attributesOf(method, url);
     const authn = (c.get("authenticated") ?? c.get("identity")) as UserInfo | undefined;
     const acting = c.get("identity") as UserInfo | undefined;
