@@ -43,13 +43,18 @@ export function auditMiddleware(a: Auditor) {
     const received = new Date();
     const url = new URL(c.req.url);
     const method = c.req.method;
-    const ac: AuditContext = { auditID: c.req.header("audit-id") || crypto.randomUUID(), annotations: {} };
+    // A client may name its request (upstream keeps a given Audit-ID); bounded, so it cannot bloat the log.
+    const ac: AuditContext = { auditID: c.req.header("audit-id")?.slice(0, 128) || crypto.randomUUID(), annotations: {} };
     c.set("audit", ac);
     // The body is streamed to the handler; a tee keeps a copy only when a rule may log it.
     const copy = bodies && method !== "GET" && method !== "HEAD" && c.req.raw.body ? c.req.raw.clone() : undefined;
     await next();
     // Upstream answers every request with its Audit-ID (clients log it to find the event).
-    c.res.headers.set("Audit-Id", ac.auditID);
+    try {
+      c.res.headers.set("Audit-Id", ac.auditID);
+    } catch {
+      /* a proxied response's headers may be immutable: the event still carries the ID */
+    }
     const attrs = attributesOf(method, url);
     const authn = (c.get("authenticated") ?? c.get("identity")) as UserInfo | undefined;
     const acting = c.get("identity") as UserInfo | undefined;
