@@ -47,7 +47,7 @@ export function openAuditor(f: AuditFlags): (Auditor & { shutdown(): Promise<voi
     throw e;
   }
   for (const [flag, v] of [["--audit-log-maxage", f.maxAge], ["--audit-log-maxbackup", f.maxBackup], ["--audit-log-maxsize", f.maxSize]] as const)
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new Error(`${flag}: must be a whole number >= 0, got ${Number.isNaN(v) ? "something else" : v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new Error(`${flag}: must be a whole number >= 0${Number.isNaN(v) ? "" : `, got ${v}`}`);
   const sink = f.logPath === "-" ? stdoutSink() : new FileSink(resolve(f.logPath), { maxSizeMB: f.maxSize ?? 0, maxBackups: f.maxBackup ?? 0, maxAgeDays: f.maxAge ?? 0 });
   const backend = new BatchBackend(sink);
   return { policy, backend, shutdown: () => backend.shutdown() };
