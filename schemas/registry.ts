@@ -15,6 +15,7 @@ import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
 import { resources as apiextensionsResources } from "./types/apiextensions";
 import { resources as admissionregistrationResources } from "./types/admissionregistration";
+import { resources as admissionPolicyResources } from "./types/admission-policy";
 import { columnsByKind } from "./columns/index";
 
 export interface FieldError {
@@ -109,6 +110,7 @@ const all: ResourceDef[] = [
   ...schedulingResources,
   ...apiextensionsResources,
   ...admissionregistrationResources,
+  ...admissionPolicyResources,
 ];
 
 export const registry: RegisteredResource[] = all.map((r) => ({

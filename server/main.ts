@@ -1,5 +1,6 @@
 // `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
 // leader's controllers in one process.
+import { openAuditor, type AuditFlags } from "./audit";
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
@@ -75,6 +76,8 @@ export interface ServerFlags {
   disable?: string[];
   /** --datastore-endpoint (etcd or PostgreSQL) and its TLS files: no Raft, servers share the datastore. */
   datastore?: DatastoreFlags;
+  /** --audit-log-path, --audit-policy-file and the rotation flags (kube-apiserver's names). */
+  audit?: AuditFlags;
 }
 
 export interface RunningServer {
@@ -138,6 +141,9 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
     await prepareJoin({ serverDir, server: flags.joinServer, token: flags.token });
   }
+  // Checked before anything starts: a bad policy file stops the server with what to fix.
+  const auditor = openAuditor(flags.audit ?? {});
+  if (flags.audit?.logPath && !flags.audit.policyFile) console.log("audit: --audit-log-path without --audit-policy-file: nothing is audited (kube-apiserver needs a policy too)");
   if (flags.clusterResetRestorePath && !flags.clusterReset) throw new Error("--cluster-reset-restore-path needs --cluster-reset");
   if (flags.clusterReset && backend) throw new Error("--cluster-reset is for the embedded store (Raft): with --datastore-endpoint, recover the datastore itself");
   if (flags.clusterReset) {
@@ -233,7 +239,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   plane.lead(registry, onLeadership);
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, audit: auditor, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
   registerClusterMetrics(store, plane.consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streams = createStreamServer({
@@ -254,7 +260,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     hostname: flags.bindAddress,
     port: flags.port,
     tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key },
-    fetch: (r) => app.fetch(r),
+    fetch: (r, env) => app.fetch(r, env),
     streams,
     limits,
   });
@@ -308,6 +314,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       await plane.stop();
       streams.stop();
       await listener.stop();
+      await auditor?.shutdown();
       await plane.close();
     },
   };

@@ -12,6 +12,8 @@ import { errorResponse, handleResource, type ApiDeps } from "./resources";
 import { ApiError, forbidden, pathNotFound, statusObject } from "../errors";
 import { isDashboardPath, serveDashboard } from "../dashboard";
 import { instrument } from "./instrument";
+import { auditMiddleware } from "./audit";
+import type { AuditContext, Auditor } from "../audit";
 import { metricsRegistry } from "../metrics/apiserver";
 import { capWarnings, formatWarning, Inflight, isLongRunning, isMutating, isWatch, limitsFromEnv, onBodyDone, parseWarnings, WatchCounter, type Limits } from "./limits";
 
@@ -24,6 +26,8 @@ interface AppOptions {
   extraRoutes?: Hono<any> | Hono<any>[];
   /** Request limits (default: limitsFromEnv()). */
   limits?: Limits;
+  /** The audit policy and log (--audit-policy-file, --audit-log-path); none: nothing is audited. */
+  audit?: Auditor;
 }
 
 const tooMany = (message: string) =>
@@ -35,8 +39,8 @@ const tooMany = (message: string) =>
 /** Paths anyone may read, like Kubernetes' system:public-info-viewer (plus the CA bundle). */
 const PUBLIC = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts", "/ping"]);
 
-export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { identity: Identity } }> {
-  const app = new Hono<{ Variables: { identity: Identity } }>();
+export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { identity: Identity; authenticated: Identity; audit: AuditContext } }> {
+  const app = new Hono<{ Variables: { identity: Identity; authenticated: Identity; audit: AuditContext } }>();
   app.onError((err) => errorResponse(err));
   app.notFound((c) => errorResponse(pathNotFound(new URL(c.req.url).pathname)));
   const authz = authorizerFor(deps.store);
@@ -46,6 +50,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   const watches = new WatchCounter(limits.maxWatchesPerUser);
   // Outermost: every answer (401s and 429s too) is counted in apiserver_request_total.
   app.use("*", (c, next) => instrument(c, next));
+  // Outside authentication, so refused requests are audited too (upstream's WithAudit order).
+  if (opts.audit) app.use("*", auditMiddleware(opts.audit));
   // Authentication comes first and reads only headers: the body is not read (the listener
   // streams it in on demand) until a handler of an authenticated, authorized request asks.
   app.use("*", async (c, next) => {
@@ -66,6 +72,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     // A join token is confined to its endpoints above; everyone else goes through Node + RBAC,
     // as whom they impersonate (kubectl --as) when they may.
     const acting = id.joinOnly ? id : await impersonate(authz, id, c.req.raw.headers);
+    c.set("authenticated", id);
     c.set("identity", acting);
     const method = c.req.method;
     let release: (() => void) | undefined;
@@ -81,7 +88,14 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     }
     try {
       // Node credentials decide for themselves (join token, the node itself, or an admin).
-      if (!acting.joinOnly && path !== NODE_CREDENTIALS_PATH) await authz.check(acting, requestAttributes(method, url));
+      if (!acting.joinOnly && path !== NODE_CREDENTIALS_PATH) {
+        const audit = c.get("audit") as AuditContext | undefined;
+        await authz.check(acting, requestAttributes(method, url), (d) => {
+          if (!audit) return;
+          audit.annotations["authorization.k8s.io/decision"] = d.allowed ? "allow" : "forbid";
+          if (d.reason) audit.annotations["authorization.k8s.io/reason"] = d.reason;
+        });
+      }
       await next();
     } catch (e) {
       release?.();

@@ -59,6 +59,8 @@ export class Registry {
 
   /** The admission request for one write (also used by subresources admitted as themselves). */
   admissionRequest(ctx: WriteCtx, operation: Operation, r: RegisteredResource, sub: string, ns: string, name: string, object?: any, oldObject?: any, options?: any): AdmissionRequest {
+    // A create's URL names no object: its audit event's objectRef takes the name from here.
+    if (ctx.audit && name) ctx.audit.name ??= name;
     return {
       operation,
       resource: r,
@@ -73,6 +75,9 @@ export class Registry {
       store: this.store,
       registry: this,
       warn: (m) => void ctx.warnings.push(m),
+      annotate: (key, value) => {
+        if (ctx.audit) ctx.audit.annotations[key] = value;
+      },
     };
   }
 

@@ -17,7 +17,8 @@ export interface NodeListenOptions {
   hostname: string;
   port: number;
   tls?: { cert: string; key: string };
-  fetch: (req: Request) => Response | Promise<Response>;
+  /** The API app; `env.remoteAddress` is the client's address (the audit log's sourceIPs). */
+  fetch: (req: Request, env?: { remoteAddress?: string }) => Response | Promise<Response>;
   streams: StreamServer;
   /** Body size, stall and idle limits (default DEFAULT_LIMITS). */
   limits?: Pick<Limits, "maxBodyBytes" | "bodyStallMs" | "idleConnectionMs">;
@@ -173,7 +174,7 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
     try {
       const fr = toFetchRequest(req, base, l, body);
       const ours = o.streams.handles(fr);
-      const r = (ours ? await o.streams.fetch(fr, undefined as any) : undefined) ?? (await o.fetch(fr));
+      const r = (ours ? await o.streams.fetch(fr, undefined as any) : undefined) ?? (await o.fetch(fr, { remoteAddress: req.socket.remoteAddress }));
       if (body.state !== "done" && !res.headersSent) res.setHeader("Connection", "close");
       await writeResponse(res, r, req, ours);
     } catch (e) {
