@@ -7,6 +7,8 @@
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { startCluster, type Cluster } from "../harness/net-cluster.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 setDefaultTimeout(240_000);
 
@@ -464,6 +466,10 @@ metadata: {name: lb-offline, namespace: default}
 spec: {type: LoadBalancer, selector: {app: front}, ports: [{port: 8089, targetPort: http}]}
 `);
     await c.until("lb-offline answers on node a", async () => /^front-front-/.test(await (await fetch(`http://${ips[0]}:8089/`).catch(() => new Response(""))).text()) || undefined, 30_000, 300);
+    // Agent a has saved what its ingress serves (every 5 s; its TLS key on its tmpfs store).
+    const a = c.agent("a");
+    const saved = join(a.dataDir, "agent", "ingress", "state.json");
+    await c.until("agent a saved its ingress routes", () => (existsSync(saved) && readFileSync(saved, "utf8").includes("shop.example")) || undefined, 20_000, 500);
     await c.srv.kill("SIGKILL");
     await Bun.sleep(1000);
     for (const ip of ips) {
@@ -471,5 +477,26 @@ spec: {type: LoadBalancer, selector: {app: front}, ports: [{port: 8089, targetPo
       expect(await curl("https", "blog.example", ip)).toMatch(/^blog-blog-\S+\n200$/);
     }
     expect(await (await fetch(`http://${ips[0]}:8089/`)).text()).toMatch(/^front-front-/);
+
+    // Agent a restarted while the server is still away: it serves the Ingress again from what it
+    // saved, HTTPS with the Secret's current certificate (the renewed one of acceptance 3) by
+    // SNI: the certificate and key came back from its tmpfs secret store.
+    await c.restartAgent("a");
+    await c.until("agent a started from its local cache", async () => ((await Bun.file(a.logPath).text()) + (await Bun.file(a.logPath + ".err").text())).includes("starting from the local cache") || undefined, 30_000, 300);
+    await c.until("https shop.example on node a after the restart", async () => {
+      const out = await curl("https", "shop.example", ips[0]!);
+      return /^front-front-\S+\n200$/.test(out) || undefined;
+    }, 60_000, 500);
+    expect(await curl("http", "blog.example", ips[0]!)).toMatch(/^blog-blog-\S+\n200$/);
+    const v = Bun.spawnSync(["sh", "-c", `curl -skv --resolve blog.example:443:${ips[0]} https://blog.example/ 2>&1 | grep "subject:"`]);
+    expect(v.stdout.toString()).toContain("CN=shop-renewed.example");
+    // The private key is nowhere on the agent's disk (-xdev: tmpfs mounts such as its secret
+    // store are other file systems); it is on the secret store's tmpfs.
+    const keyLine = readFileSync(join(c.srv.runDir, "tls2.key"), "utf8").split("\n")[1]!;
+    expect(keyLine.length).toBeGreaterThan(40);
+    const onDisk = Bun.spawnSync(["sh", "-c", `find ${a.dataDir} -xdev -type f -print0 | xargs -0 grep -lF -- "${keyLine}"`], { stdout: "pipe" });
+    expect(onDisk.stdout.toString()).toBe("");
+    const onTmpfs = Bun.spawnSync(["grep", "-rlF", "--", keyLine, join(a.dataDir, "agent", "secrets")], { stdout: "pipe" });
+    expect(onTmpfs.stdout.toString()).toContain("ingress");
   });
 });
