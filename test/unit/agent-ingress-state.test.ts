@@ -79,3 +79,14 @@ test("unchanged content is not rewritten; a torn file is ignored", () => {
   expect(existsSync(file)).toBe(true);
   expect(new IngressState(dataDir, undefined, () => {}).load()).toEqual({ routes: null, certs: [] });
 });
+
+test("a node without Ingresses writes nothing; one whose last Ingress went saves the empty list", () => {
+  const dataDir = tmp();
+  const file = join(dataDir, "agent", "ingress", "state.json");
+  const s = new IngressState(dataDir, undefined, () => {});
+  s.saveRoutes([], [], []);
+  expect(existsSync(file)).toBe(false);
+  s.saveRoutes([ING], [SVC], [SLICE]);
+  s.saveRoutes([], [], []);
+  expect(new IngressState(dataDir, undefined, () => {}).load().routes).toEqual({ ingresses: [], services: [], slices: [] });
+});

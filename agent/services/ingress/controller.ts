@@ -91,6 +91,8 @@ export class IngressController {
 
   stop(): void {
     if (this.saveTimer) clearInterval(this.saveTimer);
+    this.saveRoutes(); // the freshest endpoints for a restart
+
     this.abort.abort();
     this.server?.stop();
     this.o.objects.untrack(INGRESS_USER);
@@ -176,10 +178,12 @@ export class IngressController {
       this.secretRefs = refs.join();
       this.o.objects.track(INGRESS_USER, refs.map((r) => ({ kind: "secrets" as const, ns: r.split("/")[0]!, name: r.split("/")[1]! })));
     }
+    if (!ours.length && this.loading) await this.loading; // started from the saved routes
     if (ours.length) await this.ensureServer();
     else if (this.server) {
       this.server.stop();
       this.server = null;
+      this.o.state?.saveCerts([]); // no key kept for Ingresses that are gone
       this.o.log("ingress: no Ingress left; ports closed");
     }
     await this.secretsChanged();

@@ -11,7 +11,7 @@
 // Each is rewritten only when its content changes. Without a memory-backed secret store the
 // keys are kept in process memory only: an agent restarted offline then serves plain HTTP.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SecretStore } from "../../cache/secret-store.ts";
 import type { Cert } from "./server.ts";
@@ -80,6 +80,7 @@ export class IngressState {
   }
 
   saveRoutes(ingresses: any[], services: any[], slices: any[]): void {
+    if (!ingresses.length && !this.lastRoutes && !existsSync(this.file)) return; // nodes without Ingresses write nothing
     const data = JSON.stringify({ ingresses: ingresses.map(trim.ingress), services: services.map(trim.service), slices: slices.map(trim.slice) });
     if (data === this.lastRoutes) return;
     try {
