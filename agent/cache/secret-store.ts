@@ -14,7 +14,7 @@ import { isMountPoint, mountTmpfs } from "../volumes/mount.ts";
 /** statfs f_type of tmpfs and ramfs (linux/magic.h). */
 const MEMORY_FS = new Set([0x01021994, 0x858458f6]);
 /** Bounds what a runaway writer can take from the node's memory. */
-const DEFAULT_SIZE = 32 * 1024 * 1024;
+const DEFAULT_SIZE = 64 * 1024 * 1024;
 
 export interface SecretStoreOptions {
   /** Mount the tmpfs when the root is not memory-backed yet (needs CAP_SYS_ADMIN). */
@@ -67,7 +67,8 @@ export class SecretStore {
 
   /**
    * Writes atomically (0600). Returns false, writing nothing, when the root is not on tmpfs
-   * (checked on every write: an unmounted root is a plain directory on the data dir's disk).
+   * (checked on every write: an unmounted root is a plain directory on the data dir's disk) or
+   * the write fails (the tmpfs is full).
    */
   write(rel: string, data: string | Uint8Array): boolean {
     if (!this.memoryBacked || !isMemoryBacked(this.root)) {
@@ -75,12 +76,18 @@ export class SecretStore {
       return false;
     }
     const p = this.path(rel);
-    mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
     const tmp = `${p}.tmp`;
-    writeFileSync(tmp, data, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, p);
-    return true;
+    try {
+      mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
+      writeFileSync(tmp, data, { mode: 0o600 });
+      chmodSync(tmp, 0o600);
+      renameSync(tmp, p);
+      return true;
+    } catch {
+      // full (ENOSPC): the caller keeps the data in memory; a container must not fail for it
+      rmSync(tmp, { force: true });
+      return false;
+    }
   }
 
   read(rel: string): Buffer | null {

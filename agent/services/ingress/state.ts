@@ -102,7 +102,7 @@ export class IngressState {
     }
     if (!this.toldNoStore && certs.length) {
       this.toldNoStore = true;
-      this.log("ingress: no tmpfs secret store: TLS keys are kept in memory only (an agent restarted while the server is away serves no HTTPS)");
+      this.log("ingress: TLS keys cannot go on the tmpfs secret store (none, or full): kept in memory only (an agent restarted while the server is away serves no HTTPS)");
     }
   }
 }
