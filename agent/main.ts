@@ -333,8 +333,7 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     if (proxy && ingressPorts) {
       // What it serves is saved for a restart while the server is away; the TLS keys only on the
       // tmpfs secret store (root only can mount it; others keep the keys in memory).
-      const store = SecretStore.forDataDir(opts.dataDir, { mount: process.getuid?.() === 0, log });
-      const state = new IngressState(opts.dataDir, store, log);
+      const state = new IngressState(opts.dataDir, secretStore, log);
       const ing = new IngressController({ api, nodeName: opts.nodeName, proxy, objects, ...ingressPorts, log, retryMs: t.retryMs ?? 2000, state });
       ingress = ing;
       ing.start();
