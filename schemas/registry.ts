@@ -11,6 +11,7 @@ import { resources as miscResources } from "./types/misc";
 import { resources as policyResources } from "./types/policy";
 import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
 import { resources as eventsResources } from "./types/events";
+import { resources as certificatesResources } from "./types/certificates";
 import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
 import { resources as apiextensionsResources } from "./types/apiextensions";
@@ -62,7 +63,8 @@ export interface ResourceDef {
   type: ObjTy;
   /** verbs; default: create delete deletecollection get list patch update watch */
   verbs?: string[];
-  subresources?: { status?: boolean; scale?: ScaleDef };
+  /** approval: CertificateSigningRequest's /approval (written like /status, its conditions only). */
+  subresources?: { status?: boolean; scale?: ScaleDef; approval?: boolean };
   /** Extra field selector keys beyond metadata.name/metadata.namespace, with how to read them. */
   fieldSelectors?: Record<string, (o: any) => string | undefined>;
   /** Kubernetes defaulting, mutating in place (after decoding, before validation). */
@@ -105,6 +107,7 @@ const all: ResourceDef[] = [
   ...policyResources,
   ...autoscalingV1Resources,
   ...eventsResources,
+  ...certificatesResources,
   ...nodeResources,
   ...schedulingResources,
   ...apiextensionsResources,

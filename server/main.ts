@@ -222,7 +222,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, rootCaPem: pki.ca.cert, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, rootCaPem: pki.ca.cert, signingCa: pki.ca, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -253,7 +253,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const listener = await listenNode({
     hostname: flags.bindAddress,
     port: flags.port,
-    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key },
+    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key, ca: pki.ca.cert },
     fetch: (r) => app.fetch(r),
     streams,
     limits,
@@ -269,7 +269,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       const key = readFileSync(join(tlsDir, "serving.key"), "utf8");
       if (cert !== readFileSync(join(tlsDir, "serving.crt"), "utf8")) continue;
       if (cert === servingPem) return false;
-      await listener.setTls({ cert: servingChain(tlsDir, cert), key });
+      await listener.setTls({ cert: servingChain(tlsDir, cert), key, ca: pki.ca.cert });
       servingPem = cert;
       return true;
     }

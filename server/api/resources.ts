@@ -103,7 +103,8 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
   const req = { ...parsed, r: v.r, res: resKeyOf(v.r.group, v.r.plural) };
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
-  if (req.sub && !["status", "scale"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
+  if (req.sub && !["status", "scale", "approval"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
+  if (req.sub === "approval" && !r.subresources?.approval) throw notFound(r, `${req.name}/approval`);
   if (req.sub === "status" && !r.subresources?.status) throw notFound(r, `${req.name}/status`);
   if (req.sub === "scale" && !r.subresources?.scale) throw notFound(r, `${req.name}/scale`);
   const verbs = r.verbs;

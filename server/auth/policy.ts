@@ -121,6 +121,20 @@ export const CLUSTER_ROLES: ClusterRoleDef[] = [
       rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
     ],
   },
+  {
+    // The CSR signing controller and cleaner (upstream's system:controller:certificate-controller).
+    name: "system:controller:certificate-controller",
+    rules: [
+      rule(["delete", "get", "list", "watch"], ["certificates.k8s.io"], ["certificatesigningrequests"]),
+      rule(["update"], ["certificates.k8s.io"], ["certificatesigningrequests/approval", "certificatesigningrequests/status"]),
+      {
+        apiGroups: ["certificates.k8s.io"],
+        resources: ["signers"],
+        resourceNames: ["kubernetes.io/kube-apiserver-client", "kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving", "kubernetes.io/legacy-unknown"],
+        verbs: ["sign"],
+      },
+    ],
+  },
 ];
 
 export interface ClusterRoleBindingDef {
@@ -146,6 +160,7 @@ export const CLUSTER_ROLE_BINDINGS: ClusterRoleBindingDef[] = [
   // Kubernetes keeps this binding without subjects: nodes are authorized by the Node authorizer.
   { name: "system:node", role: "system:node", subjects: [] },
   { name: "system:node-proxier", role: "system:node-proxier", subjects: [{ kind: "User", name: "system:kube-proxy" }] },
+  { name: "system:controller:certificate-controller", role: "system:controller:certificate-controller", subjects: [{ kind: "User", name: "system:serviceaccount:kube-system:certificate-controller" }] },
 ];
 
 /** The ClusterRole objects, as stored (admin/edit/view carry their aggregation rule and the rules it yields). */

@@ -1,0 +1,172 @@
+// certificates.k8s.io/v1 with the real kubectl and openssl: a key and CSR made with openssl,
+// `kubectl certificate approve` as the admin, the signer issues a certificate from the cluster
+// CA, and that certificate authenticates to the API as its subject (RBAC then decides). Deny
+// works; a CSR for another signer stays pending; kubernetes.io/legacy-unknown is refused.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml, stringify } from "yaml";
+import { describeResult, expectOk, kubectl, type KubectlTarget } from "../harness/kubectl";
+import { startServer, type SkiffServer } from "../harness/server";
+
+setDefaultTimeout(60_000);
+
+let srv: SkiffServer;
+let dir: string;
+
+const admin = async (args: string[], stdin?: string) => expectOk(await kubectl(srv, args, stdin !== undefined ? { stdin } : {}), `kubectl ${args.join(" ")}`);
+
+function openssl(args: string[]): string {
+  const p = Bun.spawnSync(["openssl", ...args], { cwd: dir, stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`openssl ${args.join(" ")}: ${p.stderr.toString()}`);
+  return p.stdout.toString();
+}
+
+/** A new EC key and a PEM CSR for subject `subj` (e.g. "/CN=alice/O=dev"). */
+function makeCsr(name: string, subj: string): string {
+  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`]);
+  openssl(["req", "-new", "-key", `${name}.key`, "-subj", subj, "-out", `${name}.csr`]);
+  return readFileSync(join(dir, `${name}.csr`), "utf8");
+}
+
+function csrYaml(name: string, pem: string, signerName: string, usages = ["client auth"], extra = ""): string {
+  return [
+    "apiVersion: certificates.k8s.io/v1",
+    "kind: CertificateSigningRequest",
+    "metadata:",
+    `  name: ${name}`,
+    "spec:",
+    `  request: ${Buffer.from(pem).toString("base64")}`,
+    `  signerName: ${signerName}`,
+    "  usages:",
+    ...usages.map((u) => `  - ${u}`),
+    extra,
+  ].join("\n");
+}
+
+async function getCsr(name: string): Promise<any> {
+  return JSON.parse((await admin(["get", "csr", name, "-o", "json"])).stdout);
+}
+
+async function waitFor<T>(f: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(200);
+  }
+}
+
+beforeAll(async () => {
+  srv = await startServer({ name: "certificates" });
+  dir = join(srv.runDir, "csr");
+  mkdirSync(dir, { recursive: true });
+}, 90_000);
+
+afterAll(async () => {
+  await srv?.stop();
+});
+
+test("approve: the signed certificate authenticates as its subject, and RBAC decides", async () => {
+  const pem = makeCsr("alice", "/CN=alice/O=dev-team");
+  await admin(["apply", "-f", "-"], csrYaml("alice", pem, "kubernetes.io/kube-apiserver-client", ["client auth"], "  expirationSeconds: 3600"));
+  const pending = await admin(["get", "csr", "alice"]);
+  expect(pending.stdout).toContain("Pending");
+  expect(pending.stdout).toContain("kubernetes.io/kube-apiserver-client");
+  await admin(["certificate", "approve", "alice"]);
+  const issued = await waitFor(async () => {
+    const o = await getCsr("alice");
+    return o.status?.certificate ? o : undefined;
+  }, "the certificate");
+  expect(issued.status.conditions.find((c: any) => c.type === "Approved")).toMatchObject({ status: "True", reason: "KubectlApprove" });
+  expect((await admin(["get", "csr", "alice"])).stdout).toContain("Approved,Issued");
+  const certPem = Buffer.from(issued.status.certificate, "base64").toString();
+  writeFileSync(join(dir, "alice.crt"), certPem);
+  const text = openssl(["x509", "-in", "alice.crt", "-noout", "-subject", "-dates", "-ext", "extendedKeyUsage"]);
+  expect(text).toMatch(/CN\s*=\s*alice/);
+  expect(text).toContain("TLS Web Client Authentication");
+  // expirationSeconds 3600 (plus the 5-minute backdate): at most about an hour.
+  const notAfter = Date.parse(/notAfter=(.*)/.exec(text)![1]!);
+  expect(notAfter - Date.now()).toBeLessThanOrEqual(3600_000 + 5_000);
+  expect(notAfter - Date.now()).toBeGreaterThan(3000_000);
+
+  // A kubeconfig with only the client certificate and key: no token.
+  const kc = parseYaml(readFileSync(srv.kubeconfig, "utf8"));
+  kc.users = [{ name: "default", user: { "client-certificate-data": Buffer.from(certPem).toString("base64"), "client-key-data": Buffer.from(readFileSync(join(dir, "alice.key"))).toString("base64") } }];
+  writeFileSync(join(dir, "alice.kubeconfig"), stringify(kc));
+  const alice: KubectlTarget = { kubeconfig: join(dir, "alice.kubeconfig"), runDir: dir };
+  const who = await kubectl(alice, ["auth", "whoami", "-o", "json"]);
+  expect(who.code, describeResult(who)).toBe(0);
+  const info = JSON.parse(who.stdout).status.userInfo;
+  expect(info.username).toBe("alice");
+  expect(info.groups).toEqual(["dev-team", "system:authenticated"]);
+  const denied = await kubectl(alice, ["get", "pods", "-n", "default"]);
+  expect(denied.code, describeResult(denied)).not.toBe(0);
+  expect(denied.stderr).toContain('pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "default"');
+  await admin(["create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice", "-n", "default"]);
+  const allowed = await waitFor(async () => {
+    const r = await kubectl(alice, ["get", "pods", "-n", "default"]);
+    return r.code === 0 ? r : undefined;
+  }, "alice to list pods after the binding");
+  expect(allowed.code).toBe(0);
+});
+
+test("deny: no certificate is issued", async () => {
+  const pem = makeCsr("bob", "/CN=bob");
+  await admin(["apply", "-f", "-"], csrYaml("bob", pem, "kubernetes.io/kube-apiserver-client"));
+  await admin(["certificate", "deny", "bob"]);
+  await Bun.sleep(1000);
+  const o = await getCsr("bob");
+  expect(o.status.conditions.map((c: any) => c.type)).toEqual(["Denied"]);
+  expect(o.status.certificate).toBeUndefined();
+  expect((await admin(["get", "csr", "bob"])).stdout).toContain("Denied");
+  // Denied is final (kubectl itself will not approve it; the API refuses a raw write too).
+  const both = await kubectl(srv, ["patch", "csr", "bob", "--subresource=approval", "--type=json", "-p", '[{"op":"add","path":"/status/conditions/-","value":{"type":"Approved","status":"True","reason":"Sneaky"}}]']);
+  expect(both.code, describeResult(both)).not.toBe(0);
+  expect(both.stderr).toContain("Approved and Denied conditions are mutually exclusive");
+  const swap = await kubectl(srv, ["patch", "csr", "bob", "--subresource=approval", "--type=merge", "-p", '{"status":{"conditions":[{"type":"Approved","status":"True","reason":"Sneaky"}]}}']);
+  expect(swap.code, describeResult(swap)).not.toBe(0);
+  expect(swap.stderr).toContain('updates may not remove a condition of type "Denied"');
+});
+
+test("another signer's CSR stays pending even when approved; legacy-unknown and system:masters are refused", async () => {
+  const pem = makeCsr("carol", "/CN=carol");
+  await admin(["apply", "-f", "-"], csrYaml("carol", pem, "example.com/my-signer"));
+  await admin(["certificate", "approve", "carol"]);
+  await Bun.sleep(1500);
+  const o = await getCsr("carol");
+  expect(o.status.certificate).toBeUndefined();
+  expect(o.status.conditions.map((c: any) => c.type)).toEqual(["Approved"]);
+
+  const legacy = await kubectl(srv, ["apply", "-f", "-"], { stdin: csrYaml("legacy", pem, "kubernetes.io/legacy-unknown") });
+  expect(legacy.code, describeResult(legacy)).not.toBe(0);
+  expect(legacy.stderr).toContain("the legacy signerName is not allowed via this API version");
+
+  const masters = makeCsr("root", "/CN=mallory/O=system:masters");
+  const m = await kubectl(srv, ["apply", "-f", "-"], { stdin: csrYaml("root", masters, "kubernetes.io/kube-apiserver-client") });
+  expect(m.code, describeResult(m)).not.toBe(0);
+  expect(m.stderr).toContain("use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed");
+
+  const short = await kubectl(srv, ["apply", "-f", "-"], { stdin: csrYaml("short", pem, "kubernetes.io/kube-apiserver-client", ["client auth"], "  expirationSeconds: 60") });
+  expect(short.code, describeResult(short)).not.toBe(0);
+  expect(short.stderr).toContain("spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 600 seconds (10 minutes)");
+});
+
+test("a user without the approve verb on the signer cannot approve", async () => {
+  const pem = makeCsr("dave", "/CN=dave");
+  await admin(["apply", "-f", "-"], csrYaml("dave", pem, "kubernetes.io/kube-apiserver-client"));
+  await admin(["create", "serviceaccount", "approver", "-n", "default"]);
+  await admin(["create", "clusterrole", "csr-updater", "--verb=get,list,update", "--resource=certificatesigningrequests,certificatesigningrequests/approval"]);
+  await admin(["create", "clusterrolebinding", "csr-updater", "--clusterrole=csr-updater", "--serviceaccount=default:approver"]);
+  const asApprover = (args: string[]) => kubectl(srv, ["--as=system:serviceaccount:default:approver", ...args]);
+  const no = await asApprover(["certificate", "approve", "dave"]);
+  expect(no.code, describeResult(no)).not.toBe(0);
+  expect(no.stderr).toContain('user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client"');
+  // Upstream's documented approver role: the approve verb on the signer, by name.
+  await admin(["apply", "-f", "-"], ["apiVersion: rbac.authorization.k8s.io/v1", "kind: ClusterRole", "metadata:", "  name: client-approver", "rules:", "- apiGroups: [certificates.k8s.io]", "  resources: [signers]", "  resourceNames: [kubernetes.io/kube-apiserver-client]", "  verbs: [approve]"].join("\n"));
+  await admin(["create", "clusterrolebinding", "client-approver", "--clusterrole=client-approver", "--serviceaccount=default:approver"]);
+  const yes = await asApprover(["certificate", "approve", "dave"]);
+  expect(yes.code, describeResult(yes)).toBe(0);
+  await waitFor(async () => ((await getCsr("dave")).status?.certificate ? true : undefined), "dave's certificate");
+});
