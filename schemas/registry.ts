@@ -12,6 +12,7 @@ import { resources as policyResources } from "./types/policy";
 import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
 import { resources as eventsResources } from "./types/events";
 import { resources as certificatesResources } from "./types/certificates";
+import { resources as storageCsiResources } from "./types/storage-csi";
 import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
 import { resources as apiextensionsResources } from "./types/apiextensions";
@@ -108,6 +109,7 @@ const all: ResourceDef[] = [
   ...autoscalingV1Resources,
   ...eventsResources,
   ...certificatesResources,
+  ...storageCsiResources,
   ...nodeResources,
   ...schedulingResources,
   ...apiextensionsResources,

@@ -37,6 +37,10 @@ export const NODE_RULES: PolicyRule[] = [
   rule(["get", "create", "update", "patch", "delete"], ["coordination.k8s.io"], ["leases"]),
   rule(["create"], [""], ["serviceaccounts/token"]),
   rule(READ, ["node.k8s.io"], ["runtimeclasses"]),
+  // CSI drivers' node plugins register on the node's own CSINode (NodeRestriction: that one only).
+  rule(["get", "create", "update", "patch", "delete"], ["storage.k8s.io"], ["csinodes"]),
+  rule(READ, ["storage.k8s.io"], ["csidrivers"]),
+  rule(["get"], ["storage.k8s.io"], ["volumeattachments"]),
   // The agent's NetworkPolicy enforcement and ingress proxy (kube-router's and Traefik's reads).
   rule(READ, [""], ["namespaces"]),
   rule(READ, ["networking.k8s.io"], ["networkpolicies", "ingresses", "ingressclasses"]),
