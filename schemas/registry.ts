@@ -13,6 +13,7 @@ import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
 import { resources as eventsResources } from "./types/events";
 import { resources as certificatesResources } from "./types/certificates";
 import { resources as storageCsiResources } from "./types/storage-csi";
+import { resources as flowcontrolResources } from "./types/flowcontrol";
 import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
 import { resources as apiextensionsResources } from "./types/apiextensions";
@@ -87,6 +88,8 @@ export interface ResourceDef {
   decode?: (raw: unknown) => { errors: FieldError[]; unknownFields: string[]; value: any };
   /** The CustomResourceDefinition that serves this kind (custom resources only). */
   crd?: string;
+  /** Served read-only (verbs get/list/watch): why writes are refused, the 405's message. */
+  readOnly?: string;
   /** Message for clients of a deprecated version (a Warning header). */
   deprecationWarning?: string;
 }
@@ -110,6 +113,7 @@ const all: ResourceDef[] = [
   ...eventsResources,
   ...certificatesResources,
   ...storageCsiResources,
+  ...flowcontrolResources,
   ...nodeResources,
   ...schedulingResources,
   ...apiextensionsResources,

@@ -132,7 +132,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
 
   if (method === "POST") {
     if (req.name !== undefined) throw methodNotAllowed(`POST is not allowed on a named ${r.kind}: use PUT or PATCH to change it`);
-    if (!allowed("create")) throw methodNotAllowed();
+    if (!allowed("create")) throw methodNotAllowed(r.readOnly);
     if (r.namespaced && ns === undefined) throw badRequest(`${r.kind} is namespaced: POST to /namespaces/NAMESPACE/${r.plural}`);
     const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
@@ -143,7 +143,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
 
   if (method === "PUT") {
     if (req.name === undefined) throw methodNotAllowed("PUT needs an object name in the path");
-    if (!allowed("update")) throw methodNotAllowed();
+    if (!allowed("update")) throw methodNotAllowed(r.readOnly);
     const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
     if (req.sub === "scale") return scale(c, deps, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
@@ -162,7 +162,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
 
   if (method === "PATCH") {
     if (req.name === undefined) throw methodNotAllowed("PATCH needs an object name in the path");
-    if (!allowed("patch")) throw methodNotAllowed();
+    if (!allowed("patch")) throw methodNotAllowed(r.readOnly);
     return patch(c, deps, req, v);
   }
 
@@ -170,7 +170,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
     const ctx = writeCtxOf(c);
     const opts = await deleteOptions(c);
     if (req.name === undefined) {
-      if (!allowed("deletecollection")) throw methodNotAllowed();
+      if (!allowed("deletecollection")) throw methodNotAllowed(r.readOnly);
       const match = buildMatcher(view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
       const page = deps.store.list(req.res, ns, { match });
       const items: any[] = [];
@@ -183,7 +183,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
       }
       return respond(c, ctx, { kind: view.listKind, apiVersion: view.apiVersion, metadata: { resourceVersion: String(deps.store.rev) }, items }, 200);
     }
-    if (!allowed("delete")) throw methodNotAllowed();
+    if (!allowed("delete")) throw methodNotAllowed(r.readOnly);
     const { obj, gone } = await deps.registry.delete(ctx, r, ns ?? "", req.name, opts);
     return respond(c, ctx, v.out(obj), gone ? 200 : 202);
   }

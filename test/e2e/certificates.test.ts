@@ -170,3 +170,26 @@ test("a user without the approve verb on the signer cannot approve", async () =>
   expect(yes.code, describeResult(yes)).toBe(0);
   await waitFor(async () => ((await getCsr("dave")).status?.certificate ? true : undefined), "dave's certificate");
 });
+
+test("flowcontrol defaults are listed by kubectl and writes are refused clearly; api-resources shows the new kinds", async () => {
+  const fs = await admin(["get", "flowschemas"]);
+  for (const n of ["exempt", "probes", "system-leader-election", "endpoint-controller", "workload-leader-election", "system-node-high", "system-nodes", "kube-controller-manager", "kube-scheduler", "kube-system-service-accounts", "service-accounts", "global-default", "catch-all"])
+    expect(fs.stdout).toMatch(new RegExp(`^${n}\\s`, "m"));
+  expect(fs.stdout).toMatch(/^catch-all\s+catch-all\s+10000\s+ByUser\s/m);
+  const pl = await admin(["get", "prioritylevelconfigurations"]);
+  for (const n of ["exempt", "catch-all", "system", "node-high", "leader-election", "workload-high", "workload-low", "global-default"]) expect(pl.stdout).toMatch(new RegExp(`^${n}\\s`, "m"));
+  const del = await kubectl(srv, ["delete", "flowschema", "global-default"]);
+  expect(del.code, describeResult(del)).not.toBe(0);
+  expect(del.stderr).toContain("Skiff serves the API Priority and Fairness configuration read-only");
+  const ar = await admin(["api-resources", "--no-headers"]);
+  for (const line of [
+    /^certificatesigningrequests\s+csr\s+certificates\.k8s\.io\/v1\s+false\s+CertificateSigningRequest$/m,
+    /^csidrivers\s+storage\.k8s\.io\/v1\s+false\s+CSIDriver$/m,
+    /^csinodes\s+storage\.k8s\.io\/v1\s+false\s+CSINode$/m,
+    /^csistoragecapacities\s+storage\.k8s\.io\/v1\s+true\s+CSIStorageCapacity$/m,
+    /^volumeattachments\s+storage\.k8s\.io\/v1\s+false\s+VolumeAttachment$/m,
+    /^flowschemas\s+flowcontrol\.apiserver\.k8s\.io\/v1\s+false\s+FlowSchema$/m,
+    /^prioritylevelconfigurations\s+flowcontrol\.apiserver\.k8s\.io\/v1\s+false\s+PriorityLevelConfiguration$/m,
+  ])
+    expect(ar.stdout).toMatch(line);
+});
