@@ -14,6 +14,7 @@ import { resources as eventsResources } from "./types/events";
 import { resources as certificatesResources } from "./types/certificates";
 import { resources as storageCsiResources } from "./types/storage-csi";
 import { resources as flowcontrolResources } from "./types/flowcontrol";
+import { resources as apiregistrationResources } from "./types/apiregistration";
 import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
 import { resources as apiextensionsResources } from "./types/apiextensions";
@@ -114,6 +115,7 @@ const all: ResourceDef[] = [
   ...certificatesResources,
   ...storageCsiResources,
   ...flowcontrolResources,
+  ...apiregistrationResources,
   ...nodeResources,
   ...schedulingResources,
   ...apiextensionsResources,

@@ -12,6 +12,7 @@ import { buildMatcher, parseResourcePath, queryBool, queryInt, writeCtxOf, type 
 import { storedResource, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
+import { computedItems } from "./computed";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
@@ -110,6 +111,8 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
   const verbs = r.verbs;
   const allowed = (v: string) => !verbs || verbs.includes(v);
   const ns = r.namespaced ? req.ns : "";
+  const computed = computedItems(r);
+  if (computed) return serveComputed(c, req, v, computed);
   if (r.namespaced && req.name !== undefined && req.ns === undefined) throw badRequest(`${r.kind} is namespaced: use /namespaces/NAMESPACE/${r.plural}/${req.name}`);
 
   if (method === "GET") {
@@ -206,6 +209,27 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
   if (grace !== undefined && (typeof grace !== "number" || grace < 0)) throw badRequest("gracePeriodSeconds must be a non-negative integer");
   const pre = body.preconditions ?? {};
   return { gracePeriodSeconds: grace, propagationPolicy: policy, preconditions: { uid: pre.uid, resourceVersion: pre.resourceVersion }, options: body };
+}
+
+/** GET of a computed kind (nothing stored): a list, one object or a Table; other methods are refused. */
+function serveComputed(c: Context, req: ResourceRequest, v: Versions, items: any[]): Response {
+  const { r } = req;
+  if (c.req.method !== "GET") throw methodNotAllowed(r.readOnly);
+  if (req.watchPath || queryBool(c.req.query("watch"), "watch")) throw methodNotAllowed(`${r.plural}.${r.group} cannot be watched: they are computed when read`);
+  const fmt = checkAccept(c);
+  const meta = { resourceVersion: "1" };
+  if (req.name !== undefined) {
+    const o = items.find((i) => i.metadata.name === req.name);
+    if (!o) throw notFound(r, req.name);
+    if (fmt === "table") return respond(c, undefined, toTable(r, [o], meta, includeObject(c)), 200);
+    return respond(c, undefined, o, 200);
+  }
+  const match = buildMatcher(v.view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+  const shown = match ? items.filter(match) : items;
+  if (fmt === "partial")
+    return respond(c, undefined, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: meta, items: shown.map((o) => ({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata })) }, 200);
+  if (fmt === "table") return respond(c, undefined, toTable(r, shown, meta, includeObject(c)), 200);
+  return respond(c, undefined, { kind: r.listKind, apiVersion: r.apiVersion, metadata: meta, items: shown }, 200);
 }
 
 async function list(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Promise<Response> {
