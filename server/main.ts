@@ -42,6 +42,7 @@ import { openBackend, redactEndpoint, type DatastoreFlags } from "./store/extern
 import type { Replication } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
+import { X509Authenticator } from "./auth/x509";
 
 export interface ServerFlags {
   dataDir: string;
@@ -236,9 +237,11 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
   registerClusterMetrics(store, plane.consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
+  const streamCerts = new X509Authenticator(pki.ca.cert);
   const streams = createStreamServer({
     store,
-    authenticate: (h) => auth.authenticate(h),
+    // As the app: a cluster-CA client certificate first, then tokens (exec/logs/top with a CSR-issued certificate).
+    authenticate: async (h, cert) => (await streamCerts.authenticate(cert)) ?? (await auth.authenticate(h)),
     admitConnect: (id, ns, name, sub, options) => registry.connect(writeCtx(id, "skiff-streams"), podRes, ns, name, sub, options),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {

@@ -110,6 +110,12 @@ test("approve: the signed certificate authenticates as its subject, and RBAC dec
     return r.code === 0 ? r : undefined;
   }, "alice to list pods after the binding");
   expect(allowed.code).toBe(0);
+  // The stream and metrics endpoints (exec, logs, top) authenticate the certificate too: an
+  // authenticated user RBAC refuses (403), not an unknown one (401).
+  const top = await kubectl(alice, ["get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes"]);
+  expect(top.code, describeResult(top)).not.toBe(0);
+  expect(top.stderr).toContain("Forbidden");
+  expect(top.stderr).toContain('User \"alice\" cannot list resource \"nodes\" in API group \"metrics.k8s.io\"');
 });
 
 test("deny: no certificate is issued", async () => {
