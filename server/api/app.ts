@@ -6,6 +6,7 @@ import { authorizerFor, requestAttributes } from "../auth/authz";
 import { impersonate } from "../auth/impersonation";
 import { X509Authenticator } from "../auth/x509";
 import { clientCertOf } from "./client-certs";
+import { FlowClassifier } from "./flow-schema";
 import { NODE_CREDENTIALS_PATH } from "../auth/join-routes";
 import { JOIN_PATHS } from "../raft/cluster/routes";
 import { discoveryApp } from "./discovery";
@@ -43,6 +44,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
   app.notFound((c) => errorResponse(pathNotFound(new URL(c.req.url).pathname)));
   const authz = authorizerFor(deps.store);
   const certs = new X509Authenticator(opts.caPem);
+  const flows = new FlowClassifier(deps.store);
   const limits = opts.limits ?? limitsFromEnv();
   const reads = new Inflight(limits.maxRequestsInflight);
   const writes = new Inflight(limits.maxMutatingInflight);
@@ -85,8 +87,18 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     }
     try {
       // Node credentials decide for themselves (join token, the node itself, or an admin).
-      if (!acting.joinOnly && path !== NODE_CREDENTIALS_PATH) await authz.check(acting, requestAttributes(method, url));
+      const attrs = requestAttributes(method, url);
+      if (!acting.joinOnly && path !== NODE_CREDENTIALS_PATH) await authz.check(acting, attrs);
       await next();
+      const flow = flows.classify(acting, attrs);
+      if (flow && !c.res.headers.has("X-Kubernetes-PF-FlowSchema-UID")) {
+        try {
+          c.res.headers.set("X-Kubernetes-PF-FlowSchema-UID", flow.flowSchema);
+          c.res.headers.set("X-Kubernetes-PF-PriorityLevel-UID", flow.priorityLevel);
+        } catch {
+          // a response with immutable headers (a passed-through fetch) goes without them
+        }
+      }
     } catch (e) {
       release?.();
       throw e;

@@ -311,3 +311,17 @@ test("kubectl api-resources lists what K3s v1.32 lists (minus CRD-backed kinds),
   expect(del.code, describeResult(del)).not.toBe(0);
   expect(del.stderr).toContain("aggregates no extension API servers");
 });
+
+test("responses name the FlowSchema and priority level a request is classified into", async () => {
+  const uidOf = async (kind: string, name: string) => JSON.parse((await admin(["get", kind, name, "-o", "json"])).stdout).metadata.uid as string;
+  // -v=8 prints the response headers: the admin (system:masters) lands in exempt.
+  const r = await kubectl(srv, ["get", "namespaces", "-v=8"]);
+  expect(r.code, describeResult(r)).toBe(0);
+  const header = (name: string) => new RegExp(`${name}: ([0-9a-f-]{36})`, "i").exec(r.stderr)?.[1];
+  expect(header("X-Kubernetes-Pf-Flowschema-Uid")).toBe(await uidOf("flowschema", "exempt"));
+  expect(header("X-Kubernetes-Pf-Prioritylevel-Uid")).toBe(await uidOf("prioritylevelconfiguration", "exempt"));
+  // alice (certificate from the first test) is an authenticated user: global-default.
+  const alice: KubectlTarget = { kubeconfig: join(dir, "alice.kubeconfig"), runDir: dir };
+  const a = await kubectl(alice, ["get", "pods", "-n", "default", "-v=8"]);
+  expect(new RegExp("X-Kubernetes-Pf-Flowschema-Uid: ([0-9a-f-]{36})", "i").exec(a.stderr)?.[1]).toBe(await uidOf("flowschema", "global-default"));
+});
