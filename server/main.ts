@@ -43,6 +43,7 @@ import { openBackend, redactEndpoint, type DatastoreFlags } from "./store/extern
 import type { Replication } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
+import { X509Authenticator } from "./auth/x509";
 
 export interface ServerFlags {
   dataDir: string;
@@ -228,7 +229,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, rootCaPem: pki.ca.cert, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, rootCaPem: pki.ca.cert, signingCa: pki.ca, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -242,9 +243,11 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const app = createApp({ store, registry, tokenKey }, { limits, audit: auditor, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
   registerClusterMetrics(store, plane.consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
+  const streamCerts = new X509Authenticator(pki.ca.cert);
   const streams = createStreamServer({
     store,
-    authenticate: (h) => auth.authenticate(h),
+    // As the app: a cluster-CA client certificate first, then tokens (exec/logs/top with a CSR-issued certificate).
+    authenticate: async (h, cert) => (await streamCerts.authenticate(cert)) ?? (await auth.authenticate(h)),
     admitConnect: (id, ns, name, sub, options) => registry.connect(writeCtx(id, "skiff-streams"), podRes, ns, name, sub, options),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
@@ -259,7 +262,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const listener = await listenNode({
     hostname: flags.bindAddress,
     port: flags.port,
-    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key },
+    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key, ca: pki.ca.cert },
     fetch: (r, env) => app.fetch(r, env),
     streams,
     limits,
@@ -275,7 +278,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       const key = readFileSync(join(tlsDir, "serving.key"), "utf8");
       if (cert !== readFileSync(join(tlsDir, "serving.crt"), "utf8")) continue;
       if (cert === servingPem) return false;
-      await listener.setTls({ cert: servingChain(tlsDir, cert), key });
+      await listener.setTls({ cert: servingChain(tlsDir, cert), key, ca: pki.ca.cert });
       servingPem = cert;
       return true;
     }

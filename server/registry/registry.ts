@@ -161,7 +161,7 @@ export class Registry {
         const req = this.admissionRequest(ctx, "UPDATE", r, sub, ns, name, next, cur.obj);
         await this.admission.admit(req);
         s.prepareForUpdate?.(sctx, next, cur.obj, sub);
-        if (s.tracksGeneration && sub !== "status") {
+        if (s.tracksGeneration && sub !== "status" && sub !== "approval") {
           const g = cur.obj.metadata.generation ?? 1;
           next.metadata.generation = deepEqual(specPart(cur.obj), specPart(next)) ? g : g + 1;
         }
@@ -327,7 +327,8 @@ function resultOrThrow(r: RegisteredResource, name: string, res: ApplyResult): a
 function mergeForUpdate(r: RegisteredResource, old: any, incoming: any, sub: string): any {
   if (incoming === null || typeof incoming !== "object" || Array.isArray(incoming)) throw badRequest("the object must be a JSON object");
   checkTypeMeta(r, incoming);
-  if (sub === "status") {
+  // /approval, like /status, changes the status only (the strategy keeps what it may not change).
+  if (sub === "status" || sub === "approval") {
     const next = { ...old, status: incoming.status };
     if (incoming.status === undefined) delete next.status;
     // A status write may not change anything else, but metadata.managedFields is carried.
