@@ -7,10 +7,11 @@
 // No npm SPDY framer is maintained (spdy-transport was last released in 2018 and is built on
 // Node stream internals), so this is hand-written; zlib is pako.
 import type pakoT from "pako";
+import { SPDY3_DICTIONARY } from "./dictionary.ts";
+
 // zlib for SPDY header blocks, loaded with the first SPDY stream (kubectl <= 1.29 exec): an idle
 // server does not carry it.
 const pako = (): typeof pakoT => require("pako") as typeof pakoT;
-import { SPDY3_DICTIONARY } from "./dictionary.ts";
 
 export const SPDY_VERSION = 3;
 

@@ -1,5 +1,6 @@
-// Peer transport over gRPC (@grpc/grpc-js): one long-lived client stream from this server to
-// every peer (sent by a lean node:http2 client, h2-stream.ts, to the grpc-js server) carrying batches of Raft messages (binary protobuf, schemas/proto/raft.proto,
+// Peer transport over gRPC: a @grpc/grpc-js server; one long-lived client stream (sent by a lean
+// node:http2 client, h2-stream.ts, for its CPU per message) from this server to
+// every peer carrying batches of Raft messages (binary protobuf, schemas/proto/raft.proto,
 // embedded as text so `bun build --compile` works), plus a unary Forward call for requests
 // that must run on the leader (writes, ReadIndex from a follower, joins, removals) or on one
 // member (status). Mutual TLS with the cluster CA when certificates are given.
