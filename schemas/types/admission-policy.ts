@@ -1,7 +1,7 @@
 // admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding:
 // in-process admission rules written in CEL. server/admission/validating-admission-policy.ts
 // enforces them; expressions are compiled here so a policy that cannot run is refused (422).
-import { Environment } from "@marcbachmann/cel-js";
+import type { Environment } from "@marcbachmann/cel-js";
 import { F, atomicList, int64, keyedList, obj, str, strEnum } from "../dsl";
 import type { FieldError, ResourceDef } from "../registry";
 import { duplicate, forbidden, invalid, notSupported, required } from "../validation";
@@ -70,13 +70,16 @@ export const ValidatingAdmissionPolicyBinding = obj(g("ValidatingAdmissionPolicy
   desc: "ValidatingAdmissionPolicyBinding binds the ValidatingAdmissionPolicy with paramerized resources.",
 });
 
-const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+// The CEL engine is loaded on the first policy checked: an idle server does not carry it (issue 15).
+let envInstance: Environment | undefined;
+const env = (): Environment =>
+  (envInstance ??= new (require("@marcbachmann/cel-js") as typeof import("@marcbachmann/cel-js")).Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false }));
 
 /** Why a CEL expression cannot run here, or undefined. */
 export function celProblem(expression: unknown): string | undefined {
   if (typeof expression !== "string" || !expression.trim()) return "Required value";
   try {
-    const checked = (env.parse(expression) as any).check?.();
+    const checked = (env().parse(expression) as any).check?.();
     if (checked && checked.valid === false) return `compilation failed: ${String(checked.error?.message ?? checked.error).split("\n")[0]}`;
   } catch (e) {
     return `compilation failed: ${(e as Error).message.split("\n")[0]}`;

@@ -5,7 +5,7 @@
 // expressions `params` (one evaluation per parameter object). Variables, matchConditions,
 // messageExpression and auditAnnotations as upstream; failurePolicy decides what an expression
 // that cannot be evaluated (or a missing parameter resource) does.
-import { Environment } from "@marcbachmann/cel-js";
+import type { Environment } from "@marcbachmann/cel-js";
 import { findByKind, findByPlural, type RegisteredResource } from "../../schemas/registry";
 import { labelSelectorMatches } from "../../schemas/helpers/selectors";
 import { ApiError } from "../errors";
@@ -17,13 +17,16 @@ const POLICIES = "admissionregistration.k8s.io/validatingadmissionpolicies";
 const BINDINGS = "admissionregistration.k8s.io/validatingadmissionpolicybindings";
 const CODES: Record<string, number> = { Unauthorized: 401, Forbidden: 403, Invalid: 422, RequestEntityTooLarge: 413 };
 
-const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+// The CEL engine is loaded on the first policy evaluated: an idle server does not carry it (issue 15).
+let envInstance: Environment | undefined;
+const env = (): Environment =>
+  (envInstance ??= new (require("@marcbachmann/cel-js") as typeof import("@marcbachmann/cel-js")).Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false }));
 type Program = (vars: Record<string, unknown>) => unknown;
 const programs = new Map<string, Program>();
 function run(expression: string, vars: Record<string, unknown>): unknown {
   let p = programs.get(expression);
   if (!p) {
-    p = env.parse(expression) as unknown as Program;
+    p = env().parse(expression) as unknown as Program;
     if (programs.size > 2000) programs.clear();
     programs.set(expression, p);
   }

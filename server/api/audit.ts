@@ -4,12 +4,13 @@
 // (pod-security.kubernetes.io/audit-violations) through the request's AuditContext. Events are
 // queued on the batch backend, so no request waits for the log.
 import type { Context, Next } from "hono";
-import { parse as parseYaml } from "yaml";
 import { requestAttributes, type Attributes, type UserInfo } from "../auth/attributes";
 import { ApiError } from "../errors";
 import { onBodyDone } from "./limits";
 import type { AuditContext, Auditor } from "../audit";
 import { evaluate, wantsBodies, type Level, type Stage } from "../audit/policy";
+// yaml is loaded on the first audited YAML body: an idle server does not carry it (issue 15).
+const parseYaml = (text: string): unknown => (require("yaml") as typeof import("yaml")).parse(text);
 
 const ANONYMOUS: UserInfo = { user: "system:anonymous", groups: ["system:unauthenticated"] };
 const RANK: Record<Level, number> = { None: 0, Metadata: 1, Request: 2, RequestResponse: 3 };
