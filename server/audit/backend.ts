@@ -3,7 +3,7 @@
 // off it and appends them as JSON lines. When the queue is full (the disk or stdout is slower
 // than the API) the event is dropped and counted in apiserver_audit_error_total{plugin="log"},
 // as upstream's non-blocking batch mode does.
-import { Counter } from "prom-client";
+import { Counter } from "../metrics/prom";
 import { metricsRegistry } from "../metrics/apiserver";
 
 export interface AuditSink {

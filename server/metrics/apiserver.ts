@@ -2,7 +2,7 @@
 // labelled like kube-apiserver's so dashboards and alerts written for Kubernetes work:
 // request counts and latencies by verb/resource/code, open watches, stored objects per
 // resource, and the Raft state (etcd-style names) of this server.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "./prom";
 import type { Attributes } from "../auth/attributes";
 import { findByPlural } from "../../schemas/registry";
 

@@ -1,6 +1,6 @@
 // Metrics read from the store and Raft when scraped (nothing is sampled in the background):
 // objects per resource and this server's view of the Raft group.
-import { Counter, Gauge } from "prom-client";
+import { Counter, Gauge } from "./prom";
 import type { Store } from "../store/store";
 import type { Consensus } from "../raft/cluster/consensus";
 import { metricsRegistry } from "./apiserver";

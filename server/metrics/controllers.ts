@@ -1,6 +1,6 @@
 // Controller work queues and the scheduler, named as client-go's workqueue and kube-scheduler
 // export them.
-import { Counter, Gauge, Histogram } from "prom-client";
+import { Counter, Gauge, Histogram } from "./prom";
 import { metricsRegistry } from "./apiserver";
 
 const r = [metricsRegistry];
