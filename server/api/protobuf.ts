@@ -12,7 +12,8 @@
 // Go structs embedded inline (Volume embeds VolumeSource, IngressRule embeds IngressRuleValue)
 // are flat in JSON but one nested message in protobuf; the kind files list them in their
 // `inlinedPb` tables, and the decoder merges the embedded message's fields into the parent.
-import protobuf from "protobufjs";
+// Only the wire Reader: the minimal build, without the .proto parser and reflection the full index loads.
+import protobuf from "protobufjs/minimal";
 import { F, obj, type ObjTy, type Ty } from "../../schemas/dsl";
 
 const { Reader } = protobuf;

@@ -9,16 +9,25 @@
 // (back-off 50 ms → 1 s) its messages are dropped and the core is told it is unreachable.
 // A fault switch (`blocked`) drops everything to and from chosen peers, for chaos tests.
 import * as grpc from "@grpc/grpc-js";
-import protobuf from "protobufjs";
+import type protobufT from "protobufjs";
 import protoText from "../../../schemas/proto/raft.proto" with { type: "text" };
 import type { Message } from "../core/types";
 import { decodeBatch, encodeBatch as encodeCodecBatch, type Proposal, type ProposalResult } from "./codec";
 import { H2ClientStream } from "./h2-stream";
 
-const root = protobuf.parse(protoText, { keepCase: false }).root;
-const PAck = root.lookupType("skiff.raft.v1.Ack");
-const PFwdReq = root.lookupType("skiff.raft.v1.ForwardRequest");
-const PFwdResp = root.lookupType("skiff.raft.v1.ForwardResponse");
+// The .proto parser and its types are built on the first peer call: a single server never makes
+// one, and protobufjs's full build is ~0.5 MB of heap an idle server does not need (issue 15).
+let protoTypes: { PFwdReq: protobufT.Type; PFwdResp: protobufT.Type; ACK: Uint8Array } | undefined;
+function types(): NonNullable<typeof protoTypes> {
+  if (protoTypes) return protoTypes;
+  const root = (require("protobufjs") as typeof protobufT).parse(protoText, { keepCase: false }).root;
+  const PAck = root.lookupType("skiff.raft.v1.Ack");
+  return (protoTypes = {
+    PFwdReq: root.lookupType("skiff.raft.v1.ForwardRequest"),
+    PFwdResp: root.lookupType("skiff.raft.v1.ForwardResponse"),
+    ACK: PAck.encode(PAck.create({})).finish(),
+  });
+}
 
 const num = (v: any): number => (v == null ? 0 : typeof v === "number" ? v : Number(v));
 
@@ -49,7 +58,6 @@ const SERVICE: grpc.ServiceDefinition = {
     responseDeserialize: (b: Buffer) => b,
   },
 };
-const ACK = PAck.encode(PAck.create({})).finish();
 const Client = grpc.makeGenericClientConstructor(SERVICE, "RaftPeer");
 
 export interface TlsMaterial {
@@ -142,7 +150,7 @@ export class GrpcTransport {
     } as any);
     server.addService(SERVICE, {
       Stream: (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
-        call.write(ACK);
+        call.write(types().ACK);
         call.on("data", (b: Buffer) => {
           if (this.stopped) return;
           let batch;
@@ -162,7 +170,7 @@ export class GrpcTransport {
         call.on("end", () => call.end());
       },
       Forward: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, cb: grpc.sendUnaryData<Uint8Array>) => {
-        const p = PFwdReq.decode(call.request) as any;
+        const p = types().PFwdReq.decode(call.request) as any;
         const from = num(p.from);
         if (p.cluster !== this.o.clusterId) return cb({ code: grpc.status.PERMISSION_DENIED, details: "wrong cluster" } as any);
         if (this.blocked.has(from)) return; // partitioned: let the caller time out
@@ -173,7 +181,7 @@ export class GrpcTransport {
           return cb({ code: grpc.status.INVALID_ARGUMENT, details: "bad json" } as any);
         }
         this.o.onForward(from, req).then(
-          (resp) => cb(null, PFwdResp.encode({ json: new TextEncoder().encode(JSON.stringify(resp ?? null)) }).finish()),
+          (resp) => cb(null, types().PFwdResp.encode({ json: new TextEncoder().encode(JSON.stringify(resp ?? null)) }).finish()),
           (e) => cb({ code: grpc.status.INTERNAL, details: String((e as Error)?.message ?? e) } as any),
         );
       },
@@ -355,12 +363,12 @@ export class GrpcTransport {
     let p = this.peers.get(to);
     if (!p) return Promise.reject(new Error(`no address known for peer ${to}`));
     const client = this.clientFor(p) as any;
-    const body = PFwdReq.encode({ from: this.o.id, cluster: this.o.clusterId, json: new TextEncoder().encode(JSON.stringify(req)) }).finish();
+    const body = types().PFwdReq.encode({ from: this.o.id, cluster: this.o.clusterId, json: new TextEncoder().encode(JSON.stringify(req)) }).finish();
     return new Promise((resolve, reject) => {
       client.Forward(body, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, resp: Buffer) => {
         if (err) return reject(new Error(`peer ${to}: ${err.details || err.message}`));
         try {
-          const r = PFwdResp.decode(resp) as any;
+          const r = types().PFwdResp.decode(resp) as any;
           resolve(JSON.parse(new TextDecoder().decode(r.json)));
         } catch (e) {
           reject(e);
