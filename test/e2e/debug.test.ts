@@ -1,0 +1,210 @@
+// Issue 14, `kubectl debug` end to end: a real `skiff server`, a real agent (runAgent) on a real
+// containerd, the real kubectl and the busybox test image.
+//   - `kubectl debug -it --target=c` attaches to an ephemeral container that sees the target's
+//     processes (CRI's TARGET PID namespace) and shares the pod's network;
+//   - without a target it has a PID namespace of its own; non-interactive + `kubectl logs -c`;
+//   - status.ephemeralContainerStatuses through `kubectl get -o jsonpath`; an exited ephemeral
+//     container is never restarted; exec into a running one; the agent's pod cache keeps them;
+//   - `kubectl debug --copy-to` (a plain pod copy) and `kubectl debug node/NAME`.
+//
+// Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
+import { removeDataDir, removeCgroup } from "../harness/wait";
+import { containerdSkipReason } from "../harness/containerd.ts";
+import { removeServiceRules } from "../../agent/services/proxy.ts";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runAgent, type Agent } from "../../agent/main.ts";
+import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { startServer, type SkiffServer } from "../harness/server.ts";
+import { describeResult, kubectl, kubectlPath, type KubectlOptions, type KubectlResult } from "../harness/kubectl.ts";
+
+setDefaultTimeout(120_000);
+
+const NODE = "debug-node";
+const BRIDGE = "skiffdb0";
+const POD_CIDR = "10.88.0.0/24";
+const NS = "default";
+const IMG = ["--image", BUSYBOX_IMAGE, "--image-pull-policy=IfNotPresent"];
+
+const reason = containerdSkipReason(import.meta.path);
+
+describe.skipIf(reason !== null)("kubectl debug with ephemeral containers on a real agent", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "skiff-debug-agent-"));
+  const cgroupRoot = `/skiff-debug-${process.pid}`;
+  const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  let srv: SkiffServer;
+  let agent: Agent | undefined;
+
+  const k = (args: string[], opts?: KubectlOptions) => kubectl(srv, args, opts);
+  const getPod = async (name: string): Promise<any> => (await srv.fetch(`/api/v1/namespaces/${NS}/pods/${name}`)).json();
+
+  async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < end) {
+      try {
+        const v = await f();
+        if (v !== undefined) return v;
+      } catch (e) {
+        last = e;
+      }
+      await Bun.sleep(250);
+    }
+    throw new Error(`timed out waiting for ${what} ${last ? String(last) : ""}`);
+  }
+  /**
+   * kubectl with a stdin that stays open (as a user's terminal does) until kubectl exits: the
+   * session then ends with the debug container, not with an early EOF on stdin.
+   */
+  async function interactive(args: string[], minor: number): Promise<KubectlResult> {
+    const argv = [kubectlPath(minor), "--kubeconfig", srv.kubeconfig, "--cache-dir", join(srv.runDir, "kube-cache"), ...args];
+    const p = Bun.spawn(argv, { env: { ...process.env, HOME: join(srv.runDir, "home"), KUBECONFIG: srv.kubeconfig }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      p.kill(9);
+    }, 90_000);
+    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    clearTimeout(timer);
+    return { code, stdout, stderr, cmd: argv.join(" "), timedOut };
+  }
+  const ephStatus = (pod: any, name: string) => (pod.status?.ephemeralContainerStatuses ?? []).find((s: any) => s.name === name);
+
+  beforeAll(async () => {
+    srv = await startServer({ name: "debug" });
+    const imagesDir = join(dataDir, "agent", "images");
+    mkdirSync(imagesDir, { recursive: true });
+    spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
+    const creds = { server: srv.creds.server, caData: srv.creds.tls?.ca, token: srv.creds.headers.authorization?.replace(/^Bearer /, "") };
+    agent = await runAgent({
+      ...creds,
+      dataDir,
+      nodeName: NODE,
+      podCidr: POD_CIDR,
+      nodeIp: "127.0.0.1",
+      log: () => {},
+      tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
+    } as any);
+    const app = `apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  nodeName: ${NODE}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: ${BUSYBOX_IMAGE}
+    command: ["sh", "-c", "mkdir -p /www && echo served-by-c > /www/i.html && httpd -p 8080 -h /www && exec sleep 31337"]
+`;
+    const ap = await k(["apply", "-f", "-"], { stdin: app });
+    expect(ap.code, describeResult(ap)).toBe(0);
+    await waitFor("app running", async () => {
+      const p = await getPod("app");
+      return p.status?.containerStatuses?.[0]?.state?.running ? p : undefined;
+    });
+    // The tunnel is up once logs answer.
+    await waitFor("the agent tunnel", async () => ((await srv.fetch(`/api/v1/namespaces/${NS}/pods/app/log?container=c`)).status === 200 ? true : undefined), 30_000);
+  });
+
+  afterAll(async () => {
+    try {
+      await k(["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
+      if (agent) {
+        const cri = agent.runtime.cri;
+        for (const sb of await cri.listPodSandbox().catch(() => [])) {
+          await cri.stopPodSandbox(sb.id).catch(() => {});
+          await cri.removePodSandbox(sb.id).catch(() => {});
+        }
+        await agent.stop().catch(() => {});
+        await agent.runtime.supervisor?.cleanup().catch(() => {});
+      }
+      await srv?.stop();
+    } finally {
+      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
+      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
+      removeServiceRules();
+      removeDataDir(dataDir);
+    }
+  });
+
+  for (const minor of [32, 27] as const) {
+    test(`kubectl 1.${minor} debug -it --target=c: sees the target's processes and the pod's network`, async () => {
+      const name = `it${minor}`;
+      const r = await interactive(["debug", "-it", "app", ...IMG, "--target=c", "-c", name, "--", "sh", "-c", "sleep 1; ps -o pid,args; wget -qO- http://127.0.0.1:8080/i.html; echo end-of-debug"], minor);
+      expect(r.code, describeResult(r)).toBe(0);
+      expect(r.stdout, describeResult(r)).toContain("sleep 31337");
+      expect(r.stdout, describeResult(r)).toContain("served-by-c");
+      expect(r.stdout, describeResult(r)).toContain("end-of-debug");
+      const pod = await waitFor(`${name} terminated`, async () => {
+        const p = await getPod("app");
+        return ephStatus(p, name)?.state?.terminated ? p : undefined;
+      });
+      expect(ephStatus(pod, name)).toMatchObject({ ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: "Completed" } } });
+    });
+  }
+
+  test("non-interactive kubectl debug, kubectl logs -c, the status through jsonpath; without a target: its own PID namespace", async () => {
+    const r = await k(["debug", "app", ...IMG, "-c", "solo", "--", "sh", "-c", "ps -o args; echo solo-done; exit 7"]);
+    expect(r.code, describeResult(r)).toBe(0);
+    await waitFor("solo terminated", async () => (ephStatus(await getPod("app"), "solo")?.state?.terminated ? true : undefined));
+    const logs = await k(["logs", "app", "-c", "solo"]);
+    expect(logs.code, describeResult(logs)).toBe(0);
+    expect(logs.stdout).toContain("solo-done");
+    expect(logs.stdout).not.toContain("sleep 31337");
+    const jp = await k(["get", "pod", "app", "-o", `jsonpath={.status.ephemeralContainerStatuses[?(@.name=="solo")].state.terminated.exitCode}`]);
+    expect(jp.stdout, describeResult(jp)).toBe("7");
+    // Never restarted (it failed, and the pod's restartPolicy is Always), the pod stays Running.
+    await Bun.sleep(2000);
+    const pod = await getPod("app");
+    expect(ephStatus(pod, "solo")).toMatchObject({ restartCount: 0, state: { terminated: { exitCode: 7 } } });
+    expect(pod.status.phase).toBe("Running");
+    expect(pod.status.containerStatuses[0].restartCount).toBe(0);
+    expect(pod.status.conditions.find((c: any) => c.type === "Ready").status).toBe("True");
+    const ev = await k(["get", "events", "--field-selector", "involvedObject.name=app", "-o", "jsonpath={.items[*].involvedObject.fieldPath}"]);
+    expect(ev.stdout).toContain("spec.ephemeralContainers{solo}");
+  });
+
+  test("exec into a running ephemeral container; the agent's pod cache keeps the list", async () => {
+    const r = await k(["debug", "app", ...IMG, "-c", "stay", "--", "sleep", "3600"]);
+    expect(r.code, describeResult(r)).toBe(0);
+    await waitFor("stay running", async () => (ephStatus(await getPod("app"), "stay")?.state?.running ? true : undefined));
+    const ex = await k(["exec", "app", "-c", "stay", "--", "sh", "-c", "echo from-stay"]);
+    expect(ex.code, describeResult(ex)).toBe(0);
+    expect(ex.stdout).toBe("from-stay\n");
+    const pod = await getPod("app");
+    const cached = JSON.parse(readFileSync(join(dataDir, "agent", "pods", pod.metadata.uid, "pod.json"), "utf8"));
+    const spec = cached.pod?.spec ?? cached.spec;
+    expect(spec.ephemeralContainers.map((c: any) => c.name)).toEqual(["it32", "it27", "solo", "stay"]);
+  });
+
+  test("kubectl debug --copy-to: a plain copy of the pod, with the command changed", async () => {
+    const r = await k(["debug", "app", "--copy-to=app-copy", "--same-node", "--container=c", "--", "sh", "-c", "echo i-am-the-copy; sleep 3600"]);
+    expect(r.code, describeResult(r)).toBe(0);
+    await waitFor("app-copy running", async () => ((await getPod("app-copy")).status?.containerStatuses?.[0]?.state?.running ? true : undefined));
+    const logs = await waitFor("copy logs", async () => {
+      const l = await k(["logs", "app-copy", "-c", "c"]);
+      return l.stdout.includes("i-am-the-copy") ? l : undefined;
+    });
+    expect(logs.code).toBe(0);
+    const copy = await getPod("app-copy");
+    expect(copy.spec.ephemeralContainers ?? []).toEqual([]);
+    expect(copy.spec.containers[0].command).toEqual(["sh", "-c", "echo i-am-the-copy; sleep 3600"]);
+  });
+
+  test("kubectl debug node/NAME runs a host-namespaced pod on that node", async () => {
+    const r = await k(["debug", `node/${NODE}`, ...IMG, "--", "sh", "-c", "echo on-the-node; ls /host/proc >/dev/null && echo host-root-mounted"]);
+    expect(r.code, describeResult(r)).toBe(0);
+    const name = /debugging pod (node-debugger-\S+)/.exec(r.stdout + r.stderr)?.[1] ?? "";
+    expect(name, describeResult(r)).toMatch(/^node-debugger-/);
+    const pod = await getPod(name);
+    expect(pod.spec).toMatchObject({ nodeName: NODE, hostPID: true, hostNetwork: true, hostIPC: true });
+    await waitFor(`${name} done`, async () => ((await getPod(name)).status?.phase === "Succeeded" ? true : undefined));
+    const logs = await k(["logs", name]);
+    expect(logs.stdout, describeResult(logs)).toContain("on-the-node");
+    expect(logs.stdout).toContain("host-root-mounted");
+  });
+});
