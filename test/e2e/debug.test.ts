@@ -178,7 +178,27 @@ spec:
     const pod = await getPod("app");
     const cached = JSON.parse(readFileSync(join(dataDir, "agent", "pods", pod.metadata.uid, "pod.json"), "utf8"));
     const spec = cached.pod?.spec ?? cached.spec;
-    expect(spec.ephemeralContainers.map((c: any) => c.name)).toEqual(["it32", "it27", "solo", "stay"]);
+    expect(spec.ephemeralContainers.map((c: any) => c.name)).toEqual(["it32", "it27", "solo", "stay"]); // (envd is added after this test)
+  });
+
+  test("an ephemeral container's env from a ConfigMap is resolved like any container's", async () => {
+    const cm = await k(["create", "configmap", "dbg-cm", "--from-literal=k=v-from-cm"]);
+    expect(cm.code, describeResult(cm)).toBe(0);
+    const r = await srv.fetch(`/api/v1/namespaces/${NS}/pods/app/ephemeralcontainers`, {
+      method: "PATCH",
+      headers: { "content-type": "application/strategic-merge-patch+json" },
+      body: JSON.stringify({
+        spec: {
+          ephemeralContainers: [
+            { name: "envd", image: BUSYBOX_IMAGE, imagePullPolicy: "IfNotPresent", command: ["sh", "-c", "echo K=$K"], env: [{ name: "K", valueFrom: { configMapKeyRef: { name: "dbg-cm", key: "k" } } }] },
+          ],
+        },
+      }),
+    });
+    expect(r.status, await r.clone().text()).toBe(200);
+    await waitFor("envd terminated", async () => (ephStatus(await getPod("app"), "envd")?.state?.terminated ? true : undefined));
+    const logs = await k(["logs", "app", "-c", "envd"]);
+    expect(logs.stdout, describeResult(logs)).toBe("K=v-from-cm\n");
   });
 
   test("kubectl debug --copy-to: a plain copy of the pod, with the command changed", async () => {
