@@ -718,5 +718,7 @@ export function validatePod(o: any, old?: any): FieldError[] {
     return errs;
   }
   errs.push(...validatePodSpec(o?.spec, "spec"));
+  // Ephemeral containers join a running pod through pods/ephemeralcontainers, never at creation.
+  if (arr(o?.spec?.ephemeralContainers).length) errs.push(forbidden("spec.ephemeralContainers", "cannot be set on create"));
   return errs;
 }

@@ -190,6 +190,14 @@ describe("validation (upstream's ValidatePodEphemeralContainersUpdate)", () => {
     expect((await api(podPath("val"))).status).toBe(200);
   });
 
+  test("a new pod may not carry ephemeral containers", async () => {
+    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "born-with" }, spec: { containers: [{ name: "c", image: "busybox" }], ephemeralContainers: [{ name: "e", image: "busybox" }] } };
+    const r = await api(`/api/v1/namespaces/${NS}/pods`, { method: "POST", body: JSON.stringify(pod) });
+    const t = await r.text();
+    expect(r.status, t).toBe(422);
+    expect(JSON.parse(t).message).toContain("spec.ephemeralContainers: Forbidden: cannot be set on create");
+  });
+
   test("a pod template may not carry ephemeral containers", async () => {
     const dep = {
       apiVersion: "apps/v1",
