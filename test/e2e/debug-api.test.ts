@@ -34,6 +34,16 @@ async function applyPod(name: string, containers = ["c"]): Promise<void> {
   expectOk(await kubectl(srv, ["create", "-f", "-"], { stdin: JSON.stringify(pod) }), `create pod ${name}`);
 }
 
+/**
+ * The pod as stored, without its resourceVersion: the scheduler may write the pod's status
+ * (Unschedulable) at any moment, and a PUT with a stale resourceVersion would be a 409.
+ */
+async function current(name: string): Promise<any> {
+  const pod: any = await (await api(podPath(name))).json();
+  delete pod.metadata.resourceVersion;
+  return pod;
+}
+
 async function ephemeral(name: string): Promise<any[]> {
   const r = await api(podPath(name));
   expect(r.status).toBe(200);
@@ -93,7 +103,7 @@ describe("kubectl debug adds an ephemeral container through pods/ephemeralcontai
 
   test("the subresource writes only spec.ephemeralContainers (labels and containers sent along are dropped)", async () => {
     await applyPod("drop");
-    const cur: any = await (await api(podPath("drop"))).json();
+    const cur = await current("drop");
     cur.metadata.labels = { sneaky: "yes" };
     cur.spec.containers[0].image = "other";
     cur.spec.ephemeralContainers = [{ name: "e1", image: "busybox" }];
@@ -148,7 +158,7 @@ describe("validation (upstream's ValidatePodEphemeralContainersUpdate)", () => {
   });
 
   test("an existing one may not be changed or removed", async () => {
-    const cur: any = await (await api(podPath("val"))).json();
+    const cur = await current("val");
     const changed = structuredClone(cur);
     changed.spec.ephemeralContainers.find((c: any) => c.name === "first").image = "busybox:2";
     let r = await api(podPath("val", "ephemeralcontainers"), { method: "PUT", body: JSON.stringify(changed) });
@@ -174,7 +184,7 @@ describe("validation (upstream's ValidatePodEphemeralContainersUpdate)", () => {
     expect(add.code, describeResult(add)).not.toBe(0);
     expect(add.stderr).toContain("pod updates may not change fields other than");
     expect(add.stderr).toContain("ephemeralContainers: changed");
-    const cur: any = await (await api(podPath("val"))).json();
+    const cur = await current("val");
     const before = cur.spec.ephemeralContainers.length;
     cur.spec.ephemeralContainers = [];
     const r = await api(podPath("val"), { method: "PUT", body: JSON.stringify(cur) });

@@ -8,17 +8,15 @@
 //   - `kubectl debug --copy-to` (a plain pod copy) and `kubectl debug node/NAME`.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
-import { removeDataDir, removeCgroup } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runAgent, type Agent } from "../../agent/main.ts";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import type { Agent } from "../../agent/main.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
+import { cleanupLocalNode, startInProcessAgent, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
 import { describeResult, kubectl, kubectlPath, type KubectlOptions, type KubectlResult } from "../harness/kubectl.ts";
 
 setDefaultTimeout(120_000);
@@ -34,14 +32,14 @@ const reason = containerdSkipReason(import.meta.path);
 describe.skipIf(reason !== null)("kubectl debug with ephemeral containers on a real agent", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-debug-agent-"));
   const cgroupRoot = `/skiff-debug-${process.pid}`;
-  const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore: existsSync(`/sys/class/net/${BRIDGE}`) };
   let srv: SkiffServer;
   let agent: Agent | undefined;
 
   const k = (args: string[], opts?: KubectlOptions) => kubectl(srv, args, opts);
   const getPod = async (name: string): Promise<any> => (await srv.fetch(`/api/v1/namespaces/${NS}/pods/${name}`)).json();
 
-  async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000, detail?: () => Promise<string>): Promise<T> {
     const end = Date.now() + timeoutMs;
     let last: unknown;
     while (Date.now() < end) {
@@ -53,7 +51,7 @@ describe.skipIf(reason !== null)("kubectl debug with ephemeral containers on a r
       }
       await Bun.sleep(250);
     }
-    throw new Error(`timed out waiting for ${what} ${last ? String(last) : ""}`);
+    throw new Error(`timed out waiting for ${what} ${last ? String(last) : ""} ${detail ? await detail() : ""}`);
   }
   /**
    * kubectl with a stdin that stays open (as a user's terminal does) until kubectl exits: the
@@ -75,19 +73,7 @@ describe.skipIf(reason !== null)("kubectl debug with ephemeral containers on a r
 
   beforeAll(async () => {
     srv = await startServer({ name: "debug" });
-    const imagesDir = join(dataDir, "agent", "images");
-    mkdirSync(imagesDir, { recursive: true });
-    spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
-    const creds = { server: srv.creds.server, caData: srv.creds.tls?.ca, token: srv.creds.headers.authorization?.replace(/^Bearer /, "") };
-    agent = await runAgent({
-      ...creds,
-      dataDir,
-      nodeName: NODE,
-      podCidr: POD_CIDR,
-      nodeIp: "127.0.0.1",
-      log: () => {},
-      tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
-    } as any);
+    agent = await startInProcessAgent(srv, node, { nodeName: NODE, podCidr: POD_CIDR });
     const app = `apiVersion: v1
 kind: Pod
 metadata:
@@ -113,21 +99,10 @@ spec:
   afterAll(async () => {
     try {
       await k(["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
-      if (agent) {
-        const cri = agent.runtime.cri;
-        for (const sb of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(sb.id).catch(() => {});
-          await cri.removePodSandbox(sb.id).catch(() => {});
-        }
-        await agent.stop().catch(() => {});
-        await agent.runtime.supervisor?.cleanup().catch(() => {});
-      }
+      await stopInProcessAgent(agent);
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
     }
   });
 
@@ -222,7 +197,7 @@ spec:
     expect(name, describeResult(r)).toMatch(/^node-debugger-/);
     const pod = await getPod(name);
     expect(pod.spec).toMatchObject({ nodeName: NODE, hostPID: true, hostNetwork: true, hostIPC: true });
-    await waitFor(`${name} done`, async () => ((await getPod(name)).status?.phase === "Succeeded" ? true : undefined));
+    await waitFor(`${name} done`, async () => ((await getPod(name)).status?.phase === "Succeeded" ? true : undefined), 60_000, async () => JSON.stringify((await getPod(name)).status));
     const logs = await k(["logs", name]);
     expect(logs.stdout, describeResult(logs)).toContain("on-the-node");
     expect(logs.stdout).toContain("host-root-mounted");
