@@ -176,6 +176,27 @@ spec:
     expect(logs.stdout, describeResult(logs)).toBe("K=v-from-cm\n");
   });
 
+  test("an agent restart re-adopts the pod: finished ephemeral containers are not run again, the running one keeps running", async () => {
+    const before = await getPod("app");
+    const sel = { labelSelector: { "io.kubernetes.pod.uid": before.metadata.uid } };
+    const ids = async () => (await agent!.runtime.cri.listContainers(sel)).map((c) => c.id).sort();
+    const ctrBefore = await ids();
+    expect(ctrBefore.length).toBe(1 + before.spec.ephemeralContainers.length);
+    await agent!.stop();
+    agent = await startInProcessAgent(srv, node, { nodeName: NODE, podCidr: POD_CIDR });
+    await waitFor("the agent online", async () => (agent!.online() ? true : undefined));
+    await Bun.sleep(2000); // a few sync passes
+    expect(await ids()).toEqual(ctrBefore);
+    const after = await getPod("app");
+    for (const s of before.status.ephemeralContainerStatuses) {
+      const now = ephStatus(after, s.name);
+      expect(now.containerID).toBe(s.containerID);
+      expect(now.restartCount).toBe(0);
+      expect(Object.keys(now.state)).toEqual(Object.keys(s.state));
+    }
+    expect(ephStatus(after, "stay").state.running).toBeDefined();
+  });
+
   test("kubectl debug --copy-to: a plain copy of the pod, with the command changed", async () => {
     const r = await k(["debug", "app", "--copy-to=app-copy", "--same-node", "--container=c", "--", "sh", "-c", "echo i-am-the-copy; sleep 3600"]);
     expect(r.code, describeResult(r)).toBe(0);
