@@ -106,7 +106,7 @@ spec:
     }
   });
 
-  for (const minor of [32, 27] as const) {
+  for (const minor of [32, 27, 33] as const) {
     test(`kubectl 1.${minor} debug -it --target=c: sees the target's processes and the pod's network`, async () => {
       const name = `it${minor}`;
       const r = await interactive(["debug", "-it", "app", ...IMG, "--target=c", "-c", name, "--", "sh", "-c", "sleep 1; ps -o pid,args; wget -qO- http://127.0.0.1:8080/i.html; echo end-of-debug"], minor);
@@ -153,7 +153,7 @@ spec:
     const pod = await getPod("app");
     const cached = JSON.parse(readFileSync(join(dataDir, "agent", "pods", pod.metadata.uid, "pod.json"), "utf8"));
     const spec = cached.pod?.spec ?? cached.spec;
-    expect(spec.ephemeralContainers.map((c: any) => c.name)).toEqual(["it32", "it27", "solo", "stay"]); // (envd is added after this test)
+    expect(spec.ephemeralContainers.map((c: any) => c.name)).toEqual(["it32", "it27", "it33", "solo", "stay"]); // (envd is added after this test)
   });
 
   test("an ephemeral container's env from a ConfigMap is resolved like any container's", async () => {
