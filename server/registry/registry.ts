@@ -150,8 +150,8 @@ export class Registry {
       if (opts.userRev && opts.userRev !== String(cur.rev)) throw conflict(r, name);
       if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
       if (!opts.internal) {
-        // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted.
-        // (pods/ephemeralcontainers carries containers that still need their defaults).
+        // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted,
+        // except pods/ephemeralcontainers, whose new containers still need their defaults.
         if (sub === "" || sub === "ephemeralcontainers") r.defaults?.(next);
         dropEmptyMeta(next.metadata);
         const req = this.admissionRequest(ctx, "UPDATE", r, sub, ns, name, next, cur.obj);
