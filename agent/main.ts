@@ -13,6 +13,7 @@ import { startServerDiscovery } from "./servers";
 import { startTunnel } from "./tunnel/client";
 import { AgentApi, isUnreachable, makeClient } from "./api-client.ts";
 import { PodCache } from "./cache/pod-cache.ts";
+import { SecretStore } from "./cache/secret-store.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
 import type { RotationOptions } from "./logs/logs.ts";
 import { NodeLease } from "./node/lease.ts";
@@ -284,7 +285,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         log(`API relay: cannot listen on ${gw}:${API_RELAY_PORT} (${(e as Error).message}); pods reach the API by the kubernetes Endpoints instead`);
       }
     }
-    const cache = PodCache.forDataDir(opts.dataDir);
+    // Secret-derived env lives on a tmpfs (root only can mount it; others keep it in memory).
+    const secretStore = SecretStore.forDataDir(opts.dataDir, { mount: process.getuid?.() === 0, log });
+    const cache = PodCache.forDataDir(opts.dataDir, secretStore);
     pods = new PodManager(
       {
         cri: runtime.cri,
