@@ -57,6 +57,14 @@ function append(p: ReturnType<typeof processOf>, index: number, cmds: KvCmd[]): 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wait (on a loaded machine, as long as it takes) until `cond` holds. */
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
 function settled<T>(p: Promise<T>): { state: "pending" | "ok" | "failed"; value?: T } {
   const s: { state: "pending" | "ok" | "failed"; value?: T } = { state: "pending" };
   p.then(
@@ -70,29 +78,26 @@ test("a write answered to the server's previous process is not taken for a write
   const storage = new MemoryLogStorage([1, 2, 3]);
   const a = processOf(storage);
   const oldWrite = settled(a.node.propose({ id: "old", k: "cas", key: "x", v: "a", e: null }));
-  await sleep(20);
-  expect(a.props.length).toBe(1); // forwarded on the stream to server 2
+  await until(() => a.props.length === 1, "the write forwarded on the stream to server 2");
   await a.node.stop(); // the process dies before the answer
   running.splice(running.indexOf(a.node), 1);
-  await sleep(0);
-  expect(oldWrite.state).toBe("failed");
+  await until(() => oldWrite.state === "failed", "the old write to fail");
 
   const b = processOf(storage);
   const newWrite = settled(b.node.propose({ id: "new", k: "put", key: "x", v: "b" }));
-  await sleep(20);
-  expect(b.props.length).toBe(1);
+  await until(() => b.props.length === 1, "the new write forwarded");
   // The stalled leader now reads the old process's write, proposes it at 2 and answers by id.
   b.node.onProposalResults(LEADER, [{ id: a.props[0]!.id, index: 2, term: TERM, error: "", code: 0 }]);
   append(b, 2, [{ id: "old", k: "cas", key: "x", v: "a", e: null }]);
-  await sleep(30);
-  expect(b.app.applied).toBe(2);
+  await until(() => b.app.applied === 2, "entry 2 applied");
+  await sleep(20);
   // The new write is not in the log: it must not be acknowledged (with the old write's result).
   expect(newWrite.state).toBe("pending");
 
   // Its own answer and entry do settle it.
   b.node.onProposalResults(LEADER, [{ id: b.props[0]!.id, index: 3, term: TERM, error: "", code: 0 }]);
   append(b, 3, [{ id: "new", k: "put", key: "x", v: "b" }]);
-  await sleep(30);
+  await until(() => newWrite.state !== "pending", "the new write to settle");
   expect(newWrite.state).toBe("ok");
   expect(b.app.kv.get("x")).toBe("b");
 });
@@ -101,26 +106,28 @@ test("a ReadIndex answer meant for the server's previous process does not serve 
   const storage = new MemoryLogStorage([1, 2, 3]);
   const a = processOf(storage);
   settled(a.node.readBarrier());
-  await sleep(20);
+  await until(() => a.sent.some((m) => m.type === "readIndex"), "the old ReadIndex request");
   const oldReq = a.sent.find((m) => m.type === "readIndex");
-  expect(oldReq).toBeDefined();
   await a.node.stop();
   running.splice(running.indexOf(a.node), 1);
 
+  // Meanwhile the leader commits a write at 2 (and its client is told); this server has not
+  // heard of it yet when a read is called on it.
   const b = processOf(storage);
-  // A write the new process knows committed (at 2) before its read is called.
-  append(b, 2, [{ id: "w", k: "put", key: "x", v: "new" }]);
-  await sleep(20);
   const read = settled(b.node.readBarrier());
-  await sleep(20);
+  await until(() => b.sent.some((m) => m.type === "readIndex"), "the new ReadIndex request");
   const newReq = b.sent.find((m) => m.type === "readIndex");
-  expect(newReq).toBeDefined();
-  // The leader confirms the old request at the index it had then (1). Serving the new read at
-  // 1 would be fine here only because 2 is applied; what matters is whose answer it is.
+  // The stalled leader confirms the old request at the commit index it had then (1): served
+  // now, the read would miss the write at 2 (a stale read).
   b.node.step([message({ type: "readIndexResp", from: LEADER, to: 1, term: TERM, index: 1, context: oldReq!.context })]);
-  await sleep(20);
+  await sleep(50);
   expect(read).toEqual({ state: "pending" });
+  // Its own answer (index 2) serves it once 2 is applied here.
   b.node.step([message({ type: "readIndexResp", from: LEADER, to: 1, term: TERM, index: 2, context: newReq!.context })]);
   await sleep(20);
+  expect(read).toEqual({ state: "pending" });
+  append(b, 2, [{ id: "w", k: "put", key: "x", v: "new" }]);
+  await until(() => read.state !== "pending", "the read to be served");
   expect(read.state).toBe("ok");
+  expect(b.app.kv.get("x")).toBe("new");
 });
