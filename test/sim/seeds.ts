@@ -25,6 +25,9 @@ export const REGRESSION_SEEDS: [number, string][] = [
   // A forwarded write acknowledged with the result of a write of the follower's previous
   // process: call ids started over after a restart (test/unit/raft-restart-answers.test.ts).
   [1109781736, "an answer meant for a restarted server's previous process"],
+  // The same on the peer stream (a voter's forwarded cas answered to its next process, whose
+  // put got the cas's result), found with the check 'answered-not-applied' on the old driver.
+  [1400009217, "a stream answer meant for a restarted server's previous process"],
   // The checker dropped an unknown put that explained a failed cas called just before it: a
   // false alarm (test/unit/raft-linearizability.test.ts).
   [1300003185, "the linearizability checker's pruning"],
