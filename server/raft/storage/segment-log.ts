@@ -17,6 +17,7 @@ import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from "..
 import type { LogStorage, SaveOptions } from "../node/types";
 import { fsyncDir, fsyncDirAsync, writeFileDurable } from "./files";
 import { migrateRaftDb } from "./migrate-raft-db";
+import { isReceivedSnapshot } from "./snapshot-file";
 import { decodeRecords, encodeRecord, READY, STATE, type StateRecord, type WalRecord } from "./wal-format";
 
 const EMPTY = new Uint8Array();
@@ -323,7 +324,11 @@ export class SegmentLogStorage extends InMemoryLog implements LogStorage<string>
     const { index, term } = s.metadata;
     if (index <= this.snap.metadata.index) throw new Error("snapshot out of date");
     const path = this.snapPath(index);
-    writeFileDurable(path, s.data);
+    if (isReceivedSnapshot(s)) {
+      // Received into a file (fsynced): it becomes the snapshot as it is.
+      renameSync(s.file, path);
+      fsyncDir(this.dir);
+    } else writeFileDurable(path, s.data);
     this.snap = new FileSnapshot(cloneMeta(s.metadata), path);
     this.ents = [{ index, term, type: "normal", data: EMPTY }];
     this.append(this.stateRecord(true));
