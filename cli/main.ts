@@ -30,6 +30,7 @@ const VERBS: Record<string, string> = {
   "check-config": "Check this host for Skiff: kernel, cgroups, iptables, disk, memory, clock",
   certificate: "Show certificate expiry (check) or re-issue them without a restart (rotate)",
   snapshot: "Save, list, delete or restore snapshots of the store: snapshot save|ls|delete|restore",
+  upgrade: "Upgrade the installed server: upgrade --binary FILE (rolls back by itself if not ready)",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -524,6 +525,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/certificate");
     case "snapshot":
       return import("./commands/snapshot");
+    case "upgrade":
+      return import("./commands/upgrade");
     default:
       return import("./commands/scale");
   }

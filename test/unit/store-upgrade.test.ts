@@ -115,6 +115,10 @@ test("a rollback after the migration puts state.db back as it was; the failed ve
   // The old version runs as before.
   expect(await beginUpgrade({ serverDir, version: "0.9.0", node: "n1", snapshotDir, log: quiet })).toBeUndefined();
   expect(dump(dbPath)).toBe(before);
+  recordReady(serverDir, "0.9.0");
+  // ... and 1.0.0 is still refused after it.
+  expect(readUpgrade(serverDir)?.failed?.reason).toBe("not ready within 1 s");
+  await expect(beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet })).rejects.toThrow(UpgradeRefusedError);
   // Forced: a new attempt, with a new snapshot.
   const again = (await beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, force: true, log: quiet }))!;
   expect(again).toBeDefined();

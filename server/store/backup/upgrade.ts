@@ -143,8 +143,9 @@ export async function beginUpgrade(o: UpgradeOptions): Promise<Upgrade | undefin
         `the upgrade from Skiff ${pending.from} to ${pending.to} failed at ${pending.failed.at} (${pending.failed.reason}) and was rolled back: run Skiff ${pending.from}, or start ${pending.to} with --force-upgrade to try it again`,
       );
     }
-    // Another version, or this one forced: the failure is history (state.db is as `from` left it).
-    rmSync(upgradeFile(o.serverDir), { force: true });
+    // Another version (the previous one, running again), or this one forced. state.db is as
+    // `from` left it. The note stays (what `skiff upgrade` and a later start of `to` read)
+    // until a new upgrade replaces it.
     pending = undefined;
   }
 
@@ -185,7 +186,12 @@ export async function beginUpgrade(o: UpgradeOptions): Promise<Upgrade | undefin
   // No record: a data dir of a Skiff from before version records (or of a failed first start).
   const from = last?.version ?? "unknown";
   log(`Skiff ${o.version} starts on a data dir last run by Skiff ${from}: taking a snapshot before the store is migrated`);
-  const snap = await snapshotClosedStore({ dbPath, serverDir: o.serverDir, dir: o.snapshotDir, node: o.node, name: `pre-upgrade-${nameOf(from)}-${nameOf(o.version)}`, log });
+  let snap: Awaited<ReturnType<typeof snapshotClosedStore>>;
+  try {
+    snap = await snapshotClosedStore({ dbPath, serverDir: o.serverDir, dir: o.snapshotDir, node: o.node, name: `pre-upgrade-${nameOf(from)}-${nameOf(o.version)}`, log });
+  } catch (e) {
+    throw new UpgradeRefusedError(`the snapshot before the upgrade from Skiff ${from} to ${o.version} could not be taken (${(e as Error).message}); nothing was changed: free space in ${o.snapshotDir}, or run Skiff ${from}`);
+  }
   const rec: UpgradeRecord = { from, to: o.version, snapshot: snap.file, started: new Date().toISOString(), attempts: 1 };
   writeFileDurable(upgradeFile(o.serverDir), JSON.stringify(rec) + "\n");
   return new Upgrade(o.serverDir, rec, log);
