@@ -235,7 +235,8 @@ async function server(args: string[]): Promise<number> {
   });
   let srv: Awaited<typeof starting>;
   try {
-    srv = await readyWithin(starting, upgrade ? readyTimeout * 1000 : Infinity);
+    // Only an upgrade waits on the probe: any other start is ready as it always was.
+    srv = upgrade ? await readyWithin(starting, readyTimeout * 1000) : await starting;
   } catch (e) {
     if (!upgrade) throw e;
     const reason = e instanceof NotReadyError ? e.message : `the server did not start: ${(e as Error).message}`;
@@ -308,7 +309,7 @@ class NotReadyError extends Error {}
 async function readyWithin<T extends { url: string; caPem: string }>(starting: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    if (ms !== Infinity) timer = setTimeout(() => reject(new NotReadyError(`not ready within ${ms / 1000} s (--upgrade-ready-timeout)`)), ms);
+    timer = setTimeout(() => reject(new NotReadyError(`not ready within ${ms / 1000} s (--upgrade-ready-timeout)`)), ms);
   });
   const probe = async (): Promise<T> => {
     const srv = await starting;
