@@ -134,3 +134,18 @@ export function Logo() {
     </svg>
   );
 }
+
+/** The "Container" picker of a pod's logs and shell; shown only when there is a choice. */
+export function ContainerPicker(p: { containers: string[]; value: string; onChange: (name: string) => void }) {
+  if (p.containers.length < 2) return null;
+  return (
+    <label>
+      Container{" "}
+      <select value={p.value} onChange={(e) => p.onChange((e.target as HTMLSelectElement).value)}>
+        {p.containers.map((c) => (
+          <option value={c}>{c}</option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -5,20 +5,19 @@
 // it over the tunnel it re-dialled.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAgent, type Agent } from "../../agent/main.ts";
 import { serversFile } from "../../agent/servers.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
+import { until } from "../harness/wait.ts";
 import { Cluster, type ServerProc } from "./raft-harness.ts";
+import { cleanupLocalNode, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(120_000);
 
@@ -51,6 +50,7 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-failover-agent-"));
   const cgroupRoot = `/skiff-failover-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let cluster: Cluster;
   let agent: Agent | undefined;
 
@@ -100,23 +100,12 @@ describe.skipIf(reason !== null)("an agent moves to another server when its own 
       // Deleted through a live server and waited for, so the agent removes the sandboxes itself.
       const live = cluster?.servers.find((s) => s.alive());
       if (live) await kubectl(target(live), ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
-      if (agent) {
-        const cri = agent.runtime.cri;
-        for (const sb of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(sb.id).catch(() => {});
-          await cri.removePodSandbox(sb.id).catch(() => {});
-        }
-        await agent.stop().catch(() => {});
-        await agent.runtime.supervisor?.cleanup().catch(() => {});
-      }
+      await stopInProcessAgent(agent);
       await cluster?.stop();
     } finally {
       cluster?.cleanup();
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
       spawnSync("ip", ["link", "del", LINK]);
-      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
-      removeServiceRules(); // the agent ran in this network namespace
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
     }
   });
 

@@ -6,7 +6,6 @@
 //
 // Needs root, containerd (like streams.test.ts) and /usr/bin/chromium (scripts/setup-browser.sh);
 // skipped with the reason printed otherwise. Run under the e2e lock.
-import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -14,13 +13,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { parse as parseYaml } from "yaml";
-import { runAgent, type Agent } from "../../agent/main.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
+import { type Agent } from "../../agent/main.ts";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { describeResult, kubectl, type KubectlOptions } from "../harness/kubectl.ts";
 import { BUN, credFetch, REPO, startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup } from "../harness/wait.ts";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
+import { cleanupLocalNode, startInProcessAgent, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(120_000);
 
@@ -214,6 +212,7 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-dash-agent-"));
   const cgroupRoot = `/skiff-dash-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let srv: SkiffServer;
   let agent: Agent | undefined;
   let browser: Browser | undefined;
@@ -273,20 +272,7 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     srv = await startServer({ name: "dashboard", command: [compiledSkiff()] });
     adminToken = srv.creds.headers.authorization!.replace(/^Bearer /, "");
-    const imagesDir = join(dataDir, "agent", "images");
-    mkdirSync(imagesDir, { recursive: true });
-    spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
-    agent = await runAgent({
-      server: srv.creds.server,
-      caData: srv.creds.tls?.ca,
-      token: adminToken,
-      dataDir,
-      nodeName: NODE,
-      podCidr: POD_CIDR,
-      nodeIp: "127.0.0.1",
-      log: () => {},
-      tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
-    } as any);
+    agent = await startInProcessAgent(srv, node, { nodeName: NODE, podCidr: POD_CIDR });
     const ap = await k(["apply", "-f", "-"], { stdin: WEB + "---\n" + TEAM });
     expect(ap.code, describeResult(ap)).toBe(0);
     await waitFor("a running web pod", async () => ((await runningPods("default", "web")).length === 1 ? true : undefined));
@@ -308,21 +294,10 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
       await k(["delete", "deployment", "--all", "-n", "default"], { timeoutMs: 20_000 }).catch(() => {});
       await k(["delete", "namespace", "team-a", "--wait=false"], { timeoutMs: 20_000 }).catch(() => {});
       await k(["delete", "pod", "--all", "-A", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
-      if (agent) {
-        const cri = agent.runtime.cri;
-        for (const sb of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(sb.id).catch(() => {});
-          await cri.removePodSandbox(sb.id).catch(() => {});
-        }
-        await agent.stop().catch(() => {});
-        await agent.runtime.supervisor?.cleanup().catch(() => {});
-      }
+      await stopInProcessAgent(agent);
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
     }
   });
 

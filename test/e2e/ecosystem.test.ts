@@ -13,20 +13,17 @@
 //
 // Skipped (with the reason printed) when not root, containerd cannot run, or setup did not
 // build Helm. Run under the e2e lock: it starts an agent.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxImage } from "../images/builder.ts";
 import { describeResult, kubectl, KUBECTL } from "../harness/kubectl.ts";
-import { REPO, startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
+import { REPO, type SkiffServer } from "../harness/server.ts";
+import { until } from "../harness/wait.ts";
 import { clientTool, describeRun, run } from "../harness/clients.ts";
 import { BUSYBOX_IMAGE } from "../images/builder.ts";
+import { cleanupLocalNode, startEmbeddedNode, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(240_000);
 
@@ -43,6 +40,7 @@ describe.skipIf(reason !== null)("the ecosystem on a single-node cluster: Helm 3
   const helmHome = mkdtempSync(join(tmpdir(), "skiff-helm-home-"));
   const cgroupRoot = `/skiff-helm-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let srv: SkiffServer;
 
   const k = async (args: string[]) => {
@@ -54,15 +52,7 @@ describe.skipIf(reason !== null)("the ecosystem on a single-node cluster: Helm 3
   const waitFor = <T>(what: string, f: () => Promise<T | undefined | false>, ms = 90_000) => until(what, f, ms, 250, () => srv.logTail(30));
 
   beforeAll(async () => {
-    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
-    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
-    srv = await startServer({
-      name: "helm",
-      dataDir,
-      embeddedAgent: true,
-      extraArgs: ["--node-name", NODE],
-      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
-    });
+    srv = await startEmbeddedNode(node, { name: "helm", nodeName: NODE });
     await waitFor("node Ready", async () => {
       const n = await kJson(["get", "node", NODE]);
       return n.status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True";
@@ -74,10 +64,7 @@ describe.skipIf(reason !== null)("the ecosystem on a single-node cluster: Helm 3
       await kubectl(srv, ["delete", "pod", "--all", "-A", "--grace-period=1", "--timeout=30s"]).catch(() => {});
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
       rmSync(helmHome, { recursive: true, force: true });
     }
   });

@@ -5,19 +5,17 @@
 //
 // The server runs the embedded agent in this machine's network namespace, as a user's would,
 // with its own bridge name (skiffrs0) and cgroup root; everything is removed afterwards.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
-import { startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
+import { type SkiffServer } from "../harness/server.ts";
+import { until } from "../harness/wait.ts";
 import { clientHello } from "../harness/tls-hello.ts";
+import { cleanupLocalNode, startEmbeddedNode, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(180_000);
 
@@ -28,6 +26,8 @@ const reason = containerdSkipReason(import.meta.path);
 describe.skipIf(reason !== null)("the default start: pods reach the API and DNS, also after a server restart", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-netrs-"));
   const cgroupRoot = `/skiff-netrs-${process.pid}`;
+  // The bridge goes even if it was there before: this test is about a restart finding it.
+  const local: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot };
   let srv: SkiffServer;
   let hello: Buffer;
 
@@ -70,16 +70,8 @@ describe.skipIf(reason !== null)("the default start: pods reach the API and DNS,
   };
 
   beforeAll(async () => {
-    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
-    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
     // The harness passes `--bind-address 127.0.0.1`, the default: the API listens on loopback only.
-    srv = await startServer({
-      name: "netrs",
-      dataDir,
-      embeddedAgent: true,
-      extraArgs: ["--node-name", NODE],
-      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
-    });
+    srv = await startEmbeddedNode(local, { name: "netrs", nodeName: NODE });
   });
 
   afterAll(async () => {
@@ -87,10 +79,7 @@ describe.skipIf(reason !== null)("the default start: pods reach the API and DNS,
       await kubectl(srv, ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"]).catch(() => {});
       await srv?.stop();
     } finally {
-      if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode(local);
     }
   });
 

@@ -2,20 +2,19 @@
 // running server serves the new certificate at once (no restart): the pod keeps its container
 // (no restart), the open `kubectl get pods -w` keeps streaming, new connections (kubectl, the
 // agent) verify the new chain against the same CA, and `certificate check` shows the new expiry.
-import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { describeResult, KUBECTL, kubectl } from "../harness/kubectl.ts";
-import { BUN, REPO, startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUN, REPO, type SkiffServer } from "../harness/server.ts";
+import { until } from "../harness/wait.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
+import { cleanupLocalNode, startEmbeddedNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(180_000);
 
@@ -50,15 +49,7 @@ describe.skipIf(reason !== null)("certificate rotation while pods run and kubect
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "skiff-ops-certs-"));
-    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
-    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
-    srv = await startServer({
-      name: "ops-certs",
-      dataDir,
-      embeddedAgent: true,
-      extraArgs: ["--node-name", NODE],
-      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
-    });
+    srv = await startEmbeddedNode({ dataDir, bridge: BRIDGE, cgroupRoot }, { name: "ops-certs", nodeName: NODE });
   });
 
   afterAll(async () => {
@@ -68,10 +59,7 @@ describe.skipIf(reason !== null)("certificate rotation while pods run and kubect
       await kubectl(srv, ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"]).catch(() => {});
       await srv?.stop();
     } finally {
-      if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode({ dataDir, bridge: BRIDGE, cgroupRoot });
     }
   });
 

@@ -6,19 +6,17 @@
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 // Run under the machine-wide lock: flock /tmp/skiff-e2e.lock bun test test/e2e/policy-admission.test.ts
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { describeResult, kubectl, type KubectlResult } from "../harness/kubectl.ts";
-import { startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
+import { type SkiffServer } from "../harness/server.ts";
+import { until } from "../harness/wait.ts";
+import { cleanupLocalNode, startEmbeddedNode, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(180_000);
 
@@ -30,6 +28,7 @@ describe.skipIf(reason !== null)("policy admission with real pods", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-policy-"));
   const cgroupRoot = `/skiff-policy-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let srv: SkiffServer;
 
   const run = (args: string[], stdin?: string) => kubectl(srv, args, stdin !== undefined ? { stdin } : {});
@@ -55,15 +54,7 @@ describe.skipIf(reason !== null)("policy admission with real pods", () => {
   const running = (ns: string, name: string) => waitFor(`${ns}/${name} Running`, async () => (await k(["-n", ns, "get", "pod", name, "-o", "jsonpath={.status.phase}"])).stdout === "Running");
 
   beforeAll(async () => {
-    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
-    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
-    srv = await startServer({
-      name: "policy",
-      dataDir,
-      embeddedAgent: true,
-      extraArgs: ["--node-name", NODE],
-      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
-    });
+    srv = await startEmbeddedNode(node, { name: "policy", nodeName: NODE });
     await waitFor("node Ready", async () => (await json(["get", "node", NODE])).status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True");
   });
 
@@ -72,10 +63,7 @@ describe.skipIf(reason !== null)("policy admission with real pods", () => {
       for (const ns of ["lr", "quota", "psa-warn", "prio"]) await run(["delete", "pod", "--all", "-n", ns, "--grace-period=1", "--timeout=30s"]).catch(() => {});
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
     }
   });
 

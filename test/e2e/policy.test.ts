@@ -2,22 +2,20 @@
 // agent in this process on a real containerd (node pol-node), and a hollow node (pol-spare-0)
 // that takes the replacement pods a drain causes. The real kubectl drives cordon, uncordon,
 // drain (which evicts through pods/eviction), autoscale and get.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runAgent, type Agent } from "../../agent/main.ts";
+import type { Agent } from "../../agent/main.ts";
 import { HollowNodes } from "../../agent/hollow/hollow.ts";
 import { KubeClient } from "../../lib/client.ts";
 import { loadKubeconfig } from "../../lib/kubeconfig.ts";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
 import { describeResult, kubectl, type KubectlOptions } from "../harness/kubectl.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
+import { until } from "../harness/wait.ts";
+import { cleanupLocalNode, startInProcessAgent, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
 import { quantityValue } from "../../schemas/derive/quantity.ts";
 
 setDefaultTimeout(180_000);
@@ -66,9 +64,7 @@ spec:
 }
 
 describe.skipIf(reason !== null)("disruption budgets and autoscaling on real containers", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "skiff-policy-agent-"));
-  const cgroupRoot = `/skiff-policy-${process.pid}`;
-  const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir: mkdtempSync(join(tmpdir(), "skiff-policy-agent-")), bridge: BRIDGE, cgroupRoot: `/skiff-policy-${process.pid}`, bridgeBefore: existsSync(`/sys/class/net/${BRIDGE}`) };
   let srv: SkiffServer;
   let agent: Agent | undefined;
   let client: KubeClient;
@@ -87,19 +83,7 @@ describe.skipIf(reason !== null)("disruption budgets and autoscaling on real con
   beforeAll(async () => {
     srv = await startServer({ name: "policy" });
     client = new KubeClient(loadKubeconfig({ path: srv.kubeconfig, env: {} }));
-    const imagesDir = join(dataDir, "agent", "images");
-    mkdirSync(imagesDir, { recursive: true });
-    spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
-    const creds = { server: srv.creds.server, caData: srv.creds.tls?.ca, token: srv.creds.headers.authorization?.replace(/^Bearer /, "") };
-    agent = await runAgent({
-      ...creds,
-      dataDir,
-      nodeName: NODE,
-      podCidr: POD_CIDR,
-      nodeIp: "127.0.0.1",
-      log: () => {},
-      tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
-    } as any);
+    agent = await startInProcessAgent(srv, node, { nodeName: NODE, podCidr: POD_CIDR });
     await until("node Ready", async () => ((await client.get(`/api/v1/nodes/${NODE}`).catch(() => undefined)) as any)?.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"), 60_000);
     hollow = new HollowNodes(client, { count: 1, prefix: "pol-spare-", leaseIntervalMs: 1000 });
     await hollow.start();
@@ -112,21 +96,10 @@ describe.skipIf(reason !== null)("disruption budgets and autoscaling on real con
       await k(["delete", "deployment", "--all", "-A", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
       await k(["delete", "pod", "--all", "-A", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
       await hollow?.stop();
-      if (agent) {
-        const cri = agent.runtime.cri;
-        for (const sb of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(sb.id).catch(() => {});
-          await cri.removePodSandbox(sb.id).catch(() => {});
-        }
-        await agent.stop().catch(() => {});
-        await agent.runtime.supervisor?.cleanup().catch(() => {});
-      }
+      await stopInProcessAgent(agent);
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
     }
   });
 

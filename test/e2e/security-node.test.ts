@@ -6,7 +6,6 @@
 // container with a clear event and mounts nothing of the host; subPathExpr works.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
-import { removeDataDir } from "../harness/wait";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -18,8 +17,8 @@ import { joinCluster, nodePassword, renewCredentials, type NodeCredentials } fro
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup } from "../harness/wait.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { cleanupLocalNode, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(120_000);
 
@@ -33,6 +32,7 @@ describe.skipIf(reason !== null)("a node joined with the agent token (real agent
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-sec-node-"));
   const cgroupRoot = `/skiff-sec-node-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let srv: SkiffServer;
   let agent: Agent | undefined;
   let creds: NodeCredentials;
@@ -137,21 +137,10 @@ ${spec}`;
   afterAll(async () => {
     try {
       await kubectl(srv, ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
-      if (agent) {
-        const cri = agent.runtime.cri;
-        for (const sb of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(sb.id).catch(() => {});
-          await cri.removePodSandbox(sb.id).catch(() => {});
-        }
-        await agent.stop().catch(() => {});
-        await agent.runtime.supervisor?.cleanup().catch(() => {});
-      }
+      await stopInProcessAgent(agent);
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
-      for (const m of mountsUnder(dataDir)) spawnSync("umount", ["-l", m]);
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
     }
   });
 

@@ -3,18 +3,16 @@
 // runs a pod on a real containerd, and kubectl logs / exec / top reach it through the tunnel.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
-import { startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
+import { type SkiffServer } from "../harness/server.ts";
+import { until } from "../harness/wait.ts";
+import { cleanupLocalNode, startEmbeddedNode, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(120_000);
 
@@ -26,6 +24,7 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-single-"));
   const cgroupRoot = `/skiff-single-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let srv: SkiffServer;
 
   const k = async (args: string[]) => {
@@ -36,15 +35,7 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
   const waitFor = <T>(what: string, f: () => Promise<T | undefined | false>, ms = 60_000) => until(what, f, ms, 250, () => srv.logTail(30));
 
   beforeAll(async () => {
-    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
-    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
-    srv = await startServer({
-      name: "single",
-      dataDir,
-      embeddedAgent: true,
-      extraArgs: ["--node-name", NODE],
-      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
-    });
+    srv = await startEmbeddedNode(node, { name: "single", nodeName: NODE });
   });
 
   afterAll(async () => {
@@ -53,10 +44,7 @@ describe.skipIf(reason !== null)("skiff server alone is a single-node cluster", 
       await kubectl(srv, ["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"]).catch(() => {});
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
-      removeServiceRules(); // the agent ran in this network namespace
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
     }
   });
 

@@ -4,19 +4,16 @@
 // port-forward); kubectl 1.27 uses SPDY/3.1 upgrades for both.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAgent, type Agent } from "../../agent/main.ts";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { REPO, BUN, startServer, freePort, type SkiffServer } from "../harness/server.ts";
 import { describeResult, kubectl, spawnKubectl, type KubectlOptions } from "../harness/kubectl.ts";
-import { removeCgroup } from "../harness/wait.ts";
+import { cleanupLocalNode, startInProcessAgent, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(120_000);
 
@@ -45,6 +42,7 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
   const runDir = mkdtempSync(join(tmpdir(), "skiff-streams-run-"));
   const cgroupRoot = `/skiff-streams-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let srv: SkiffServer;
   let agent: Agent | undefined;
   let podIP = "";
@@ -94,19 +92,7 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
 
   beforeAll(async () => {
     srv = await startServer({ name: "streams" });
-    const imagesDir = join(dataDir, "agent", "images");
-    mkdirSync(imagesDir, { recursive: true });
-    spawnSync("cp", [busyboxImage(), join(imagesDir, "busybox.tar")]);
-    const creds = { server: srv.creds.server, caData: srv.creds.tls?.ca, token: srv.creds.headers.authorization?.replace(/^Bearer /, "") };
-    agent = await runAgent({
-      ...creds,
-      dataDir,
-      nodeName: NODE,
-      podCidr: POD_CIDR,
-      nodeIp: "127.0.0.1",
-      log: () => {},
-      tuning: { bridge: BRIDGE, forcePodCidr: true, cgroupRoot, backoffInitialMs: 200, backoffMaxMs: 1000, relistMs: 200 },
-    } as any);
+    agent = await startInProcessAgent(srv, node, { nodeName: NODE, podCidr: POD_CIDR });
     const web = podYaml(
       "web",
       `  - name: web
@@ -136,24 +122,10 @@ describe.skipIf(reason !== null)("streams through the agent tunnel (skiff server
       // Deleted through the API and waited for: the agent then removes the sandboxes itself
       // (a CRI sweep under a running agent races with it and left containers behind).
       await k(["delete", "pod", "--all", "--grace-period=1", "--timeout=30s"], { timeoutMs: 40_000 }).catch(() => {});
-      if (agent) {
-        // Containers survive an agent stop by design: remove the sandboxes (and so their
-        // netns, IPs and cgroups) through CRI first, then stop the agent and containerd.
-        const cri = agent.runtime.cri;
-        for (const sb of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(sb.id).catch(() => {});
-          await cri.removePodSandbox(sb.id).catch(() => {});
-        }
-        await agent.stop().catch(() => {});
-        await agent.runtime.supervisor?.cleanup().catch(() => {});
-      }
+      await stopInProcessAgent(agent);
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      // The last container processes may still be exiting: retry for a few seconds.
-      for (let i = 0; i < 50 && removeCgroup(cgroupRoot.slice(1)); i++) await Bun.sleep(100);
-      removeServiceRules(); // the agent ran in this network namespace
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
       rmSync(runDir, { recursive: true, force: true });
     }
   });

@@ -3,20 +3,19 @@
 // failurePolicy Fail refuses and failurePolicy Ignore admits. The webhook server is the host's
 // bun (and the libraries it links) mounted into a busybox pod; the API server reaches the pod
 // over the node network and checks its certificate against caBundle for hooks.webhooks.svc.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
-import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { describeResult, kubectl } from "../harness/kubectl.ts";
-import { BUN, REPO, startServer, type SkiffServer } from "../harness/server.ts";
-import { removeCgroup, until } from "../harness/wait.ts";
+import { BUN, REPO, type SkiffServer } from "../harness/server.ts";
+import { until } from "../harness/wait.ts";
 import { issue, makeCa } from "../../server/tls/pki.ts";
+import { cleanupLocalNode, startEmbeddedNode, type LocalNode } from "../harness/local-node.ts";
 
 setDefaultTimeout(180_000);
 
@@ -37,6 +36,7 @@ describe.skipIf(reason !== null)("admission webhooks served by a pod", () => {
   const hookDir = mkdtempSync(join(tmpdir(), "skiff-hookpod-"));
   const cgroupRoot = `/skiff-hooks-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
+  const node: LocalNode = { dataDir, bridge: BRIDGE, cgroupRoot, bridgeBefore };
   let srv: SkiffServer;
   let caBundle = "";
 
@@ -65,21 +65,13 @@ describe.skipIf(reason !== null)("admission webhooks served by a pod", () => {
   };
 
   beforeAll(async () => {
-    mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
-    copyFileSync(busyboxImage(), join(dataDir, "agent", "images", "busybox.tar"));
     const ca = await makeCa();
     const leaf = await issue(ca, { cn: "hooks.webhooks.svc", dnsNames: ["hooks.webhooks.svc"], server: true });
     writeFileSync(join(hookDir, "tls.crt"), leaf.cert);
     writeFileSync(join(hookDir, "tls.key"), leaf.key);
     copyFileSync(join(REPO, "test/fixtures/webhook-server.ts"), join(hookDir, "server.ts"));
     caBundle = Buffer.from(ca.cert).toString("base64");
-    srv = await startServer({
-      name: "hooks",
-      dataDir,
-      embeddedAgent: true,
-      extraArgs: ["--node-name", NODE],
-      env: { SKIFF_AGENT_TUNING: JSON.stringify({ bridge: BRIDGE, cgroupRoot, relistMs: 200, retryMs: 500 }) },
-    });
+    srv = await startEmbeddedNode(node, { name: "hooks", nodeName: NODE });
   });
 
   afterAll(async () => {
@@ -87,10 +79,7 @@ describe.skipIf(reason !== null)("admission webhooks served by a pod", () => {
       await kubectl(srv, ["delete", "pod", "--all", "-n", "webhooks", "--grace-period=1", "--timeout=30s"]).catch(() => {});
       await srv?.stop();
     } finally {
-      if (!bridgeBefore && existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (let i = 0; i < 30 && removeCgroup(cgroupRoot); i++) await Bun.sleep(100);
-      removeServiceRules();
-      removeDataDir(dataDir);
+      await cleanupLocalNode(node);
       rmSync(hookDir, { recursive: true, force: true });
     }
   });

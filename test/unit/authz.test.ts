@@ -15,6 +15,7 @@ import { podReferences } from "../../server/auth/node";
 import { appliesTo, nonResourceURLMatches, resourceMatches, ruleAllows, type PolicyRule } from "../../server/auth/rules";
 import { bootstrap } from "../../server/bootstrap";
 import { Store } from "../../server/store/store";
+import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../harness/api-app";
 
 const attrs = (method: string, path: string) => requestAttributes(method, new URL(path, "https://x"));
 const res = (verb: string, resource: string, o: Partial<Attributes> = {}): Attributes => ({
@@ -352,37 +353,18 @@ describe("authorizer over a store", () => {
 });
 
 describe("through the API app", () => {
-  let dir: string;
-  let store: Store;
-  let app: { fetch: (r: Request) => Response | Promise<Response> };
-  const key = new Uint8Array(32).fill(7);
+  let t: TestApp;
   let saToken = "";
 
   beforeAll(async () => {
-    const { createApp } = await import("../../server/api/app");
-    const { Authenticator } = await import("../../server/auth/authn");
     const { issueServiceAccountToken } = await import("../../server/auth/sa-tokens");
-    dir = mkdtempSync(join(tmpdir(), "skiff-authz-app-"));
-    store = new Store({ dataDir: dir });
-    const registry = newRegistry(store);
-    await bootstrap(registry);
-    const auth = new Authenticator({ adminToken: "admin-secret", tokenKey: key, localJoinSecrets: () => ({ server: "join-secret" }) });
-    auth.attach(store);
-    app = createApp({ store, registry, tokenKey: key }, { serverAddress: () => "127.0.0.1:6443", auth, caPem: "" });
+    t = await startTestApp("authz-app");
     const ctx: WriteCtx = writeCtx(APISERVER_USER, "t");
-    await registry.create(ctx, findByKind("v1", "ServiceAccount")!, "default", { metadata: { name: "x" } });
-    saToken = (await issueServiceAccountToken(store, key, "default", "x", { spec: {} })).status.token;
+    await t.registry.create(ctx, findByKind("v1", "ServiceAccount")!, "default", { metadata: { name: "x" } });
+    saToken = (await issueServiceAccountToken(t.store, t.key, "default", "x", { spec: {} })).status.token;
   });
-  afterAll(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const call = async (token: string, method: string, path: string, body?: unknown) => {
-    const r = await app.fetch(
-      new Request(`https://127.0.0.1:6443${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined }),
-    );
-    return { status: r.status, body: (await r.json().catch(() => undefined)) as any };
-  };
+  afterAll(() => t.close());
+  const call = (token: string, method: string, path: string, body?: unknown) => t.call(method, path, body, { token });
 
   test("a denied list is a Kubernetes 403 Status", async () => {
     const r = await call(saToken, "GET", "/api/v1/namespaces/default/pods");
@@ -398,11 +380,11 @@ describe("through the API app", () => {
       code: 403,
     });
     expect((await call(saToken, "GET", "/apis")).status).toBe(200);
-    expect((await call("admin-secret", "GET", "/api/v1/namespaces/default/pods")).status).toBe(200);
+    expect((await call(TEST_ADMIN_TOKEN, "GET", "/api/v1/namespaces/default/pods")).status).toBe(200);
   });
 
   test("TokenReview answers through the authenticator (bound service-account tokens, not any signed JWT)", async () => {
-    const review = (token: string) => call("admin-secret", "POST", "/apis/authentication.k8s.io/v1/tokenreviews", { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } });
+    const review = (token: string) => call(TEST_ADMIN_TOKEN, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } });
     const ok = await review(saToken);
     expect(ok.status).toBe(201);
     expect([ok.body.status.authenticated, ok.body.status.user.username]).toEqual([true, "system:serviceaccount:default:x"]);
@@ -416,10 +398,10 @@ describe("through the API app", () => {
       kind: "SubjectAccessReview",
       spec: { user, groups, resourceAttributes: { verb, resource: "pods", namespace: "default" } },
     });
-    const a = await call("admin-secret", "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("system:serviceaccount:default:x", ["system:authenticated"], "list"));
+    const a = await call(TEST_ADMIN_TOKEN, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("system:serviceaccount:default:x", ["system:authenticated"], "list"));
     expect(a.status).toBe(201);
     expect(a.body.status).toEqual({ allowed: false });
-    const b = await call("admin-secret", "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("bob", ["system:masters"], "delete"));
+    const b = await call(TEST_ADMIN_TOKEN, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("bob", ["system:masters"], "delete"));
     expect(b.body.status.allowed).toBe(true);
     // a service account may not ask about others (RBAC), but may ask about itself
     expect((await call(saToken, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar("bob", [], "list"))).status).toBe(403);

@@ -1,36 +1,14 @@
 // events.k8s.io/v1 Event over HTTP: the same stored objects as core v1 Events, in the newer
 // field names, with the group's field selectors.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Store } from "../../server/store/store";
-import { newRegistry } from "../../server/registry/index";
-import { bootstrap } from "../../server/bootstrap";
+import { startTestApp, type TestApp } from "../harness/api-app";
 
-let dir: string;
-let store: Store;
-let app: { fetch: (r: Request) => Response | Promise<Response> };
+let t: TestApp;
 beforeAll(async () => {
-  const { createApp } = await import("../../server/api/app");
-  const { Authenticator } = await import("../../server/auth/authn");
-  dir = mkdtempSync(join(tmpdir(), "skiff-events-v1-"));
-  store = new Store({ dataDir: dir });
-  const registry = newRegistry(store);
-  await bootstrap(registry);
-  const key = new Uint8Array(32).fill(5);
-  const auth = new Authenticator({ adminToken: "admin", tokenKey: key, localJoinSecrets: () => ({ server: "j" }) });
-  auth.attach(store);
-  app = createApp({ store, registry, tokenKey: key }, { serverAddress: () => "127.0.0.1:6443", auth, caPem: "" });
+  t = await startTestApp("events-v1");
 });
-afterAll(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-const call = async (method: string, path: string, body?: unknown) => {
-  const r = await app.fetch(new Request(`https://127.0.0.1:6443${path}`, { method, headers: { authorization: "Bearer admin", "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined }));
-  return { status: r.status, body: (await r.json().catch(() => undefined)) as any };
-};
+afterAll(() => t.close());
+const call = (method: string, path: string, body?: unknown) => t.call(method, path, body);
 const CORE = "/api/v1/namespaces/default/events";
 const NEW = "/apis/events.k8s.io/v1/namespaces/default/events";
 

@@ -2,15 +2,10 @@
 // stabilization, policies), the controller against an in-process cluster with a usage source the
 // test controls, and autoscaling/v1 served from the stored autoscaling/v2 objects over HTTP.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { normalizeWithBehavior, recordScale, resourceReplicas, type History, type PodUsagePoint } from "../../server/controllers/hpa-replicas";
 import { startTestCluster, type TestCluster } from "../harness/cluster";
+import { startTestApp, type TestApp } from "../harness/api-app";
 import type { ContainerUsage } from "../../server/controllers/runtime/controller";
-import { Store } from "../../server/store/store";
-import { newRegistry } from "../../server/registry/index";
-import { bootstrap } from "../../server/bootstrap";
 import { hpaFromV1, hpaToV1 } from "../../schemas/types/autoscaling-v1";
 
 const NOW = Date.parse("2026-01-01T00:10:00Z");
@@ -178,29 +173,12 @@ describe("controller", () => {
 });
 
 describe("autoscaling/v1 and autoscaling/v2 serve one stored object", () => {
-  let dir: string;
-  let store: Store;
-  let app: { fetch: (r: Request) => Response | Promise<Response> };
+  let t: TestApp;
   beforeAll(async () => {
-    const { createApp } = await import("../../server/api/app");
-    const { Authenticator } = await import("../../server/auth/authn");
-    dir = mkdtempSync(join(tmpdir(), "skiff-hpa-app-"));
-    store = new Store({ dataDir: dir });
-    const registry = newRegistry(store);
-    await bootstrap(registry);
-    const key = new Uint8Array(32).fill(3);
-    const auth = new Authenticator({ adminToken: "admin", tokenKey: key, localJoinSecrets: () => ({ server: "j" }) });
-    auth.attach(store);
-    app = createApp({ store, registry, tokenKey: key }, { serverAddress: () => "127.0.0.1:6443", auth, caPem: "" });
+    t = await startTestApp("hpa-app");
   });
-  afterAll(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const call = async (method: string, path: string, body?: unknown, ct = "application/json") => {
-    const r = await app.fetch(new Request(`https://127.0.0.1:6443${path}`, { method, headers: { authorization: "Bearer admin", "content-type": ct }, body: body ? JSON.stringify(body) : undefined }));
-    return { status: r.status, body: (await r.json().catch(() => undefined)) as any };
-  };
+  afterAll(() => t.close());
+  const call = (method: string, path: string, body?: unknown, contentType?: string) => t.call(method, path, body, { contentType });
   const V1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
   const V2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
 

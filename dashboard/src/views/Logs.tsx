@@ -1,7 +1,7 @@
 // A pod's logs, following live (GET pods/NAME/log?follow=true, streamed) until the page leaves.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, streamLines } from "../api";
-import { ErrorNote } from "../ui";
+import { ContainerPicker, ErrorNote } from "../ui";
 
 const MAX_LINES = 5000;
 
@@ -70,16 +70,7 @@ export function Logs(p: { pod: any }) {
   return (
     <div class="logs">
       <div class="toolbar">
-        {containers.length > 1 && (
-          <label>
-            Container{" "}
-            <select value={container} onChange={(e) => setContainer((e.target as HTMLSelectElement).value)}>
-              {containers.map((c) => (
-                <option value={c}>{c}</option>
-              ))}
-            </select>
-          </label>
-        )}
+        <ContainerPicker containers={containers} value={container} onChange={setContainer} />
         <label class="check">
           <input type="checkbox" checked={follow} disabled={previous} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} /> Follow
         </label>

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { execSocket, request } from "../api";
 import type { ShellHandle, ShellStatus } from "../term";
-import { ErrorNote } from "../ui";
+import { ContainerPicker, ErrorNote } from "../ui";
 
 type TermModule = typeof import("../term");
 let termModule: Promise<TermModule> | undefined;
@@ -73,16 +73,7 @@ export function Shell(p: { pod: any }) {
   return (
     <div class="shell">
       <div class="toolbar">
-        {containers.length > 1 && (
-          <label>
-            Container{" "}
-            <select value={container} onChange={(e) => setContainer((e.target as HTMLSelectElement).value)}>
-              {containers.map((c) => (
-                <option value={c}>{c}</option>
-              ))}
-            </select>
-          </label>
-        )}
+        <ContainerPicker containers={containers} value={container} onChange={setContainer} />
         <label>
           Command{" "}
           <select value={command} onChange={(e) => setCommand((e.target as HTMLSelectElement).value)}>
