@@ -129,8 +129,10 @@ export async function run(args: string[]): Promise<number> {
     console.error(`error: ${bin}: no installed skiff binary there (give --bin PATH, or install with skiff install)`);
     return 1;
   }
-  if (!existsSync(`${serverDir}/version.json`)) {
-    console.error(`error: ${dataDir} has no server that became ready yet (no ${serverDir}/version.json): give --data-dir DIR`);
+  // A server from before version records has a store but no version.json.
+  const recorded = existsSync(`${serverDir}/version.json`);
+  if (!recorded && !existsSync(`${serverDir}/db/state.db`)) {
+    console.error(`error: ${dataDir} holds no server's data (no ${serverDir}/db/state.db): give --data-dir DIR`);
     return 1;
   }
   let oldVersion: string;
@@ -176,6 +178,10 @@ export async function run(args: string[]): Promise<number> {
     restart();
   } catch (e) {
     console.error(`error: ${(e as Error).message}; ${bin} is Skiff ${oldVersion} again: restart the service by hand`);
+    return 1;
+  }
+  if (!recorded) {
+    console.error(`error: the upgrade to Skiff ${newVersion} failed (${outcome.reason}); Skiff ${oldVersion} is back in ${bin} and restarted, its store restored from the snapshot taken before the upgrade. It does not record when it is ready: check it (kubectl get --raw /readyz)`);
     return 1;
   }
   const back = await waitReady(serverDir, oldVersion, since, timeoutS);
