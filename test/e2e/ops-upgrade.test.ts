@@ -93,7 +93,7 @@ beforeAll(async () => {
   const raftPort = await freePort();
   // Restart=always, as the unit `skiff install` writes has it.
   const loop = `while [ ! -e ${stopFile} ]; do
-  ${bin} server --data-dir ${dataDir} --disable-agent --https-listen-port ${port} --raft-listen-port ${raftPort} --node-name up1 --upgrade-ready-timeout 20 --disable-snapshots >> ${logFile} 2>&1 &
+  ${bin} server --data-dir ${dataDir} --disable-agent --https-listen-port ${port} --raft-listen-port ${raftPort} --node-name up1 --upgrade-ready-timeout 30 --disable-snapshots >> ${logFile} 2>&1 &
   echo $! > ${pidFile}; wait $!; sleep 0.5
 done`;
   supervisor = Bun.spawn(["sh", "-c", loop], { stdout: "ignore", stderr: "ignore" });
@@ -165,11 +165,11 @@ test("1.1.0 -> 1.2.0 never ready: the store is restored, 1.1.0 is put back and r
   expect(acked).toBe(true);
   const up = await upgrading;
   expect(up.code).toBe(1);
-  expect(up.out).toContain("Skiff 1.2.0 did not become ready: not ready within 20 s");
+  expect(up.out).toContain("Skiff 1.2.0 did not become ready: not ready within 30 s");
   expect(up.out).toContain("Skiff 1.1.0 runs again, its store restored from the snapshot taken before the upgrade");
   // The server said what happened and which version to run.
   const log = readFileSync(logFile, "utf8");
-  expect(log).toMatch(/upgrade from Skiff 1\.1\.0 to 1\.2\.0 failed: not ready within 20 s .*restored from .*pre-upgrade-1\.1\.0-1\.2\.0-up1-\d+\.skiff-snapshot.*run Skiff 1\.1\.0 again/);
+  expect(log).toMatch(/upgrade from Skiff 1\.1\.0 to 1\.2\.0 failed: not ready within 30 s .*restored from .*pre-upgrade-1\.1\.0-1\.2\.0-up1-\d+\.skiff-snapshot.*run Skiff 1\.1\.0 again/);
   expect(statSync(bin).size).toBe(statSync(join(work, "skiff-1.1.0")).size);
   expect((await sh([bin, "version"])).out).toContain("skiff version v1.1.0");
   await readyWith("1.1.0", t0);
@@ -179,7 +179,7 @@ test("1.1.0 -> 1.2.0 never ready: the store is restored, 1.1.0 is put back and r
   expect(after).toEqual(before);
   const pw = (await (await api("/api/v1/namespaces/default/secrets/pw")).json()) as any;
   expect(Buffer.from(pw.data.password, "base64").toString()).toBe("hunter2");
-  expect(readJson(join(serverDir, "upgrade.json"))).toMatchObject({ from: "1.1.0", to: "1.2.0", failed: { reason: "not ready within 20 s (--upgrade-ready-timeout)" } });
+  expect(readJson(join(serverDir, "upgrade.json"))).toMatchObject({ from: "1.1.0", to: "1.2.0", failed: { reason: "not ready within 30 s (--upgrade-ready-timeout)" } });
   // Writes work on the rolled-back server.
   const w = await api("/api/v1/namespaces/default/configmaps", { method: "POST", body: JSON.stringify({ metadata: { name: "after-rollback" }, data: { v: "1" } }) });
   expect(w.status).toBe(201);

@@ -3,11 +3,11 @@
 // <data-dir>/server/db/snapshots (or --snapshot-dir), the newest --snapshot-retention of each
 // name kept. Each is a consistent copy read on a worker thread and compressed as a stream
 // (copy-worker.ts), with the server's secrets sealed by the server token (bundle.ts).
+import { Database } from "bun:sqlite";
 import { Cron } from "croner";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { AppliedState } from "../applied-state";
-import { Database } from "bun:sqlite";
 import { runCopyJob, type CopyResult } from "./copy-worker";
 import { FORMAT, readHeader, VERSION, type SnapshotHeader } from "./archive";
 import { sealBundle } from "./bundle";
