@@ -13,6 +13,7 @@ import { startServerDiscovery } from "./servers";
 import { startTunnel } from "./tunnel/client";
 import { AgentApi, isUnreachable, makeClient } from "./api-client.ts";
 import { PodCache } from "./cache/pod-cache.ts";
+import { SecretStore } from "./cache/secret-store.ts";
 import { startRuntime, type Runtime, type RuntimeEvent } from "./containerd/runtime.ts";
 import type { RotationOptions } from "./logs/logs.ts";
 import { NodeLease } from "./node/lease.ts";
@@ -28,6 +29,7 @@ import { RuleWriter } from "./services/iptables.ts";
 import { inCidr } from "./services/ip.ts";
 import { NetworkPolicies } from "./services/netpol/controller.ts";
 import { announceIngress, INGRESS_USER, IngressController } from "./services/ingress/controller.ts";
+import { IngressState } from "./services/ingress/state.ts";
 import type { ClusterDns } from "./services/dns.ts";
 import { DnsService } from "./services/dns-service.ts";
 import { NodeEvents } from "./services/node-events.ts";
@@ -284,7 +286,9 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
         log(`API relay: cannot listen on ${gw}:${API_RELAY_PORT} (${(e as Error).message}); pods reach the API by the kubernetes Endpoints instead`);
       }
     }
-    const cache = PodCache.forDataDir(opts.dataDir);
+    // Secret-derived env lives on a tmpfs (root only can mount it; others keep it in memory).
+    const secretStore = SecretStore.forDataDir(opts.dataDir, { mount: process.getuid?.() === 0, log });
+    const cache = PodCache.forDataDir(opts.dataDir, secretStore);
     pods = new PodManager(
       {
         cri: runtime.cri,
@@ -327,7 +331,10 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     // Ingress: the proxy on ports 80/443 is loaded only once an Ingress of Skiff's class exists.
     const ingressPorts = opts.ingress ?? { httpPort: 80, httpsPort: 443 };
     if (proxy && ingressPorts) {
-      const ing = new IngressController({ api, nodeName: opts.nodeName, proxy, objects, ...ingressPorts, log, retryMs: t.retryMs ?? 2000 });
+      // What it serves is saved for a restart while the server is away; the TLS keys only on the
+      // tmpfs secret store (root only can mount it; others keep the keys in memory).
+      const state = new IngressState(opts.dataDir, secretStore, log);
+      const ing = new IngressController({ api, nodeName: opts.nodeName, proxy, objects, ...ingressPorts, log, retryMs: t.retryMs ?? 2000, state });
       ingress = ing;
       ing.start();
       stoppers.push(() => ing.stop());

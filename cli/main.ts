@@ -79,6 +79,10 @@ Server flags:
   --upgrade-ready-timeout S   A start with a new version (which first snapshots the store) that is not
                               ready in S seconds restores the data dir and exits (default 300)
   --force-upgrade             Start a version whose upgrade failed and was rolled back before
+  --audit-policy-file FILE    Audit policy (audit.k8s.io/v1 Policy): which requests are logged, at which level
+  --audit-log-path FILE       Write the audit log (JSON lines of audit.k8s.io/v1 Event) here; "-" for stdout
+  --audit-log-maxsize MB      Rotate the audit log at this size (and --audit-log-maxbackup N files kept,
+                              --audit-log-maxage DAYS they are kept; 0 = no limit)
 
 Agent flags:
   -s, --server URL            Server to join, e.g. https://10.0.0.1:6443
@@ -120,6 +124,11 @@ async function server(args: string[]): Promise<number> {
       "cluster-reset-restore-path": { type: "string" },
       "snapshot-cron": { type: "string" },
       "snapshot-retention": { type: "string" },
+      "audit-policy-file": { type: "string" },
+      "audit-log-path": { type: "string" },
+      "audit-log-maxsize": { type: "string" },
+      "audit-log-maxbackup": { type: "string" },
+      "audit-log-maxage": { type: "string" },
       "snapshot-dir": { type: "string" },
       "disable-snapshots": { type: "boolean", default: false },
       "upgrade-ready-timeout": { type: "string" },
@@ -231,6 +240,13 @@ async function server(args: string[]): Promise<number> {
     snapshotRetention: retention,
     snapshotDir: values["snapshot-dir"],
     disableSnapshots: values["disable-snapshots"],
+    audit: {
+      policyFile: values["audit-policy-file"],
+      logPath: values["audit-log-path"],
+      maxSize: optionalNumber(values["audit-log-maxsize"]),
+      maxBackup: optionalNumber(values["audit-log-maxbackup"]),
+      maxAge: optionalNumber(values["audit-log-maxage"]),
+    },
     datastore: endpoint ? { endpoint, cafile: values["datastore-cafile"], certfile: values["datastore-certfile"], keyfile: values["datastore-keyfile"] } : undefined,
   });
   let srv: Awaited<typeof starting>;
@@ -542,4 +558,9 @@ if (import.meta.main) {
       process.exit(1);
     },
   );
+}
+
+/** A numeric flag's value; NaN (refused by the server with the flag's name) when it is not a number. */
+function optionalNumber(v: string | undefined): number | undefined {
+  return v === undefined ? undefined : v.trim() === "" ? NaN : Number(v);
 }

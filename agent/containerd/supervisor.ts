@@ -9,6 +9,7 @@ import { CriClient } from "../cri/client.ts";
 import { PAUSE_IMAGE } from "../images/pause.ts";
 import { agentPaths, containerdConfig, type AgentPaths } from "./config.ts";
 import { preflight, type PreflightResult } from "./preflight.ts";
+import { stateOnTmpfs } from "./state-tmpfs.ts";
 
 export type SupervisorEvent =
   | { type: "starting"; attempt: number }
@@ -104,6 +105,8 @@ export class ContainerdSupervisor {
     for (const d of [this.paths.containerdDir, this.paths.root, this.paths.state, this.paths.cniConfDir, this.paths.cniIpamDir, this.paths.imagesDir, this.paths.registryConfigDir]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
     }
+    // task bundles hold each container's env (Secret values too): memory only, like /run/containerd
+    if (process.getuid?.() === 0) stateOnTmpfs(this.paths.state, (message) => this.emit({ type: "warning", message }));
     writeFileSync(
       this.paths.config,
       containerdConfig({

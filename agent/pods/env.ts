@@ -121,3 +121,8 @@ export function expandCommand(list: string[] | undefined, env: { key: string; va
   const m = new Map(env.map((e) => [e.key, e.value]));
   return list.map((s) => expand(s, (n) => m.get(n)));
 }
+
+/** Whether any env value of the container comes from a Secret (so it must stay off the disk). */
+export function usesSecretEnv(c: Container): boolean {
+  return (c.envFrom ?? []).some((s) => !!s.secretRef) || (c.env ?? []).some((e) => !!e.valueFrom?.secretKeyRef);
+}

@@ -25,7 +25,7 @@ import type { ObjectStore } from "../volumes/objects.ts";
 import type { Backoff } from "./backoff.ts";
 import { podEvents, type PodEvents } from "./events.ts";
 import { A, ConfigError, containerConfig, containerHash, etcHostsContent, L, sandboxConfig, verifyRunAsNonRoot } from "./cri-config.ts";
-import { containerEnv, EnvConfigError, expandCommand } from "./env.ts";
+import { containerEnv, EnvConfigError, expandCommand, usesSecretEnv } from "./env.ts";
 import { computePodStatus, type ContainerRecord, type Waiting } from "./status.ts";
 import type { StatusManager } from "./status-manager.ts";
 import type { ConfigMapLike, Container, Pod, PodStatus } from "./types.ts";
@@ -675,10 +675,20 @@ export class PodWorker {
       // with the environment it saved for the container).
       if (services === null) throw new NotYetReadError("services have not yet been read at least once, cannot construct envvars");
       env = await containerEnv(this.pod, c, { objects: this.d.objects, ips, node: this.d.node, services });
-      this.d.cache.saveEnv(this.uid, c.name, env);
+      this.d.cache.saveEnv(this.uid, c, env);
     } catch (e) {
-      const cached = isUnreachable(e) ? this.d.cache.loadEnv(this.uid, c.name) : null;
+      const cached = isUnreachable(e) ? this.d.cache.loadEnv(this.uid, c) : null;
       if (!cached) {
+        if (isUnreachable(e) && usesSecretEnv(c)) {
+          // Secret-derived env is kept on tmpfs only (pod-cache.ts): after a reboot it is gone
+          // and this container waits for the server; the pod's other containers start offline.
+          const message = `the environment of container ${c.name} uses Secrets, which the node keeps in memory only (gone after a reboot): waiting for the API server to read them`;
+          if (this.waiting.get(c.name)?.message !== message) this.d.log(`pod ${this.ns}/${this.name}: ${message}`);
+          this.waiting.set(c.name, { reason: "CreateContainerConfigError", message });
+          this.event(c, "Warning", "Failed", `Error: ${message}`);
+          this.kick(this.d.retryMs);
+          return;
+        }
         if (e instanceof EnvConfigError || !isUnreachable(e)) {
           this.waiting.set(c.name, { reason: "CreateContainerConfigError", message: (e as Error).message });
           this.event(c, "Warning", "Failed", `Error: ${(e as Error).message}`);

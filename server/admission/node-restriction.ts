@@ -10,6 +10,7 @@
 //   leases          only its own Lease in kube-node-lease
 //   serviceaccounts/token   only tokens bound to a pod bound to itself
 //   persistentvolumeclaims/status   only conditions and allocated resources
+//   csinodes        only the CSINode named for itself
 // Messages are upstream's, so kubectl prints what a Kubernetes user expects.
 import { forbidden } from "../errors";
 import { nodeIdentity } from "../auth/node";
@@ -67,6 +68,9 @@ export class NodeRestriction implements AdmissionPlugin {
         return;
       case "/persistentvolumeclaims":
         if (req.subresource === "status") return this.pvcStatus(node, req);
+        return;
+      case "storage.k8s.io/csinodes":
+        if (req.name !== node) throw forbidden(`csinodes.storage.k8s.io "${req.name}" is forbidden: can only access CSINode with the same name as the requesting node`);
         return;
     }
   }

@@ -28,6 +28,7 @@ export function apiResources(group: string, version: string): any[] {
     if (r.categories?.length) res.categories = r.categories;
     if ((r.verbs ?? DEFAULT_VERBS).includes("list")) res.storageVersionHash = storageVersionHash(r);
     out.push(res);
+    if (r.subresources?.approval) out.push({ name: `${r.plural}/approval`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] });
     if (r.subresources?.status) out.push({ name: `${r.plural}/status`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] });
     if (r.subresources?.scale)
       out.push({ name: `${r.plural}/scale`, singularName: "", namespaced: r.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
@@ -89,6 +90,7 @@ function aggregated(core: boolean) {
           .filter((r) => r.group === g.name && r.version === v)
           .map((r) => {
             const subs: any[] = [];
+            if (r.subresources?.approval) subs.push({ subresource: "approval", responseKind: { group: r.group, version: r.version, kind: r.kind }, verbs: ["get", "patch", "update"] });
             if (r.subresources?.status) subs.push({ subresource: "status", responseKind: { group: r.group, version: r.version, kind: r.kind }, verbs: ["get", "patch", "update"] });
             if (r.subresources?.scale) subs.push({ subresource: "scale", responseKind: { group: "autoscaling", version: "v1", kind: "Scale" }, verbs: ["get", "patch", "update"] });
             for (const s of extraSubresources(r))

@@ -59,6 +59,8 @@ export class Registry {
 
   /** The admission request for one write (also used by subresources admitted as themselves). */
   admissionRequest(ctx: WriteCtx, operation: Operation, r: RegisteredResource, sub: string, ns: string, name: string, object?: any, oldObject?: any, options?: any): AdmissionRequest {
+    // A create's URL names no object: its audit event's objectRef takes the name from here.
+    if (ctx.audit && name) ctx.audit.name ??= name;
     return {
       operation,
       resource: r,
@@ -73,6 +75,9 @@ export class Registry {
       store: this.store,
       registry: this,
       warn: (m) => void ctx.warnings.push(m),
+      annotate: (key, value) => {
+        if (ctx.audit) ctx.audit.annotations[key] = value;
+      },
     };
   }
 
@@ -156,7 +161,7 @@ export class Registry {
         const req = this.admissionRequest(ctx, "UPDATE", r, sub, ns, name, next, cur.obj);
         await this.admission.admit(req);
         s.prepareForUpdate?.(sctx, next, cur.obj, sub);
-        if (s.tracksGeneration && sub !== "status") {
+        if (s.tracksGeneration && sub !== "status" && sub !== "approval") {
           const g = cur.obj.metadata.generation ?? 1;
           next.metadata.generation = deepEqual(specPart(cur.obj), specPart(next)) ? g : g + 1;
         }
@@ -322,7 +327,8 @@ function resultOrThrow(r: RegisteredResource, name: string, res: ApplyResult): a
 function mergeForUpdate(r: RegisteredResource, old: any, incoming: any, sub: string): any {
   if (incoming === null || typeof incoming !== "object" || Array.isArray(incoming)) throw badRequest("the object must be a JSON object");
   checkTypeMeta(r, incoming);
-  if (sub === "status") {
+  // /approval, like /status, changes the status only (the strategy keeps what it may not change).
+  if (sub === "status" || sub === "approval") {
     const next = { ...old, status: incoming.status };
     if (incoming.status === undefined) delete next.status;
     // A status write may not change anything else, but metadata.managedFields is carried.

@@ -7,6 +7,7 @@
 //   - `skiff secrets-encrypt rotate-keys` re-encrypts every secret with a new key while clients
 //     keep reading, writing and watching (no error), then the old key is gone everywhere;
 //   - disable + reencrypt stores secrets in clear; enable + reencrypt seals them again.
+// A machine running an agent (secret env, volumes, containerd): security-secrets-at-rest-agent.test.ts.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";

@@ -37,6 +37,8 @@ export interface SnapshotterOptions {
   node: string;
   retention?: number;
   log?: (m: string) => void;
+  /** The clock names are taken from (tests step it instead of sleeping past a second). */
+  now?: () => Date;
 }
 
 export class BadNameError extends Error {}
@@ -80,13 +82,13 @@ export function deleteSnapshots(dir: string, names: string[]): string[] {
  * (`copy` gives the job the database's path while it may be read), its secrets sealed.
  */
 async function writeSnapshot(
-  o: { serverDir: string; dir: string; node: string; log?: (m: string) => void },
+  o: { serverDir: string; dir: string; node: string; log?: (m: string) => void; now?: () => Date },
   name: string,
   layout: number,
   copy: (job: (src: string) => Promise<CopyResult>) => Promise<CopyResult>,
 ): Promise<SnapshotInfo> {
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-  const now = new Date();
+  const now = o.now?.() ?? new Date();
   const file = join(o.dir, `${name}-${o.node}-${Math.floor(now.getTime() / 1000)}${SUFFIX}`);
   const tokenFile = join(o.serverDir, "token");
   const secrets = existsSync(tokenFile) ? await sealBundle(o.serverDir, readFileSync(tokenFile, "utf8").trim()) : undefined;
