@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   crd: () => import("./crd.ts"),
   netpolicy: () => import("./netpolicy.ts"),
   secrets: () => import("./secrets.ts"),
+  raftlog: () => import("./raftlog.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);
