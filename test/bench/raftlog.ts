@@ -6,34 +6,18 @@
 // (nobody else writes there, so the count is this benchmark's alone); --dir uses a directory
 // as it is (then the device is shared and the figure includes everyone else's writes).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SegmentLogStorage } from "../../server/raft/storage/segment-log";
+import { deviceOf, journalCommits, mountLoopFs, sectorsWritten } from "./loopfs";
 
 function arg(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-/** Sectors written and the block device's name, for the device holding `dir`. */
-function deviceOf(dir: string): { sysStat: string; name: string } {
-  const d = statSync(dir).dev;
-  // Linux dev_t: major in bits 8..19, minor in 0..7 and 20..31.
-  const major = (d >> 8) & 0xfff;
-  const minor = (d & 0xff) | ((d >> 12) & 0xfff00);
-  const sys = `/sys/dev/block/${major}:${minor}`;
-  const name = readFileSync(`${sys}/uevent`, "utf8").match(/DEVNAME=(\S+)/)?.[1] ?? `${major}:${minor}`;
-  return { sysStat: `${sys}/stat`, name };
-}
 const procWritten = () => Number(/^write_bytes: (\d+)/m.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? 0);
-const sectorsWritten = (sysStat: string) => Number(readFileSync(sysStat, "utf8").trim().split(/\s+/)[6]);
-/** ext4 journal commits so far on device `name` (jbd2's transaction count), or NaN. */
-function journalCommits(name: string): number {
-  const f = `/proc/fs/jbd2/${name}-8/info`;
-  if (!existsSync(f)) return NaN;
-  return Number(/^(\d+) transactions/m.exec(readFileSync(f, "utf8"))?.[1] ?? NaN);
-}
 
 interface Row {
   mode: string;
@@ -84,23 +68,11 @@ export async function main(args: string[]): Promise<void> {
   if (!dir) {
     if (process.getuid?.() !== 0) throw new Error("run as root (a private loop-mounted ext4), or give --dir DIR");
     const work = mkdtempSync(join(tmpdir(), "skiff-bench-raftlog-"));
-    const img = join(work, "fs.img");
-    const mnt = join(work, "mnt");
-    mkdirSync(mnt);
-    execFileSync("truncate", ["-s", "256M", img]);
-    // 4 kB blocks as on a real disk (mke2fs would choose 1 kB for a file system this small); inode
-    // tables and journal initialised now, not by ext4lazyinit writing during the measurement.
-    execFileSync("mkfs.ext4", ["-q", "-F", "-b", "4096", "-E", "lazy_itable_init=0,lazy_journal_init=0", img]);
-    const loop = execFileSync("losetup", ["-f", "--show", img], { encoding: "utf8" }).trim();
-    execFileSync("mount", [loop, mnt]);
-    dir = mnt;
+    const fs = mountLoopFs(join(work, "mnt"), 256);
+    dir = fs.dir;
     cleanup = () => {
-      try {
-        execFileSync("umount", [mnt]);
-      } finally {
-        execFileSync("losetup", ["-d", loop]);
-        rmSync(work, { recursive: true, force: true });
-      }
+      fs.close();
+      rmSync(work, { recursive: true, force: true });
     };
   }
   try {
