@@ -47,13 +47,18 @@ export interface LoopFs {
 
 const open = new Set<LoopFs>();
 let handlers = false;
-/** Extra work to do before unmounting on Ctrl-C (killing the processes that hold the mounts). */
+/** Work to do on Ctrl-C before unmounting (kill the processes that hold the mounts) and after (remove dirs). */
 const beforeExit = new Set<() => void>();
+const afterExit = new Set<() => void>();
 
-/** Registers `fn` to run on SIGINT/SIGTERM before the file systems are unmounted; returns its removal. */
-export function onAbort(fn: () => void): () => void {
-  beforeExit.add(fn);
-  return () => beforeExit.delete(fn);
+/** Registers `before` and `after` to run on SIGINT/SIGTERM around unmounting; returns their removal. */
+export function onAbort(before: () => void, after: () => void = () => {}): () => void {
+  beforeExit.add(before);
+  afterExit.add(after);
+  return () => {
+    beforeExit.delete(before);
+    afterExit.delete(after);
+  };
 }
 
 /** Unmounts every file system still open (the SIGINT/SIGTERM path and a last resort at exit). */
@@ -66,12 +71,16 @@ function installHandlers(): void {
   handlers = true;
   const abort = (sig: string) => {
     console.error(`\n${sig}: unmounting the benchmark's loop file systems…`);
-    for (const fn of beforeExit) {
-      try {
-        fn();
-      } catch {}
-    }
+    const all = (fns: Set<() => void>) => {
+      for (const fn of fns) {
+        try {
+          fn();
+        } catch {}
+      }
+    };
+    all(beforeExit);
     closeAll();
+    all(afterExit);
     process.exit(130);
   };
   process.on("SIGINT", () => abort("SIGINT"));

@@ -142,7 +142,7 @@ async function etcdTls(dir: string): Promise<{ ca: string; files: string[] }> {
 }
 
 /** dataDirs: the members' data dirs (e.g. loop mounts, which the caller owns); default: under a temp dir. */
-export async function startEtcd(bin: string, secure: boolean, dataDirs?: string[]): Promise<{ urls: string[]; ca?: string; pids: number[]; stop: () => Promise<void> }> {
+export async function startEtcd(bin: string, secure: boolean, dataDirs?: string[]): Promise<{ urls: string[]; ca?: string; pids: number[]; stop: () => Promise<void>; removeDir: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-bench-etcd-"));
   const ms = [];
   for (let i = 0; i < 3; i++) ms.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
@@ -180,6 +180,7 @@ export async function startEtcd(bin: string, secure: boolean, dataDirs?: string[
     } catch {}
     if (Date.now() > deadline || procs.some((p) => p.exitCode !== null)) {
       for (const p of procs) p.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
       throw new Error("etcd did not start");
     }
     await Bun.sleep(200);
@@ -193,6 +194,7 @@ export async function startEtcd(bin: string, secure: boolean, dataDirs?: string[
       await Promise.all(procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => (p.once("exit", r), p.kill("SIGKILL"))))));
       rmSync(dir, { recursive: true, force: true });
     },
+    removeDir: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
@@ -325,14 +327,21 @@ export async function main(args: string[]): Promise<void> {
   const etcdFs: LoopFs[] = [];
   let etcd: Awaited<ReturnType<typeof startEtcd>> | undefined;
   // Ctrl-C: kill the members first, or their open files keep the mounts busy.
-  const offAbort = onAbort(() => {
-    for (const s of cluster.servers) s.proc?.kill("SIGKILL");
-    for (const pid of etcd?.pids ?? []) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {}
-    }
-  });
+  const offAbort = onAbort(
+    () => {
+      for (const s of cluster.servers) s.proc?.kill("SIGKILL");
+      for (const pid of etcd?.pids ?? []) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    },
+    () => {
+      cluster.cleanup();
+      etcd?.removeDir();
+      rmSync(etcdMnt, { recursive: true, force: true });
+    },
+  );
   const rows: string[][] = [];
   try {
     if (device) {
