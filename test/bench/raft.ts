@@ -1,4 +1,4 @@
-// `bun run bench raft [--seconds N] [--slices K] [--levels 1,16,64,256] [--kinds kv,cm]`: 3 Skiff servers and a 3-member
+// `bun run bench raft [--seconds N] [--slices K] [--levels 1,16,64,256] [--kinds kv,cm] [--etcd-plain] [--no-device] [--loop-size MB]`: 3 Skiff servers and a 3-member
 // etcd cluster (Debian's etcd-server, installed if missing) on loopback, driven by the same
 // client code (fetch from this process, requests spread round-robin over the 3 members,
 // 256-byte values, same duration per level). Prints throughput and p50/p99 for each and the
@@ -111,9 +111,18 @@ function merge(slices: Slice[]): Result {
   const disk = slices.reduce((a, s) => a + s.diskBytes, 0);
   const dev = slices.reduce((a, s) => a + s.devBytes, 0);
   const commits = slices.reduce((a, s) => a + s.commits, 0);
+  const perOp = (x: number) => (lat.length ? x / lat.length : NaN);
   return {
-    devKbPerOp: lat.length ? dev / 1024 / lat.length : NaN,
-    commitsPerOp: lat.length ? commits / lat.length : NaN, ops: lat.length, errors: slices.reduce((a, s) => a + s.errors, 0), p50: q(0.5), p99: q(0.99), opsPerSec: lat.length / secs, cpuMsPerOp: lat.length ? cpu / lat.length : NaN, diskKbPerOp: lat.length ? disk / 1024 / lat.length : NaN };
+    ops: lat.length,
+    errors: slices.reduce((a, s) => a + s.errors, 0),
+    p50: q(0.5),
+    p99: q(0.99),
+    opsPerSec: lat.length / secs,
+    cpuMsPerOp: perOp(cpu),
+    diskKbPerOp: perOp(disk / 1024),
+    devKbPerOp: perOp(dev / 1024),
+    commitsPerOp: perOp(commits),
+  };
 }
 
 function ensureEtcd(): string {
