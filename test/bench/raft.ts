@@ -1,4 +1,4 @@
-// `bun run bench raft [--seconds N] [--slices K] [--levels 1,16,64,256] [--kinds kv,cm]`: 3 Skiff servers and a 3-member
+// `bun run bench raft [--seconds N] [--slices K] [--levels 1,16,64,256] [--kinds kv,cm] [--etcd-plain] [--no-device] [--loop-size MB]`: 3 Skiff servers and a 3-member
 // etcd cluster (Debian's etcd-server, installed if missing) on loopback, driven by the same
 // client code (fetch from this process, requests spread round-robin over the 3 members,
 // 256-byte values, same duration per level). Prints throughput and p50/p99 for each and the
@@ -9,12 +9,18 @@
 // `--failover N` instead measures leader failover (see failover() below).
 // Like for like: both serve clients over TLS and use mutual TLS between peers (etcd gets
 // certificates from a throwaway CA); `--etcd-plain` runs etcd without TLS instead.
+// Disk writes, two ways: /proc/<pid>/io write_bytes (pages the process dirtied: no file-system
+// journal or metadata, zeros written ahead counted, fallocate'd space not), and, run as root,
+// the block device's own count: each Skiff server's and each etcd member's data dir is its own
+// fresh ext4 on a loop device (loopfs.ts), so /sys/block/loopN/stat counts that member's data,
+// journal and metadata alone. `--no-device` keeps the data dirs in /tmp; `--loop-size MB` (1024).
 import { ensurePki, issue } from "../../server/tls/pki";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, freePort } from "../e2e/raft-harness";
+import { journalCommits, mountLoopFs, onAbort, type LoopFs } from "./loopfs";
 
 interface Result {
   ops: number;
@@ -24,8 +30,12 @@ interface Result {
   opsPerSec: number;
   /** CPU (user + system, all threads) of the 3 server processes per successful op. */
   cpuMsPerOp: number;
-  /** Bytes the 3 server processes wrote to storage per successful op. */
+  /** Bytes the 3 server processes wrote to storage per successful op (/proc/<pid>/io). */
   diskKbPerOp: number;
+  /** Bytes written to the 3 members' block devices per successful op (NaN without loop devices). */
+  devKbPerOp: number;
+  /** ext4 journal commits on the 3 members' devices per successful op. */
+  commitsPerOp: number;
 }
 
 /** utime + stime of a process in ms (Linux /proc), 0 if unknown. */
@@ -54,14 +64,22 @@ interface Slice {
   seconds: number;
   cpuMs: number;
   diskBytes: number;
+  devBytes: number;
+  commits: number;
 }
 
 /** Numbers every op of the run (keys stay unique across slices). */
 let opSeq = 0;
 
-async function driveSlice(conc: number, seconds: number, pids: number[], op: (worker: number, i: number) => Promise<boolean>): Promise<Slice> {
+async function driveSlice(conc: number, seconds: number, pids: number[], op: (worker: number, i: number) => Promise<boolean>, fss: LoopFs[] = []): Promise<Slice> {
   const lat: number[] = [];
   let errors = 0;
+  // Write back what the members left dirty before this slice (the other side's slice, the
+  // previous cell) so it is not counted here; the sync after the slice counts this slice's
+  // dirty pages, which the kernel would write back later anyway.
+  for (const f of fss) f.sync();
+  const dev0 = fss.reduce((a, f) => a + f.bytesWritten(), 0);
+  const jc0 = fss.reduce((a, f) => a + journalCommits(f.name), 0);
   const end = performance.now() + seconds * 1000;
   const cpu0 = pids.reduce((a, p) => a + cpuMs(p), 0);
   const disk0 = pids.reduce((a, p) => a + writtenBytes(p), 0);
@@ -76,7 +94,13 @@ async function driveSlice(conc: number, seconds: number, pids: number[], op: (wo
       }
     }),
   );
-  return { lat, errors, seconds: (performance.now() - start) / 1000, cpuMs: pids.reduce((a, p) => a + cpuMs(p), 0) - cpu0, diskBytes: pids.reduce((a, p) => a + writtenBytes(p), 0) - disk0 };
+  const secs = (performance.now() - start) / 1000;
+  const cpu = pids.reduce((a, p) => a + cpuMs(p), 0) - cpu0;
+  const disk = pids.reduce((a, p) => a + writtenBytes(p), 0) - disk0;
+  for (const f of fss) f.sync();
+  const devBytes = fss.length ? fss.reduce((a, f) => a + f.bytesWritten(), 0) - dev0 : NaN;
+  const commits = fss.length ? fss.reduce((a, f) => a + journalCommits(f.name), 0) - jc0 : NaN;
+  return { lat, errors, seconds: secs, cpuMs: cpu, diskBytes: disk, devBytes, commits };
 }
 
 function merge(slices: Slice[]): Result {
@@ -85,7 +109,20 @@ function merge(slices: Slice[]): Result {
   const secs = slices.reduce((a, s) => a + s.seconds, 0);
   const cpu = slices.reduce((a, s) => a + s.cpuMs, 0);
   const disk = slices.reduce((a, s) => a + s.diskBytes, 0);
-  return { ops: lat.length, errors: slices.reduce((a, s) => a + s.errors, 0), p50: q(0.5), p99: q(0.99), opsPerSec: lat.length / secs, cpuMsPerOp: lat.length ? cpu / lat.length : NaN, diskKbPerOp: lat.length ? disk / 1024 / lat.length : NaN };
+  const dev = slices.reduce((a, s) => a + s.devBytes, 0);
+  const commits = slices.reduce((a, s) => a + s.commits, 0);
+  const perOp = (x: number) => (lat.length ? x / lat.length : NaN);
+  return {
+    ops: lat.length,
+    errors: slices.reduce((a, s) => a + s.errors, 0),
+    p50: q(0.5),
+    p99: q(0.99),
+    opsPerSec: lat.length / secs,
+    cpuMsPerOp: perOp(cpu),
+    diskKbPerOp: perOp(disk / 1024),
+    devKbPerOp: perOp(dev / 1024),
+    commitsPerOp: perOp(commits),
+  };
 }
 
 function ensureEtcd(): string {
@@ -113,7 +150,8 @@ async function etcdTls(dir: string): Promise<{ ca: string; files: string[] }> {
   return { ca: pki.ca.cert, files: [f("ca.pem", pki.ca.cert), f("serving.pem", pki.serving.cert), f("serving-key.pem", pki.serving.key), f("peer.pem", peer.cert), f("peer-key.pem", peer.key)] };
 }
 
-export async function startEtcd(bin: string, secure: boolean): Promise<{ urls: string[]; ca?: string; pids: number[]; stop: () => void }> {
+/** dataDirs: the members' data dirs (e.g. loop mounts, which the caller owns); default: under a temp dir. */
+export async function startEtcd(bin: string, secure: boolean, dataDirs?: string[]): Promise<{ urls: string[]; ca?: string; pids: number[]; stop: () => Promise<void>; removeDir: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), "skiff-bench-etcd-"));
   const ms = [];
   for (let i = 0; i < 3; i++) ms.push({ name: `e${i}`, client: await freePort(), peer: await freePort() });
@@ -123,12 +161,12 @@ export async function startEtcd(bin: string, secure: boolean): Promise<{ urls: s
     ? ["--cert-file", tls.files[1]!, "--key-file", tls.files[2]!, "--peer-cert-file", tls.files[3]!, "--peer-key-file", tls.files[4]!, "--peer-trusted-ca-file", tls.files[0]!, "--peer-client-cert-auth"]
     : [];
   const initial = ms.map((m) => `${m.name}=${scheme}://127.0.0.1:${m.peer}`).join(",");
-  const procs = ms.map((m) =>
+  const procs = ms.map((m, i) =>
     spawn(
       bin,
       [
         "--name", m.name,
-        "--data-dir", join(dir, m.name),
+        "--data-dir", dataDirs?.[i] ?? join(dir, m.name),
         "--listen-client-urls", `${scheme}://127.0.0.1:${m.client}`,
         "--advertise-client-urls", `${scheme}://127.0.0.1:${m.client}`,
         "--listen-peer-urls", `${scheme}://127.0.0.1:${m.peer}`,
@@ -149,17 +187,23 @@ export async function startEtcd(bin: string, secure: boolean): Promise<{ urls: s
       const r = await fetch(`${urls[0]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: btoa("ping"), value: btoa("x") }), ...(tls ? { tls: { ca: tls.ca } } : {}) } as RequestInit);
       if (r.ok) break;
     } catch {}
-    if (Date.now() > deadline) throw new Error("etcd did not start");
+    if (Date.now() > deadline || procs.some((p) => p.exitCode !== null)) {
+      for (const p of procs) p.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error("etcd did not start");
+    }
     await Bun.sleep(200);
   }
   return {
     urls,
     ca: tls?.ca,
     pids: procs.map((p) => p.pid!),
-    stop: () => {
-      for (const p of procs) p.kill("SIGKILL");
+    stop: async () => {
+      // Waits for the exits, so the caller can unmount the data dirs next.
+      await Promise.all(procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => (p.once("exit", r), p.kill("SIGKILL"))))));
       rmSync(dir, { recursive: true, force: true });
     },
+    removeDir: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
@@ -281,20 +325,55 @@ export async function main(args: string[]): Promise<void> {
   const value = "v".repeat(256);
   const etcdBin = ensureEtcd();
 
-  console.log("starting 3 skiff servers…");
-  const cluster = new Cluster(3, { label: "bench", env: { SKIFF_RAFT_BENCH: "1" } });
-  await cluster.start();
-  console.log("starting 3 etcd members…");
+  // Device counts need root (loop devices); --no-device keeps the data dirs on /tmp's disk.
+  const device = !args.includes("--no-device") && process.getuid?.() === 0;
+  const loopMb = Number(arg("loop-size", "1024")) || 1024;
   // --etcd-plain compares against etcd without TLS (etcd's own benchmark setup).
   const etcdSecure = !args.includes("--etcd-plain");
-  const etcd = await startEtcd(etcdBin, etcdSecure);
-  const servers = cluster.servers;
-  const skiffPids = servers.map((x) => x.proc!.pid);
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  const etcdPut = (w: number, i: number) =>
-    fetch(`${etcd.urls[w % 3]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`k-${w}-${i}`), value: b64(value) }), ...(etcd.ca ? { tls: { ca: etcd.ca } } : {}) } as RequestInit).then(async (r) => (await r.arrayBuffer(), r.ok));
+  const cluster = new Cluster(3, { label: "bench", env: { SKIFF_RAFT_BENCH: "1" } });
+  const etcdMnt = mkdtempSync(join(tmpdir(), "skiff-bench-etcd-data-"));
+  const skiffFs: LoopFs[] = [];
+  const etcdFs: LoopFs[] = [];
+  let etcd: Awaited<ReturnType<typeof startEtcd>> | undefined;
+  // Ctrl-C: kill the members first, or their open files keep the mounts busy.
+  const offAbort = onAbort(
+    () => {
+      for (const s of cluster.servers) s.proc?.kill("SIGKILL");
+      for (const pid of etcd?.pids ?? []) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+      }
+    },
+    () => {
+      cluster.cleanup();
+      etcd?.removeDir();
+      rmSync(etcdMnt, { recursive: true, force: true });
+    },
+  );
   const rows: string[][] = [];
   try {
+    if (device) {
+      console.log(`making 6 loop-mounted ext4 file systems (${loopMb} MB each) for the members' data dirs…`);
+      // Cluster puts server i's data dir at <cluster.dir>/s<i>: mount there before it starts.
+      for (let i = 1; i <= 3; i++) skiffFs.push(mountLoopFs(join(cluster.dir, `s${i}`), loopMb));
+      for (let i = 0; i < 3; i++) {
+        const f = mountLoopFs(join(etcdMnt, `e${i}`), loopMb);
+        chmodSync(f.dir, 0o700); // etcd wants its data dir private
+        etcdFs.push(f);
+      }
+    }
+    console.log("starting 3 skiff servers…");
+    await cluster.start();
+    console.log("starting 3 etcd members…");
+    etcd = await startEtcd(etcdBin, etcdSecure, device ? etcdFs.map((f) => f.dir) : undefined);
+    const etcdUrls = etcd.urls;
+    const etcdCa = etcd.ca;
+    const servers = cluster.servers;
+    const skiffPids = servers.map((x) => x.proc!.pid);
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const etcdPut = (w: number, i: number) =>
+      fetch(`${etcdUrls[w % 3]}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`k-${w}-${i}`), value: b64(value) }), ...(etcdCa ? { tls: { ca: etcdCa } } : {}) } as RequestInit).then(async (r) => (await r.arrayBuffer(), r.ok));
     let run = 0;
     const kinds = arg("kinds", "kv,cm").split(",") as ("kv" | "cm")[];
     for (const level of kinds) {
@@ -316,26 +395,38 @@ export async function main(args: string[]): Promise<void> {
         const ss: Slice[] = [];
         const es: Slice[] = [];
         for (let k = 0; k < slices; k++) {
-          ss.push(await driveSlice(conc, seconds / slices, skiffPids, skiffOp));
-          es.push(await driveSlice(conc, seconds / slices, etcd.pids, etcdPut));
+          ss.push(await driveSlice(conc, seconds / slices, skiffPids, skiffOp, skiffFs));
+          es.push(await driveSlice(conc, seconds / slices, etcd.pids, etcdPut, etcdFs));
         }
         const s = merge(ss);
         const e = merge(es);
-        const row = [level, String(conc), s.opsPerSec.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.errors), s.cpuMsPerOp.toFixed(2), s.diskKbPerOp.toFixed(1), e.opsPerSec.toFixed(0), e.p50.toFixed(1), e.p99.toFixed(1), e.cpuMsPerOp.toFixed(2), e.diskKbPerOp.toFixed(1), (s.opsPerSec / e.opsPerSec).toFixed(2), e.diskKbPerOp > 0 ? (s.diskKbPerOp / e.diskKbPerOp).toFixed(2) : "-"];
+        const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : "-");
+        const row = [level, String(conc), s.opsPerSec.toFixed(0), s.p50.toFixed(1), s.p99.toFixed(1), String(s.errors), s.cpuMsPerOp.toFixed(2), s.diskKbPerOp.toFixed(1), e.opsPerSec.toFixed(0), e.p50.toFixed(1), e.p99.toFixed(1), e.cpuMsPerOp.toFixed(2), e.diskKbPerOp.toFixed(1), (s.opsPerSec / e.opsPerSec).toFixed(2), ratio(s.diskKbPerOp, e.diskKbPerOp)];
+        if (device) row.push(s.devKbPerOp.toFixed(1), s.commitsPerOp.toFixed(3), e.devKbPerOp.toFixed(1), e.commitsPerOp.toFixed(3), ratio(s.devKbPerOp, e.devKbPerOp));
         rows.push(row);
         console.log(row.join("\t"));
       }
     }
   } finally {
+    // Processes first (their open files keep a mount busy), then the mounts, then the dirs.
     await cluster.stop();
+    await etcd?.stop();
+    for (const f of [...skiffFs, ...etcdFs]) f.close();
+    offAbort();
     cluster.cleanup();
-    etcd.stop();
+    rmSync(etcdMnt, { recursive: true, force: true });
   }
   const head = ["level", "clients", "skiff ops/s", "p50 ms", "p99 ms", "errors", "cpu ms/op", "disk KB/op", "etcd ops/s", "p50 ms", "p99 ms", "cpu ms/op", "disk KB/op", "skiff/etcd", "disk skiff/etcd"];
+  if (device) head.push("skiff dev KB/op", "commits/op", "etcd dev KB/op", "commits/op", "dev skiff/etcd");
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   console.log(`\nRaft benchmark: 3 members each, ${seconds} s per cell (${slices} alternating slices of Skiff and etcd), 256-byte values, requests round-robin over the members`);
-  console.log("cpu ms/op, disk KB/op = CPU time (user + system) and bytes written to storage by the 3 server processes, per successful write (target: Skiff <= 2x etcd at 64 clients)");
+  console.log("cpu ms/op, disk KB/op = CPU time (user + system) and bytes written to storage by the 3 server processes (/proc/<pid>/io write_bytes), per successful write (target: Skiff <= 2x etcd at 64 clients)");
+  if (device)
+    console.log(
+      `dev KB/op = bytes written to the 3 members' own block devices (fresh ext4 on loop devices, ${loopMb} MB each; /sys/block/loopN/stat, data + journal + metadata, each slice bracketed by syncfs) per successful write; commits/op = ext4 journal commits (jbd2) per write`,
+    );
+  else console.log("(no device figures: run as root for them, without --no-device)");
   console.log("kv = Skiff raw KV put through Raft (POST /v1-skiff/raft/kv) vs etcd v3 Put; cm = Skiff ConfigMap create through the API vs etcd v3 Put");
   console.log(
     etcdSecure
