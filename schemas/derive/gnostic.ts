@@ -4,7 +4,7 @@
 // `apply -f`. Only the messages a Kubernetes document uses are declared; field numbers are
 // the upstream ones. Vendor extensions and other free-form values travel as `Any.yaml`
 // strings; JSON is valid YAML, so they are written as JSON.
-import protobuf from "protobufjs";
+import type protobuf from "protobufjs";
 
 const PROTO = `
 syntax = "proto3";
@@ -79,7 +79,8 @@ message NamedParameter { string name = 1; Parameter value = 2; }
 
 let root: protobuf.Root | undefined;
 export function gnosticRoot(): protobuf.Root {
-  return (root ??= protobuf.parse(PROTO, { keepCase: true }).root);
+  // protobufjs's full build (the .proto parser) is loaded on the first protobuf /openapi/v2 request.
+  return (root ??= (require("protobufjs") as typeof protobuf).parse(PROTO, { keepCase: true }).root);
 }
 
 type Json = Record<string, any>;
