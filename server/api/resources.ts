@@ -13,7 +13,7 @@ import { storedResource, type RegisteredResource } from "../../schemas/registry"
 import { resKeyOf } from "../store/commands";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { computedItems } from "./computed";
-import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
+import { handleBinding, handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
 import { Scale as ScaleType } from "../../schemas/types/misc";
@@ -104,6 +104,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
   const req = { ...parsed, r: v.r, res: resKeyOf(v.r.group, v.r.plural) };
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
+  if (r.group === "" && r.plural === "bindings") return handleBinding(c, deps, req);
   if (req.sub && !["status", "scale", "approval"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
   if (req.sub === "approval" && !r.subresources?.approval) throw notFound(r, `${req.name}/approval`);
   if (req.sub === "status" && !r.subresources?.status) throw notFound(r, `${req.name}/status`);

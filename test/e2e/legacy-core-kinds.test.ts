@@ -1,0 +1,52 @@
+// The core/v1 kinds K3s serves that predate apps/v1 and the split control plane: top-level
+// bindings, componentstatuses and replicationcontrollers, through the real kubectl and the API.
+// Needs no agent: pods are bound by hand (a scheduler name nobody serves) and never run.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { describeResult, expectOk, kubectl } from "../harness/kubectl";
+import { startServer, type SkiffServer } from "../harness/server";
+
+setDefaultTimeout(60_000);
+
+let srv: SkiffServer;
+const admin = async (args: string[], stdin?: string) => expectOk(await kubectl(srv, args, stdin !== undefined ? { stdin } : {}), `kubectl ${args.join(" ")}`);
+const post = (path: string, body: unknown) => srv.fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
+beforeAll(async () => {
+  srv = await startServer({ name: "legacy-core" });
+}, 90_000);
+
+afterAll(async () => {
+  await srv?.stop();
+});
+
+const unscheduledPod = (name: string) =>
+  JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace: "default" }, spec: { schedulerName: "by-hand", containers: [{ name: "c", image: "busybox:1" }] } });
+
+test("POST bindings assigns a pod to a node like pods/binding, and refuses what pods/binding refuses", async () => {
+  await admin(["create", "-f", "-"], unscheduledPod("bound"));
+  const binding = { apiVersion: "v1", kind: "Binding", metadata: { name: "bound" }, target: { kind: "Node", name: "edge-1" } };
+  const r = await post("/api/v1/namespaces/default/bindings", binding);
+  expect(r.status, await r.clone().text()).toBe(201);
+  expect((await r.json()).status).toBe("Success");
+  const pod = JSON.parse((await admin(["get", "pod", "bound", "-o", "json"])).stdout);
+  expect(pod.spec.nodeName).toBe("edge-1");
+  // Binding again: the same 409 as pods/binding (one code path).
+  const again = await post("/api/v1/namespaces/default/bindings", { ...binding, target: { kind: "Node", name: "edge-2" } });
+  expect(again.status).toBe(409);
+  expect((await again.json()).message).toContain('already assigned to node "edge-1"');
+  // No name, no target, another namespace in the body, a missing pod: clear 4xx, nothing stored.
+  const noName = await post("/api/v1/namespaces/default/bindings", { apiVersion: "v1", kind: "Binding", metadata: {}, target: { name: "edge-1" } });
+  expect(noName.status).toBe(422);
+  expect((await noName.json()).message).toContain("metadata.name");
+  const noTarget = await post("/api/v1/namespaces/default/bindings", { apiVersion: "v1", kind: "Binding", metadata: { name: "bound" } });
+  expect(noTarget.status).toBe(422);
+  const otherNs = await post("/api/v1/namespaces/default/bindings", { ...binding, metadata: { name: "bound", namespace: "kube-system" } });
+  expect(otherNs.status).toBe(400);
+  const missing = await post("/api/v1/namespaces/default/bindings", { ...binding, metadata: { name: "nope" } });
+  expect(missing.status).toBe(404);
+  // Create-only and never stored: a read is refused.
+  const list = await srv.fetch("/api/v1/namespaces/default/bindings");
+  expect(list.status).toBe(405);
+  const ar = await kubectl(srv, ["api-resources", "--no-headers"]);
+  expect(ar.stdout, describeResult(ar)).toMatch(/^bindings\s+v1\s+true\s+Binding$/m);
+});
