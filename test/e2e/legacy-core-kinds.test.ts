@@ -27,17 +27,17 @@ test("POST bindings assigns a pod to a node like pods/binding, and refuses what 
   const binding = { apiVersion: "v1", kind: "Binding", metadata: { name: "bound" }, target: { kind: "Node", name: "edge-1" } };
   const r = await post("/api/v1/namespaces/default/bindings", binding);
   expect(r.status, await r.clone().text()).toBe(201);
-  expect((await r.json()).status).toBe("Success");
+  expect(((await r.json()) as any).status).toBe("Success");
   const pod = JSON.parse((await admin(["get", "pod", "bound", "-o", "json"])).stdout);
   expect(pod.spec.nodeName).toBe("edge-1");
   // Binding again: the same 409 as pods/binding (one code path).
   const again = await post("/api/v1/namespaces/default/bindings", { ...binding, target: { kind: "Node", name: "edge-2" } });
   expect(again.status).toBe(409);
-  expect((await again.json()).message).toContain('already assigned to node "edge-1"');
+  expect(((await again.json()) as any).message).toContain('already assigned to node "edge-1"');
   // No name, no target, another namespace in the body, a missing pod: clear 4xx, nothing stored.
   const noName = await post("/api/v1/namespaces/default/bindings", { apiVersion: "v1", kind: "Binding", metadata: {}, target: { name: "edge-1" } });
   expect(noName.status).toBe(422);
-  expect((await noName.json()).message).toContain("metadata.name");
+  expect(((await noName.json()) as any).message).toContain("metadata.name");
   const noTarget = await post("/api/v1/namespaces/default/bindings", { apiVersion: "v1", kind: "Binding", metadata: { name: "bound" } });
   expect(noTarget.status).toBe(422);
   const otherNs = await post("/api/v1/namespaces/default/bindings", { ...binding, metadata: { name: "bound", namespace: "kube-system" } });
@@ -49,4 +49,28 @@ test("POST bindings assigns a pod to a node like pods/binding, and refuses what 
   expect(list.status).toBe(405);
   const ar = await kubectl(srv, ["api-resources", "--no-headers"]);
   expect(ar.stdout, describeResult(ar)).toMatch(/^bindings\s+v1\s+true\s+Binding$/m);
+});
+
+test("componentstatuses report the leader's scheduler and controllers and the store's quorum read", async () => {
+  const r = await kubectl(srv, ["get", "componentstatuses"]);
+  expect(r.code, describeResult(r)).toBe(0);
+  // Deprecated upstream since v1.19 and still served: kubectl prints the server's warning.
+  expect(r.stderr).toContain("v1 ComponentStatus is deprecated in v1.19+");
+  const rows = r.stdout.trim().split("\n");
+  expect(rows[0]).toMatch(/^NAME\s+STATUS\s+MESSAGE\s+ERROR$/);
+  expect(rows.slice(1).map((l) => l.split(/\s+/).slice(0, 2).join(" "))).toEqual(["scheduler Healthy", "controller-manager Healthy", "etcd-0 Healthy"]);
+  const cs = JSON.parse((await admin(["get", "cs", "etcd-0", "-o", "json"])).stdout);
+  expect(cs.kind).toBe("ComponentStatus");
+  expect(cs.conditions).toEqual([{ type: "Healthy", status: "True", message: expect.stringContaining("confirmed by a quorum of 1 voter") }]);
+  const sched = JSON.parse((await admin(["get", "cs", "scheduler", "-o", "json"])).stdout);
+  expect(sched.conditions[0].message).toContain("on this server");
+  // Computed, not stored: writes and watches are refused with the reason.
+  const del = await kubectl(srv, ["delete", "cs", "scheduler"]);
+  expect(del.code).not.toBe(0);
+  expect(del.stderr).toContain("computed when read");
+  const w = await srv.fetch("/api/v1/componentstatuses?watch=true");
+  expect(w.status).toBe(405);
+  const missing = await kubectl(srv, ["get", "cs", "kube-proxy"]);
+  expect(missing.code).not.toBe(0);
+  expect(missing.stderr).toContain('componentstatuses "kube-proxy" not found');
 });
