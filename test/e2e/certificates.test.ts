@@ -273,7 +273,6 @@ volumeattachments - storage.k8s.io/v1 false VolumeAttachment
 const DEPARTURES: Record<string, string> = {
   // Skiff drops the short name: kubectl warned that "ev" was ambiguous between the two groups.
   "events ev events.k8s.io/v1 true Event": "events - events.k8s.io/v1 true Event",
-  "replicationcontrollers rc v1 true ReplicationController": "not served: no ReplicationController controller",
   "validatingadmissionpolicies - admissionregistration.k8s.io/v1 false ValidatingAdmissionPolicy": "helper pol2's",
   "validatingadmissionpolicybindings - admissionregistration.k8s.io/v1 false ValidatingAdmissionPolicyBinding": "helper pol2's",
 };

@@ -74,3 +74,39 @@ test("componentstatuses report the leader's scheduler and controllers and the st
   expect(missing.code).not.toBe(0);
   expect(missing.stderr).toContain('componentstatuses "kube-proxy" not found');
 });
+
+async function waitFor<T>(f: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(200);
+  }
+}
+
+const rcPods = async () => JSON.parse((await admin(["get", "pods", "-l", "app=legacy", "-o", "json"])).stdout).items.filter((p: any) => !p.metadata.deletionTimestamp);
+
+test("kubectl runs a ReplicationController: pods owned, `kubectl scale rc`, status, cascading delete", async () => {
+  await admin(
+    ["apply", "-f", "-"],
+    JSON.stringify({ apiVersion: "v1", kind: "ReplicationController", metadata: { name: "legacy", namespace: "default" }, spec: { replicas: 2, template: { metadata: { labels: { app: "legacy" } }, spec: { containers: [{ name: "c", image: "busybox:1" }] } } } }),
+  );
+  const pods = await waitFor(async () => ((await rcPods()).length === 2 ? await rcPods() : undefined), "2 pods");
+  for (const p of pods) expect(p.metadata.ownerReferences[0]).toMatchObject({ apiVersion: "v1", kind: "ReplicationController", name: "legacy", controller: true });
+  await waitFor(async () => (JSON.parse((await admin(["get", "rc", "legacy", "-o", "json"])).stdout).status?.replicas === 2 ? true : undefined), "status.replicas 2");
+  const get = await admin(["get", "rc", "legacy"]);
+  expect(get.stdout).toMatch(/^NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE$/m);
+  expect(get.stdout).toMatch(/^legacy\s+2\s+2\s+0\s+/m);
+  expect((await admin(["scale", "rc", "legacy", "--replicas=1"])).stdout).toContain("replicationcontroller/legacy scaled");
+  await waitFor(async () => ((await rcPods()).length === 1 ? true : undefined), "scaled to 1 pod");
+  const scale = await srv.fetch("/api/v1/namespaces/default/replicationcontrollers/legacy/scale");
+  const sc: any = await scale.json();
+  expect(sc).toMatchObject({ kind: "Scale", apiVersion: "autoscaling/v1", spec: { replicas: 1 }, status: { selector: "app=legacy" } });
+  await waitFor(async () => {
+    const o = JSON.parse((await admin(["get", "rc", "legacy", "-o", "json"])).stdout);
+    return o.status?.replicas === 1 && o.status.observedGeneration === o.metadata.generation ? true : undefined;
+  }, "status after scale");
+  await admin(["delete", "rc", "legacy", "--wait=true"]);
+  await waitFor(async () => ((await rcPods()).length === 0 ? true : undefined), "pods collected with their controller");
+});
