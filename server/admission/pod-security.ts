@@ -49,7 +49,8 @@ function describe(level: Level, meta: any, spec: any): string | undefined {
 export const podSecurity: AdmissionPlugin = {
   name: "PodSecurity",
   handles: (req) =>
-    req.subresource === "" &&
+    // Ephemeral containers are judged like the others (upstream checks pods/ephemeralcontainers too).
+    (req.subresource === "" || (req.subresource === "ephemeralcontainers" && req.resource.plural === "pods")) &&
     (req.operation === "CREATE" || req.operation === "UPDATE") &&
     ((req.resource.group === "" && (req.resource.plural === "pods" || req.resource.plural === "namespaces")) || keyOf(req) in TEMPLATES),
 

@@ -44,6 +44,7 @@ function extraSubresources(r: RegisteredResource): any[] {
     return [
       { name: "pods/binding", singularName: "", namespaced: ns, kind: "Binding", verbs: ["create"] },
       { name: "pods/eviction", singularName: "", namespaced: ns, group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] },
+      { name: "pods/ephemeralcontainers", singularName: "", namespaced: ns, kind: "Pod", verbs: ["get", "patch", "update"] },
     ];
   if (r.group === "" && r.plural === "serviceaccounts")
     return [{ name: "serviceaccounts/token", singularName: "", namespaced: ns, group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] }];

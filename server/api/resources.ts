@@ -108,8 +108,12 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
   if (r.group === "" && r.plural === "bindings") return handleBinding(c, deps, req);
-  if (req.sub && !["status", "scale", "approval"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
+  // pods/ephemeralcontainers reads and writes a whole Pod, like status (the strategy keeps only the list).
+  const podEphemeral = req.sub === "ephemeralcontainers" && r.group === "" && r.plural === "pods";
+  if (req.sub && !["status", "scale", "approval"].includes(req.sub) && !podEphemeral) return handleSpecialSubresource(c, deps, req);
   if (req.sub === "approval" && !r.subresources?.approval) throw notFound(r, `${req.name}/approval`);
+  // Subresources here are read, updated and patched; creating or deleting goes to the object itself.
+  if (req.sub && method !== "GET" && method !== "PUT" && method !== "PATCH") throw methodNotAllowed(`method ${method} is not supported on ${r.plural}/${req.sub}`);
   if (req.sub === "status" && !r.subresources?.status) throw notFound(r, `${req.name}/status`);
   if (req.sub === "scale" && !r.subresources?.scale) throw notFound(r, `${req.name}/scale`);
   const verbs = r.verbs;

@@ -155,8 +155,9 @@ export class Registry {
       if (opts.userRev && opts.userRev !== String(cur.rev)) throw conflict(r, name);
       if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
       if (!opts.internal) {
-        // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted.
-        if (sub === "") r.defaults?.(next);
+        // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted,
+        // except pods/ephemeralcontainers, whose new containers still need their defaults.
+        if (sub === "" || sub === "ephemeralcontainers") r.defaults?.(next);
         dropEmptyMeta(next.metadata);
         const req = this.admissionRequest(ctx, "UPDATE", r, sub, ns, name, next, cur.obj);
         await this.admission.admit(req);
@@ -165,7 +166,7 @@ export class Registry {
           const g = cur.obj.metadata.generation ?? 1;
           next.metadata.generation = deepEqual(specPart(cur.obj), specPart(next)) ? g : g + 1;
         }
-        validate(r, s, next, cur.obj);
+        validate(r, s, next, cur.obj, sub);
         await s.validateWrite?.(sctx, next, cur.obj, sub);
         await this.admission.validate(req);
       }
@@ -280,10 +281,12 @@ function specPart(o: any): Record<string, unknown> {
   return rest;
 }
 
-function validate(r: RegisteredResource, s: Strategy, obj: any, old?: any): void {
+function validate(r: RegisteredResource, s: Strategy, obj: any, old?: any, sub = ""): void {
   const errs: FieldError[] = [];
   errs.push(...validateObjectMeta(obj.metadata ?? {}, r.namespaced, s.nameValidation ?? "subdomain"));
-  if (r.validate) errs.push(...r.validate(obj, old));
+  const own = old && sub ? s.validateSubresourceUpdate?.(sub, obj, old) : undefined;
+  if (own) errs.push(...own);
+  else if (r.validate) errs.push(...r.validate(obj, old));
   if (old) {
     for (const path of r.immutable ?? []) {
       const a = path.split(".").reduce((o: any, k) => o?.[k], obj);
