@@ -30,6 +30,7 @@ test("POST bindings assigns a pod to a node like pods/binding, and refuses what 
   expect(((await r.json()) as any).status).toBe("Success");
   const pod = JSON.parse((await admin(["get", "pod", "bound", "-o", "json"])).stdout);
   expect(pod.spec.nodeName).toBe("edge-1");
+  expect(pod.status.conditions.find((c: any) => c.type === "PodScheduled")?.status).toBe("True");
   // Binding again: the same 409 as pods/binding (one code path).
   const again = await post("/api/v1/namespaces/default/bindings", { ...binding, target: { kind: "Node", name: "edge-2" } });
   expect(again.status).toBe(409);
