@@ -89,8 +89,9 @@ async function waitFor<T>(f: () => Promise<T | undefined>, what: string, ms = 15
 const rcPods = async () => JSON.parse((await admin(["get", "pods", "-l", "app=legacy", "-o", "json"])).stdout).items.filter((p: any) => !p.metadata.deletionTimestamp);
 
 test("kubectl runs a ReplicationController: pods owned, `kubectl scale rc`, status, cascading delete", async () => {
+  // `kubectl create` sends a protobuf body: the RC's map selector and template decode from it.
   await admin(
-    ["apply", "-f", "-"],
+    ["create", "-f", "-"],
     JSON.stringify({ apiVersion: "v1", kind: "ReplicationController", metadata: { name: "legacy", namespace: "default" }, spec: { replicas: 2, template: { metadata: { labels: { app: "legacy" } }, spec: { containers: [{ name: "c", image: "busybox:1" }] } } } }),
   );
   const pods = await waitFor(async () => ((await rcPods()).length === 2 ? await rcPods() : undefined), "2 pods");
@@ -99,6 +100,10 @@ test("kubectl runs a ReplicationController: pods owned, `kubectl scale rc`, stat
   const get = await admin(["get", "rc", "legacy"]);
   expect(get.stdout).toMatch(/^NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE$/m);
   expect(get.stdout).toMatch(/^legacy\s+2\s+2\s+0\s+/m);
+  const desc = (await admin(["describe", "rc", "legacy"])).stdout;
+  expect(desc).toMatch(/^Selector:\s+app=legacy$/m);
+  expect(desc).toMatch(/^Replicas:\s+2 current \/ 2 desired$/m);
+  expect(desc).toContain("SuccessfulCreate");
   expect((await admin(["scale", "rc", "legacy", "--replicas=1"])).stdout).toContain("replicationcontroller/legacy scaled");
   await waitFor(async () => ((await rcPods()).length === 1 ? true : undefined), "scaled to 1 pod");
   const scale = await srv.fetch("/api/v1/namespaces/default/replicationcontrollers/legacy/scale");
