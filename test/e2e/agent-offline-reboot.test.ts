@@ -6,7 +6,10 @@
 // mount under the agent's data dir is gone; then the agent starts again, still offline.
 //   - the container runs again offline, with ca.crt (from the node's disk copy of the ConfigMap)
 //     and namespace in the projected volume, and the configMap volume as before; no token yet;
-//   - once the server is back the token file appears in the volume and the pod status catches up.
+//   - a second pod whose projected volume has a Secret waits (secrets are never on the node's
+//     disk, issue 10), saying why in the agent log;
+//   - once the server is back the token file appears in the volume and the pod status catches up;
+//     the second pod starts.
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -43,10 +46,10 @@ describe.skipIf(reason !== null)("a pod restarts after an offline reboot of its 
   };
   const until = <T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000) =>
     waitUntil(what, fn, timeoutMs, 250, () => `agent log:\n${logs.slice(-30).join("\n")}`);
-  const getPod = async () => (await api("/api/v1/namespaces/default/pods/app")).body;
-  const containers = async () =>
-    (await agent!.runtime.cri.listContainers({ labelSelector: { "io.kubernetes.pod.name": "app", "io.kubernetes.container.name": "app" } })).sort((a, b) => b.createdAt - a.createdAt);
-  const running = async () => (await containers()).find((c) => c.state === "CONTAINER_RUNNING");
+  const getPod = async (name = "app") => (await api(`/api/v1/namespaces/default/pods/${name}`)).body;
+  const containers = async (pod = "app") =>
+    (await agent!.runtime.cri.listContainers({ labelSelector: { "io.kubernetes.pod.name": pod, "io.kubernetes.container.name": "app" } })).sort((a, b) => b.createdAt - a.createdAt);
+  const running = async (pod = "app") => (await containers(pod)).find((c) => c.state === "CONTAINER_RUNNING");
   const sh = async (id: string, cmd: string) => {
     const r = await agent!.runtime.cri.execSync(id, ["sh", "-c", cmd], 5);
     return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
@@ -90,6 +93,20 @@ describe.skipIf(reason !== null)("a pod restarts after an offline reboot of its 
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     // the ServiceAccount admission gave it the API access volume this test is about
     expect(r.body.spec.volumes.some((v: any) => v.name.startsWith("kube-api-access-") && v.projected)).toBe(true);
+    const sec = await api("/api/v1/namespaces/default/secrets", { method: "POST", body: JSON.stringify({ metadata: { name: "db" }, stringData: { pw: "pw-offline" } }) });
+    expect(sec.status, JSON.stringify(sec.body)).toBe(201);
+    const vault = {
+      metadata: { name: "vault", namespace: "default" },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        automountServiceAccountToken: false,
+        containers: [{ name: "app", image: "busybox:latest", imagePullPolicy: "IfNotPresent", command: ["sleep", String(SLEEP + 1)], volumeMounts: [{ name: "creds", mountPath: "/creds" }] }],
+        volumes: [{ name: "creds", projected: { sources: [{ secret: { name: "db" } }, { configMap: { name: "settings" } }] } }],
+      },
+    };
+    const v = await api("/api/v1/namespaces/default/pods", { method: "POST", body: JSON.stringify(vault) });
+    expect(v.status, JSON.stringify(v.body)).toBe(201);
   });
 
   afterAll(async () => {
@@ -106,10 +123,13 @@ describe.skipIf(reason !== null)("a pod restarts after an offline reboot of its 
     const c = await until("app running", async () => (await getPod())?.status?.containerStatuses?.[0]?.state?.running && (await running()), 60_000);
     const r = await sh(c.id, `test -s ${SA_DIR}/token && test -s ${SA_DIR}/ca.crt && cat ${SA_DIR}/namespace /settings/mode`);
     expect(r, JSON.stringify(r)).toMatchObject({ code: 0, out: "defaultoffline-ok" });
+    const vault = await until("vault running", async () => (await getPod("vault"))?.status?.containerStatuses?.[0]?.state?.running && (await running("vault")), 60_000);
+    expect((await sh(vault.id, "cat /creds/pw /creds/mode")).out).toBe("pw-offlineoffline-ok");
   });
 
   test("server away, node rebooted: the pod runs again offline, and catches up when the server is back", async () => {
     const before = (await running())!.id;
+    const vaultBefore = (await running("vault"))!.id;
     const uid = (await getPod()).metadata.uid as string;
     await srv.kill("SIGKILL");
     // the reboot: no sandbox, no container, no containerd, no tmpfs left
@@ -129,6 +149,9 @@ describe.skipIf(reason !== null)("a pod restarts after an offline reboot of its 
     // the ConfigMap copy kept for offline starts: on disk, owner-only
     const copies = join(node.dataDir, "agent", "pods", uid, "configmaps");
     expect(existsSync(copies), `agent log:\n${logs.slice(mark).join("\n")}`).toBe(true);
+    // the pod whose projected volume holds a Secret waits for the server, and the log says why
+    await until("the wait is logged", async () => logs.slice(mark).find((l) => l.includes('pod default/vault: MountVolume.SetUp failed for volume "creds" : secret "db" is kept in memory only on this node (gone after a reboot): waiting for the API server')));
+    expect((await containers("vault")).filter((c) => c.id !== vaultBefore && c.state === "CONTAINER_RUNNING")).toEqual([]);
 
     await srv.restart();
     await until("token written once the server is back", async () => (await sh(again.id, `test -s ${SA_DIR}/token`)).code === 0, 60_000);
@@ -138,5 +161,10 @@ describe.skipIf(reason !== null)("a pod restarts after an offline reboot of its 
       const s = (await getPod())?.status?.containerStatuses?.[0];
       return s?.state?.running && s.containerID === `containerd://${again.id}`;
     }, 60_000);
+    const vault = await until("vault started once the server is back", async () => {
+      const c = await running("vault");
+      return c && c.id !== vaultBefore && c;
+    }, 60_000);
+    expect((await sh(vault.id, "cat /creds/pw")).out).toBe("pw-offline");
   });
 });
