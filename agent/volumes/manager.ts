@@ -302,8 +302,9 @@ export class PodVolumes {
     if (v.downwardAPI) {
       const dir = this.volDir("downwardAPI", v.name);
       // kubelet backs downwardAPI volumes with a memory emptyDir, like secrets and projected ones
-      // (only for a new directory: containers of a pod set up by an older agent keep its files)
-      const fresh = !existsSync(dir);
+      // (only for a directory with nothing written yet: containers of a pod set up by an older
+      // agent keep its files; after a reboot the directory is there but empty, and gets its tmpfs)
+      const fresh = !existsSync(join(dir, "..data"));
       mkdirSync(dir, { recursive: true });
       if (ctx.tmpfs && fresh) mountTmpfs(dir, undefined, "0755");
       const files = new Map<string, FileProjection>();

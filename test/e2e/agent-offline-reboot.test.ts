@@ -13,11 +13,12 @@
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAgent, type Agent, type AgentOptions } from "../../agent/main.ts";
-import { mountsUnder, unmountAll } from "../../agent/volumes/mount.ts";
+import { isMemoryBacked } from "../../agent/cache/secret-store.ts";
+import { isMountPoint, mountsUnder, unmountAll } from "../../agent/volumes/mount.ts";
 import { containerdSkipReason } from "../harness/containerd.ts";
 import { cleanupLocalNode, seedBusybox, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
@@ -83,10 +84,16 @@ describe.skipIf(reason !== null)("a pod restarts after an offline reboot of its 
             image: "busybox:latest",
             imagePullPolicy: "IfNotPresent",
             command: ["sleep", String(SLEEP)],
-            volumeMounts: [{ name: "settings", mountPath: "/settings" }],
+            volumeMounts: [
+              { name: "settings", mountPath: "/settings" },
+              { name: "podinfo", mountPath: "/podinfo" },
+            ],
           },
         ],
-        volumes: [{ name: "settings", configMap: { name: "settings" } }],
+        volumes: [
+          { name: "settings", configMap: { name: "settings" } },
+          { name: "podinfo", downwardAPI: { items: [{ path: "name", fieldRef: { fieldPath: "metadata.name" } }] } },
+        ],
       },
     };
     const r = await api("/api/v1/namespaces/default/pods", { method: "POST", body: JSON.stringify(pod) });
@@ -144,8 +151,12 @@ describe.skipIf(reason !== null)("a pod restarts after an offline reboot of its 
       const c = await running();
       return c && c.id !== before && c;
     }, 90_000);
-    const offline = await sh(again.id, `cat ${SA_DIR}/namespace /settings/mode; head -1 ${SA_DIR}/ca.crt; test -e ${SA_DIR}/token && echo has-token`);
-    expect(offline.out, JSON.stringify(offline)).toBe("defaultoffline-ok-----BEGIN CERTIFICATE-----\n");
+    const offline = await sh(again.id, `cat ${SA_DIR}/namespace /settings/mode /podinfo/name; head -1 ${SA_DIR}/ca.crt; test -e ${SA_DIR}/token && echo has-token`);
+    expect(offline.out, JSON.stringify(offline)).toBe("defaultoffline-okapp-----BEGIN CERTIFICATE-----\n");
+    // the memory-backed volumes are on tmpfs again, as before the reboot
+    const vols = join(node.dataDir, "agent", "pods", uid, "volumes");
+    const apiVol = readdirSync(join(vols, "kubernetes.io~projected")).find((n) => n.startsWith("kube-api-access-"))!;
+    for (const d of [join(vols, "kubernetes.io~projected", apiVol), join(vols, "kubernetes.io~downward-api", "podinfo")]) expect(isMountPoint(d) && isMemoryBacked(d), d).toBe(true);
     // the ConfigMap copy kept for offline starts: on disk, owner-only
     const copies = join(node.dataDir, "agent", "pods", uid, "configmaps");
     expect(existsSync(copies), `agent log:\n${logs.slice(mark).join("\n")}`).toBe(true);
