@@ -29,6 +29,7 @@ import { RuleWriter } from "./services/iptables.ts";
 import { inCidr } from "./services/ip.ts";
 import { NetworkPolicies } from "./services/netpol/controller.ts";
 import { announceIngress, INGRESS_USER, IngressController } from "./services/ingress/controller.ts";
+import { IngressState } from "./services/ingress/state.ts";
 import type { ClusterDns } from "./services/dns.ts";
 import { DnsService } from "./services/dns-service.ts";
 import { NodeEvents } from "./services/node-events.ts";
@@ -330,7 +331,10 @@ export async function runAgent(opts: AgentOptions): Promise<Agent> {
     // Ingress: the proxy on ports 80/443 is loaded only once an Ingress of Skiff's class exists.
     const ingressPorts = opts.ingress ?? { httpPort: 80, httpsPort: 443 };
     if (proxy && ingressPorts) {
-      const ing = new IngressController({ api, nodeName: opts.nodeName, proxy, objects, ...ingressPorts, log, retryMs: t.retryMs ?? 2000 });
+      // What it serves is saved for a restart while the server is away; the TLS keys only on the
+      // tmpfs secret store (root only can mount it; others keep the keys in memory).
+      const state = new IngressState(opts.dataDir, secretStore, log);
+      const ing = new IngressController({ api, nodeName: opts.nodeName, proxy, objects, ...ingressPorts, log, retryMs: t.retryMs ?? 2000, state });
       ingress = ing;
       ing.start();
       stoppers.push(() => ing.stop());

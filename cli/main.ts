@@ -30,6 +30,7 @@ const VERBS: Record<string, string> = {
   "check-config": "Check this host for Skiff: kernel, cgroups, iptables, disk, memory, clock",
   certificate: "Show certificate expiry (check) or re-issue them without a restart (rotate)",
   snapshot: "Save, list, delete or restore snapshots of the store: snapshot save|ls|delete|restore",
+  upgrade: "Upgrade the installed server: upgrade --binary FILE (rolls back by itself if not ready)",
 };
 
 const HELP = `skiff — a Kubernetes-compatible orchestrator for edge machines
@@ -75,6 +76,13 @@ Server flags:
   --snapshot-retention N      Snapshots of each name kept (default 5)
   --snapshot-dir DIR          Where snapshots go (default <data-dir>/server/db/snapshots)
   --disable-snapshots         No scheduled snapshots
+  --upgrade-ready-timeout S   A start with a new version (which first snapshots the store) that is not
+                              ready in S seconds restores the data dir and exits (default 300)
+  --force-upgrade             Start a version whose upgrade failed and was rolled back before
+  --audit-policy-file FILE    Audit policy (audit.k8s.io/v1 Policy): which requests are logged, at which level
+  --audit-log-path FILE       Write the audit log (JSON lines of audit.k8s.io/v1 Event) here; "-" for stdout
+  --audit-log-maxsize MB      Rotate the audit log at this size (and --audit-log-maxbackup N files kept,
+                              --audit-log-maxage DAYS they are kept; 0 = no limit)
 
 Agent flags:
   -s, --server URL            Server to join, e.g. https://10.0.0.1:6443
@@ -116,8 +124,15 @@ async function server(args: string[]): Promise<number> {
       "cluster-reset-restore-path": { type: "string" },
       "snapshot-cron": { type: "string" },
       "snapshot-retention": { type: "string" },
+      "audit-policy-file": { type: "string" },
+      "audit-log-path": { type: "string" },
+      "audit-log-maxsize": { type: "string" },
+      "audit-log-maxbackup": { type: "string" },
+      "audit-log-maxage": { type: "string" },
       "snapshot-dir": { type: "string" },
       "disable-snapshots": { type: "boolean", default: false },
+      "upgrade-ready-timeout": { type: "string" },
+      "force-upgrade": { type: "boolean", default: false },
       "datastore-endpoint": { type: "string" },
       "datastore-cafile": { type: "string" },
       "datastore-certfile": { type: "string" },
@@ -172,12 +187,40 @@ async function server(args: string[]): Promise<number> {
     console.error("error: --datastore-cafile/--datastore-certfile/--datastore-keyfile need --datastore-endpoint");
     return 1;
   }
+  const { beginUpgrade, DEFAULT_READY_TIMEOUT_S, recordReady, UpgradeRefusedError } = await import("../server/store/backup/upgrade");
+  const readyTimeout = Number(values["upgrade-ready-timeout"] ?? DEFAULT_READY_TIMEOUT_S);
+  if (!(readyTimeout > 0)) {
+    console.error(`error: --upgrade-ready-timeout must be a number of seconds, got "${values["upgrade-ready-timeout"]}"`);
+    return 1;
+  }
   const { hostname } = await import("node:os");
   // A board without a real-time clock: wait for time sync before certificates are used or made.
   const { guardClock, keepRecordingTime } = await import("../lib/clock");
   await guardClock({ dataDir, log: (m) => console.error(m) });
   keepRecordingTime(dataDir);
-  const srv = await runServer({
+  // A new version on this data dir: a snapshot first, then a bounded wait for readiness
+  // (server/store/backup/upgrade.ts). An external datastore keeps its own history.
+  const { join } = await import("node:path");
+  const serverDir = join(dataDir, "server");
+  let upgrade: import("../server/store/backup/upgrade").Upgrade | undefined;
+  if (!endpoint) {
+    const { defaultSnapshotDir } = await import("../server/store/backup/snapshots");
+    try {
+      upgrade = await beginUpgrade({
+        serverDir,
+        version: skiffVersion(),
+        node: values["node-name"] ?? hostname(),
+        snapshotDir: values["snapshot-dir"] ?? defaultSnapshotDir(serverDir),
+        force: values["force-upgrade"],
+        log: (m) => console.log(m),
+      });
+    } catch (e) {
+      if (!(e instanceof UpgradeRefusedError)) throw e;
+      console.error(`error: ${e.message}`);
+      return 1;
+    }
+  }
+  const starting = runServer({
     dataDir,
     bindAddress: values["bind-address"]!,
     advertiseAddress: values["advertise-address"],
@@ -197,8 +240,28 @@ async function server(args: string[]): Promise<number> {
     snapshotRetention: retention,
     snapshotDir: values["snapshot-dir"],
     disableSnapshots: values["disable-snapshots"],
+    audit: {
+      policyFile: values["audit-policy-file"],
+      logPath: values["audit-log-path"],
+      maxSize: optionalNumber(values["audit-log-maxsize"]),
+      maxBackup: optionalNumber(values["audit-log-maxbackup"]),
+      maxAge: optionalNumber(values["audit-log-maxage"]),
+    },
     datastore: endpoint ? { endpoint, cafile: values["datastore-cafile"], certfile: values["datastore-certfile"], keyfile: values["datastore-keyfile"] } : undefined,
   });
+  let srv: Awaited<typeof starting>;
+  try {
+    // Only an upgrade waits on the probe: any other start is ready as it always was.
+    srv = upgrade ? await readyWithin(starting, readyTimeout * 1000) : await starting;
+  } catch (e) {
+    if (!upgrade) throw e;
+    const reason = e instanceof NotReadyError ? e.message : `the server did not start: ${(e as Error).message}`;
+    console.error(`error: ${await upgrade.rollback(reason)}`);
+    // Exits now: the half-started store (if it opened) is stale and must not be used.
+    process.exit(1);
+  }
+  if (upgrade) upgrade.ready();
+  else if (!endpoint) recordReady(serverDir, skiffVersion());
   // The embedded agent makes this node a worker too (K3s style); it talks to the API like any agent.
   let agent: { stop(): Promise<void> } | undefined;
   if (!values["disable-agent"]) {
@@ -250,6 +313,44 @@ async function server(args: string[]): Promise<number> {
     process.exit(1);
   });
   return await new Promise<number>(() => {});
+}
+
+class NotReadyError extends Error {}
+
+/**
+ * The started server, once it answers its own /readyz over HTTPS; NotReadyError after `ms`.
+ * SKIFF_TEST_NEVER_READY (tests only) makes this wait fail: a new version that never becomes
+ * ready, to test the rollback with the real binary.
+ */
+async function readyWithin<T extends { url: string; caPem: string }>(starting: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NotReadyError(`not ready within ${ms / 1000} s (--upgrade-ready-timeout)`)), ms);
+  });
+  const probe = async (): Promise<T> => {
+    const srv = await starting;
+    for (;;) {
+      if (!process.env.SKIFF_TEST_NEVER_READY) {
+        try {
+          const r = await fetch(`${srv.url}/readyz`, { tls: { ca: srv.caPem }, signal: AbortSignal.timeout(5_000) });
+          if (r.ok) return srv;
+        } catch {
+          /* not yet */
+        }
+      }
+      await Bun.sleep(500);
+    }
+  };
+  try {
+    return await Promise.race([probe(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** This binary's version (SKIFF_TEST_VERSION stands in for it in upgrade tests only). */
+export function skiffVersion(): string {
+  return process.env.SKIFF_TEST_VERSION || pkg.version;
 }
 
 /** A full GC 5 s after the last call: once a burst of pod churn has settled. */
@@ -387,7 +488,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (verb === "version" || verb === "--version") {
     const { KUBE_VERSION } = await import("../schemas/version");
-    console.log(`skiff version v${pkg.version} (Kubernetes API ${KUBE_VERSION.gitVersion}, bun ${Bun.version})`);
+    console.log(`skiff version v${skiffVersion()} (Kubernetes API ${KUBE_VERSION.gitVersion}, bun ${Bun.version})`);
     return 0;
   }
   if (verb === "server") return server(rest);
@@ -441,6 +542,8 @@ async function loadVerb(verb: string): Promise<{ run: (args: string[]) => Promis
       return import("./commands/certificate");
     case "snapshot":
       return import("./commands/snapshot");
+    case "upgrade":
+      return import("./commands/upgrade");
     default:
       return import("./commands/scale");
   }
@@ -455,4 +558,9 @@ if (import.meta.main) {
       process.exit(1);
     },
   );
+}
+
+/** A numeric flag's value; NaN (refused by the server with the flag's name) when it is not a number. */
+function optionalNumber(v: string | undefined): number | undefined {
+  return v === undefined ? undefined : v.trim() === "" ? NaN : Number(v);
 }

@@ -11,10 +11,15 @@ import { resources as miscResources } from "./types/misc";
 import { resources as policyResources } from "./types/policy";
 import { resources as autoscalingV1Resources } from "./types/autoscaling-v1";
 import { resources as eventsResources } from "./types/events";
+import { resources as certificatesResources } from "./types/certificates";
+import { resources as storageCsiResources } from "./types/storage-csi";
+import { resources as flowcontrolResources } from "./types/flowcontrol";
+import { resources as apiregistrationResources } from "./types/apiregistration";
 import { resources as nodeResources } from "./types/node";
 import { resources as schedulingResources } from "./types/scheduling";
 import { resources as apiextensionsResources } from "./types/apiextensions";
 import { resources as admissionregistrationResources } from "./types/admissionregistration";
+import { resources as admissionPolicyResources } from "./types/admission-policy";
 import { columnsByKind } from "./columns/index";
 
 export interface FieldError {
@@ -62,7 +67,8 @@ export interface ResourceDef {
   type: ObjTy;
   /** verbs; default: create delete deletecollection get list patch update watch */
   verbs?: string[];
-  subresources?: { status?: boolean; scale?: ScaleDef };
+  /** approval: CertificateSigningRequest's /approval (written like /status, its conditions only). */
+  subresources?: { status?: boolean; scale?: ScaleDef; approval?: boolean };
   /** Extra field selector keys beyond metadata.name/metadata.namespace, with how to read them. */
   fieldSelectors?: Record<string, (o: any) => string | undefined>;
   /** Kubernetes defaulting, mutating in place (after decoding, before validation). */
@@ -84,6 +90,8 @@ export interface ResourceDef {
   decode?: (raw: unknown) => { errors: FieldError[]; unknownFields: string[]; value: any };
   /** The CustomResourceDefinition that serves this kind (custom resources only). */
   crd?: string;
+  /** Served read-only (verbs get/list/watch): why writes are refused, the 405's message. */
+  readOnly?: string;
   /** Message for clients of a deprecated version (a Warning header). */
   deprecationWarning?: string;
 }
@@ -105,10 +113,15 @@ const all: ResourceDef[] = [
   ...policyResources,
   ...autoscalingV1Resources,
   ...eventsResources,
+  ...certificatesResources,
+  ...storageCsiResources,
+  ...flowcontrolResources,
+  ...apiregistrationResources,
   ...nodeResources,
   ...schedulingResources,
   ...apiextensionsResources,
   ...admissionregistrationResources,
+  ...admissionPolicyResources,
 ];
 
 export const registry: RegisteredResource[] = all.map((r) => ({

@@ -4,6 +4,7 @@
 import { DEFAULT_CLASS_ANNOTATION, INGRESS_CLASS, INGRESS_CONTROLLER } from "../lib/networking";
 import { findByKind } from "../schemas/registry";
 import { SYSTEM_PRIORITY_CLASSES } from "../schemas/types/scheduling";
+import { DEFAULT_FLOW_SCHEMAS, DEFAULT_PRIORITY_LEVELS } from "../schemas/types/flowcontrol";
 import { checkObject } from "../schemas/derive/check";
 import { ApiError } from "./errors";
 import { APISERVER_USER, writeCtx, type WriteCtx } from "./registry/ctx";
@@ -66,6 +67,24 @@ export async function bootstrap(registry: Registry, opts: BootstrapOptions = {})
   }
   await bootstrapRbac(registry, ctx);
   await bootstrapPriorityClasses(registry, ctx);
+  await bootstrapFlowControl(registry, ctx);
+}
+
+/** API Priority and Fairness' mandatory and suggested objects, with the status conditions upstream's controller sets. */
+async function bootstrapFlowControl(registry: Registry, ctx: WriteCtx): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const levels = findByKind("flowcontrol.apiserver.k8s.io/v1", "PriorityLevelConfiguration")!;
+  const schemas = findByKind("flowcontrol.apiserver.k8s.io/v1", "FlowSchema")!;
+  for (const o of DEFAULT_PRIORITY_LEVELS) {
+    if (registry.store.get("flowcontrol.apiserver.k8s.io/prioritylevelconfigurations", "", o.metadata.name)) continue;
+    await createIgnoringExists(() => registry.create(ctx, levels, undefined, structuredClone(o)));
+  }
+  for (const o of DEFAULT_FLOW_SCHEMAS) {
+    if (registry.store.get("flowcontrol.apiserver.k8s.io/flowschemas", "", o.metadata.name)) continue;
+    const level = o.spec.priorityLevelConfiguration.name;
+    const status = { conditions: [{ type: "Dangling", status: "False", lastTransitionTime: now, reason: "Found", message: `This FlowSchema references the PriorityLevelConfiguration object named "${level}" and it exists` }] };
+    await createIgnoringExists(() => registry.create(ctx, schemas, undefined, { ...structuredClone(o), status }));
+  }
 }
 
 /** The two built-in PriorityClasses (kube-apiserver's post-start hook creates them too). */

@@ -1,5 +1,6 @@
 // `skiff server`: the API server (HTTPS with the cluster's own CA), its store and the
 // leader's controllers in one process.
+import { openAuditor, type AuditFlags } from "./audit";
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
@@ -42,6 +43,7 @@ import { openBackend, redactEndpoint, type DatastoreFlags } from "./store/extern
 import type { Replication } from "./store/store";
 import { renewDueLeaves, servingChain } from "./tls/certs";
 import { ensurePki } from "./tls/pki";
+import { X509Authenticator } from "./auth/x509";
 
 export interface ServerFlags {
   dataDir: string;
@@ -75,6 +77,8 @@ export interface ServerFlags {
   disable?: string[];
   /** --datastore-endpoint (etcd or PostgreSQL) and its TLS files: no Raft, servers share the datastore. */
   datastore?: DatastoreFlags;
+  /** --audit-log-path, --audit-policy-file and the rotation flags (kube-apiserver's names). */
+  audit?: AuditFlags;
 }
 
 export interface RunningServer {
@@ -138,6 +142,9 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
     // Shares the cluster CA and token keys so every server issues and accepts the same credentials.
     await prepareJoin({ serverDir, server: flags.joinServer, token: flags.token });
   }
+  // Checked before anything starts: a bad policy file stops the server with what to fix.
+  const auditor = openAuditor(flags.audit ?? {});
+  if (flags.audit?.logPath && !flags.audit.policyFile) console.log("audit: --audit-log-path without --audit-policy-file: nothing is audited (kube-apiserver needs a policy too)");
   if (flags.clusterResetRestorePath && !flags.clusterReset) throw new Error("--cluster-reset-restore-path needs --cluster-reset");
   if (flags.clusterReset && backend) throw new Error("--cluster-reset is for the embedded store (Raft): with --datastore-endpoint, recover the datastore itself");
   if (flags.clusterReset) {
@@ -222,7 +229,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   let leaderChain = Promise.resolve();
   const onLeadership = (leader: boolean) => {
     leaderChain = leaderChain.then(async () => {
-      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, rootCaPem: pki.ca.cert, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
+      if (leader && !controllers) controllers = startControllers(registry, { apiServers: liveApiServers, rootCaPem: pki.ca.cert, signingCa: pki.ca, podMetrics: (pods) => podMetrics?.(pods) ?? Promise.resolve(new Map()), skip: [...(disabled.has("ingress") ? ["ingressstatus"] : []), ...(disabled.has("servicelb") ? ["servicelb"] : [])] });
       else if (!leader && controllers) {
         const c = controllers;
         controllers = undefined;
@@ -233,12 +240,14 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   plane.lead(registry, onLeadership);
 
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
+  const app = createApp({ store, registry, tokenKey }, { limits, audit: auditor, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
   registerClusterMetrics(store, plane.consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
+  const streamCerts = new X509Authenticator(pki.ca.cert);
   const streams = createStreamServer({
     store,
-    authenticate: (h) => auth.authenticate(h),
+    // As the app: a cluster-CA client certificate first, then tokens (exec/logs/top with a CSR-issued certificate).
+    authenticate: async (h, cert) => (await streamCerts.authenticate(cert)) ?? (await auth.authenticate(h)),
     admitConnect: (id, ns, name, sub, options) => registry.connect(writeCtx(id, "skiff-streams"), podRes, ns, name, sub, options),
     // An agent tunnels to one server; the others relay its streams through that one.
     peers: {
@@ -253,8 +262,8 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   const listener = await listenNode({
     hostname: flags.bindAddress,
     port: flags.port,
-    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key },
-    fetch: (r) => app.fetch(r),
+    tls: { cert: servingChain(join(serverDir, "tls"), pki.serving.cert), key: pki.serving.key, ca: pki.ca.cert },
+    fetch: (r, env) => app.fetch(r, env),
     streams,
     limits,
   });
@@ -269,7 +278,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       const key = readFileSync(join(tlsDir, "serving.key"), "utf8");
       if (cert !== readFileSync(join(tlsDir, "serving.crt"), "utf8")) continue;
       if (cert === servingPem) return false;
-      await listener.setTls({ cert: servingChain(tlsDir, cert), key });
+      await listener.setTls({ cert: servingChain(tlsDir, cert), key, ca: pki.ca.cert });
       servingPem = cert;
       return true;
     }
@@ -308,6 +317,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
       await plane.stop();
       streams.stop();
       await listener.stop();
+      await auditor?.shutdown();
       await plane.close();
     },
   };

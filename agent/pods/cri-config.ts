@@ -156,16 +156,22 @@ export interface ContainerConfigInput {
   /** The pod's directory on the node (subPath bind mounts go under it; required for subPath). */
   podDir?: string;
   memoryCapacity: number;
+  /** Ephemeral containers with a targetContainerName: the CRI id of the running target. */
+  targetId?: string;
 }
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-function securityContext(pod: Pod, c: Container): LinuxContainerSecurityContext {
+function securityContext(pod: Pod, c: Container, targetId?: string): LinuxContainerSecurityContext {
   const psc = pod.spec.securityContext ?? {};
   const sc = c.securityContext ?? {};
-  const out: LinuxContainerSecurityContext = { namespaceOptions: namespaceOptions(pod) };
+  const nsOpts = namespaceOptions(pod);
+  // An ephemeral container with a target joins the target's PID namespace (kubelet's
+  // NamespaceMode TARGET); with a pod-wide or host PID namespace there is nothing to join.
+  if (targetId && nsOpts.pid === "CONTAINER") Object.assign(nsOpts, { pid: "TARGET", targetId });
+  const out: LinuxContainerSecurityContext = { namespaceOptions: nsOpts };
   const uid = sc.runAsUser ?? psc.runAsUser;
   const gid = sc.runAsGroup ?? psc.runAsGroup;
   if (uid !== undefined) out.runAsUser = { value: uid };
@@ -260,7 +266,7 @@ export function containerConfig(i: ContainerConfigInput): ContainerConfig {
     stdin: !!c.stdin,
     stdinOnce: !!c.stdinOnce,
     tty: !!c.tty,
-    linux: { resources: linuxResources(pod, c, i.memoryCapacity), securityContext: securityContext(pod, c) },
+    linux: { resources: linuxResources(pod, c, i.memoryCapacity), securityContext: securityContext(pod, c, i.targetId) },
   };
   return cfg;
 }

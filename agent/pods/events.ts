@@ -34,9 +34,10 @@ export class PodEvents {
   constructor(private readonly api: AgentApi) {}
 
   /** Records an event; `container` sets involvedObject.fieldPath like kubelet does. */
-  record(pod: Pod, type: "Normal" | "Warning", reason: string, message: string, container?: { name: string; init: boolean }): void {
+  record(pod: Pod, type: "Normal" | "Warning", reason: string, message: string, container?: { name: string; init: boolean; ephemeral?: boolean }): void {
     const uid = pod.metadata.uid;
-    const fieldPath = container ? `spec.${container.init ? "initContainers" : "containers"}{${container.name}}` : undefined;
+    const list = container?.ephemeral ? "ephemeralContainers" : container?.init ? "initContainers" : "containers";
+    const fieldPath = container ? `spec.${list}{${container.name}}` : undefined;
     const key = `${uid}|${type}|${reason}|${fieldPath ?? ""}|${message}`;
     const known = this.known.get(key);
     const now = Date.now();

@@ -246,6 +246,15 @@ export function computePodStatus(i: StatusInput): PodStatus {
     status.podIPs = i.podIPs.map((ip) => ({ ip }));
   }
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
+  // Ephemeral containers count for nothing (phase, readiness); kubelet reports them never
+  // ready and without `started` (no probes).
+  const eph = (pod.spec.ephemeralContainers ?? []).map((c) => {
+    const s = containerStatus(c.name, c.image, i.records.get(c.name), i.waiting.get(c.name), undefined, "ContainerCreating");
+    s.ready = false;
+    delete s.started;
+    return s;
+  });
+  if (eph.length) status.ephemeralContainerStatuses = eph;
   if (i.failure) {
     status.reason = i.failure.reason;
     status.message = i.failure.message;

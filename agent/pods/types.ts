@@ -117,6 +117,12 @@ export interface Container {
   restartPolicy?: string;
 }
 
+/** A debugging container added to a running pod (pods/ephemeralcontainers); never restarted. */
+export interface EphemeralContainer extends Container {
+  /** Shares this container's PID namespace. */
+  targetContainerName?: string;
+}
+
 export interface Volume {
   name: string;
   emptyDir?: { medium?: string; sizeLimit?: string | number };
@@ -150,6 +156,7 @@ export interface PodSpec {
   nodeName?: string;
   containers: Container[];
   initContainers?: Container[];
+  ephemeralContainers?: EphemeralContainer[];
   volumes?: Volume[];
   restartPolicy?: "Always" | "OnFailure" | "Never";
   terminationGracePeriodSeconds?: number;
@@ -218,6 +225,7 @@ export interface PodStatus {
   startTime?: string;
   initContainerStatuses?: ContainerStatusK8s[];
   containerStatuses?: ContainerStatusK8s[];
+  ephemeralContainerStatuses?: ContainerStatusK8s[];
   qosClass?: string;
   [other: string]: unknown;
 }

@@ -351,6 +351,25 @@ export class PodWorker {
 
     const start = (c: Container, init: boolean) => this.startContainer(c, init, current.get(c.name) ?? [], sb!, sbConfig, vols, podIp, etcHosts);
 
+    // Ephemeral containers start once, whatever the init containers are doing (as kubelet),
+    // and are never restarted: one that ran stays as it ended (one that could not be created,
+    // e.g. its image could not be pulled, is tried again).
+    for (const ec of this.pod.spec.ephemeralContainers ?? []) {
+      const recs = snap.records.filter((r) => r.name === ec.name);
+      if (recs.some((r) => r.state === "running" || r.state === "exited")) continue;
+      let targetId: string | undefined;
+      if (ec.targetContainerName) {
+        targetId = current.get(ec.targetContainerName)?.find((r) => r.state === "running")?.id;
+        if (!targetId) {
+          // kubelet refuses to start it without the target's namespace to join; try again later.
+          this.waiting.set(ec.name, { reason: "ContainerCreating", message: `target container "${ec.targetContainerName}" is not running` });
+          this.kick(this.d.retryMs);
+          continue;
+        }
+      }
+      await this.startContainer(ec, false, recs, sb, sbConfig, vols, podIp, etcHosts, { ephemeral: true, targetId });
+    }
+
     // Init containers, one at a time, in order.
     let initDone = true;
     for (const ic of this.pod.spec.initContainers ?? []) {
@@ -638,6 +657,7 @@ export class PodWorker {
     vols: Map<string, MountedVolume>,
     podIp: string,
     etcHosts: string | undefined,
+    eph?: { ephemeral: true; targetId?: string },
   ): Promise<void> {
     const key = `${this.uid}/${c.name}`;
     const latest = recs[0];
@@ -729,6 +749,7 @@ export class PodWorker {
         terminationLog: termLog,
         podDir: this.dir,
         memoryCapacity: this.d.node.memory,
+        targetId: eph?.targetId,
       });
     } catch (e) {
       this.waiting.set(c.name, { reason: "CreateContainerConfigError", message: (e as Error).message });
@@ -774,7 +795,8 @@ export class PodWorker {
     }
     // Probes (and "ready" for a container without a readiness probe) from the start, as kubelet:
     // the first status after the start then says Running and ready in one write, not two.
-    this.ensureProbes(c, { id, startedAt: Date.now() } as ContainerRecord, podIp);
+    // Ephemeral containers have neither probes nor readiness.
+    if (!eph) this.ensureProbes(c, { id, startedAt: Date.now() } as ContainerRecord, podIp);
   }
 
   /** kubelet's format.Pod: name_namespace(uid). */
@@ -785,7 +807,8 @@ export class PodWorker {
   private event(c: Container | undefined, type: "Normal" | "Warning", reason: string, message: string): void {
     if (this.apiDeleted) return;
     const init = !!c && !!this.pod.spec.initContainers?.some((x) => x.name === c.name);
-    this.events.record(this.pod, type, reason, message, c ? { name: c.name, init } : undefined);
+    const ephemeral = !!c && !!this.pod.spec.ephemeralContainers?.some((x) => x.name === c.name);
+    this.events.record(this.pod, type, reason, message, c ? { name: c.name, init, ephemeral } : undefined);
   }
 
   /** kubelet's wording for a failed lifecycle hook. */
@@ -828,7 +851,7 @@ export class PodWorker {
   }
 
   private async killAll(snap: Snapshot, graceSeconds: number): Promise<void> {
-    const specs = new Map([...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].map((c) => [c.name, c]));
+    const specs = new Map([...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers, ...(this.pod.spec.ephemeralContainers ?? [])].map((c) => [c.name, c]));
     const ipSb = snap.sandboxes.find((s) => s.state === "SANDBOX_READY");
     const podIp = ipSb ? await this.sandboxIp(ipSb) : "";
     const live = snap.records.filter((r) => r.state === "running" || r.state === "created");

@@ -70,7 +70,7 @@ export function objectRefs(pod: Pod): { kind: ObjectKind; ns: string; name: stri
       add("secrets", s.secret?.name);
     }
   }
-  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers, ...(pod.spec.ephemeralContainers ?? [])]) {
     for (const e of c.env ?? []) {
       add("configmaps", e.valueFrom?.configMapKeyRef?.name);
       add("secrets", e.valueFrom?.secretKeyRef?.name);

@@ -6,8 +6,12 @@
 //
 // No npm SPDY framer is maintained (spdy-transport was last released in 2018 and is built on
 // Node stream internals), so this is hand-written; zlib is pako.
-import pako from "pako";
+import type pakoT from "pako";
 import { SPDY3_DICTIONARY } from "./dictionary.ts";
+
+// zlib for SPDY header blocks, loaded with the first SPDY stream (kubectl <= 1.29 exec): an idle
+// server does not carry it.
+const pako = (): typeof pakoT => require("pako") as typeof pakoT;
 
 export const SPDY_VERSION = 3;
 
@@ -74,7 +78,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 /** One direction's header compressor: a single zlib stream for the life of the connection. */
 export class HeaderCompressor {
-  private readonly z = new pako.Deflate({ dictionary: SPDY3_DICTIONARY, level: 6 });
+  private readonly z = new (pako().Deflate)({ dictionary: SPDY3_DICTIONARY, level: 6 });
   private out: Uint8Array[] = [];
   constructor() {
     this.z.onData = (c: Uint8Array) => this.out.push(c);
@@ -94,7 +98,7 @@ export class HeaderCompressor {
       parts.push(u32(kb.length), kb, u32(vb.length), vb);
     }
     this.out = [];
-    this.z.push(concat(parts), pako.constants.Z_SYNC_FLUSH);
+    this.z.push(concat(parts), pako().constants.Z_SYNC_FLUSH);
     if (this.z.err) throw new SpdyProtocolError(`header compression failed: ${this.z.msg}`);
     return concat(this.out);
   }
@@ -102,14 +106,14 @@ export class HeaderCompressor {
 
 /** The other direction: one inflate context, fed each header block in order. */
 export class HeaderDecompressor {
-  private readonly z = new pako.Inflate({ dictionary: SPDY3_DICTIONARY });
+  private readonly z = new (pako().Inflate)({ dictionary: SPDY3_DICTIONARY });
   private out: Uint8Array[] = [];
   constructor() {
     this.z.onData = (c: Uint8Array) => this.out.push(c);
   }
   decompress(block: Uint8Array): SpdyHeaders {
     this.out = [];
-    if (block.length) this.z.push(block, pako.constants.Z_SYNC_FLUSH);
+    if (block.length) this.z.push(block, pako().constants.Z_SYNC_FLUSH);
     if (this.z.err) throw new SpdyProtocolError(`header block does not inflate: ${this.z.msg || this.z.err}`);
     const raw = concat(this.out);
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);

@@ -1,17 +1,20 @@
 // x-kubernetes-validations: CEL rules on a schema node, evaluated with `self` (and `oldSelf` on
 // updates, for transition rules) through @marcbachmann/cel-js. Integers reach CEL as int
 // (bigint), numbers as double, as the Kubernetes CEL type mapping does.
-import { Environment } from "@marcbachmann/cel-js";
+import type { Environment } from "@marcbachmann/cel-js";
 import type { FieldError } from "../registry";
 import { fmtPath, type Schema } from "./schema";
 
 type Rule = NonNullable<Schema["x-kubernetes-validations"]>[number];
 type Program = (ctx: Record<string, unknown>) => unknown;
 
-const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
-// A few of Kubernetes' CEL list extensions (k8s.io/apiserver/pkg/cel/library/lists.go).
+// The CEL engine is loaded on the first rule (most clusters have none): an idle server does not
+// carry it (idle RSS target, issue 15).
+let envInstance: Environment | undefined;
 const cmp = (a: any, b: any) => (a < b ? -1 : a > b ? 1 : 0);
-env
+const env = (): Environment => (envInstance ??= newEnv());
+const newEnv = (): Environment =>
+  new (require("@marcbachmann/cel-js") as typeof import("@marcbachmann/cel-js")).Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false })
   .registerFunction("list.isSorted(): bool", (l: any[]) => l.every((x, i) => i === 0 || cmp(l[i - 1], x) <= 0))
   .registerFunction("list.sum(): dyn", (l: any[]) => l.reduce((a, b) => a + b, typeof l[0] === "bigint" ? 0n : 0))
   .registerFunction("list.min(): dyn", (l: any[]) => {
@@ -21,13 +24,13 @@ env
   .registerFunction("list.max(): dyn", (l: any[]) => {
     if (!l.length) throw new Error("max called on empty list");
     return l.reduce((a, b) => (cmp(b, a) > 0 ? b : a));
-  });
+  }) as Environment;
 const compiled = new Map<string, Program>();
 
 function compile(rule: string): Program {
   let p = compiled.get(rule);
   if (!p) {
-    p = env.parse(rule) as unknown as Program;
+    p = env().parse(rule) as unknown as Program;
     if (compiled.size > 5000) compiled.clear();
     compiled.set(rule, p);
   }

@@ -29,6 +29,9 @@ import {
 import { deepEqual, isObj } from "../helpers/json";
 
 const arr = (v: unknown): any[] => (Array.isArray(v) ? v : []);
+/** Go's zero value, as a decoded JSON field shows it (absent, "", 0, false, empty list or struct). */
+const isZero = (v: unknown): boolean =>
+  isEmpty(v) || v === 0 || v === false || (Array.isArray(v) ? v.length === 0 : isObj(v) && Object.values(v).every(isZero));
 
 const volumeSourceNames = [
   "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs", "iscsi",
@@ -234,8 +237,6 @@ function validateContainer(
     if (isEmpty(port.protocol)) errs.push(required(`${pp}.protocol`));
     else if (!portProtocols.includes(port.protocol)) errs.push(notSupported(`${pp}.protocol`, port.protocol, portProtocols));
   });
-  if (kind === "ephemeral" && arr(c.ports).length)
-    errs.push(forbidden(`${p}.ports`, "cannot be set on ephemeral containers"));
 
   // Environment.
   arr(c.env).forEach((e, i) => {
@@ -313,10 +314,15 @@ function validateContainer(
     if (!isEmpty(c.restartPolicy) && !restartPolicies.includes(c.restartPolicy))
       errs.push(notSupported(`${p}.restartPolicy`, c.restartPolicy, restartPolicies));
   } else {
-    for (const k of ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"])
-      if (c[k]) errs.push(forbidden(`${p}.${k}`, "cannot be set for an Ephemeral Container"));
-    if (isObj(c.resources) && (isObj(c.resources.limits) || isObj(c.resources.requests)))
-      errs.push(forbidden(`${p}.resources`, "cannot be set for an Ephemeral Container"));
+    // Upstream keeps an allow-list: fields that make a container part of the workload (ports,
+    // probes, lifecycle, resources, restart rules) are refused when set to a non-zero value.
+    for (const k of ["ports", "resizePolicy", "restartPolicy", "lifecycle", "livenessProbe", "readinessProbe", "startupProbe", "resources"])
+      if (!isZero(c[k])) errs.push(forbidden(`${p}.${k}`, "cannot be set for an Ephemeral Container"));
+    // subPath mounts are bind mounts that outlive the container until the pod goes.
+    arr(c.volumeMounts).forEach((m, i) => {
+      for (const k of ["subPath", "subPathExpr"])
+        if (!isEmpty(m?.[k])) errs.push(forbidden(`${p}.volumeMounts[${i}].${k}`, "cannot be set for an Ephemeral Container"));
+    });
   }
   if (kind !== "ephemeral") {
     validateProbe(errs, c.livenessProbe, `${p}.livenessProbe`, true);
@@ -481,10 +487,14 @@ export function validatePodSpec(spec: any, p: string, opts: PodSpecOptions = {})
   });
   if (opts.template && arr(spec.ephemeralContainers).length)
     errs.push(forbidden(`${p}.ephemeralContainers`, "ephemeral containers not allowed in pod template"));
+  const targets = new Set([...arr(spec.initContainers), ...arr(spec.containers)].map((c) => c?.name));
   arr(spec.ephemeralContainers).forEach((c, i) => {
     const cp = `${p}.ephemeralContainers[${i}]`;
     checkName(c, cp);
     validateContainer(errs, c, cp, "ephemeral", volumes);
+    // The target shares its namespaces with the ephemeral container: it must be a regular or init one.
+    if (!isEmpty(c?.targetContainerName) && !targets.has(c.targetContainerName))
+      errs.push(notFound(`${cp}.targetContainerName`, c.targetContainerName));
   });
 
   // Pod-level fields.
@@ -664,10 +674,8 @@ export function validatePodUpdate(o: any, old: any): FieldError[] {
     munged.affinity = oldSpec.affinity;
   }
 
-  // Ephemeral containers are added through the ephemeralcontainers subresource; they can only grow.
-  const eph = arr(spec.ephemeralContainers);
-  const oldEph = arr(oldSpec.ephemeralContainers);
-  if (eph.length >= oldEph.length && oldEph.every((c, i) => deepEqual(c, eph[i]))) munged.ephemeralContainers = oldSpec.ephemeralContainers;
+  // spec.ephemeralContainers changes only through the ephemeralcontainers subresource
+  // (validatePodEphemeralContainersUpdate): a pod update that touches it is refused below.
 
   if (!deepEqual(munged, oldSpec)) {
     const changed = [...new Set([...Object.keys(munged), ...Object.keys(oldSpec)])].filter((k) => !deepEqual(munged[k], oldSpec[k]));
@@ -683,6 +691,25 @@ export function validatePodUpdate(o: any, old: any): FieldError[] {
   return errs;
 }
 
+/**
+ * ValidatePodEphemeralContainersUpdate, for the pods/ephemeralcontainers subresource: the pod with
+ * its new list must be valid, and the containers it had must all still be there, unchanged.
+ */
+export function validatePodEphemeralContainersUpdate(o: any, old: any): FieldError[] {
+  const errs = validateObjectMeta(o?.metadata, true, "subdomain");
+  errs.push(...validateObjectMetaUpdate(o?.metadata, old?.metadata));
+  if (old?.metadata?.annotations?.["kubernetes.io/config.mirror"] !== undefined)
+    return [forbidden("", "static pods do not support ephemeral containers")];
+  errs.push(...validatePodSpec(o?.spec, "spec"));
+  const byName = new Map(arr(o?.spec?.ephemeralContainers).map((c) => [c?.name, c]));
+  for (const c of arr(old?.spec?.ephemeralContainers)) {
+    const now = byName.get(c?.name);
+    if (now === undefined) errs.push(forbidden("spec.ephemeralContainers", `existing ephemeral containers "${c?.name}" may not be removed\n`));
+    else if (!deepEqual(now, c)) errs.push(forbidden(`spec.ephemeralContainers[${c?.name}]`, `existing ephemeral containers "${c?.name}" may not be changed\n`));
+  }
+  return errs;
+}
+
 /** The Pod resource's validate(o, old?). */
 export function validatePod(o: any, old?: any): FieldError[] {
   const errs = validateObjectMeta(o?.metadata, true, "subdomain");
@@ -691,5 +718,7 @@ export function validatePod(o: any, old?: any): FieldError[] {
     return errs;
   }
   errs.push(...validatePodSpec(o?.spec, "spec"));
+  // Ephemeral containers join a running pod through pods/ephemeralcontainers, never at creation.
+  if (arr(o?.spec?.ephemeralContainers).length) errs.push(forbidden("spec.ephemeralContainers", "cannot be set on create"));
   return errs;
 }

@@ -2,7 +2,7 @@
 // file in this folder and one line here, at its upstream position:
 //   NamespaceLifecycle, LimitRanger, ServiceAccount, NodeRestriction, TaintNodesByCondition, PodSecurity, Priority,
 //   DefaultTolerationSeconds, DefaultStorageClass, StorageObjectInUseProtection, RuntimeClass,
-//   DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota.
+//   DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook, ResourceQuota.
 import type { AdmissionPlugin } from "./types";
 import { defaultStorageClass } from "./default-storage-class";
 import { defaultTolerationSeconds } from "./default-toleration-seconds";
@@ -17,6 +17,7 @@ import { serviceAccount } from "./service-account";
 import { storageObjectInUseProtection } from "./storage-object-in-use-protection";
 import { taintNodesByCondition } from "./taint-nodes-by-condition";
 import { mutatingAdmissionWebhook, validatingAdmissionWebhook } from "./webhooks/plugins";
+import { validatingAdmissionPolicy } from "./validating-admission-policy";
 
 /** defaultTolerationSeconds: DefaultTolerationSeconds' value (default $SKIFF_DEFAULT_TOLERATION_SECONDS or 300). */
 export function defaultPlugins(o: { defaultTolerationSeconds?: number } = {}): AdmissionPlugin[] {
@@ -33,6 +34,7 @@ export function defaultPlugins(o: { defaultTolerationSeconds?: number } = {}): A
     storageObjectInUseProtection,
     runtimeClass,
     mutatingAdmissionWebhook,
+    validatingAdmissionPolicy,
     validatingAdmissionWebhook,
     resourceQuota,
   ];

@@ -3,13 +3,14 @@
 // name; this plugin checks what only the object shows:
 //   pods            create only mirror pods bound to itself, owned by its Node, using no
 //                   service account, secrets, configmaps, PVCs or projected tokens; delete,
-//                   evict and update status only of pods bound to itself
+//                   evict and update status only of pods bound to itself; never ephemeral containers
 //   nodes           create, update, delete only its own Node; never add, change or remove a
 //                   restricted label (node-restriction.kubernetes.io/, and kubernetes.io/ or
 //                   k8s.io/ labels outside kubelet's own set), never change taints
 //   leases          only its own Lease in kube-node-lease
 //   serviceaccounts/token   only tokens bound to a pod bound to itself
 //   persistentvolumeclaims/status   only conditions and allocated resources
+//   csinodes        only the CSINode named for itself
 // Messages are upstream's, so kubectl prints what a Kubernetes user expects.
 import { forbidden } from "../errors";
 import { nodeIdentity } from "../auth/node";
@@ -68,6 +69,9 @@ export class NodeRestriction implements AdmissionPlugin {
       case "/persistentvolumeclaims":
         if (req.subresource === "status") return this.pvcStatus(node, req);
         return;
+      case "storage.k8s.io/csinodes":
+        if (req.name !== node) throw forbidden(`csinodes.storage.k8s.io "${req.name}" is forbidden: can only access CSINode with the same name as the requesting node`);
+        return;
     }
   }
 
@@ -89,6 +93,8 @@ export class NodeRestriction implements AdmissionPlugin {
       if (!boundHere(req.oldObject)) deny(`node "${node}" can only update pod status for pods with spec.nodeName set to itself`);
       return;
     }
+    // Debug containers are a user's tool: a node (even one a role let through) adds none.
+    if (req.subresource === "ephemeralcontainers") deny(`node "${node}" is not allowed to modify ephemeral containers`);
     if (req.operation === "CONNECT") {
       // Upstream NodeRestriction does not handle CONNECT (RBAC gives nodes no pods/exec); should a
       // role grant a node exec/attach/port-forward anyway, it still reaches only its own pods.

@@ -1,8 +1,9 @@
 // PodSecurity: the namespace's pod-security.kubernetes.io/<mode>[-version] labels pick a level
 // (privileged, baseline, restricted) per mode. enforce refuses a violating pod with the list
 // of violations, warn admits it with a `Warning` (kubectl prints it), and workload objects
-// (Deployments, Jobs, ...) get warnings for their pod template, as upstream does. audit has no
-// audit log to write to here, so an audit level is accepted and checked for validity only.
+// (Deployments, Jobs, ...) get warnings for their pod template, as upstream does. audit admits
+// too and puts the violations in the request's audit event (annotation
+// pod-security.kubernetes.io/audit-violations), next to the enforce-policy that was applied.
 import type { FieldError } from "../../schemas/registry";
 import { forbidden, invalid } from "../errors";
 import { violations, type Level } from "./pod-security-checks";
@@ -48,7 +49,8 @@ function describe(level: Level, meta: any, spec: any): string | undefined {
 export const podSecurity: AdmissionPlugin = {
   name: "PodSecurity",
   handles: (req) =>
-    req.subresource === "" &&
+    // Ephemeral containers are judged like the others (upstream checks pods/ephemeralcontainers too).
+    (req.subresource === "" || (req.subresource === "ephemeralcontainers" && req.resource.plural === "pods")) &&
     (req.operation === "CREATE" || req.operation === "UPDATE") &&
     ((req.resource.group === "" && (req.resource.plural === "pods" || req.resource.plural === "namespaces")) || keyOf(req) in TEMPLATES),
 
@@ -59,10 +61,15 @@ export const podSecurity: AdmissionPlugin = {
     if (!labels || !Object.keys(labels).some((k) => k.startsWith(PREFIX))) return;
     const enforce = policyOf(labels, "enforce");
     const warn = policyOf(labels, "warn");
+    const audit = policyOf(labels, "audit");
     if (req.resource.group === "" && req.resource.plural === "pods") {
       // Updates that leave the spec alone (labels, annotations, status) are not judged again.
       if (req.operation === "UPDATE" && JSON.stringify(req.object?.spec) === JSON.stringify(req.oldObject?.spec)) return;
       const bad = describe(enforce.level, req.object.metadata, req.object.spec);
+      req.annotate?.(`${PREFIX}enforce-policy`, show(enforce).slice(1, -1));
+      // Audited even when enforce refuses the pod, as upstream does.
+      const audited = show(audit) === show(enforce) ? bad : describe(audit.level, req.object.metadata, req.object.spec);
+      if (audited) req.annotate?.(`${PREFIX}audit-violations`, `would violate PodSecurity ${show(audit)}: ${audited}`);
       if (bad) throw forbidden(`pods "${req.name}" is forbidden: violates PodSecurity ${show(enforce)}: ${bad}`);
       if (show(warn) !== show(enforce)) {
         const w = describe(warn.level, req.object.metadata, req.object.spec);
@@ -73,6 +80,8 @@ export const podSecurity: AdmissionPlugin = {
     const template = TEMPLATES[keyOf(req)]!(req.object);
     if (!template) return;
     if (req.operation === "UPDATE" && JSON.stringify(template) === JSON.stringify(TEMPLATES[keyOf(req)]!(req.oldObject))) return;
+    const a = describe(audit.level, template.metadata, template.spec);
+    if (a) req.annotate?.(`${PREFIX}audit-violations`, `would violate PodSecurity ${show(audit)}: ${a}`);
     const seen = new Set<string>();
     for (const p of [enforce, warn]) {
       if (seen.has(show(p))) continue;

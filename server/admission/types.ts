@@ -35,6 +35,8 @@ export interface AdmissionRequest {
   registry?: Registry;
   /** Adds a `Warning` header to the response (upstream: warning.AddWarning). */
   warn(message: string): void;
+  /** Adds an annotation to the request's audit event (upstream: admission.Attributes.AddAnnotation); a no-op when the request is not audited. */
+  annotate?(key: string, value: string): void;
 }
 
 export interface AdmissionPlugin {

@@ -4,6 +4,9 @@ import { Hono } from "hono";
 import type { Authenticator, Identity } from "../auth/authn";
 import { authorizerFor, requestAttributes } from "../auth/authz";
 import { impersonate } from "../auth/impersonation";
+import { X509Authenticator } from "../auth/x509";
+import { clientCertOf } from "./client-certs";
+import { FlowClassifier } from "./flow-schema";
 import { NODE_CREDENTIALS_PATH } from "../auth/join-routes";
 import { JOIN_PATHS } from "../raft/cluster/routes";
 import { discoveryApp } from "./discovery";
@@ -12,6 +15,8 @@ import { errorResponse, handleResource, type ApiDeps } from "./resources";
 import { ApiError, forbidden, pathNotFound, statusObject } from "../errors";
 import { isDashboardPath, serveDashboard } from "../dashboard";
 import { instrument } from "./instrument";
+import { auditMiddleware } from "./audit";
+import type { AuditContext, Auditor } from "../audit";
 import { metricsRegistry } from "../metrics/apiserver";
 import { capWarnings, formatWarning, Inflight, isLongRunning, isMutating, isWatch, limitsFromEnv, onBodyDone, parseWarnings, WatchCounter, type Limits } from "./limits";
 
@@ -24,6 +29,8 @@ interface AppOptions {
   extraRoutes?: Hono<any> | Hono<any>[];
   /** Request limits (default: limitsFromEnv()). */
   limits?: Limits;
+  /** The audit policy and log (--audit-policy-file, --audit-log-path); none: nothing is audited. */
+  audit?: Auditor;
 }
 
 const tooMany = (message: string) =>
@@ -35,17 +42,21 @@ const tooMany = (message: string) =>
 /** Paths anyone may read, like Kubernetes' system:public-info-viewer (plus the CA bundle). */
 const PUBLIC = new Set(["/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts", "/ping"]);
 
-export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { identity: Identity } }> {
-  const app = new Hono<{ Variables: { identity: Identity } }>();
+export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { identity: Identity; authenticated: Identity; audit: AuditContext } }> {
+  const app = new Hono<{ Variables: { identity: Identity; authenticated: Identity; audit: AuditContext } }>();
   app.onError((err) => errorResponse(err));
   app.notFound((c) => errorResponse(pathNotFound(new URL(c.req.url).pathname)));
   const authz = authorizerFor(deps.store);
+  const certs = new X509Authenticator(opts.caPem);
+  const flows = new FlowClassifier(deps.store);
   const limits = opts.limits ?? limitsFromEnv();
   const reads = new Inflight(limits.maxRequestsInflight);
   const writes = new Inflight(limits.maxMutatingInflight);
   const watches = new WatchCounter(limits.maxWatchesPerUser);
   // Outermost: every answer (401s and 429s too) is counted in apiserver_request_total.
   app.use("*", (c, next) => instrument(c, next));
+  // Outside authentication, so refused requests are audited too (upstream's WithAudit order).
+  if (opts.audit) app.use("*", auditMiddleware(opts.audit));
   // Authentication comes first and reads only headers: the body is not read (the listener
   // streams it in on demand) until a handler of an authenticated, authorized request asks.
   app.use("*", async (c, next) => {
@@ -53,8 +64,9 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     const path = url.pathname;
     // The dashboard page and assets hold no data; the page calls the API with its own token.
     if (PUBLIC.has(path) || (isDashboardPath(path) && (c.req.method === "GET" || c.req.method === "HEAD"))) return next();
-    const id = await opts.auth.authenticate(c.req.header("authorization"));
-    if (!id) throw new ApiError(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
+    // A client certificate from the cluster CA first (as kube-apiserver's x509 authenticator), then tokens.
+    const id = (await certs.authenticate(clientCertOf(c.req.raw))) ?? (await opts.auth.authenticate(c.req.header("authorization")));
+    if (!id) throw new ApiError(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig, or a client certificate the cluster CA signed");
     // Join tokens reach only their endpoints: the agent token node credentials, the server token
     // also the control plane's join and bootstrap (K3s: the agent token cannot join a server).
     if (id.joinOnly && path !== NODE_CREDENTIALS_PATH && !(id.join === "server" && JOIN_PATHS.has(path)))
@@ -66,6 +78,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     // A join token is confined to its endpoints above; everyone else goes through Node + RBAC,
     // as whom they impersonate (kubectl --as) when they may.
     const acting = id.joinOnly ? id : await impersonate(authz, id, c.req.raw.headers);
+    c.set("authenticated", id);
     c.set("identity", acting);
     const method = c.req.method;
     let release: (() => void) | undefined;
@@ -81,8 +94,25 @@ export function createApp(deps: ApiDeps, opts: AppOptions): Hono<{ Variables: { 
     }
     try {
       // Node credentials decide for themselves (join token, the node itself, or an admin).
-      if (!acting.joinOnly && path !== NODE_CREDENTIALS_PATH) await authz.check(acting, requestAttributes(method, url));
+      const attrs = requestAttributes(method, url);
+      if (!acting.joinOnly && path !== NODE_CREDENTIALS_PATH) {
+        const audit = c.get("audit") as AuditContext | undefined;
+        await authz.check(acting, attrs, (d) => {
+          if (!audit) return;
+          audit.annotations["authorization.k8s.io/decision"] = d.allowed ? "allow" : "forbid";
+          if (d.reason) audit.annotations["authorization.k8s.io/reason"] = d.reason;
+        });
+      }
       await next();
+      const flow = flows.classify(acting, attrs);
+      if (flow && !c.res.headers.has("X-Kubernetes-PF-FlowSchema-UID")) {
+        try {
+          c.res.headers.set("X-Kubernetes-PF-FlowSchema-UID", flow.flowSchema);
+          c.res.headers.set("X-Kubernetes-PF-PriorityLevel-UID", flow.priorityLevel);
+        } catch {
+          // a response with immutable headers (a passed-through fetch) goes without them
+        }
+      }
     } catch (e) {
       release?.();
       throw e;

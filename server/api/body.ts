@@ -1,5 +1,6 @@
 // Request bodies: size-limited, decoded from JSON, YAML or Kubernetes protobuf.
-import { parseDocument } from "yaml";
+// yaml is loaded on the first YAML body (clients send JSON): not carried by an idle server.
+const parseDocument: typeof import("yaml").parseDocument = (...a) => (require("yaml") as typeof import("yaml")).parseDocument(...a);
 import { duplicateJsonFields } from "./duplicate-fields";
 import { findByKind } from "../../schemas/registry";
 import { extraKinds } from "./extra-kinds";

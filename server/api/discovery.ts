@@ -28,6 +28,7 @@ export function apiResources(group: string, version: string): any[] {
     if (r.categories?.length) res.categories = r.categories;
     if ((r.verbs ?? DEFAULT_VERBS).includes("list")) res.storageVersionHash = storageVersionHash(r);
     out.push(res);
+    if (r.subresources?.approval) out.push({ name: `${r.plural}/approval`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] });
     if (r.subresources?.status) out.push({ name: `${r.plural}/status`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] });
     if (r.subresources?.scale)
       out.push({ name: `${r.plural}/scale`, singularName: "", namespaced: r.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
@@ -43,6 +44,7 @@ function extraSubresources(r: RegisteredResource): any[] {
     return [
       { name: "pods/binding", singularName: "", namespaced: ns, kind: "Binding", verbs: ["create"] },
       { name: "pods/eviction", singularName: "", namespaced: ns, group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] },
+      { name: "pods/ephemeralcontainers", singularName: "", namespaced: ns, kind: "Pod", verbs: ["get", "patch", "update"] },
     ];
   if (r.group === "" && r.plural === "serviceaccounts")
     return [{ name: "serviceaccounts/token", singularName: "", namespaced: ns, group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] }];
@@ -89,6 +91,7 @@ function aggregated(core: boolean) {
           .filter((r) => r.group === g.name && r.version === v)
           .map((r) => {
             const subs: any[] = [];
+            if (r.subresources?.approval) subs.push({ subresource: "approval", responseKind: { group: r.group, version: r.version, kind: r.kind }, verbs: ["get", "patch", "update"] });
             if (r.subresources?.status) subs.push({ subresource: "status", responseKind: { group: r.group, version: r.version, kind: r.kind }, verbs: ["get", "patch", "update"] });
             if (r.subresources?.scale) subs.push({ subresource: "scale", responseKind: { group: "autoscaling", version: "v1", kind: "Scale" }, verbs: ["get", "patch", "update"] });
             for (const s of extraSubresources(r))

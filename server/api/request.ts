@@ -165,5 +165,8 @@ export function writeCtxOf(c: Context): WriteCtx {
   // The authentication middleware always sets the caller on resource paths.
   const id = c.get("identity") as Identity | undefined;
   const user = { user: id?.user ?? "", groups: id?.groups ?? [] };
-  return writeCtx(user, managerFrom(c), { dryRun: dry.length > 0, fieldValidation: parseFieldValidation(c.req.query("fieldValidation")) });
+  const ctx = writeCtx(user, managerFrom(c), { dryRun: dry.length > 0, fieldValidation: parseFieldValidation(c.req.query("fieldValidation")) });
+  const audit = c.get("audit") as WriteCtx["audit"];
+  if (audit) ctx.audit = audit;
+  return ctx;
 }

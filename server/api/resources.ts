@@ -12,6 +12,7 @@ import { buildMatcher, parseResourcePath, queryBool, queryInt, writeCtxOf, type 
 import { storedResource, type RegisteredResource } from "../../schemas/registry";
 import { resKeyOf } from "../store/commands";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
+import { computedItems } from "./computed";
 import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
@@ -103,12 +104,19 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
   const req = { ...parsed, r: v.r, res: resKeyOf(v.r.group, v.r.plural) };
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
-  if (req.sub && !["status", "scale"].includes(req.sub)) return handleSpecialSubresource(c, deps, req);
+  // pods/ephemeralcontainers reads and writes a whole Pod, like status (the strategy keeps only the list).
+  const podEphemeral = req.sub === "ephemeralcontainers" && r.group === "" && r.plural === "pods";
+  if (req.sub && !["status", "scale", "approval"].includes(req.sub) && !podEphemeral) return handleSpecialSubresource(c, deps, req);
+  if (req.sub === "approval" && !r.subresources?.approval) throw notFound(r, `${req.name}/approval`);
+  // Subresources here are read, updated and patched; creating or deleting goes to the object itself.
+  if (req.sub && method !== "GET" && method !== "PUT" && method !== "PATCH") throw methodNotAllowed(`method ${method} is not supported on ${r.plural}/${req.sub}`);
   if (req.sub === "status" && !r.subresources?.status) throw notFound(r, `${req.name}/status`);
   if (req.sub === "scale" && !r.subresources?.scale) throw notFound(r, `${req.name}/scale`);
   const verbs = r.verbs;
   const allowed = (v: string) => !verbs || verbs.includes(v);
   const ns = r.namespaced ? req.ns : "";
+  const computed = computedItems(r);
+  if (computed) return serveComputed(c, req, v, computed);
   if (r.namespaced && req.name !== undefined && req.ns === undefined) throw badRequest(`${r.kind} is namespaced: use /namespaces/NAMESPACE/${r.plural}/${req.name}`);
 
   if (method === "GET") {
@@ -131,7 +139,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
 
   if (method === "POST") {
     if (req.name !== undefined) throw methodNotAllowed(`POST is not allowed on a named ${r.kind}: use PUT or PATCH to change it`);
-    if (!allowed("create")) throw methodNotAllowed();
+    if (!allowed("create")) throw methodNotAllowed(r.readOnly);
     if (r.namespaced && ns === undefined) throw badRequest(`${r.kind} is namespaced: POST to /namespaces/NAMESPACE/${r.plural}`);
     const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
@@ -142,7 +150,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
 
   if (method === "PUT") {
     if (req.name === undefined) throw methodNotAllowed("PUT needs an object name in the path");
-    if (!allowed("update")) throw methodNotAllowed();
+    if (!allowed("update")) throw methodNotAllowed(r.readOnly);
     const ctx = writeCtxOf(c);
     const raw = requireObject(decodeObject(await readBody(c.req.raw), c.req.header("content-type"), ctx.fieldValidation === "Strict"));
     if (req.sub === "scale") return scale(c, deps, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
@@ -161,7 +169,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
 
   if (method === "PATCH") {
     if (req.name === undefined) throw methodNotAllowed("PATCH needs an object name in the path");
-    if (!allowed("patch")) throw methodNotAllowed();
+    if (!allowed("patch")) throw methodNotAllowed(r.readOnly);
     return patch(c, deps, req, v);
   }
 
@@ -169,7 +177,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
     const ctx = writeCtxOf(c);
     const opts = await deleteOptions(c);
     if (req.name === undefined) {
-      if (!allowed("deletecollection")) throw methodNotAllowed();
+      if (!allowed("deletecollection")) throw methodNotAllowed(r.readOnly);
       const match = buildMatcher(view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
       const page = deps.store.list(req.res, ns, { match });
       const items: any[] = [];
@@ -182,7 +190,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
       }
       return respond(c, ctx, { kind: view.listKind, apiVersion: view.apiVersion, metadata: { resourceVersion: String(deps.store.rev) }, items }, 200);
     }
-    if (!allowed("delete")) throw methodNotAllowed();
+    if (!allowed("delete")) throw methodNotAllowed(r.readOnly);
     const { obj, gone } = await deps.registry.delete(ctx, r, ns ?? "", req.name, opts);
     return respond(c, ctx, v.out(obj), gone ? 200 : 202);
   }
@@ -205,6 +213,27 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
   if (grace !== undefined && (typeof grace !== "number" || grace < 0)) throw badRequest("gracePeriodSeconds must be a non-negative integer");
   const pre = body.preconditions ?? {};
   return { gracePeriodSeconds: grace, propagationPolicy: policy, preconditions: { uid: pre.uid, resourceVersion: pre.resourceVersion }, options: body };
+}
+
+/** GET of a computed kind (nothing stored): a list, one object or a Table; other methods are refused. */
+function serveComputed(c: Context, req: ResourceRequest, v: Versions, items: any[]): Response {
+  const { r } = req;
+  if (c.req.method !== "GET") throw methodNotAllowed(r.readOnly);
+  if (req.watchPath || queryBool(c.req.query("watch"), "watch")) throw methodNotAllowed(`${r.plural}.${r.group} cannot be watched: they are computed when read`);
+  const fmt = checkAccept(c);
+  const meta = { resourceVersion: "1" };
+  if (req.name !== undefined) {
+    const o = items.find((i) => i.metadata.name === req.name);
+    if (!o) throw notFound(r, req.name);
+    if (fmt === "table") return respond(c, undefined, toTable(r, [o], meta, includeObject(c)), 200);
+    return respond(c, undefined, o, 200);
+  }
+  const match = buildMatcher(v.view, c.req.query("labelSelector"), c.req.query("fieldSelector"));
+  const shown = match ? items.filter(match) : items;
+  if (fmt === "partial")
+    return respond(c, undefined, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: meta, items: shown.map((o) => ({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata })) }, 200);
+  if (fmt === "table") return respond(c, undefined, toTable(r, shown, meta, includeObject(c)), 200);
+  return respond(c, undefined, { kind: r.listKind, apiVersion: r.apiVersion, metadata: meta, items: shown }, 200);
 }
 
 async function list(c: Context, deps: ApiDeps, req: ResourceRequest, v: Versions): Promise<Response> {

@@ -46,9 +46,10 @@ export class Authorizer {
     return { allowed: false, reason: reasons.join("\n") };
   }
 
-  /** Resolves when allowed; throws the Kubernetes 403 otherwise. */
-  async check(u: UserInfo, a: Attributes): Promise<void> {
+  /** Resolves when allowed; throws the Kubernetes 403 otherwise. `seen` gets the decision (the audit log's annotations). */
+  async check(u: UserInfo, a: Attributes, seen?: (d: Decision) => void): Promise<void> {
     const d = await this.authorize(u, a);
+    seen?.(d);
     if (d.allowed) return;
     const err = forbiddenError(u, a, d.reason);
     if (DEBUG) console.warn(`skiff authz: denied ${u.user} [${u.groups.join(",")}]: ${err.message}`);

@@ -37,6 +37,10 @@ export const NODE_RULES: PolicyRule[] = [
   rule(["get", "create", "update", "patch", "delete"], ["coordination.k8s.io"], ["leases"]),
   rule(["create"], [""], ["serviceaccounts/token"]),
   rule(READ, ["node.k8s.io"], ["runtimeclasses"]),
+  // CSI drivers' node plugins register on the node's own CSINode (NodeRestriction: that one only).
+  rule(["get", "create", "update", "patch", "delete"], ["storage.k8s.io"], ["csinodes"]),
+  rule(READ, ["storage.k8s.io"], ["csidrivers"]),
+  rule(["get"], ["storage.k8s.io"], ["volumeattachments"]),
   // The agent's NetworkPolicy enforcement and ingress proxy (kube-router's and Traefik's reads).
   rule(READ, [""], ["namespaces"]),
   rule(READ, ["networking.k8s.io"], ["networkpolicies", "ingresses", "ingressclasses"]),
@@ -121,6 +125,20 @@ export const CLUSTER_ROLES: ClusterRoleDef[] = [
       rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
     ],
   },
+  {
+    // The CSR signing controller and cleaner (upstream's system:controller:certificate-controller).
+    name: "system:controller:certificate-controller",
+    rules: [
+      rule(["delete", "get", "list", "watch"], ["certificates.k8s.io"], ["certificatesigningrequests"]),
+      rule(["update"], ["certificates.k8s.io"], ["certificatesigningrequests/approval", "certificatesigningrequests/status"]),
+      {
+        apiGroups: ["certificates.k8s.io"],
+        resources: ["signers"],
+        resourceNames: ["kubernetes.io/kube-apiserver-client", "kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving", "kubernetes.io/legacy-unknown"],
+        verbs: ["sign"],
+      },
+    ],
+  },
 ];
 
 export interface ClusterRoleBindingDef {
@@ -146,6 +164,7 @@ export const CLUSTER_ROLE_BINDINGS: ClusterRoleBindingDef[] = [
   // Kubernetes keeps this binding without subjects: nodes are authorized by the Node authorizer.
   { name: "system:node", role: "system:node", subjects: [] },
   { name: "system:node-proxier", role: "system:node-proxier", subjects: [{ kind: "User", name: "system:kube-proxy" }] },
+  { name: "system:controller:certificate-controller", role: "system:controller:certificate-controller", subjects: [{ kind: "User", name: "system:serviceaccount:kube-system:certificate-controller" }] },
 ];
 
 /** The ClusterRole objects, as stored (admin/edit/view carry their aggregation rule and the rules it yields). */

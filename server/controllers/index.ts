@@ -4,6 +4,9 @@ import type { Registry } from "../registry/registry";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler";
 import { ApiServerEndpoints } from "./apiserver-endpoints";
 import { CronJobController } from "./cronjob";
+import { CsrCleanerController } from "./csr-cleaner";
+import { CsrSigningController } from "./csr-signing";
+import type { KeyPairPem } from "../tls/pki";
 import { CrdCleanupController } from "./crd-cleanup";
 import { DaemonSetController } from "./daemonset";
 import { DeploymentController } from "./deployment";
@@ -41,6 +44,8 @@ export interface StartOptions extends Partial<ControllerOptions> {
   apiServers?: () => string[];
   /** The cluster CA (PEM) published as kube-root-ca.crt in every namespace (omitted: not published). */
   rootCaPem?: string;
+  /** The cluster CA with its key: the CSR signing controller signs with it (omitted: not run). */
+  signingCa?: KeyPairPem;
   /** Pod resource usage for the HPA controller (server/main.ts asks the agents' tunnels). */
   podMetrics?: PodMetricsSource;
 }
@@ -61,6 +66,8 @@ const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller
   job: (rt) => new JobController(rt),
   cronjob: (rt) => new CronJobController(rt),
   serviceaccount: (rt) => new ServiceAccountController(rt),
+  csrsigning: (rt, o) => (o.signingCa ? new CsrSigningController(rt, o.signingCa) : undefined),
+  csrcleaner: (rt) => new CsrCleanerController(rt),
   rootcacertpublisher: (rt, o) => (o.rootCaPem ? new RootCaPublisher(rt, o.rootCaPem) : undefined),
   nodelifecycle: (rt) => new NodeLifecycleController(rt),
   podgc: (rt) => new PodGCController(rt),

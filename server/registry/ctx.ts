@@ -15,6 +15,8 @@ export interface WriteCtx {
   fieldValidation: FieldValidation;
   /** `Warning` headers for the response (admission and decoding add to it). */
   warnings: string[];
+  /** The request's audit event, when it is audited: admission annotates it, the registry names the object of a create. */
+  audit?: { annotations: Record<string, string>; name?: string };
 }
 
 export function writeCtx(user: UserInfo, manager: string, o: { dryRun?: boolean; fieldValidation?: FieldValidation } = {}): WriteCtx {

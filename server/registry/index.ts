@@ -8,6 +8,7 @@ import type { Store } from "../store/store";
 import { syncCustomResources } from "./crd-sync";
 import { createOnUpdateStrategy } from "./kinds/create-on-update";
 import { crdStrategy } from "./kinds/crds";
+import { csrStrategy } from "./kinds/certificates";
 import { generationStrategy } from "./kinds/generation";
 import { namespaceStrategy } from "./kinds/namespaces";
 import { nodeStrategy } from "./kinds/nodes";
@@ -42,6 +43,7 @@ const STRATEGIES: [string, Strategy][] = [
   ["rbac.authorization.k8s.io/rolebindings", roleBindingStrategy],
   ["rbac.authorization.k8s.io/clusterrolebindings", clusterRoleBindingStrategy],
   ["apiextensions.k8s.io/customresourcedefinitions", crdStrategy],
+  ["certificates.k8s.io/certificatesigningrequests", csrStrategy],
 ];
 
 /** The process's registry over `store`; tests may pass their own admission plugins. */

@@ -59,6 +59,8 @@ export class Registry {
 
   /** The admission request for one write (also used by subresources admitted as themselves). */
   admissionRequest(ctx: WriteCtx, operation: Operation, r: RegisteredResource, sub: string, ns: string, name: string, object?: any, oldObject?: any, options?: any): AdmissionRequest {
+    // A create's URL names no object: its audit event's objectRef takes the name from here.
+    if (ctx.audit && name) ctx.audit.name ??= name;
     return {
       operation,
       resource: r,
@@ -73,6 +75,9 @@ export class Registry {
       store: this.store,
       registry: this,
       warn: (m) => void ctx.warnings.push(m),
+      annotate: (key, value) => {
+        if (ctx.audit) ctx.audit.annotations[key] = value;
+      },
     };
   }
 
@@ -150,17 +155,18 @@ export class Registry {
       if (opts.userRev && opts.userRev !== String(cur.rev)) throw conflict(r, name);
       if (next.metadata.name !== name) throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
       if (!opts.internal) {
-        // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted.
-        if (sub === "") r.defaults?.(next);
+        // Defaulting belongs to decoding a full object: subresource writes are not re-defaulted,
+        // except pods/ephemeralcontainers, whose new containers still need their defaults.
+        if (sub === "" || sub === "ephemeralcontainers") r.defaults?.(next);
         dropEmptyMeta(next.metadata);
         const req = this.admissionRequest(ctx, "UPDATE", r, sub, ns, name, next, cur.obj);
         await this.admission.admit(req);
         s.prepareForUpdate?.(sctx, next, cur.obj, sub);
-        if (s.tracksGeneration && sub !== "status") {
+        if (s.tracksGeneration && sub !== "status" && sub !== "approval") {
           const g = cur.obj.metadata.generation ?? 1;
           next.metadata.generation = deepEqual(specPart(cur.obj), specPart(next)) ? g : g + 1;
         }
-        validate(r, s, next, cur.obj);
+        validate(r, s, next, cur.obj, sub);
         await s.validateWrite?.(sctx, next, cur.obj, sub);
         await this.admission.validate(req);
       }
@@ -275,10 +281,12 @@ function specPart(o: any): Record<string, unknown> {
   return rest;
 }
 
-function validate(r: RegisteredResource, s: Strategy, obj: any, old?: any): void {
+function validate(r: RegisteredResource, s: Strategy, obj: any, old?: any, sub = ""): void {
   const errs: FieldError[] = [];
   errs.push(...validateObjectMeta(obj.metadata ?? {}, r.namespaced, s.nameValidation ?? "subdomain"));
-  if (r.validate) errs.push(...r.validate(obj, old));
+  const own = old && sub ? s.validateSubresourceUpdate?.(sub, obj, old) : undefined;
+  if (own) errs.push(...own);
+  else if (r.validate) errs.push(...r.validate(obj, old));
   if (old) {
     for (const path of r.immutable ?? []) {
       const a = path.split(".").reduce((o: any, k) => o?.[k], obj);
@@ -322,7 +330,8 @@ function resultOrThrow(r: RegisteredResource, name: string, res: ApplyResult): a
 function mergeForUpdate(r: RegisteredResource, old: any, incoming: any, sub: string): any {
   if (incoming === null || typeof incoming !== "object" || Array.isArray(incoming)) throw badRequest("the object must be a JSON object");
   checkTypeMeta(r, incoming);
-  if (sub === "status") {
+  // /approval, like /status, changes the status only (the strategy keeps what it may not change).
+  if (sub === "status" || sub === "approval") {
     const next = { ...old, status: incoming.status };
     if (incoming.status === undefined) delete next.status;
     // A status write may not change anything else, but metadata.managedFields is carried.

@@ -1,6 +1,7 @@
 // A kind's write rules, like kube-apiserver's registry/<kind>/strategy.go: what the generic
 // create/update/delete in registry.ts asks of the kind. Every hook is optional; a kind with no
 // special rules has no strategy file. Register one in server/registry/index.ts.
+import type { FieldError } from "../../schemas/registry";
 import type { UserInfo } from "../auth/attributes";
 import type { Store } from "../store/store";
 import type { DeleteOpts } from "./registry";
@@ -25,6 +26,11 @@ export interface Strategy {
   prepareForCreate?(ctx: StrategyCtx, obj: any): void;
   /** Rules on update (fields only a subresource may change), after mutating admission. */
   prepareForUpdate?(ctx: StrategyCtx, obj: any, old: any, subresource: string): void;
+  /**
+   * Update validation of a subresource that writes part of the object under its own rules
+   * (pods/ephemeralcontainers); returning errors (or []) replaces the kind's update validation.
+   */
+  validateSubresourceUpdate?(subresource: string, obj: any, old: any): FieldError[] | undefined;
   /** Checks that need the writer or the store (RBAC escalation); throw an ApiError to refuse. */
   validateWrite?(ctx: StrategyCtx, obj: any, old: any | undefined, subresource: string): void | Promise<void>;
   /**

@@ -38,6 +38,7 @@ export class Scheduler {
   private pvs: Informer;
   private classes: Informer;
   private namespaces: Informer;
+  private pdbs: Informer;
   private assumed = new Set<string>();
   private inflight = 0;
   private inflightWaiter?: () => void;
@@ -60,6 +61,7 @@ export class Scheduler {
     this.pvs = rt.informers.for("persistentvolumes");
     this.classes = rt.informers.for("storage.k8s.io/storageclasses");
     this.namespaces = rt.informers.for("namespaces");
+    this.pdbs = rt.informers.for("policy/poddisruptionbudgets");
   }
 
   start(): void {
@@ -145,7 +147,7 @@ export class Scheduler {
 
   private async loop(): Promise<void> {
     // Decide nothing from a half-listed cache (a node whose pods are not listed yet looks empty).
-    await waitForCacheSync([this.pods, this.nodes, this.pvcs, this.pvs, this.classes, this.namespaces]);
+    await waitForCacheSync([this.pods, this.nodes, this.pvcs, this.pvs, this.classes, this.namespaces, this.pdbs]);
     let slice = performance.now();
     while (!this.stopped) {
       const q = this.queue.pop();
@@ -318,7 +320,7 @@ export class Scheduler {
 
   /** Evict the victims of the best preemption plan and nominate the node; false when there is none. */
   private preempt(pod: any, pi: PodInfo, vol: VolumeInfo, candidates: NodeInfo[], head: string): boolean {
-    const plan = findPreemption(this.cache, pod, pi, vol, candidates);
+    const plan = findPreemption(this.cache, pod, pi, vol, candidates, this.pdbs.list());
     if (!plan) return false;
     for (const v of plan.victims) {
       const vp = v.pod;

@@ -5,6 +5,11 @@
 // `--datastore embedded,etcd,postgres` (or the flag repeated) runs the creates against each
 // store in turn on the same run — etcd and PostgreSQL started here, on loopback, with their
 // default durability (fsync on) — and prints creates/s and p99 side by side.
+// BENCH_AUDIT=Metadata|Request|RequestResponse: the server writes an audit log of every request
+// at that level (--audit-policy-file, --audit-log-path), to compare against a run without.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { recordUpdate } from "../../server/registry/patch/index";
 import { startDatastore, type Datastore, type DatastoreKind } from "../harness/datastore";
 import { startServer, type SkiffServer } from "../harness/server";
@@ -125,7 +130,11 @@ skiff API creates per store (${seconds} s per row; etcd and PostgreSQL started h
 async function single(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const clientCounts = (process.env.BENCH_CLIENTS ?? "1,16,64").split(",").map(Number);
-  const srv: SkiffServer = await startServer({ name: "bench", datastore: "embedded" });
+  const audit = process.env.BENCH_AUDIT;
+  const auditDir = audit ? mkdtempSync(join(tmpdir(), "skiff-bench-audit-")) : undefined;
+  if (auditDir) writeFileSync(join(auditDir, "policy.yaml"), `apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: ${audit}\n`);
+  const auditArgs = auditDir ? ["--audit-policy-file", join(auditDir, "policy.yaml"), "--audit-log-path", join(auditDir, "audit.log")] : [];
+  const srv: SkiffServer = await startServer({ name: "bench", datastore: "embedded", extraArgs: auditArgs });
   try {
     const json = { "content-type": "application/json", accept: "application/json" };
     const ns = await srv.fetch("/api/v1/namespaces", { method: "POST", headers: json, body: JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "bench" } }) });
@@ -159,7 +168,7 @@ async function single(): Promise<void> {
         }),
       );
     }
-    console.log(`\nskiff API benchmark (${seconds} s per row, server ${srv.url}, ${created.length} configmaps created)\n`);
+    console.log(`\nskiff API benchmark (${seconds} s per row, server ${srv.url}, ${created.length} configmaps created${audit ? `, audit log at level ${audit}` : ""})\n`);
     console.log(table(rows));
     const c64 = rows.find((r) => r.op === "create" && r.clients === 64);
     if (c64) {
@@ -172,6 +181,11 @@ async function single(): Promise<void> {
     console.log(`\nmanagedFields on a ConfigMap update (recordUpdate, in process): ${per.toFixed(1)} µs per write; target < 100 µs -> ${per < 100 ? "met" : "NOT met"}`);
   } finally {
     await srv.stop();
+    if (auditDir) {
+      const log = readFileSync(join(auditDir, "audit.log"), "utf8");
+      console.log(`\naudit log: ${log.split("\n").filter(Boolean).length} events, ${(log.length / 1024 / 1024).toFixed(1)} MB`);
+      rmSync(auditDir, { recursive: true, force: true });
+    }
   }
 }
 

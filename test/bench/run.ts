@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   api: () => import("./api.ts"),
   scheduler: () => import("./scheduler.ts"),
   raft: () => import("./raft.ts"),
+  snapinstall: () => import("./snapshot-install.ts"),
   podstart: () => import("./podstart.ts"),
   size: () => import("./size.ts"),
   idle: () => import("./idle.ts"),
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<{ main: (args: string[]) => Promise<
   crd: () => import("./crd.ts"),
   netpolicy: () => import("./netpolicy.ts"),
   secrets: () => import("./secrets.ts"),
+  raftlog: () => import("./raftlog.ts"),
 };
 
 const [name, ...rest] = process.argv.slice(2);

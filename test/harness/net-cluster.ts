@@ -45,6 +45,8 @@ export interface Cluster {
   until<T>(what: string, f: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs?: number, stepMs?: number): Promise<T>;
   /** Last log lines of the server and the agents. */
   diag(): string;
+  /** Stops an agent (SIGTERM; its pods keep running) and starts it again with the same flags. */
+  restartAgent(short: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -178,6 +180,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     if (errors.length) console.warn(`cluster ${o.tag} cleanup problems:\n${errors.join("\n")}`);
   };
 
+  let spawnAgent: (a: ClusterAgent) => void = () => {};
   try {
     srv = await startServer({ name: o.tag, extraArgs: ["--bind-address", net.hostIp, ...(o.serverArgs ?? [])], env: { SKIFF_NODE_MONITOR_GRACE_SECONDS: "8", ...o.serverEnv } });
     const token = readFileSync(join(srv.dataDir, "server", "token"), "utf8").trim();
@@ -187,8 +190,13 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       mkdirSync(join(dataDir, "agent", "images"), { recursive: true });
       copyFileSync(image, join(dataDir, "agent", "images", "busybox.tar"));
       const a: ClusterAgent = { node, name: `${o.tag}-${node.name}`, dataDir, logPath: join(runDir, `agent-${node.name}.log`), cgroupRoot: `/skiff-e2e-${o.tag}-${process.pid}-${node.name}` };
+      agents.push(a);
+    }
+    const url = srv.url;
+    spawnAgent = (a) => {
+      const node = a.node;
       a.proc = Bun.spawn(
-        [...node.exec, ...SKIFF, "agent", "--server", srv.url, "--token", token, "--data-dir", dataDir, "--node-name", a.name, "--node-ip", node.ip, ...(o.agentArgs?.(node.name) ?? [])],
+        [...node.exec, ...SKIFF, "agent", "--server", url, "--token", token, "--data-dir", a.dataDir, "--node-name", a.name, "--node-ip", node.ip, ...(o.agentArgs?.(node.name) ?? [])],
         {
           cwd: REPO,
           env: {
@@ -200,8 +208,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
           stdin: "ignore",
         },
       );
-      agents.push(a);
-    }
+    };
+    for (const a of agents) spawnAgent(a);
   } catch (e) {
     await stop();
     throw e;
@@ -226,6 +234,18 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     until,
     diag,
     stop,
+    restartAgent: async (short) => {
+      const a = c.agent(short);
+      if (a.proc && a.proc.exitCode === null && a.proc.signalCode === null) {
+        a.proc.kill("SIGTERM");
+        const t = setTimeout(() => a.proc?.kill(9), 8000);
+        await a.proc.exited;
+        clearTimeout(t);
+      }
+      // The earlier run's log is kept beside the new one.
+      for (const f of [a.logPath, a.logPath + ".err"]) if (existsSync(f)) copyFileSync(f, `${f}.${Date.now()}`);
+      spawnAgent(a);
+    },
   };
   await until("every node Ready", async () => {
     for (const a of agents) if (a.proc && a.proc.exitCode !== null) throw new Error(`agent ${a.name} exited with ${a.proc.exitCode}`);

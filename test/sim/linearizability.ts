@@ -64,9 +64,11 @@ interface Node {
 
 /**
  * Drop unknown-outcome puts that nothing could have observed: no get returned their
- * value, no cas expected it, and no cas that failed or has an unknown outcome started after
- * them. Such a put can always be linearized after everything else, so removing it
- * preserves the verdict while keeping the search small.
+ * value, no cas expected it, and no cas that failed or has an unknown outcome returned after
+ * they were called (such a cas may take effect after the put, even one called before it: a
+ * failed cas is explained by any value other than the one it expected). Such a put can
+ * always be linearized after everything else, so removing it preserves the verdict while
+ * keeping the search small.
  */
 function prune(ops: HistoryOp[]): HistoryOp[] {
   const observed = new Set<string>();
@@ -79,7 +81,7 @@ function prune(ops: HistoryOp[]): HistoryOp[] {
     if (observed.has(o.input.value)) return true;
     const call = o.call;
     for (const p of ops) {
-      if (p.input.kind === "cas" && p.call > call && (p.output === undefined || p.output.ok !== true)) return true;
+      if (p.input.kind === "cas" && p.ret > call && (p.output === undefined || p.output.ok !== true)) return true;
     }
     return false;
   });

@@ -630,6 +630,12 @@ class Simulation implements SimNet {
   private settle(op: Op, output: KvOutput): void {
     if (op.settled) return;
     op.settled = true;
+    // A write is answered from the entry that carries it, applied first (here or at the
+    // leader): an answer for one nobody applied is some other write's result.
+    const id = `${op.client.id}.${op.call}`;
+    if (op.hist && !this.appliedIds.has(id)) {
+      this.fatalError ??= new Violation("answered-not-applied", `${op.input.kind}(${op.input.key}) #${op.call} on node ${op.node.id} was answered ${JSON.stringify(output)} but no node has applied it`);
+    }
     if (op.client.busy === op) op.client.busy = undefined;
     if (op.abandoned) return; // the client stopped waiting: it never learns the outcome
     const ret = ++this.hclock;
@@ -715,7 +721,7 @@ class Simulation implements SimNet {
       case "call": {
         const life = n.proc.incarnation;
         const reply = (ok: boolean, body: string) => {
-          if (n.proc.incarnation === life) this.send({ kind: "reply", from: n.id, to: p.from, id: p.id, ok, body, once: true });
+          if (n.proc.incarnation === life) this.send({ kind: "reply", from: n.id, to: p.from, id: p.id, session: p.session, ok, body, once: true });
         };
         node.handleForward(p.from, JSON.parse(p.req)).then(
           (resp) => reply(true, JSON.stringify(resp ?? null)),

@@ -12,8 +12,8 @@ export type SimPacket = Packet &
   (
     | { kind: "raft"; m: Message; results?: ProposalResult[]; props?: Proposal[] }
     | { kind: "frame"; results?: ProposalResult[]; props?: Proposal[] }
-    | { kind: "call"; id: number; req: string }
-    | { kind: "reply"; id: number; ok: boolean; body: string }
+    | { kind: "call"; id: number; session: number; req: string }
+    | { kind: "reply"; id: number; session: number; ok: boolean; body: string }
   );
 
 export interface SimNet {
@@ -24,7 +24,16 @@ export interface SimNet {
   blocked(from: NodeId, to: NodeId): boolean;
 }
 
+/** Numbers the transports (one per process incarnation) for their calls' replies. */
+let sessions = 0;
+
 export class SimTransport implements Transport {
+  /**
+   * A unary call's reply travels on the caller's connection, which dies with its process: a
+   * reply to a call made before a restart never reaches the new process (whose call ids start
+   * over). Raft messages and stream frames, addressed to a node, may still reach it.
+   */
+  readonly session = ++sessions;
   private outProps = new Map<NodeId, Proposal[]>();
   private outResults = new Map<NodeId, ProposalResult[]>();
   private flushQueued = false;
@@ -109,12 +118,13 @@ export class SimTransport implements Transport {
         reject(new Error(`peer ${to}: Deadline exceeded`));
       });
       this.calls.set(id, { resolve, reject, timer });
-      this.net.send({ kind: "call", from: this.id, to, id, req: JSON.stringify(req), once: true });
+      this.net.send({ kind: "call", from: this.id, to, id, session: this.session, req: JSON.stringify(req), once: true });
     });
   }
 
   /** A reply to one of our calls arrived. */
-  reply(p: { id: number; ok: boolean; body: string }): void {
+  reply(p: { id: number; session: number; ok: boolean; body: string }): void {
+    if (p.session !== this.session) return;
     const c = this.calls.get(p.id);
     if (!c) return;
     this.calls.delete(p.id);

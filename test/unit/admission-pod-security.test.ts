@@ -106,3 +106,31 @@ test("warn admits with a warning; workloads warn for their template; labels are 
   await registry.update(e, kind("v1", "Namespace"), "", "soft", (n) => ((n.metadata.labels["pod-security.kubernetes.io/enforce"] = "baseline"), n));
   expect(e.warnings).toEqual(['existing pods in namespace "soft" violate the new PodSecurity enforce level "baseline:latest"', "bad: non-default capabilities, host namespaces, hostPath volumes, hostPort, privileged"]);
 });
+
+test("audit admits and annotates the audit event, also when enforce refuses; workloads get it for their template", async () => {
+  const registry = await setup();
+  await ns(registry, "audited", { "pod-security.kubernetes.io/audit": "baseline", "pod-security.kubernetes.io/enforce": "privileged" });
+  const c = { ...ctx(), audit: { annotations: {} as Record<string, string> } };
+  await registry.create(c, kind("v1", "Pod"), "audited", structuredClone(privileged));
+  expect(c.warnings).toEqual([]);
+  expect(c.audit.annotations["pod-security.kubernetes.io/enforce-policy"]).toBe("privileged:latest");
+  expect(c.audit.annotations["pod-security.kubernetes.io/audit-violations"]).toBe(
+    'would violate PodSecurity "baseline:latest": non-default capabilities (container "app" must not include "NET_ADMIN" in securityContext.capabilities.add), host namespaces (hostNetwork=true), ' +
+      'hostPath volumes (volume "root"), hostPort (container "app" uses hostPort 8080), privileged (container "app" must not set securityContext.privileged=true)',
+  );
+  const ok = { ...ctx(), audit: { annotations: {} as Record<string, string> } };
+  await registry.create(ok, kind("v1", "Pod"), "audited", structuredClone(compliant));
+  expect(ok.audit.annotations["pod-security.kubernetes.io/audit-violations"]).toBeUndefined();
+
+  await ns(registry, "both", { "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/enforce": "restricted" });
+  const refused = { ...ctx(), audit: { annotations: {} as Record<string, string> } };
+  expect((await refusal(registry.create(refused, kind("v1", "Pod"), "both", structuredClone(privileged))))?.[0]).toBe(403);
+  expect(refused.audit.annotations["pod-security.kubernetes.io/audit-violations"]).toStartWith('would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false');
+
+  const d = { ...ctx(), audit: { annotations: {} as Record<string, string> } };
+  await registry.create(d, kind("apps/v1", "Deployment"), "audited", {
+    metadata: { name: "d", namespace: "audited" },
+    spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: structuredClone(privileged.spec) } },
+  });
+  expect(d.audit.annotations["pod-security.kubernetes.io/audit-violations"]).toStartWith('would violate PodSecurity "baseline:latest": non-default capabilities');
+});

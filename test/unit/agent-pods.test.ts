@@ -78,6 +78,44 @@ describe("pod status", () => {
   });
 });
 
+describe("ephemeral containers", () => {
+  test("reported in ephemeralContainerStatuses, never ready, and they change neither phase nor readiness", () => {
+    const p = pod({ ephemeralContainers: [{ name: "dbg", image: "busybox", targetContainerName: "c" }, { name: "late", image: "busybox" }] });
+    const s = computePodStatus({
+      ...base,
+      pod: p,
+      records: new Map([["c", [rec({ id: "x" })]], ["dbg", [rec({ id: "d", name: "dbg", state: "exited", exitCode: 3 })]]]),
+      probes: new Map([["x", { ready: true, started: true, failed: null, failMessage: "" }]]),
+      waiting: new Map([["late", { reason: "ErrImagePull", message: "no" }]]),
+    });
+    expect(s.phase).toBe("Running");
+    expect(s.conditions!.find((c) => c.type === "Ready")!.status).toBe("True");
+    expect(s.containerStatuses!.map((c) => c.name)).toEqual(["c"]);
+    expect(s.ephemeralContainerStatuses).toEqual([
+      { name: "dbg", state: { terminated: { exitCode: 3, reason: "Error", startedAt: "1970-01-01T00:00:02Z", containerID: "containerd://d" } }, lastState: {}, ready: false, restartCount: 0, image: "docker.io/library/busybox:latest", imageID: "sha256:abc", containerID: "containerd://d" },
+      { name: "late", state: { waiting: { reason: "ErrImagePull", message: "no" } }, lastState: {}, ready: false, restartCount: 0, image: "busybox", imageID: "" },
+    ]);
+  });
+
+  test("with a target they join its PID namespace through CRI's TARGET mode; without, the pod's usual one", () => {
+    const p = pod();
+    const cfg = (targetId?: string, spec = p) => containerConfig({ pod: spec, container: { name: "dbg", image: "b" }, init: false, restartCount: 0, env: [], image: "b", volumes: new Map(), memoryCapacity: 1 << 30, targetId });
+    expect(cfg("abc").linux!.securityContext!.namespaceOptions).toEqual({ network: "POD", pid: "TARGET", ipc: "POD", targetId: "abc" });
+    expect(cfg().linux!.securityContext!.namespaceOptions).toEqual({ network: "POD", pid: "CONTAINER", ipc: "POD" });
+    // A pod that shares one PID namespace already: nothing to target.
+    expect(cfg("abc", pod({ shareProcessNamespace: true })).linux!.securityContext!.namespaceOptions!.pid).toBe("POD");
+  });
+
+  test("events name them by spec.ephemeralContainers{name}", async () => {
+    const posted: any[] = [];
+    const api = { create: async (_path: string, body: any) => posted.push(body), mergePatch: async () => {} } as unknown as AgentApi;
+    const ev = new PodEvents(api);
+    ev.record(pod(), "Normal", "Started", "Started container dbg", { name: "dbg", init: false, ephemeral: true });
+    await Bun.sleep(0);
+    expect(posted.map((e) => e.involvedObject?.fieldPath)).toContain("spec.ephemeralContainers{dbg}");
+  });
+});
+
 describe("back-off", () => {
   test("first retry immediate, then 10 s doubling to 5 min", () => {
     let now = 0;

@@ -40,6 +40,7 @@ function samples(): Message[] {
       snapOffset: 1 << 20,
       snapData: new Uint8Array(5000).fill(7),
       snapDone: true,
+      snapCrc: 0xfedcba98,
     }),
     message({ type: "snap", from: 1, to: 2, term: 5, snapshot: { index: 1, term: 1, confState: { voters: [1], learners: [] } }, snapData: new Uint8Array() }),
     message({ type: "transferLeader", from: 1, to: 2, term: 5, target: big }),

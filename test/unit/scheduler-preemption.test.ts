@@ -75,3 +75,38 @@ test("a high-priority pod that cannot fit preempts the least important pod on a 
   expect(left.every((n) => c.get("Pod", "default", n))).toBe(true);
   expect(c.get("Pod", "default", "low-d").spec.nodeName).toBeUndefined();
 });
+
+test("preemption spares pods guarded by a PodDisruptionBudget: the node without a budget violation wins", async () => {
+  await pc("low", 10);
+  await pc("mid", 100);
+  await pc("high", 1000);
+  await c.addNode("n1", { cpu: "1" });
+  await c.addNode("n2", { cpu: "1" });
+  const PDB = findByKind("policy/v1", "PodDisruptionBudget")!;
+  await c.api.registry.create(writeCtx(APISERVER_USER, "t"), PDB, "default", { metadata: { name: "guard", namespace: "default" }, spec: { minAvailable: 1, selector: { matchLabels: { app: "guarded" } } } });
+  await c.create("Pod", { metadata: { name: "guarded", namespace: "default", labels: { app: "guarded" } }, spec: { nodeName: "n1", priorityClassName: "low", containers: [{ name: "c", image: "x", resources: { requests: { cpu: "800m" } } }] } });
+  await c.create("Pod", { metadata: { name: "free", namespace: "default", labels: { app: "free" } }, spec: { nodeName: "n2", priorityClassName: "mid", containers: [{ name: "c", image: "x", resources: { requests: { cpu: "800m" } } }] } });
+  await c.until("both running", () => ["guarded", "free"].every((n) => c.get("Pod", "default", n)?.status?.phase === "Running"));
+  // Without the budget n1 would win: its only victim is less important (10 < 100).
+  await pod("high", "500m", "high");
+  await c.until("high bound to n2", () => c.get("Pod", "default", "high")?.spec?.nodeName === "n2");
+  expect(c.get("Pod", "default", "guarded")).toBeDefined();
+  expect(c.get("Pod", "default", "free")).toBeUndefined();
+});
+
+test("on one node, a victim a PodDisruptionBudget guards is reprieved before a more important one", async () => {
+  await pc("low", 10);
+  await pc("mid", 100);
+  await pc("high", 1000);
+  await c.addNode("n1", { cpu: "1" });
+  const PDB = findByKind("policy/v1", "PodDisruptionBudget")!;
+  await c.api.registry.create(writeCtx(APISERVER_USER, "t"), PDB, "default", { metadata: { name: "guard", namespace: "default" }, spec: { minAvailable: 1, selector: { matchLabels: { app: "guarded" } } } });
+  await c.create("Pod", { metadata: { name: "guarded", namespace: "default", labels: { app: "guarded" } }, spec: { priorityClassName: "low", containers: [{ name: "c", image: "x", resources: { requests: { cpu: "400m" } } }] } });
+  await pod("plain", "400m", "mid");
+  await c.until("both on n1", () => ["guarded", "plain"].every((n) => c.get("Pod", "default", n)?.spec?.nodeName === "n1"));
+  // 200m free, 500m wanted: one victim. By priority alone the low "guarded" pod would go.
+  await pod("high", "500m", "high");
+  await c.until("high bound to n1", () => c.get("Pod", "default", "high")?.spec?.nodeName === "n1");
+  expect(c.get("Pod", "default", "guarded")).toBeDefined();
+  expect(c.get("Pod", "default", "plain")).toBeUndefined();
+});

@@ -9,6 +9,10 @@
 //                      pod isolated for egress go to SKIFF-NP-EGRESS, packets to a pod isolated
 //                      for ingress to SKIFF-NP-INGRESS. Every packet in the original direction is
 //                      checked, not only the first: a connection a new policy denies stops.
+//                      (kube-router and Calico accept ESTABLISHED first, so such connections
+//                      live on; kube-network-policies' "strict" mode expires their conntrack
+//                      entries instead. Checking every packet costs a set lookup per packet of
+//                      an isolated pod, and needs no conntrack sweep on each change.)
 //   SKIFF-NP-INGRESS   clears the allow mark, sends the packet through the chain of each policy
 //                      selecting the destination (set SKIFF-NPT-<policy>), drops it unmarked
 //   SKIFF-NPI-<policy> one rule per (peer set × port) of each ingress rule: marks allowed

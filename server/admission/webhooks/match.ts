@@ -1,7 +1,7 @@
 // Which webhooks a write is sent to (k8s.io/apiserver's webhook/predicates): rules (operations,
 // groups, versions, resources with subresources, scope), matchPolicy Equivalent (another served
 // version of the same resource), namespaceSelector, objectSelector and matchConditions (CEL).
-import { Environment } from "@marcbachmann/cel-js";
+import type { Environment } from "@marcbachmann/cel-js";
 import { labelSelectorMatches } from "../../../schemas/helpers/selectors";
 import { findByPlural, registry as kinds, type RegisteredResource } from "../../../schemas/registry";
 import type { AdmissionRequest } from "../types";
@@ -80,7 +80,10 @@ export function objectMatches(w: any, req: AdmissionRequest): boolean {
   return (a !== undefined && labelSelectorMatches(sel, a)) || (b !== undefined && labelSelectorMatches(sel, b));
 }
 
-const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+// Loaded on the first matchCondition evaluated: an idle server does not carry the CEL engine.
+let envInstance: Environment | undefined;
+const env = (): Environment =>
+  (envInstance ??= new (require("@marcbachmann/cel-js") as typeof import("@marcbachmann/cel-js")).Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false }));
 
 /** JSON to CEL values: integral numbers are CEL ints. */
 function cel(v: unknown): unknown {
@@ -102,7 +105,7 @@ export function conditionsMatch(w: any, req: AdmissionRequest, request: any): bo
   for (const c of conds) {
     let v: unknown;
     try {
-      v = env.evaluate(c.expression, vars);
+      v = env().evaluate(c.expression, vars);
     } catch (e) {
       throw new Error(`matchCondition ${JSON.stringify(c.name)}: ${(e as Error).message.split("\n")[0]}`);
     }

@@ -8,6 +8,8 @@
 // `fetch` returns undefined for every other path. Bun.serve cannot hand over a raw socket, so
 // the SPDY/3.1 upgrade (kubectl ≤ 1.29 exec/attach, ≤ 1.30 port-forward) needs the node:http
 // listener in ./listen.ts, which serves the same app and calls `handleNodeUpgrade`.
+import type { TLSSocket } from "node:tls";
+import { clientCertOf, derToPem } from "../client-certs";
 import type { Server } from "bun";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -49,7 +51,8 @@ export interface StreamServerOptions {
   store?: Store;
   getPod?: PodGetter;
   /** The API's authenticator (Authorization header → identity); omitted = no authentication. */
-  authenticate?: (authorization: string | undefined) => Promise<Identity | undefined>;
+  /** clientCert: the PEM certificate the client presented on the connection, if any (x509 authentication). */
+  authenticate?: (authorization: string | undefined, clientCert?: string) => Promise<Identity | undefined>;
   /** The other servers of the cluster, for nodes whose tunnel is held by one of them. */
   peers?: PeerAccess;
   /**
@@ -124,9 +127,9 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   const ours = (path: string) => path === TUNNEL_PATH || path === RELAY_PATH || POD_SUB.test(path) || isMetricsPath(path) || isNodeMetricsPath(path);
 
   /** A refusal, or the (impersonated) caller the request acts as; undefined without authentication. */
-  async function authorize(headers: Headers, method: string, path: string, url: URL): Promise<Response | { id: Identity } | undefined> {
+  async function authorize(headers: Headers, method: string, path: string, url: URL, cert?: string): Promise<Response | { id: Identity } | undefined> {
     if (!o.authenticate) return undefined;
-    const caller = await o.authenticate(headers.get("authorization") ?? webSocketBearer(headers.get("sec-websocket-protocol")));
+    const caller = await o.authenticate(headers.get("authorization") ?? webSocketBearer(headers.get("sec-websocket-protocol")), cert);
     if (!caller) return statusResponse(401, "Unauthorized", "Unauthorized: send a bearer token from your kubeconfig");
     if (caller.joinOnly) return statusResponse(403, "Forbidden", `User "${caller.user}" may only request node credentials with a join token`);
     let id = caller;
@@ -157,10 +160,10 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
   }
 
   /** Decides what to do with a request; `transport` is what the client asked for. */
-  async function plan(method: string, url: URL, headers: Headers, transport: "ws" | "spdy" | "http"): Promise<Plan> {
+  async function plan(method: string, url: URL, headers: Headers, transport: "ws" | "spdy" | "http", cert?: string): Promise<Plan> {
     const path = url.pathname;
     try {
-      const auth = await authorize(headers, method, path, url);
+      const auth = await authorize(headers, method, path, url, cert);
       if (auth instanceof Response) return { response: auth };
       if (path === TUNNEL_PATH) {
         const node = url.searchParams.get("node");
@@ -264,7 +267,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
       const url = new URL(req.url);
       if (!ours(url.pathname)) return undefined;
       const transport = transportOf(req.headers);
-      return plan(req.method, url, req.headers, transport).then((p) => {
+      return plan(req.method, url, req.headers, transport, clientCertOf(req)).then((p) => {
         if ("response" in p) return p.response;
         if ("spdy" in p)
           return statusResponse(
@@ -287,7 +290,8 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
       const transport = transportOf(headers);
-      void plan(req.method ?? "GET", url, headers, transport).then(async (p) => {
+      const peer = (req.socket as TLSSocket).getPeerCertificate?.(false) as { raw?: Buffer } | undefined;
+      void plan(req.method ?? "GET", url, headers, transport, peer?.raw?.length ? derToPem(peer.raw) : undefined).then(async (p) => {
         if ("response" in p) {
           const body = await p.response.text();
           rejectUpgrade(socket, p.response.status, body);

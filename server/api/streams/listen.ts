@@ -6,18 +6,21 @@
 //
 //   const l = await listenNode({ hostname, port, tls: { cert, key }, fetch: app.fetch, streams });
 import http from "node:http";
-import https from "node:https";
+import tls from "node:tls";
 import type { AddressInfo, Socket } from "node:net";
 import { ApiError } from "../../errors";
 import { DEFAULT_LIMITS, type Limits } from "../limits";
+import { derToPem, setClientCert } from "../client-certs";
 import type { StreamServer } from "./index";
 import { isWatchUpgrade, serveWatchUpgrade } from "../../dashboard/watch-socket";
 
 export interface NodeListenOptions {
   hostname: string;
   port: number;
-  tls?: { cert: string; key: string };
-  fetch: (req: Request) => Response | Promise<Response>;
+  /** ca: the CA whose client certificates are asked for (x509 authentication; verified by the app). */
+  tls?: { cert: string; key: string; ca?: string };
+  /** The API app; `env.remoteAddress` is the client's address (the audit log's sourceIPs). */
+  fetch: (req: Request, env?: { remoteAddress?: string }) => Response | Promise<Response>;
   streams: StreamServer;
   /** Body size, stall and idle limits (default DEFAULT_LIMITS). */
   limits?: Pick<Limits, "maxBodyBytes" | "bodyStallMs" | "idleConnectionMs">;
@@ -26,7 +29,7 @@ export interface NodeListenOptions {
 export interface NodeListener {
   port: number;
   /** Serve a new certificate to new connections (certificate rotation); open ones keep theirs. */
-  setTls(tls: { cert: string; key: string }): Promise<void>;
+  setTls(tls: { cert: string; key: string; ca?: string }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -172,8 +175,10 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
     });
     try {
       const fr = toFetchRequest(req, base, l, body);
+      const peer = (req.socket as tls.TLSSocket).getPeerCertificate?.(false) as { raw?: Buffer } | undefined;
+      if (peer?.raw?.length) setClientCert(fr, derToPem(peer.raw));
       const ours = o.streams.handles(fr);
-      const r = (ours ? await o.streams.fetch(fr, undefined as any) : undefined) ?? (await o.fetch(fr));
+      const r = (ours ? await o.streams.fetch(fr, undefined as any) : undefined) ?? (await o.fetch(fr, { remoteAddress: req.socket.remoteAddress }));
       if (body.state !== "done" && !res.headersSent) res.setHeader("Connection", "close");
       await writeResponse(res, r, req, ours);
     } catch (e) {
@@ -181,8 +186,22 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
       res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: String((e as Error).message), reason: "InternalError", code: 500 }));
     }
   };
-  const make = (tls: NodeListenOptions["tls"]) => {
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest) : http.createServer(onRequest);
+  const make = (opts: NodeListenOptions["tls"]): Served => {
+    const server = http.createServer(onRequest);
+    // TLS is terminated by a tls.Server that hands each connection to the HTTP server: Bun's
+    // https server does not expose the client's certificate, a TLS socket does. Client
+    // certificates are asked for, never required (token clients send none); the app verifies them.
+    const sockets = new Set<tls.TLSSocket>();
+    const front = opts
+      ? tls.createServer(
+          { cert: opts.cert, key: opts.key, handshakeTimeout: Math.min(120_000, l.idleConnectionMs), ...(opts.ca ? { ca: opts.ca, requestCert: true, rejectUnauthorized: false } : {}) },
+          (sock) => {
+            sockets.add(sock);
+            sock.once("close", () => sockets.delete(sock));
+            server.emit("connection", sock);
+          },
+        )
+      : undefined;
     server.keepAliveTimeout = l.idleConnectionMs;
     server.requestTimeout = 0;
     server.headersTimeout = 60_000;
@@ -198,17 +217,17 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
       if (isWatchUpgrade(req)) serveWatchUpgrade(req, socket, head, base, o.fetch).catch(() => socket.destroy());
       else socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     });
-    return server;
+    return { http: server, net: front ?? server, sockets };
   };
-  const listen = (server: http.Server, port: number) =>
+  const listen = (s: Served, port: number) =>
     new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, o.hostname, () => resolve((server.address() as AddressInfo).port));
+      s.net.once("error", reject);
+      s.net.listen(port, o.hostname, () => resolve((s.net.address() as AddressInfo).port));
     });
   let tlsNow = o.tls;
   let server = make(tlsNow);
   // Listeners replaced by setTls: they accept nothing new but still carry open watches and streams.
-  const retired: http.Server[] = [];
+  const retired: Served[] = [];
   const port = await listen(server, o.port);
   let swapping = Promise.resolve();
   return {
@@ -221,7 +240,7 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
         const next = make(tls);
         const old = server;
         retired.push(old);
-        old.close(() => retired.splice(retired.indexOf(old), 1));
+        old.net.close(() => retired.splice(retired.indexOf(old), 1));
         try {
           await listen(next, port);
         } catch (e) {
@@ -236,8 +255,19 @@ export async function listenNode(o: NodeListenOptions): Promise<NodeListener> {
     stop: () =>
       new Promise<void>((ok) => {
         o.streams.stop();
-        server.close(() => ok());
-        for (const s of [server, ...retired]) (s as any).closeAllConnections?.();
+        server.net.close(() => ok());
+        for (const s of [server, ...retired]) {
+          (s.http as any).closeAllConnections?.();
+          for (const sock of s.sockets) sock.destroy();
+        }
       }),
   };
+}
+
+/** The HTTP server and what listens for it (itself, or the TLS server in front of it). */
+interface Served {
+  http: http.Server;
+  net: http.Server | tls.Server;
+  /** Open TLS connections (the HTTP server does not track connections handed to it). */
+  sockets: Set<tls.TLSSocket>;
 }

@@ -15,6 +15,7 @@ import { unavailable } from "../node/errors";
 import { transferTarget } from "../node/membership";
 import { RaftNode } from "../node/node";
 import { SegmentLogStorage } from "../storage/segment-log";
+import { FileSnapshotReceiver } from "../storage/snapshot-file";
 import { GrpcTransport } from "../transport/grpc";
 import { peerTls, postJoin, type BootstrapSecrets, type JoinRequest, type JoinResponse } from "./join";
 import { MemberBook, memberCommand, memberDelete, type MemberRecord } from "./members";
@@ -157,6 +158,8 @@ export async function startConsensus(state: AppliedState, o: ConsensusOptions): 
     snapshotEntries: o.snapshotEntries ?? (Number(process.env.SKIFF_RAFT_SNAPSHOT_ENTRIES) || undefined),
     keepEntries: o.keepEntries ?? (Number(process.env.SKIFF_RAFT_KEEP_ENTRIES) || undefined),
     trace: process.env.SKIFF_RAFT_TRACE === "1",
+    // A snapshot from the leader goes to a file as it arrives, never whole into memory.
+    raftConfig: { snapshotReceiver: new FileSnapshotReceiver(raftDir) },
     // Unknown or removed servers are not promoted.
     promotable: (peer) => members.all().has(peer),
   });

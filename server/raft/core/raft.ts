@@ -14,6 +14,7 @@ import { RaftLog } from "./log";
 import { Progress } from "./progress";
 import { committedIndex, voteResult, type VoteResult } from "./quorum";
 import { ReadOnly, type ReadRequest } from "./read-only";
+import { chunkCrc, MemorySnapshotReceiver, type SnapshotReceiver } from "./snapshot-receiver";
 import type { Storage } from "./storage";
 import {
   entrySize,
@@ -66,6 +67,8 @@ export interface RaftConfig {
   maxCommittedSizePerReady?: number;
   /** InstallSnapshot chunk size. Default 1 MiB. */
   maxSnapshotChunkBytes?: number;
+  /** Where a follower puts incoming snapshot chunks. Default: in memory. */
+  snapshotReceiver?: SnapshotReceiver;
   /** A learner may be promoted only if it is at most this many entries behind commit. Default 1000. */
   maxPromoteLag?: number;
   preVote?: boolean;
@@ -100,7 +103,6 @@ interface SnapReceive {
   term: number;
   index: number;
   snapTerm: number;
-  chunks: Uint8Array[];
   len: number;
 }
 
@@ -136,6 +138,7 @@ export class Raft {
   /** randomizedElectionTimeout was shortened by reportLeaderDown(). */
   private leaderDownHint = false;
   private snapRecv: SnapReceive | undefined;
+  private readonly snapReceiver: SnapshotReceiver;
   private bcastPending = false;
   private readyOutstanding = false;
   private prevSoft: SoftState;
@@ -167,6 +170,7 @@ export class Raft {
     this.maxInflightBytes = cfg.maxInflightBytes ?? 0;
     this.maxCommittedSizePerReady = cfg.maxCommittedSizePerReady ?? 64 << 20;
     this.maxSnapshotChunkBytes = Math.max(1, cfg.maxSnapshotChunkBytes ?? 1 << 20);
+    this.snapReceiver = cfg.snapshotReceiver ?? new MemorySnapshotReceiver();
     this.maxPromoteLag = cfg.maxPromoteLag ?? 1000;
     this.preVote = cfg.preVote ?? true;
     this.checkQuorum = cfg.checkQuorum ?? true;
@@ -853,6 +857,7 @@ export class Raft {
     if (!meta) return;
     if (meta.index <= this.log.committed) {
       // Already have it (or newer): tell the leader where we are.
+      if (this.snapRecv) this.snapReceiver.abort();
       this.snapRecv = undefined;
       this.send(message({ type: "appResp", to: m.from, index: this.log.committed }));
       return;
@@ -863,8 +868,9 @@ export class Raft {
         this.send(message({ type: "snapResp", to: m.from, index: meta.index, snapOffset: 0, reject: true }));
         return;
       }
-      buf = { from: m.from, term: m.term, index: meta.index, snapTerm: meta.term, chunks: [], len: 0 };
+      buf = { from: m.from, term: m.term, index: meta.index, snapTerm: meta.term, len: 0 };
       this.snapRecv = buf;
+      this.snapReceiver.begin(meta);
     }
     if (m.snapOffset !== buf.len) {
       // Duplicate (behind) or gap (ahead): report what we have.
@@ -874,25 +880,32 @@ export class Raft {
       return;
     }
     const data = m.snapData ?? EMPTY;
-    if (data.length > 0) {
-      buf.chunks.push(data);
-      buf.len += data.length;
+    if (m.snapCrc !== 0 && chunkCrc(data) !== m.snapCrc) {
+      // Damaged on the way: ask for it again (a gap report makes the leader resend from here).
+      this.send(message({ type: "snapResp", to: m.from, index: meta.index, snapOffset: buf.len, reject: true }));
+      return;
     }
-    if (!m.snapDone) {
+    let snap: Snapshot | undefined;
+    try {
+      if (data.length > 0) this.snapReceiver.append(data);
+      buf.len += data.length;
+      if (m.snapDone) snap = this.snapReceiver.finish({ ...meta, confState: cloneConf(meta.confState) }, buf.len);
+    } catch (e) {
+      // The receiver could not keep it (a full disk): start over when the leader sends again.
+      this.snapRecv = undefined;
+      this.snapReceiver.abort();
+      this.send(message({ type: "snapResp", to: m.from, index: meta.index, snapOffset: 0, reject: true }));
+      throw e;
+    }
+    if (!snap) {
       this.send(message({ type: "snapResp", to: m.from, index: meta.index, snapOffset: buf.len }));
       return;
     }
     this.snapRecv = undefined;
-    const whole = new Uint8Array(buf.len);
-    let off = 0;
-    for (const c of buf.chunks) {
-      whole.set(c, off);
-      off += c.length;
-    }
-    const snap: Snapshot = { metadata: { ...meta, confState: cloneConf(meta.confState) }, data: whole };
     if (this.restore(snap)) {
       this.send(message({ type: "appResp", to: m.from, index: this.log.lastIndex() }));
     } else {
+      this.snapReceiver.discard(snap);
       this.send(message({ type: "appResp", to: m.from, index: this.log.committed }));
     }
   }
@@ -1008,6 +1021,7 @@ export class Raft {
         snapOffset: off,
         snapData: data,
         snapDone: off + data.length >= snap.data.length,
+        snapCrc: chunkCrc(data),
       }),
     );
   }

@@ -94,6 +94,8 @@ export interface Message {
   snapOffset: number;
   snapData?: Uint8Array;
   snapDone: boolean;
+  /** CRC-32 of snapData (0: not sent, by an older leader). */
+  snapCrc: number;
 }
 
 export function message(partial: Partial<Message> & Pick<Message, "type" | "to">): Message {
@@ -110,6 +112,7 @@ export function message(partial: Partial<Message> & Pick<Message, "type" | "to">
     target: NONE,
     snapOffset: 0,
     snapDone: false,
+    snapCrc: 0,
     ...partial,
   };
 }

@@ -85,8 +85,15 @@ export class RaftNode<C, R, B> {
     this.log = o.log ?? ((m) => console.log(`raft[${this.id.toString(16)}]: ${m}`));
     this.fatalHandler = o.fatal ?? exitOnFatal;
     this.traceOn = o.trace ?? false;
-    this.proposals = new Proposals(this);
-    this.reads = new ReadBarrier(this);
+    const rand = o.rand ?? cryptoRand;
+    // Ids of this process's forwarded writes and ReadIndex contexts start at a random point:
+    // the leader may answer a request of this server's previous process (sent just before a
+    // crash, read late by a stalled leader) after a restart, and with ids counted from 1 again
+    // that answer would be taken for one of ours — a write acknowledged with another write's
+    // result, or a read served at an index from before it was called. Found by the simulator.
+    const session = Math.floor(rand() * 2 ** 32) * 2 ** 16 + Math.floor(rand() * 2 ** 16);
+    this.proposals = new Proposals(this, session);
+    this.reads = new ReadBarrier(this, session);
     this.appliedWaits = new AppliedWaits(() => this.applied);
     this.leaders = new LeaderWaits(this.clock, () => this.raft.lead);
 
@@ -101,7 +108,7 @@ export class RaftNode<C, R, B> {
       ...o.raftConfig,
       id: o.id,
       storage: o.storage,
-      rand: o.rand ?? cryptoRand,
+      rand,
       electionTick: o.electionTick ?? 10,
       heartbeatTick: o.heartbeatTick ?? 1,
       applied: this.applied > 0 ? this.applied : undefined,

@@ -40,12 +40,18 @@ export class Proposals<C, R> {
    * claim one index; only the applied one's term wins). */
   private pending = new Map<number, Pending<C, R>[]>();
   /** Writes forwarded to the leader over the peer stream, awaiting its (index, term). */
-  private fwdSeq = 0;
+  private fwdSeq: number;
   private fwdPending = new Map<number, Forwarded<C, R>>();
   /** Answers to forwarded writes queued in the transport for the next send (see fromFollowers). */
   private heldResults = false;
 
-  constructor(private readonly node: RaftNode<C, R, any>) {}
+  /** `firstId`: where this process's forwarded-write ids start (unique across restarts; below 2^48). */
+  constructor(
+    private readonly node: RaftNode<C, R, any>,
+    firstId = 0,
+  ) {
+    this.fwdSeq = firstId;
+  }
 
   /** The store's proposer: commands of one event-loop turn become one entry. */
   propose(cmd: C): Promise<R> {

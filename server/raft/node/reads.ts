@@ -16,7 +16,11 @@ export class ReadBarrier {
   private seq = 0;
   private pending = new Map<string, { waiters: Waiter[]; deadline: number }>();
 
-  constructor(private readonly node: RaftNode<any, any, any>) {}
+  /** `session`: tells this process's ReadIndex contexts from those of the server's earlier processes. */
+  constructor(
+    private readonly node: RaftNode<any, any, any>,
+    private readonly session = 0,
+  ) {}
 
   /** Resolves once this server has applied everything committed before the call. */
   barrier(): Promise<void> {
@@ -37,7 +41,7 @@ export class ReadBarrier {
     if (waiters.length === 0) return;
     const { node } = this;
     for (;;) {
-      const ctx = `${node.id.toString(16)}/${++this.seq}`;
+      const ctx = `${node.id.toString(16)}/${this.session.toString(36)}/${++this.seq}`;
       if (!node.raft.readIndex(ctx)) {
         this.pending.set(ctx, { waiters, deadline });
         node.schedule();

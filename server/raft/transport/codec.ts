@@ -92,6 +92,7 @@ function messageSize(m: Message, ctx: Uint8Array | undefined): number {
   n += vfield(m.snapOffset ?? 0);
   if (m.snapData && m.snapData.length) n += lenField(m.snapData.length);
   if (m.snapDone) n += 3; // field 16: two tag bytes
+  if (m.snapCrc) n += 2 + vsize(m.snapCrc); // field 17: two tag bytes
   return n;
 }
 
@@ -167,6 +168,11 @@ function writeMessage(w: Writer, s: Sized): void {
     w.buf[w.pos++] = 128;
     w.buf[w.pos++] = 1;
     w.buf[w.pos++] = 1;
+  }
+  if (m.snapCrc) {
+    w.buf[w.pos++] = 136; // field 17, varint
+    w.buf[w.pos++] = 1;
+    w.varint(m.snapCrc);
   }
 }
 
@@ -349,6 +355,7 @@ function readMessage(r: Reader, end: number): Message {
       case 14: m.snapOffset = r.varint(); break;
       case -15: snapData = r.bytes(); break;
       case 16: m.snapDone = r.varint() !== 0; break;
+      case 17: m.snapCrc = r.varint(); break;
       default:
         r.skip(wire);
     }

@@ -1,4 +1,5 @@
-// Peer transport over gRPC (@grpc/grpc-js): one long-lived client stream from this server to
+// Peer transport over gRPC: a @grpc/grpc-js server; one long-lived client stream (sent by a lean
+// node:http2 client, h2-stream.ts, for its CPU per message) from this server to
 // every peer carrying batches of Raft messages (binary protobuf, schemas/proto/raft.proto,
 // embedded as text so `bun build --compile` works), plus a unary Forward call for requests
 // that must run on the leader (writes, ReadIndex from a follower, joins, removals) or on one
@@ -12,6 +13,7 @@ import protobuf from "protobufjs";
 import protoText from "../../../schemas/proto/raft.proto" with { type: "text" };
 import type { Message } from "../core/types";
 import { decodeBatch, encodeBatch as encodeCodecBatch, type Proposal, type ProposalResult } from "./codec";
+import { H2ClientStream } from "./h2-stream";
 
 const root = protobuf.parse(protoText, { keepCase: false }).root;
 const PAck = root.lookupType("skiff.raft.v1.Ack");
@@ -94,7 +96,7 @@ const CHANNEL_OPTS: grpc.ChannelOptions = {
 
 class Peer {
   client: grpc.Client | undefined;
-  stream: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
+  stream: H2ClientStream | undefined;
   nextDialAt = 0;
   backoff = 50;
   /** The current stream got the peer's first frame: it is really connected. */
@@ -209,10 +211,10 @@ export class GrpcTransport {
   }
 
   private closePeer(p: Peer): void {
-    try {
-      p.stream?.end();
-    } catch {}
+    // Detached first: closing it here is not the peer going down.
+    const s = p.stream;
     p.stream = undefined;
+    s?.end();
     p.client?.close();
     p.client = undefined;
   }
@@ -226,12 +228,18 @@ export class GrpcTransport {
     return p.client;
   }
 
-  private streamFor(p: Peer): grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined {
+  private streamFor(p: Peer): H2ClientStream | undefined {
     if (p.stream) return p.stream;
     const now = Date.now();
     if (now < p.nextDialAt) return undefined;
-    const client = this.clientFor(p) as any;
-    const s: grpc.ClientDuplexStream<Uint8Array, Buffer> = client.Stream();
+    const t = this.o.tls;
+    const s = new H2ClientStream({
+      addr: p.addr,
+      path: SERVICE.Stream!.path,
+      tls: t ? { caPem: t.caPem, certPem: t.certPem, keyPem: t.keyPem, serverName: PEER_TLS_NAME } : undefined,
+      keepaliveMs: CHANNEL_OPTS["grpc.keepalive_time_ms"],
+      keepaliveTimeoutMs: CHANNEL_OPTS["grpc.keepalive_timeout_ms"],
+    });
     p.stream = s;
     p.up = false;
     const down = () => {
@@ -249,8 +257,6 @@ export class GrpcTransport {
       p.backoff = 50;
       if (p.stream === s) p.up = true;
     });
-    s.on("error", down);
-    s.on("end", down);
     s.on("close", down);
     return s;
   }
@@ -276,7 +282,7 @@ export class GrpcTransport {
         continue;
       }
       // A peer that does not read (SIGSTOPped): stop buffering, Raft will resend.
-      if ((s as any).writableLength > 64 << 20) {
+      if (s.writableLength > 64 << 20) {
         this.o.onUnreachable(to);
         continue;
       }
@@ -338,7 +344,7 @@ export class GrpcTransport {
       p.outProps = [];
       p.outResults = [];
       const s = this.streamFor(p);
-      if (!s || (s as any).writableLength > 64 << 20) continue; // dropped: callers time out
+      if (!s || s.writableLength > 64 << 20) continue; // dropped: callers time out
       s.write(encodeCodecBatch({ from: this.o.id, cluster: this.clusterBytes, proposals: props, results }));
     }
   }

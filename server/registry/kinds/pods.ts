@@ -2,6 +2,7 @@
 // deleted gracefully (its kubelet stops the containers first); binding (here) and eviction
 // (eviction.ts) are subresources admitted as themselves that then write the pod.
 import { findByKind } from "../../../schemas/registry";
+import { validatePodEphemeralContainersUpdate } from "../../../schemas/types/pod-validation";
 import { ApiError } from "../../errors";
 import type { WriteCtx } from "../ctx";
 import { timestamp } from "../meta";
@@ -11,6 +12,21 @@ import type { Strategy } from "../strategy";
 export const podStrategy: Strategy = {
   prepareForCreate(_ctx, pod) {
     pod.status = { phase: "Pending", qosClass: podQosClass(pod) };
+  },
+  prepareForUpdate(_ctx, pod, old, sub) {
+    // pods/ephemeralcontainers writes only spec.ephemeralContainers (upstream's
+    // dropNonEphemeralContainerUpdates): everything else stays as stored.
+    if (sub !== "ephemeralcontainers") return;
+    const eph = pod.spec?.ephemeralContainers;
+    const rv = pod.metadata?.resourceVersion;
+    for (const k of Object.keys(pod)) delete pod[k];
+    Object.assign(pod, structuredClone(old));
+    if (rv !== undefined) pod.metadata.resourceVersion = rv;
+    if (eph === undefined || eph === null) delete pod.spec.ephemeralContainers;
+    else pod.spec.ephemeralContainers = eph;
+  },
+  validateSubresourceUpdate(sub, pod, old) {
+    return sub === "ephemeralcontainers" ? validatePodEphemeralContainersUpdate(pod, old) : undefined;
   },
   gracePeriodSeconds(pod, opts) {
     const running = !!pod.spec?.nodeName && !["Succeeded", "Failed"].includes(pod.status?.phase);

@@ -3,14 +3,15 @@
 // <data-dir>/server/db/snapshots (or --snapshot-dir), the newest --snapshot-retention of each
 // name kept. Each is a consistent copy read on a worker thread and compressed as a stream
 // (copy-worker.ts), with the server's secrets sealed by the server token (bundle.ts).
+import { Database } from "bun:sqlite";
 import { Cron } from "croner";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { AppliedState } from "../applied-state";
-import { runCopyJob } from "./copy-worker";
+import { runCopyJob, type CopyResult } from "./copy-worker";
 import { FORMAT, readHeader, VERSION, type SnapshotHeader } from "./archive";
 import { sealBundle } from "./bundle";
-import { LAYOUT } from "../state-schema";
+import { LAYOUT, layoutOf } from "../state-schema";
 
 export const SUFFIX = ".skiff-snapshot";
 /** K3s' schedule default: twice a day. */
@@ -36,6 +37,8 @@ export interface SnapshotterOptions {
   node: string;
   retention?: number;
   log?: (m: string) => void;
+  /** The clock names are taken from (tests step it instead of sleeping past a second). */
+  now?: () => Date;
 }
 
 export class BadNameError extends Error {}
@@ -74,6 +77,46 @@ export function deleteSnapshots(dir: string, names: string[]): string[] {
   return done;
 }
 
+/**
+ * Write snapshot file <name>-<node>-<unix time> in o.dir from a consistent copy of a state.db
+ * (`copy` gives the job the database's path while it may be read), its secrets sealed.
+ */
+async function writeSnapshot(
+  o: { serverDir: string; dir: string; node: string; log?: (m: string) => void; now?: () => Date },
+  name: string,
+  layout: number,
+  copy: (job: (src: string) => Promise<CopyResult>) => Promise<CopyResult>,
+): Promise<SnapshotInfo> {
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  const now = o.now?.() ?? new Date();
+  const file = join(o.dir, `${name}-${o.node}-${Math.floor(now.getTime() / 1000)}${SUFFIX}`);
+  const tokenFile = join(o.serverDir, "token");
+  const secrets = existsSync(tokenFile) ? await sealBundle(o.serverDir, readFileSync(tokenFile, "utf8").trim()) : undefined;
+  const header: Omit<SnapshotHeader, "rev" | "appliedIndex" | "compacted" | "dbBytes"> = { format: FORMAT, version: VERSION, name, node: o.node, created: now.toISOString(), layout, secrets };
+  const t0 = performance.now();
+  const r = await copy((src) => runCopyJob({ kind: "archive", src, tmp: `${file}.db-part`, out: file, header }));
+  const h = r.header as unknown as SnapshotHeader;
+  o.log?.(`snapshot ${file} saved: revision ${h.rev}, ${(r.dbBytes / 1024).toFixed(0)} kB of state in ${((r.outBytes ?? 0) / 1024).toFixed(0)} kB, ${(performance.now() - t0).toFixed(0)} ms`);
+  return { name: file.slice(o.dir.length + 1), file, size: r.outBytes ?? 0, created: h.created, node: h.node, rev: h.rev, appliedIndex: h.appliedIndex };
+}
+
+/**
+ * A snapshot of a state.db that no server has open, as it is (any layout up to this one's):
+ * the one an upgrade takes before the store is opened and migrated (upgrade.ts).
+ */
+export async function snapshotClosedStore(o: { dbPath: string; serverDir: string; dir: string; node: string; name: string; log?: (m: string) => void }): Promise<SnapshotInfo> {
+  if (!NAME.test(o.name) || o.name.length > 100) throw new BadNameError(`snapshot name "${o.name}": use lower-case letters, digits, "-" and "." (at most 100)`);
+  // Held open while the worker copies: a WAL database's -wal and -shm then exist for the
+  // worker's read-only connection; what a crash left in the WAL is part of the copy.
+  const db = new Database(o.dbPath);
+  try {
+    db.exec("PRAGMA busy_timeout = 10000");
+    return await writeSnapshot(o, o.name, layoutOf(db), (job) => job(o.dbPath));
+  } finally {
+    db.close();
+  }
+}
+
 export class Snapshotter {
   readonly dir: string;
   private running: Promise<unknown> = Promise.resolve();
@@ -92,18 +135,9 @@ export class Snapshotter {
   }
 
   private async take(name: string): Promise<SnapshotInfo> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const now = new Date();
-    const file = join(this.dir, `${name}-${this.o.node}-${Math.floor(now.getTime() / 1000)}${SUFFIX}`);
-    const tokenFile = join(this.o.serverDir, "token");
-    const secrets = existsSync(tokenFile) ? await sealBundle(this.o.serverDir, readFileSync(tokenFile, "utf8").trim()) : undefined;
-    const header: Omit<SnapshotHeader, "rev" | "appliedIndex" | "compacted" | "dbBytes"> = { format: FORMAT, version: VERSION, name, node: this.o.node, created: now.toISOString(), layout: LAYOUT, secrets };
-    const t0 = performance.now();
-    const r = await this.o.state.readCopy((src) => runCopyJob({ kind: "archive", src, tmp: `${file}.db-part`, out: file, header }));
-    const h = r.header as unknown as SnapshotHeader;
-    this.o.log?.(`snapshot ${file} saved: revision ${h.rev}, ${(r.dbBytes / 1024).toFixed(0)} kB of state in ${((r.outBytes ?? 0) / 1024).toFixed(0)} kB, ${(performance.now() - t0).toFixed(0)} ms`);
+    const info = await writeSnapshot(this.o, name, LAYOUT, (job) => this.o.state.readCopy(job));
     await this.prune(name);
-    return { name: file.slice(this.dir.length + 1), file, size: r.outBytes ?? 0, created: h.created, node: h.node, rev: h.rev, appliedIndex: h.appliedIndex };
+    return info;
   }
 
   /** Keep the newest `retention` snapshots of this name taken on this node. */
