@@ -3,6 +3,7 @@
 import type { ObjTy } from "./dsl";
 import { resources as coreResources } from "./types/core";
 import { resources as podResources } from "./types/pod";
+import { resources as coreLegacyResources } from "./types/core-legacy";
 import { resources as appsResources } from "./types/apps";
 import { resources as batchResources } from "./types/batch";
 import { resources as networkingResources } from "./types/networking";
@@ -105,6 +106,7 @@ export interface RegisteredResource extends ResourceDef {
 const all: ResourceDef[] = [
   ...coreResources,
   ...podResources,
+  ...coreLegacyResources,
   ...appsResources,
   ...batchResources,
   ...networkingResources,

@@ -22,7 +22,7 @@ import { SecretsEncryption } from "./encryption/manager";
 import { purgeHistory } from "./encryption/purge";
 import { secretsEncryptRoutes } from "./encryption/routes";
 import { EncryptingStore } from "./encryption/store";
-import { startControllers } from "./controllers/index";
+import { startControllers, type RunningControllers } from "./controllers/index";
 import type { PodMetricsSource } from "./controllers/runtime/controller";
 import { podUsage } from "./api/streams/metrics";
 import { startConsensus, type Consensus } from "./raft/cluster/consensus";
@@ -223,7 +223,7 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   // Servers heard from recently: the `default/kubernetes` Endpoints agents fail over by.
   const liveApiServers = plane.apiServers;
   // Controllers and the scheduler run only on the leader and move with leadership.
-  let controllers: { stop(): Promise<void> } | undefined;
+  let controllers: RunningControllers | undefined;
   // The HPA reads pod usage over the agents' tunnels, which exist once the stream server does (below).
   let podMetrics: PodMetricsSource | undefined;
   let leaderChain = Promise.resolve();
@@ -239,8 +239,22 @@ export async function runServer(flags: ServerFlags): Promise<RunningServer> {
   };
   plane.lead(registry, onLeadership);
 
+  // `kubectl get componentstatuses`: the scheduler and controllers run on the leader, so they are
+  // healthy when this server leads and started them, or when it follows a leader it hears from.
+  const leaderRun = (what: "scheduler" | "controllers") => async () => {
+    const here = controllers;
+    if (here) {
+      if (what === "scheduler" && !here.scheduler) throw new Error("this server leads but its scheduler is not running");
+      return `ok: the ${what} run${what === "scheduler" ? "s" : ""} on this server (${flags.nodeName}), the leader`;
+    }
+    const leader = plane.leader();
+    if (!leader || leader === flags.nodeName) throw new Error(`no running ${what}: this server is not leading and heard from no leader within its election timeout`);
+    return `ok: the ${what} run${what === "scheduler" ? "s" : ""} on the leader ${leader}, which this server hears from`;
+  };
+  const componentChecks = { scheduler: leaderRun("scheduler"), "controller-manager": leaderRun("controllers"), "etcd-0": () => plane.checkStore() };
+
   const limits = limitsFromEnv();
-  const app = createApp({ store, registry, tokenKey }, { limits, audit: auditor, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
+  const app = createApp({ store, registry, tokenKey, componentChecks }, { limits, audit: auditor, serverAddress: () => `${host}:${flags.port}`, auth, caPem: pki.ca.cert, extraRoutes: [joinRoutes({ issuer: nodeIssuer, tokens: joinTokens, caPem: pki.ca.cert }), ...plane.routes, secretsEncryptRoutes(encryption)] });
   registerClusterMetrics(store, plane.consensus);
   // logs/exec/attach/port-forward go through each node's outbound tunnel (agents may sit behind NAT).
   const streamCerts = new X509Authenticator(pki.ca.cert);
@@ -351,6 +365,10 @@ interface ControlPlane {
   serverNames(): string[];
   /** Erase this server's on-disk history of old Secret forms after a re-encryption. */
   purge?: () => Promise<void>;
+  /** The leader's name as this server knows it now (undefined: none heard from within an election timeout). */
+  leader(): string | undefined;
+  /** Checks the store answers as a quorum/the datastore would: resolves with what it verified. */
+  checkStore(): Promise<string>;
   /** Start electing (the Raft leader, or a Lease in the datastore); calls onLeader on every change. */
   lead(registry: ReturnType<typeof newRegistry>, onLeader: (leader: boolean) => void): void;
   /** Give up leadership (shutdown), so another server takes over at once. */
@@ -399,6 +417,16 @@ async function raftPlane(flags: ServerFlags, serverDir: string, windowSize: numb
       return [...st.conf.voters, ...st.conf.learners].map((id) => table.get(id)?.name).filter((n): n is string => !!n);
     },
     purge: (): Promise<void> => purgeHistory({ store, snapshot: (keep) => consensus.node.snapshotNow(keep), logDb: (consensus.node.storage as { db?: Database }).db, rollLog: () => consensus.node.rollLog() }),
+    leader() {
+      // The Raft core forgets its leader when an election timeout passes without hearing from it.
+      const id = consensus.node.leaderId();
+      return id ? (consensus.memberTable().get(id)?.name ?? `Raft member ${id}`) : undefined;
+    },
+    async checkStore() {
+      await consensus.readBarrier();
+      const voters = consensus.node.localStatus().conf.voters.length;
+      return `ok: embedded Raft store, a linearizable read was confirmed by a quorum of ${voters} voter${voters === 1 ? "" : "s"}`;
+    },
     lead(_registry, onLeader) {
       consensus.onLeaderChange(onLeader);
       onLeader(consensus.isLeader());
@@ -446,6 +474,11 @@ async function externalPlane(backend: Backend, o: { dir: string; windowSize?: nu
   const compactEvery = Number(process.env.SKIFF_DATASTORE_COMPACT_SECONDS) > 0 ? Number(process.env.SKIFF_DATASTORE_COMPACT_SECONDS) * 1000 : 300_000;
   return {
     store,
+    leader: () => election?.holder(),
+    async checkStore() {
+      await mirror.readBarrier();
+      return `ok: the ${backend.kind} datastore answered and this server's copy is current`;
+    },
     lead(registry, onLeader) {
       servers = startApiServerLease({ registry, store, identity: o.identity, name: o.name, apiUrl: o.apiUrl });
       election = startLeaseElection({

@@ -306,6 +306,8 @@ export class PodWorker {
     } catch (e) {
       const msg = e instanceof VolumeError ? e.message : `MountVolume.SetUp failed: ${(e as Error).message}`;
       this.event(undefined, "Warning", "FailedMount", msg);
+      // said once per new reason: offline (after a reboot) the event waits for the server too
+      if (this.pod.spec.containers[0] && this.waiting.get(this.pod.spec.containers[0].name)?.message !== msg) this.d.log(`pod ${this.ns}/${this.name}: ${msg}`);
       for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) this.waiting.set(c.name, { reason: "ContainerCreating", message: msg });
       this.report(snap, newest, sbIp);
       this.kick(this.d.retryMs);

@@ -54,6 +54,19 @@ export class ClusterDns {
   }
 
   async start(): Promise<void> {
+    // Port 0 (tests): UDP picks a free port, and TCP must then get the same number, which another
+    // socket may hold (seen under load: EADDRINUSE): pick again a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.bind();
+      } catch (e) {
+        this.stop();
+        if ((this.o.port ?? 53) !== 0 || attempt >= 10) throw e;
+      }
+    }
+  }
+
+  private async bind(): Promise<void> {
     this.sock = await Bun.udpSocket({
       hostname: this.o.address,
       port: this.o.port ?? 53,

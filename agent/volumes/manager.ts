@@ -6,7 +6,7 @@
 // ~projected). setup() is idempotent and cheap when nothing changed, so the pod worker calls it
 // on every sync; that is also how configMap/secret/downwardAPI volumes are updated in place.
 
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isUnreachable, type AgentApi } from "../api-client.ts";
 import { fieldRefValue, type RuntimeIps } from "../pods/fieldref.ts";
@@ -204,9 +204,73 @@ export class PodVolumes {
     try {
       return await ctx.objects.get(kind, ns, name);
     } catch (e) {
+      if (!isUnreachable(e)) throw e;
       // Offline: keep what was written last time.
-      if (isUnreachable(e) && existsSync(join(dir, "..data"))) return "keep";
-      throw e;
+      if (existsSync(join(dir, "..data"))) return "keep";
+      // Secrets never touch the node's disk (issue 10): after a reboot they wait for the server.
+      if (kind === "secrets") throw new VolumeError(`secret ${JSON.stringify(name)} is kept in memory only on this node (gone after a reboot): waiting for the API server to read it`);
+      throw new VolumeError(`configmap ${JSON.stringify(name)} cannot be read: the API server is unreachable (${(e as Error).message})`);
+    }
+  }
+
+  /** The node's copy of a ConfigMap a projected volume uses, so the volume can be set up offline after a reboot. */
+  private copyPath(name: string): string {
+    return join(this.dir, "configmaps", `${name}.json`);
+  }
+  /** Last copy written or read per ConfigMap name (JSON), to write only on change. */
+  private copies = new Map<string, string>();
+
+  private saveCopy(name: string, obj: ConfigMapLike | null): void {
+    const path = this.copyPath(name);
+    if (!obj) {
+      if (this.copies.get(name) !== "") rmSync(path, { force: true });
+      this.copies.set(name, "");
+      return;
+    }
+    const json = JSON.stringify({ data: obj.data, binaryData: obj.binaryData });
+    if (this.copies.get(name) === json) return;
+    let old: string | undefined;
+    try {
+      old = readFileSync(path, "utf8");
+    } catch {}
+    if (old !== json) {
+      // ConfigMaps are not secret, but their copy is the pod's business only: owner-only
+      mkdirSync(join(this.dir, "configmaps"), { recursive: true, mode: 0o700 });
+      const tmp = `${path}.tmp`;
+      writeFileSync(tmp, json, { mode: 0o600 });
+      renameSync(tmp, path);
+    }
+    this.copies.set(name, json);
+  }
+
+  private loadCopy(name: string): ConfigMapLike | undefined {
+    try {
+      const json = readFileSync(this.copyPath(name), "utf8");
+      const obj = JSON.parse(json) as ConfigMapLike;
+      this.copies.set(name, json);
+      return obj;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A configMap source of a projected volume. Offline with nothing in the volume yet (after a
+   * reboot: projected volumes are on tmpfs) the node's disk copy is used; an optional ConfigMap
+   * never seen counts as missing, as it would online.
+   */
+  private async projectedConfigMap(ctx: VolumeContext, ns: string, name: string, optional: boolean | undefined, dir: string): Promise<ConfigMapLike | null | "keep"> {
+    try {
+      const obj = await ctx.objects.get("configmaps", ns, name);
+      this.saveCopy(name, obj);
+      return obj;
+    } catch (e) {
+      if (!isUnreachable(e)) throw e;
+      if (existsSync(join(dir, "..data"))) return "keep";
+      const copy = this.loadCopy(name);
+      if (copy) return copy;
+      if (optional) return null;
+      throw new VolumeError(`configmap ${JSON.stringify(name)} was never read on this node and the API server is unreachable: waiting for it`);
     }
   }
 
@@ -238,8 +302,9 @@ export class PodVolumes {
     if (v.downwardAPI) {
       const dir = this.volDir("downwardAPI", v.name);
       // kubelet backs downwardAPI volumes with a memory emptyDir, like secrets and projected ones
-      // (only for a new directory: containers of a pod set up by an older agent keep its files)
-      const fresh = !existsSync(dir);
+      // (only for a directory with nothing written yet: containers of a pod set up by an older
+      // agent keep its files; after a reboot the directory is there but empty, and gets its tmpfs)
+      const fresh = !existsSync(join(dir, "..data"));
       mkdirSync(dir, { recursive: true });
       if (ctx.tmpfs && fresh) mountTmpfs(dir, undefined, "0755");
       const files = new Map<string, FileProjection>();
@@ -258,7 +323,7 @@ export class PodVolumes {
         if (s.configMap || s.secret) {
           const kind: ObjectKind = s.configMap ? "configmaps" : "secrets";
           const src = (s.configMap ?? s.secret)!;
-          const obj = await this.fetch(ctx, kind, ns, src.name ?? "", dir);
+          const obj = s.configMap ? await this.projectedConfigMap(ctx, ns, src.name ?? "", src.optional, dir) : await this.fetch(ctx, kind, ns, src.name ?? "", dir);
           if (obj === "keep") keep = true;
           else projectObject(obj, kind, src.name ?? "", src.items, src.optional, mode, files);
         } else if (s.downwardAPI) projectDownward(pod, s.downwardAPI.items, mode, ctx, files);
@@ -267,6 +332,9 @@ export class PodVolumes {
           // server (serviceaccounts/token) when it answers, else the path is left out.
           const token = await this.serviceAccountToken(pod, ctx, v.name, s.serviceAccountToken).catch(() => null);
           // No token yet (the account is being created, the server is away): try again soon.
+          // Without one and nothing written yet (a reboot offline), the volume is written without
+          // the token file: a container that cannot reach the API needs no token to start, and
+          // the retry writes it as soon as the server answers.
           if (!token) this.tokenRetryAt = Date.now() + 5000;
           if (token) files.set(cleanPath(s.serviceAccountToken.path), { data: token, mode });
           else if (existsSync(join(dir, "..data"))) keep = true;

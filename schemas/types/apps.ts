@@ -340,7 +340,7 @@ export function validatePodTemplate(tpl: any, path: string): FieldError[] {
   return errs;
 }
 
-const activeDeadlineOwner: Record<string, string> = { deployment: "ReplicaSet", statefulset: "StatefulSet", daemonset: "DaemonSet" };
+const activeDeadlineOwner: Record<string, string> = { deployment: "ReplicaSet", statefulset: "StatefulSet", daemonset: "DaemonSet", replicationcontroller: "ReplicationController" };
 
 /** Selector required, valid and non-empty; template labels matched (ValidatePodTemplateSpecForReplicaSet). */
 export function validateSelectorAndTemplate(

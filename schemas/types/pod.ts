@@ -243,7 +243,7 @@ export const PodTemplate = obj(n("PodTemplate"), () => ({
   template: F(PodTemplateSpec, 2),
 }));
 
-/** Body of POST pods/{name}/binding: ties a pod to a node. Not a registered resource. */
+/** Body of POST pods/{name}/binding (and of the top-level bindings resource): ties a pod to a node. */
 export const Binding = obj(n("Binding"), () => ({
   ...typeMetaFields(),
   target: F(ObjectReference, 2, { required: true }),
@@ -287,6 +287,19 @@ export const resources: ResourceDef[] = [
     type: PodTemplate,
     defaults: defaultPodTemplate,
     validate: validatePodTemplate,
+    noGeneration: true,
+  },
+  {
+    // Create-only, never stored: upstream's top-level bindings REST is the pods/binding code,
+    // with the pod named by the Binding's metadata.name.
+    group: "",
+    version: "v1",
+    kind: "Binding",
+    plural: "bindings",
+    singular: "binding",
+    namespaced: true,
+    type: Binding,
+    verbs: ["create"],
     noGeneration: true,
   },
 ];

@@ -13,7 +13,8 @@ import { storedResource, type RegisteredResource } from "../../schemas/registry"
 import { resKeyOf } from "../store/commands";
 import { ApiError, badRequest, expired, methodNotAllowed, notAcceptable, notFound, statusObject, timeoutError, unsupportedMediaType } from "../errors";
 import { computedItems } from "./computed";
-import { handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
+import { componentStatuses, type ComponentChecks } from "./component-status";
+import { handleBinding, handleReview, handleSpecialSubresource, isReviewKind } from "./subresources";
 import { negotiate, toTable, type IncludeObject } from "./table";
 import { serveWatch } from "./watch";
 import { Scale as ScaleType } from "../../schemas/types/misc";
@@ -25,6 +26,8 @@ export interface ApiDeps {
   registry: Registry;
   /** Signs service account tokens (TokenRequest). */
   tokenKey: Uint8Array;
+  /** The health checks `componentstatuses` reports (none: an empty list). */
+  componentChecks?: ComponentChecks;
   /** Answers TokenReview (createApp sets it from its options). */
   auth?: Authenticator;
 }
@@ -104,6 +107,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
   const req = { ...parsed, r: v.r, res: resKeyOf(v.r.group, v.r.plural) };
   const { r } = req;
   if (isReviewKind(r) && req.name === undefined) return handleReview(c, deps, r, req.ns);
+  if (r.group === "" && r.plural === "bindings") return handleBinding(c, deps, req);
   // pods/ephemeralcontainers reads and writes a whole Pod, like status (the strategy keeps only the list).
   const podEphemeral = req.sub === "ephemeralcontainers" && r.group === "" && r.plural === "pods";
   if (req.sub && !["status", "scale", "approval"].includes(req.sub) && !podEphemeral) return handleSpecialSubresource(c, deps, req);
@@ -115,7 +119,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
   const verbs = r.verbs;
   const allowed = (v: string) => !verbs || verbs.includes(v);
   const ns = r.namespaced ? req.ns : "";
-  const computed = computedItems(r);
+  const computed = r.group === "" && r.plural === "componentstatuses" ? (method === "GET" ? await componentStatuses(deps.componentChecks ?? {}) : []) : computedItems(r);
   if (computed) return serveComputed(c, req, v, computed);
   if (r.namespaced && req.name !== undefined && req.ns === undefined) throw badRequest(`${r.kind} is namespaced: use /namespaces/NAMESPACE/${r.plural}/${req.name}`);
 
@@ -219,7 +223,7 @@ async function deleteOptions(c: Context): Promise<DeleteOpts> {
 function serveComputed(c: Context, req: ResourceRequest, v: Versions, items: any[]): Response {
   const { r } = req;
   if (c.req.method !== "GET") throw methodNotAllowed(r.readOnly);
-  if (req.watchPath || queryBool(c.req.query("watch"), "watch")) throw methodNotAllowed(`${r.plural}.${r.group} cannot be watched: they are computed when read`);
+  if (req.watchPath || queryBool(c.req.query("watch"), "watch")) throw methodNotAllowed(`${r.group ? `${r.plural}.${r.group}` : r.plural} cannot be watched: they are computed when read`);
   const fmt = checkAccept(c);
   const meta = { resourceVersion: "1" };
   if (req.name !== undefined) {

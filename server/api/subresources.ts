@@ -6,7 +6,7 @@ import type { RegisteredResource } from "../../schemas/registry";
 import { decodeObject, readBody, requireObject } from "./body";
 import type { ApiDeps } from "./resources";
 import { writeCtxOf, type ResourceRequest } from "./request";
-import { invalid, methodNotAllowed, pathNotFound } from "../errors";
+import { badRequest, invalid, methodNotAllowed, pathNotFound } from "../errors";
 import type { Identity } from "../auth/authn";
 import { authorizerFor, type Attributes, type UserInfo } from "../auth/authz";
 import { finalizeNamespace } from "../registry/kinds/namespaces";
@@ -51,6 +51,25 @@ export async function handleSpecialSubresource(c: Context, deps: ApiDeps, req: R
     default:
       return respond(await finalizeNamespace(deps.registry, ctx, name, body?.spec?.finalizers ?? []), 200, ctx.warnings);
   }
+}
+
+/**
+ * POST /api/v1/namespaces/NS/bindings: the top-level form of pods/NAME/binding (older
+ * schedulers use it), the pod named by the Binding's metadata.name; one code path, bindPod.
+ */
+export async function handleBinding(c: Context, deps: ApiDeps, req: ResourceRequest): Promise<Response> {
+  if (req.name !== undefined || req.sub) throw pathNotFound(`bindings/${req.name ?? ""}${req.sub ? `/${req.sub}` : ""}`);
+  if (c.req.method !== "POST") throw methodNotAllowed("bindings only supports create");
+  if (req.ns === undefined) throw badRequest("Binding is namespaced: POST to /api/v1/namespaces/NAMESPACE/bindings");
+  const body = await bodyOf(c);
+  const name = body.metadata?.name;
+  if (typeof name !== "string" || !name)
+    throw invalid(req.r, "", [{ field: "metadata.name", type: "FieldValueRequired", message: "Required value: the name of the pod to bind" }]);
+  if (body.metadata.namespace && body.metadata.namespace !== req.ns)
+    throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+  const ctx = writeCtxOf(c);
+  await bindPod(deps.registry, ctx, req.ns, name, body);
+  return respond(SUCCESS, 201, ctx.warnings);
 }
 
 /** Review kinds (SelfSubjectAccessReview, TokenReview, ...): answered from the request, never stored. */

@@ -78,7 +78,7 @@ export class HorizontalPodAutoscalerController extends Controller {
       await this.writeStatus(hpa, conds, { currentReplicas: hpa.status?.currentReplicas ?? 0, desiredReplicas: hpa.status?.desiredReplicas ?? 0 });
       return;
     }
-    const scale = toScale(target);
+    const scale = toScale(target, r);
     const current: number = scale.spec.replicas;
     let desired = current;
     let rescaleReason = "";

@@ -20,7 +20,7 @@ import { JobController } from "./job";
 import { NamespaceController } from "./namespace";
 import { NodeLifecycleController } from "./node-lifecycle";
 import { PodGCController } from "./podgc";
-import { ReplicaSetController } from "./replicaset";
+import { REPLICATION_CONTROLLER, ReplicaSetController } from "./replicaset";
 import { ResourceQuotaController } from "./resourcequota";
 import { defaultOptions, type Controller, type ControllerOptions, type ControllerContext, type PodMetricsSource } from "./runtime/controller";
 import { EventRecorder } from "./runtime/events";
@@ -60,6 +60,7 @@ export interface RunningControllers {
 /** Every controller by name; undefined when its options say it does not run. */
 const ALL: Record<string, (rt: ControllerContext, o: StartOptions) => Controller | undefined> = {
   replicaset: (rt) => new ReplicaSetController(rt),
+  replicationcontroller: (rt) => new ReplicaSetController(rt, REPLICATION_CONTROLLER),
   deployment: (rt) => new DeploymentController(rt),
   statefulset: (rt) => new StatefulSetController(rt),
   daemonset: (rt) => new DaemonSetController(rt),

@@ -1,32 +1,56 @@
 // ReplicaSet: keep spec.replicas pods matching the selector, adopting orphans and releasing
 // pods that stopped matching; when scaling down prefer unscheduled, pending, not-ready and
-// newest pods (Kubernetes' ActivePods ranking).
-import { labelSelectorToRequirements, matchLabels } from "../../schemas/helpers/selectors";
-import { controllerOf, controllerRef } from "./runtime/api";
+// newest pods (Kubernetes' ActivePods ranking). The same controller runs ReplicationControllers
+// (as upstream's replication manager wraps its ReplicaSet controller): only the selector's form
+// (a plain label map) and the owner kind differ.
+import { labelSelectorToRequirements, matchLabels, type LabelRequirement } from "../../schemas/helpers/selectors";
+import { controllerOf, controllerRef, type Kind } from "./runtime/api";
 import { Controller, type ControllerContext } from "./runtime/controller";
 import { objKey, splitKey, type Informer } from "./runtime/informer";
+import type { ResKey } from "../store/commands";
 import { isActive, isAvailable, isReady, msUntilAvailable, podFromTemplate, setCondition } from "./runtime/pods";
 
 const BURST = 500;
 
+/** What differs between the kinds this controller runs. */
+export interface ReplicatedKind {
+  controller: string;
+  res: ResKey;
+  kind: Kind;
+  selector(o: any): LabelRequirement[];
+}
+
+export const REPLICA_SET: ReplicatedKind = { controller: "replicaset", res: "apps/replicasets", kind: "ReplicaSet", selector: (o) => labelSelectorToRequirements(o.spec?.selector) };
+
+/** v1 ReplicationController: spec.selector is a label map (equality-based), defaulted from the template's labels. */
+export const REPLICATION_CONTROLLER: ReplicatedKind = {
+  controller: "replicationcontroller",
+  res: "replicationcontrollers",
+  kind: "ReplicationController",
+  // Validation forbids an empty selector; should one be stored anyway it selects nothing, not every pod.
+  selector: (o) => (Object.keys(o.spec?.selector ?? {}).length ? labelSelectorToRequirements({ matchLabels: o.spec.selector }) : [{ key: "", op: "in", values: [] }]),
+};
+
 export class ReplicaSetController extends Controller {
   private rs: Informer;
   private pods: Informer;
+  private readonly k: ReplicatedKind;
 
-  constructor(rt: ControllerContext) {
-    super(rt, "replicaset", 8);
-    this.rs = this.informer("apps/replicasets");
+  constructor(rt: ControllerContext, k: ReplicatedKind = REPLICA_SET) {
+    super(rt, k.controller, 8);
+    this.k = k;
+    this.rs = this.informer(k.res);
     this.pods = this.informer("pods");
     this.rs.addHandler({ add: (o) => this.queue.add(objKey(o)), update: (_, o) => this.queue.add(objKey(o)) });
     const onPod = (p: any) => {
       const ref = controllerOf(p);
       if (ref) {
-        if (ref.kind === "ReplicaSet") this.queue.add(`${p.metadata.namespace}/${ref.name}`);
+        if (ref.kind === k.kind) this.queue.add(`${p.metadata.namespace}/${ref.name}`);
         return;
       }
       // An orphan: any ReplicaSet whose selector matches may adopt it.
       for (const rs of this.rs.byIndex("namespace", p.metadata.namespace))
-        if (matchLabels(labelSelectorToRequirements(rs.spec?.selector), p.metadata.labels)) this.queue.add(objKey(rs));
+        if (matchLabels(k.selector(rs), p.metadata.labels)) this.queue.add(objKey(rs));
     };
     this.pods.addHandler({
       add: onPod,
@@ -34,7 +58,7 @@ export class ReplicaSetController extends Controller {
         onPod(p);
         const a = controllerOf(old);
         const b = controllerOf(p);
-        if (a && a.kind === "ReplicaSet" && a.uid !== b?.uid) this.queue.add(`${old.metadata.namespace}/${a.name}`);
+        if (a && a.kind === k.kind && a.uid !== b?.uid) this.queue.add(`${old.metadata.namespace}/${a.name}`);
       },
       delete: onPod,
     });
@@ -44,7 +68,7 @@ export class ReplicaSetController extends Controller {
     const rs = this.rs.get(key);
     if (!rs) return;
     const { ns } = splitKey(key);
-    const reqs = labelSelectorToRequirements(rs.spec?.selector);
+    const reqs = this.k.selector(rs);
     const uid = rs.metadata.uid;
     // Claim: owned pods that still match, orphans that match (adopt), owned that don't (release).
     let owned: any[] = [];
@@ -78,7 +102,7 @@ export class ReplicaSetController extends Controller {
   private async adopt(p: any, rs: any): Promise<any | undefined> {
     return this.api.update("Pod", p.metadata.namespace, p.metadata.name, (cur) => {
       if (controllerOf(cur) || cur.metadata.deletionTimestamp) return cur;
-      cur.metadata.ownerReferences = [...(cur.metadata.ownerReferences ?? []), controllerRef(rs, "ReplicaSet")];
+      cur.metadata.ownerReferences = [...(cur.metadata.ownerReferences ?? []), controllerRef(rs, this.k.kind)];
       return cur;
     });
   }
@@ -98,7 +122,7 @@ export class ReplicaSetController extends Controller {
     while (created < n) {
       const size = Math.min(batch, n - created, BURST);
       const results = await Promise.allSettled(
-        Array.from({ length: size }, () => this.api.create("Pod", rs.metadata.namespace, podFromTemplate(rs.spec.template, rs, "ReplicaSet"))),
+        Array.from({ length: size }, () => this.api.create("Pod", rs.metadata.namespace, podFromTemplate(rs.spec.template, rs, this.k.kind))),
       );
       const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
       created += results.filter((r) => r.status === "fulfilled").length;
@@ -118,7 +142,7 @@ export class ReplicaSetController extends Controller {
     if (!rs) return;
     const { ns } = splitKey(key);
     const uid = rs.metadata.uid;
-    const reqs = labelSelectorToRequirements(rs.spec?.selector);
+    const reqs = this.k.selector(rs);
     const tl = rs.spec?.template?.metadata?.labels ?? {};
     const now = this.now();
     const minReady = rs.spec?.minReadySeconds ?? 0;
@@ -135,7 +159,7 @@ export class ReplicaSetController extends Controller {
       }
     }
     if (wait) this.queue.addAfter(key, wait + 50);
-    await this.api.updateStatus("ReplicaSet", ns, rs.metadata.name, (cur) => {
+    await this.api.updateStatus(this.k.kind, ns, rs.metadata.name, (cur) => {
       const s: any = { ...(cur.status ?? {}) };
       s.replicas = replicas;
       s.fullyLabeledReplicas = labeled;

@@ -25,6 +25,8 @@ export interface LeaseElectionOptions {
 
 export interface LeaseElection {
   isLeader(): boolean;
+  /** The holder seen renewing within the lease duration (by this server's clock), or undefined. */
+  holder(): string | undefined;
   /** Stop; a holder releases the Lease (empties holderIdentity) so another takes over at once. */
   stop(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export function startLeaseElection(o: LeaseElectionOptions): LeaseElection {
   let lastRenew = 0;
   let observed = "";
   let observedAt = 0;
+  let observedHolder = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> = Promise.resolve();
 
@@ -76,6 +79,7 @@ export function startLeaseElection(o: LeaseElectionOptions): LeaseElection {
     if (seen !== observed) {
       observed = seen;
       observedAt = now;
+      observedHolder = spec.holderIdentity ?? "";
     }
     const mine = spec.holderIdentity === o.identity;
     if (!mine && spec.holderIdentity && now - observedAt < durationMs) return false;
@@ -112,6 +116,7 @@ export function startLeaseElection(o: LeaseElectionOptions): LeaseElection {
 
   return {
     isLeader: () => leader,
+    holder: () => (leader ? o.identity : observedHolder && Date.now() - observedAt < durationMs ? observedHolder : undefined),
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -339,7 +339,8 @@ function mergeForUpdate(r: RegisteredResource, old: any, incoming: any, sub: str
     return next;
   }
   const next = { ...incoming };
-  if (r.subresources?.status) {
+  // pods/binding sets PodScheduled with the node (upstream's assignPod); other main writes keep the status.
+  if (r.subresources?.status && sub !== "binding") {
     if (old.status === undefined) delete next.status;
     else next.status = old.status;
   }

@@ -273,11 +273,6 @@ volumeattachments - storage.k8s.io/v1 false VolumeAttachment
 const DEPARTURES: Record<string, string> = {
   // Skiff drops the short name: kubectl warned that "ev" was ambiguous between the two groups.
   "events ev events.k8s.io/v1 true Event": "events - events.k8s.io/v1 true Event",
-  "bindings - v1 true Binding": "not served as a top-level resource (pods/binding is)",
-  "componentstatuses cs v1 false ComponentStatus": "not served: Skiff has no separate scheduler/controller-manager/etcd to probe",
-  "replicationcontrollers rc v1 true ReplicationController": "not served: no ReplicationController controller",
-  "validatingadmissionpolicies - admissionregistration.k8s.io/v1 false ValidatingAdmissionPolicy": "helper pol2's",
-  "validatingadmissionpolicybindings - admissionregistration.k8s.io/v1 false ValidatingAdmissionPolicyBinding": "helper pol2's",
 };
 
 test("kubectl api-resources lists what K3s v1.32 lists (minus CRD-backed kinds), departures named", async () => {

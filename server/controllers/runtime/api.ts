@@ -21,6 +21,7 @@ const KINDS: Record<string, [string, string]> = {
   PersistentVolumeClaim: ["v1", "PersistentVolumeClaim"],
   Deployment: ["apps/v1", "Deployment"],
   ReplicaSet: ["apps/v1", "ReplicaSet"],
+  ReplicationController: ["v1", "ReplicationController"],
   StatefulSet: ["apps/v1", "StatefulSet"],
   DaemonSet: ["apps/v1", "DaemonSet"],
   ControllerRevision: ["apps/v1", "ControllerRevision"],

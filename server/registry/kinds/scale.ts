@@ -1,4 +1,4 @@
-// The scale subresource of Deployments, ReplicaSets and StatefulSets: an autoscaling/v1 Scale
+// The scale subresource of Deployments, ReplicaSets, StatefulSets and ReplicationControllers: an autoscaling/v1 Scale
 // view of spec.replicas, written back as an update of the parent.
 import { labelSelectorString } from "../../../schemas/helpers/selectors";
 import type { RegisteredResource } from "../../../schemas/registry";
@@ -14,7 +14,9 @@ export function toScale(o: any, r?: RegisteredResource): any {
   const def = r?.crd ? r.subresources?.scale : undefined;
   const replicas = def ? at(o, def.specReplicasPath) : o.spec?.replicas;
   const status = def ? at(o, def.statusReplicasPath) : o.status?.replicas;
-  const selector = def ? (def.labelSelectorPath ? at(o, def.labelSelectorPath) : undefined) : labelSelectorString(o?.spec?.selector);
+  // A ReplicationController's selector is a plain label map (a LabelSelector's matchLabels).
+  const sel = r?.group === "" && r.kind === "ReplicationController" ? { matchLabels: o?.spec?.selector } : o?.spec?.selector;
+  const selector = def ? (def.labelSelectorPath ? at(o, def.labelSelectorPath) : undefined) : labelSelectorString(sel);
   const s: any = {
     kind: "Scale",
     apiVersion: "autoscaling/v1",
