@@ -10,19 +10,17 @@
 // The agent runs in this test process (runAgent) with its own containerd, bridge (skiffap0),
 // pod CIDR (10.89.0.0/24), cgroup root and short restart back-off (1 s doubling to 8 s; the
 // defaults are Kubernetes' 10 s to 5 min). Everything is removed afterwards.
-import { removeDataDir } from "../harness/wait";
 import { containerdSkipReason } from "../harness/containerd.ts";
+import { cleanupLocalNode, stopInProcessAgent } from "../harness/local-node.ts";
 import { until as waitUntil } from "../harness/wait.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { killShims } from "../../agent/containerd/supervisor.ts";
 import { podLogDir } from "../../agent/logs/logs.ts";
 import { runAgent, type Agent, type AgentOptions } from "../../agent/main.ts";
 import { mountsUnder, unmountAll } from "../../agent/volumes/mount.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
 import { busyboxImage, busyboxRootfs } from "../images/builder.ts";
 import { startRegistry, writeHostsToml } from "../harness/registry.ts";
@@ -126,29 +124,10 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
 
   afterAll(async () => {
     try {
-      if (agent) {
-        const cri = agent.runtime.cri;
-        for (const s of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(s.id).catch(() => {});
-          await cri.removePodSandbox(s.id).catch(() => {});
-        }
-        const sock = agent.runtime.socket;
-        const sup = agent.runtime.supervisor;
-        await agent.stop();
-        await sup?.cleanup();
-        await killShims(sock);
-      }
+      await stopInProcessAgent(agent);
     } finally {
       unmountAll(dataDir);
-      removeServiceRules();
-      if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (const h of readdirSync("/sys/fs/cgroup")) {
-        const root = join("/sys/fs/cgroup", h, CGROUP_ROOT);
-        if (!existsSync(root)) continue;
-        const dirs = spawnSync("find", [root, "-depth", "-type", "d"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-        for (const d of dirs) try { rmdirSync(d); } catch {}
-      }
-      removeDataDir(dataDir);
+      await cleanupLocalNode({ dataDir, bridge: BRIDGE, cgroupRoot: CGROUP_ROOT });
       hookServer.stop(true);
       await srv?.stop();
     }

@@ -14,18 +14,16 @@
 //
 // Skipped (with the reason printed) when not root or containerd/runc/CNI cannot be installed.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isMemoryBacked } from "../../agent/cache/secret-store.ts";
-import { killShims } from "../../agent/containerd/supervisor.ts";
 import { runAgent, type Agent, type AgentOptions } from "../../agent/main.ts";
-import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { isMountPoint, unmount, unmountAll } from "../../agent/volumes/mount.ts";
 import { containerdSkipReason } from "../harness/containerd.ts";
+import { cleanupLocalNode, stopInProcessAgent } from "../harness/local-node.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
-import { removeDataDir, until as waitUntil } from "../harness/wait.ts";
+import { until as waitUntil } from "../harness/wait.ts";
 import { busyboxImage } from "../images/builder.ts";
 
 setDefaultTimeout(180_000);
@@ -187,29 +185,10 @@ describe.skipIf(reason !== null)("secret env on an agent stays off the disk", ()
 
   afterAll(async () => {
     try {
-      if (agent) {
-        const cri = agent.runtime.cri;
-        for (const s of await cri.listPodSandbox().catch(() => [])) {
-          await cri.stopPodSandbox(s.id).catch(() => {});
-          await cri.removePodSandbox(s.id).catch(() => {});
-        }
-        const sock = agent.runtime.socket;
-        const sup = agent.runtime.supervisor;
-        await agent.stop();
-        await sup?.cleanup();
-        await killShims(sock);
-      }
+      await stopInProcessAgent(agent);
     } finally {
       unmountAll(dataDir);
-      removeServiceRules();
-      if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync("ip", ["link", "del", BRIDGE]);
-      for (const h of readdirSync("/sys/fs/cgroup")) {
-        const root = join("/sys/fs/cgroup", h, CGROUP_ROOT);
-        if (!existsSync(root)) continue;
-        const dirs = spawnSync("find", [root, "-depth", "-type", "d"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-        for (const d of dirs) try { rmdirSync(d); } catch {}
-      }
-      removeDataDir(dataDir);
+      await cleanupLocalNode({ dataDir, bridge: BRIDGE, cgroupRoot: CGROUP_ROOT });
       await srv?.stop();
     }
   });

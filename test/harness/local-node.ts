@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { killShims } from "../../agent/containerd/supervisor.ts";
 import { runAgent, type Agent } from "../../agent/main.ts";
 import { removeServiceRules } from "../../agent/services/proxy.ts";
 import { busyboxImage } from "../images/builder.ts";
@@ -64,17 +65,20 @@ export function startInProcessAgent(srv: SkiffServer, node: LocalNode, opts: { n
 /**
  * Stops an in-process agent. Containers survive an agent stop by design, so the sandboxes (and
  * with them their netns, IPs and cgroups) are removed through CRI first, then the agent and its
- * containerd stop.
+ * containerd stop, then any shim left for that containerd.
  */
-export async function stopInProcessAgent(agent: Agent | undefined): Promise<void> {
+export async function stopInProcessAgent(agent: Agent | undefined | null): Promise<void> {
   if (!agent) return;
   const cri = agent.runtime.cri;
   for (const sb of await cri.listPodSandbox().catch(() => [])) {
     await cri.stopPodSandbox(sb.id).catch(() => {});
     await cri.removePodSandbox(sb.id).catch(() => {});
   }
+  const socket = agent.runtime.socket;
   await agent.stop().catch(() => {});
   await agent.runtime.supervisor?.cleanup().catch(() => {});
+  // A shim whose container the sweep missed (one starting meanwhile) outlives containerd.
+  await killShims(socket).catch(() => []);
 }
 
 /** Removes what the node left on the machine; run it in a `finally` after the server stopped. */
