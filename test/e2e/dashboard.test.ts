@@ -8,7 +8,7 @@
 // skipped with the reason printed otherwise. Run under the e2e lock.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -19,6 +19,7 @@ import { describeResult, kubectl, type KubectlOptions } from "../harness/kubectl
 import { BUN, credFetch, REPO, startServer, type SkiffServer } from "../harness/server.ts";
 import { BUSYBOX_IMAGE } from "../images/builder.ts";
 import { cleanupLocalNode, startInProcessAgent, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
+import { createTestNetwork, type TestNetwork } from "../harness/netns.ts";
 
 setDefaultTimeout(120_000);
 
@@ -209,6 +210,11 @@ describe("dashboard server side (no agent)", () => {
 });
 
 describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
+  // Chromium runs in a network namespace of its own, reaching the server on a test bridge: on
+  // the host, each pod's veth gets an IPv6 link-local address, and Chromium aborts whatever it
+  // has in flight on any address change it sees (net::ERR_NETWORK_CHANGED on page.goto, seen in
+  // a clean-clone run). The namespace's netlink shows it only its own interfaces.
+  let net: TestNetwork | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), "skiff-dash-agent-"));
   const cgroupRoot = `/skiff-dash-${process.pid}`;
   const bridgeBefore = existsSync(`/sys/class/net/${BRIDGE}`);
@@ -270,7 +276,8 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
   beforeAll(async () => {
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
-    srv = await startServer({ name: "dashboard", command: [compiledSkiff()] });
+    net = createTestNetwork({ tag: "dash", nodes: ["br"], subnet: "10.246.0" });
+    srv = await startServer({ name: "dashboard", command: [compiledSkiff()], extraArgs: ["--bind-address", net.hostIp] });
     adminToken = srv.creds.headers.authorization!.replace(/^Bearer /, "");
     agent = await startInProcessAgent(srv, node, { nodeName: NODE, podCidr: POD_CIDR });
     const ap = await k(["apply", "-f", "-"], { stdin: WEB + "---\n" + TEAM });
@@ -281,8 +288,10 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
     viewerToken = tok.stdout.trim();
     const { chromium } = await import("playwright-core");
     // No downloaded browser: Debian's, with the flags that keep it off the (closed) network.
+    const inNamespace = join(dataDir, "chromium-in-netns");
+    writeFileSync(inNamespace, `#!/bin/sh\nexec ${net.node("br").exec.join(" ")} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: inNamespace,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
     admin = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 820 } });
@@ -298,6 +307,7 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
       await srv?.stop();
     } finally {
       await cleanupLocalNode(node);
+      net?.destroy();
     }
   });
 
