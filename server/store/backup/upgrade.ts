@@ -115,8 +115,11 @@ export class Upgrade {
     this.log(`upgrade from ${this.from} to ${this.to} done; the snapshot taken before it is kept: ${this.snapshot}`);
     // One snapshot per upgrade adds up on a small disk: the newest few are kept, as for the
     // scheduled ones, and never the one just taken.
-    const current = basename(this.snapshot);
-    pruneSnapshots({ dir: this.o.snapshotDir, node: this.o.node, keep: this.o.retention ?? DEFAULT_RETENTION, log: this.log }, (n) => n.startsWith("pre-upgrade-"), current);
+    try {
+      pruneSnapshots({ dir: this.o.snapshotDir, node: this.o.node, keep: this.o.retention ?? DEFAULT_RETENTION, log: this.log }, (n) => n.startsWith("pre-upgrade-"), basename(this.snapshot));
+    } catch (e) {
+      this.log(`older pre-upgrade snapshots in ${this.o.snapshotDir} could not be removed: ${(e as Error).message}`);
+    }
   }
 
   /**
