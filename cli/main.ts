@@ -73,7 +73,7 @@ Server flags:
   --cluster-reset-restore-path FILE  With --cluster-reset: start from this snapshot instead
                               (on an empty data dir also give --token, the cluster's server token)
   --snapshot-cron EXPR        Scheduled snapshots (default "0 */12 * * *")
-  --snapshot-retention N      Snapshots of each name kept (default 5)
+  --snapshot-retention N      Snapshots of each name kept, and pre-upgrade ones (default 5)
   --snapshot-dir DIR          Where snapshots go (default <data-dir>/server/db/snapshots)
   --disable-snapshots         No scheduled snapshots
   --upgrade-ready-timeout S   A start with a new version (which first snapshots the store) that is not
@@ -212,6 +212,7 @@ async function server(args: string[]): Promise<number> {
         node: values["node-name"] ?? hostname(),
         snapshotDir: values["snapshot-dir"] ?? defaultSnapshotDir(serverDir),
         force: values["force-upgrade"],
+        retention,
         log: (m) => console.log(m),
       });
     } catch (e) {

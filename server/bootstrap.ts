@@ -55,7 +55,8 @@ export async function bootstrap(registry: Registry, opts: BootstrapOptions = {})
     }, { strict: false }).value;
     await createIgnoringExists(() => registry.create(ctx, svcRes, "kube-system", svc));
   }
-  if (opts.ingressClass !== false && !store.get("networking.k8s.io/ingressclasses", "", INGRESS_CLASS)) {
+  if (opts.ingressClass === false) await removeOwnIngressClass(registry, ctx);
+  else if (!store.get("networking.k8s.io/ingressclasses", "", INGRESS_CLASS)) {
     const r = findByKind("networking.k8s.io/v1", "IngressClass")!;
     const cls = checkObject(r.type, {
       apiVersion: "networking.k8s.io/v1",
@@ -68,6 +69,35 @@ export async function bootstrap(registry: Registry, opts: BootstrapOptions = {})
   await bootstrapRbac(registry, ctx);
   await bootstrapPriorityClasses(registry, ctx);
   await bootstrapFlowControl(registry, ctx);
+}
+
+/**
+ * --disable ingress on a cluster that had it: the `skiff` IngressClass as this bootstrap makes it
+ * goes (K3s deletes a disabled component's objects too), so Ingresses without a class are no
+ * longer taken for Skiff's. A `skiff` class with other labels, annotations or spec was made or
+ * changed by someone: kept.
+ */
+async function removeOwnIngressClass(registry: Registry, ctx: WriteCtx): Promise<void> {
+  const cur = registry.store.get("networking.k8s.io/ingressclasses", "", INGRESS_CLASS)?.obj;
+  if (!cur) return;
+  const m = cur.metadata ?? {};
+  const asMade =
+    JSON.stringify(cur.spec) === JSON.stringify({ controller: INGRESS_CONTROLLER }) &&
+    JSON.stringify(m.annotations ?? {}) === JSON.stringify({ [DEFAULT_CLASS_ANNOTATION]: "true" }) &&
+    !Object.keys(m.labels ?? {}).length &&
+    !m.finalizers?.length;
+  if (!asMade) {
+    console.log(`--disable ingress: the IngressClass ${INGRESS_CLASS} is not as Skiff made it (changed or made by someone): kept`);
+    return;
+  }
+  const r = findByKind("networking.k8s.io/v1", "IngressClass")!;
+  try {
+    await registry.delete(ctx, r, "", INGRESS_CLASS, { preconditions: { uid: m.uid, resourceVersion: m.resourceVersion } });
+    console.log(`--disable ingress: removed the IngressClass ${INGRESS_CLASS} an earlier start made`);
+  } catch (e) {
+    // Gone meanwhile, or changed since it was read (then it is someone's): nothing to do.
+    if (!(e instanceof ApiError && (e.code === 404 || e.code === 409))) throw e;
+  }
 }
 
 /** API Priority and Fairness' mandatory and suggested objects, with the status conditions upstream's controller sets. */

@@ -138,7 +138,11 @@ async function rotateCaCommand(dataDir: string, dir: string): Promise<number> {
   signalServers(dataDir);
   console.log(`
 Agents and kubeconfigs that hold the previous CA keep working: the server sends the new CA signed
-by the previous one with its certificate. The new join tokens (in <data-dir>/server/token and agent-token) are accepted once the server restarts (systemctl restart skiff: pods keep running);
-until then new nodes join with the previous token.`);
+by the previous one with its certificate.
+Restart the server now to finish the rotation (systemctl restart skiff: pods keep running). Until
+it restarts it still works with the previous CA: it accepts only that CA's client certificates,
+signs approved CertificateSigningRequests with it (those certificates stop working at the restart),
+publishes it in each namespace's kube-root-ca.crt, and new nodes join with the previous token; the
+new join tokens (in <data-dir>/server/token and agent-token) work after the restart.`);
   return 0;
 }

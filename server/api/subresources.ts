@@ -68,7 +68,7 @@ export async function handleBinding(c: Context, deps: ApiDeps, req: ResourceRequ
   if (body.metadata.namespace && body.metadata.namespace !== req.ns)
     throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
   const ctx = writeCtxOf(c);
-  await bindPod(deps.registry, ctx, req.ns, name, body);
+  await bindPod(deps.registry, ctx, req.ns, name, body, "bindings");
   return respond(SUCCESS, 201, ctx.warnings);
 }
 

@@ -9,6 +9,7 @@ import { findByKind } from "../../schemas/registry";
 import { defaultPlugins } from "../../server/admission/index";
 import type { AdmissionPlugin, AdmissionRequest } from "../../server/admission/types";
 import { bootstrap } from "../../server/bootstrap";
+import { bindPod } from "../../server/registry/kinds/pods";
 import { startControllers } from "../../server/controllers/index";
 import { ApiError } from "../../server/errors";
 import { APISERVER_USER, writeCtx } from "../../server/registry/ctx";
@@ -157,4 +158,15 @@ test("controllers and the scheduler write as their own users, through admission"
   const users = new Set(seen.map((s) => `${s.op} ${s.sub} ${s.user}`));
   expect(users.has("CREATE  system:serviceaccount:kube-system:replicaset-controller")).toBe(true);
   expect(users.has("CREATE binding system:kube-scheduler")).toBe(true);
+});
+
+test("a Binding is admitted as CREATE pods/binding, or as CREATE bindings when posted to the top-level resource", async () => {
+  const seen: string[] = [];
+  const registry = await setup([{ name: "Seen", handles: (r) => r.operation === "CREATE" && !!r.object?.target, admit: (r) => void seen.push(`${r.resource.plural}/${r.subresource}:${r.object?.target?.name}`) }]);
+  const ctx = writeCtx(APISERVER_USER, "t");
+  for (const n of ["a", "b"]) await registry.create(ctx, kind("v1", "Pod"), "default", pod(n));
+  await bindPod(registry, ctx, "default", "a", { metadata: { name: "a" }, target: { name: "n1" } });
+  await bindPod(registry, ctx, "default", "b", { metadata: { name: "b" }, target: { name: "n2" } }, "bindings");
+  expect(seen).toEqual(["pods/binding:n1", "bindings/:n2"]);
+  expect(store.get("pods", "default", "b")?.obj.spec.nodeName).toBe("n2");
 });

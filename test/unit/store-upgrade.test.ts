@@ -4,9 +4,9 @@
 // version while the new one's upgrade is pending rolls back first.
 import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { AppliedState } from "../../server/store/applied-state";
 import { readHeader } from "../../server/store/backup/archive";
 import { beginUpgrade, MAX_ATTEMPTS, nameOf, readUpgrade, readVersion, recordReady, UpgradeRefusedError } from "../../server/store/backup/upgrade";
@@ -159,4 +159,24 @@ test("a data dir from before version records: the first start of this version is
   const up = (await beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet }))!;
   expect(up.from).toBe("unknown");
   expect(up.snapshot).toContain("pre-upgrade-unknown-1.0.0-n1-");
+});
+
+test("a done upgrade keeps the newest --snapshot-retention pre-upgrade snapshots, the one just taken among them", async () => {
+  const { serverDir, snapshotDir } = layout1Dir();
+  mkdirSync(snapshotDir, { recursive: true });
+  // Three earlier upgrades' snapshots (one from a far future clock), a scheduled one, another node's.
+  const old = ["pre-upgrade-0.6.0-0.7.0-n1-1000", "pre-upgrade-0.7.0-0.8.0-n1-2000", "pre-upgrade-0.8.0-0.9.0-n1-9999999999"];
+  const others = ["etcd-snapshot-n1-1500", "pre-upgrade-0.7.0-0.8.0-n2-500", "on-demand-n1-100"];
+  for (const n of [...old, ...others]) writeFileSync(join(snapshotDir, `${n}.skiff-snapshot`), "x");
+  recordReady(serverDir, "0.9.0");
+  const up = (await beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, retention: 2, log: quiet }))!;
+  up.ready();
+  const left = readdirSync(snapshotDir).sort();
+  // Kept: the new one and the newest earlier one (by the time in its name); nothing of other names or nodes touched.
+  expect(left).toEqual([basename(up.snapshot), ...[old[2]!, ...others].map((n) => `${n}.skiff-snapshot`)].sort());
+  // retention 0 keeps every one.
+  recordReady(serverDir, "1.0.0");
+  const up2 = (await beginUpgrade({ serverDir, version: "1.1.0", node: "n1", snapshotDir, retention: 0, log: quiet }))!;
+  up2.ready();
+  expect(readdirSync(snapshotDir).length).toBe(left.length + 1);
 });

@@ -57,13 +57,15 @@ const pods = () => findByKind("v1", "Pod")!;
 
 /**
  * pods/binding: assign a pod to a node, the scheduler's only write to a pod. The Binding is
- * admitted (CREATE pods/binding); the pod is then updated without the pod's own admission,
+ * admitted (CREATE pods/binding, or CREATE bindings when it came to the top-level `bindings`
+ * resource, as upstream admits each); the pod is then updated without the pod's own admission,
  * retrying on conflicts like upstream's assignPod, and refused (409) when already assigned.
  */
-export async function bindPod(reg: Registry, ctx: WriteCtx, ns: string, name: string, binding: any): Promise<any> {
+export async function bindPod(reg: Registry, ctx: WriteCtx, ns: string, name: string, binding: any, via: "pods/binding" | "bindings" = "pods/binding"): Promise<any> {
   const node = binding?.target?.name;
   if (!node) throw new ApiError(422, "Invalid", `Binding "${name}" is invalid: target.name: Required value`);
-  await reg.admit(reg.admissionRequest(ctx, "CREATE", pods(), "binding", ns, name, binding));
+  const admitted = via === "bindings" ? reg.admissionRequest(ctx, "CREATE", findByKind("v1", "Binding")!, "", ns, name, binding) : reg.admissionRequest(ctx, "CREATE", pods(), "binding", ns, name, binding);
+  await reg.admit(admitted);
   const { obj } = await reg.update(
     ctx,
     pods(),

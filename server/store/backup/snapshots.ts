@@ -78,6 +78,34 @@ export function deleteSnapshots(dir: string, names: string[]): string[] {
 }
 
 /**
+ * Keep the newest `keep` snapshot files of this node whose name (the part before -<node>-<unix
+ * time>) passes `match`; remove the older ones, never the file `spare`. keep 0 keeps every one.
+ * Returns the removed files.
+ */
+export function pruneSnapshots(o: { dir: string; node: string; keep: number; log?: (m: string) => void }, match: (name: string) => boolean, spare?: string): string[] {
+  if (o.keep <= 0 || !existsSync(o.dir)) return [];
+  const infix = `-${o.node}-`;
+  const mine: { f: string; t: number }[] = [];
+  let keep = o.keep;
+  for (const f of readdirSync(o.dir)) {
+    if (!f.endsWith(SUFFIX)) continue;
+    const stem = f.slice(0, -SUFFIX.length);
+    const at = stem.lastIndexOf(infix);
+    const t = stem.slice(at + infix.length);
+    if (at <= 0 || !/^\d+$/.test(t) || !match(stem.slice(0, at))) continue;
+    if (f === spare) keep--; // kept, and counted
+    else mine.push({ f, t: Number(t) });
+  }
+  const removed: string[] = [];
+  for (const { f } of mine.sort((a, b) => b.t - a.t || (a.f < b.f ? 1 : -1)).slice(Math.max(0, keep))) {
+    rmSync(join(o.dir, f), { force: true });
+    removed.push(f);
+    o.log?.(`snapshot ${f} removed (retention ${o.keep})`);
+  }
+  return removed;
+}
+
+/**
  * Write snapshot file <name>-<node>-<unix time> in o.dir from a consistent copy of a state.db
  * (`copy` gives the job the database's path while it may be read), its secrets sealed.
  */
@@ -142,16 +170,7 @@ export class Snapshotter {
 
   /** Keep the newest `retention` snapshots of this name taken on this node. */
   private async prune(name: string): Promise<void> {
-    const keep = this.o.retention ?? DEFAULT_RETENTION;
-    if (keep <= 0) return;
-    const prefix = `${name}-${this.o.node}-`;
-    const mine = readdirSync(this.dir)
-      .filter((f) => f.startsWith(prefix) && f.endsWith(SUFFIX) && /^\d+$/.test(f.slice(prefix.length, -SUFFIX.length)))
-      .sort((a, b) => Number(b.slice(prefix.length, -SUFFIX.length)) - Number(a.slice(prefix.length, -SUFFIX.length)));
-    for (const f of mine.slice(keep)) {
-      rmSync(join(this.dir, f), { force: true });
-      this.o.log?.(`snapshot ${f} removed (retention ${keep})`);
-    }
+    pruneSnapshots({ dir: this.dir, node: this.o.node, keep: this.o.retention ?? DEFAULT_RETENTION, log: this.o.log }, (n) => n === name);
   }
 
   list(): Promise<SnapshotInfo[]> {

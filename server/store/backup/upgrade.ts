@@ -15,11 +15,11 @@
 // old version while an upgrade is still pending (the new one was killed, or swapped back by
 // `skiff upgrade`) rolls back first, the same way.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { writeFileDurable } from "../../raft/storage/files";
 import { LAYOUT } from "../state-schema";
 import { extractDb } from "./archive";
-import { snapshotClosedStore } from "./snapshots";
+import { DEFAULT_RETENTION, pruneSnapshots, snapshotClosedStore } from "./snapshots";
 
 /** The version that last became ready with this data dir. */
 export interface VersionRecord {
@@ -82,15 +82,21 @@ export interface UpgradeOptions {
   snapshotDir: string;
   /** Try again an upgrade to this version that failed before. */
   force?: boolean;
+  /** Pre-upgrade snapshots kept once an upgrade is done (--snapshot-retention; 0 keeps all). */
+  retention?: number;
   log?: (m: string) => void;
 }
 
 export class Upgrade {
+  private readonly serverDir: string;
+
   constructor(
-    private readonly serverDir: string,
+    private readonly o: Pick<UpgradeOptions, "serverDir" | "node" | "snapshotDir" | "retention">,
     readonly record: UpgradeRecord,
     private readonly log: (m: string) => void,
-  ) {}
+  ) {
+    this.serverDir = o.serverDir;
+  }
 
   get from(): string {
     return this.record.from;
@@ -107,6 +113,13 @@ export class Upgrade {
     recordReady(this.serverDir, this.to);
     rmSync(upgradeFile(this.serverDir), { force: true });
     this.log(`upgrade from ${this.from} to ${this.to} done; the snapshot taken before it is kept: ${this.snapshot}`);
+    // One snapshot per upgrade adds up on a small disk: the newest few are kept, as for the
+    // scheduled ones, and never the one just taken.
+    try {
+      pruneSnapshots({ dir: this.o.snapshotDir, node: this.o.node, keep: this.o.retention ?? DEFAULT_RETENTION, log: this.log }, (n) => n.startsWith("pre-upgrade-"), basename(this.snapshot));
+    } catch (e) {
+      this.log(`older pre-upgrade snapshots in ${this.o.snapshotDir} could not be removed: ${(e as Error).message}`);
+    }
   }
 
   /**
@@ -163,13 +176,13 @@ export async function beginUpgrade(o: UpgradeOptions): Promise<Upgrade | undefin
     const rec: UpgradeRecord = { ...pending, to: o.version, started: new Date().toISOString(), attempts: 1 };
     writeFileDurable(upgradeFile(o.serverDir), JSON.stringify(rec) + "\n");
     log(`upgrading from Skiff ${rec.from} to ${rec.to} (snapshot ${rec.snapshot})`);
-    return new Upgrade(o.serverDir, rec, log);
+    return new Upgrade(o, rec, log);
   }
 
   if (pending) {
     // This version was started before and did not become ready (a crash, a power cut, a restart).
     const rec: UpgradeRecord = { ...pending, attempts: pending.attempts + 1 };
-    const up = new Upgrade(o.serverDir, rec, log);
+    const up = new Upgrade(o, rec, log);
     if (rec.attempts > MAX_ATTEMPTS) throw new UpgradeRefusedError(await up.rollback(`it was started ${pending.attempts} times without becoming ready`));
     writeFileDurable(upgradeFile(o.serverDir), JSON.stringify(rec) + "\n");
     log(`upgrade from Skiff ${rec.from} to ${rec.to}: start ${rec.attempts} of at most ${MAX_ATTEMPTS} (snapshot ${rec.snapshot})`);
@@ -194,5 +207,5 @@ export async function beginUpgrade(o: UpgradeOptions): Promise<Upgrade | undefin
   }
   const rec: UpgradeRecord = { from, to: o.version, snapshot: snap.file, started: new Date().toISOString(), attempts: 1 };
   writeFileDurable(upgradeFile(o.serverDir), JSON.stringify(rec) + "\n");
-  return new Upgrade(o.serverDir, rec, log);
+  return new Upgrade(o, rec, log);
 }
