@@ -3,7 +3,7 @@
 // nothing behind (sandboxes, bridge, cgroups, service rules, mounts, data dir). Written once here:
 // a teardown that forgot one step left state that broke the next file.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { killShims } from "../../agent/containerd/supervisor.ts";
 import { runAgent, type Agent } from "../../agent/main.ts";
@@ -20,7 +20,13 @@ export interface LocalNode {
   cgroupRoot: string;
   /** The bridge existed before the test (another run's): left alone at cleanup. */
   bridgeBefore?: boolean;
+  /** CNI network namespaces (/run/netns/cni-*) that existed when the node started (set by the start functions). */
+  netnsBefore?: Set<string>;
 }
+
+const NETNS_DIR = "/run/netns";
+const cniNetns = () => (existsSync(NETNS_DIR) ? readdirSync(NETNS_DIR).filter((n) => n.startsWith("cni-")) : []);
+const noteNetns = (node: LocalNode) => void (node.netnsBefore ??= new Set(cniNetns()));
 
 /** Puts the busybox test image where the agent imports images from at start. */
 export function seedBusybox(dataDir: string): void {
@@ -36,6 +42,7 @@ export function startEmbeddedNode(
 ): Promise<SkiffServer> {
   const { name, nodeName, extraArgs = [], env = {}, ...rest } = opts;
   seedBusybox(node.dataDir);
+  noteNetns(node);
   return startServer({
     ...rest,
     name,
@@ -49,6 +56,7 @@ export function startEmbeddedNode(
 /** An agent in this process joined to `srv` with its admin credentials, busybox seeded. */
 export function startInProcessAgent(srv: SkiffServer, node: LocalNode, opts: { nodeName: string; podCidr: string; tuning?: Record<string, unknown> }): Promise<Agent> {
   seedBusybox(node.dataDir);
+  noteNetns(node);
   return runAgent({
     server: srv.creds.server,
     caData: srv.creds.tls?.ca,
@@ -87,5 +95,13 @@ export async function cleanupLocalNode(node: LocalNode): Promise<void> {
   // The last container processes may still be exiting: retry for a few seconds.
   for (let i = 0; i < 50 && removeCgroup(node.cgroupRoot); i++) await Bun.sleep(100);
   removeServiceRules(); // the agent ran in this network namespace
+  // A pod's network namespace outlives a sandbox that was never stopped through CRI (containerd
+  // killed, a simulated reboot, a pod started during the sweep): with its host veth it stayed on
+  // the machine (133 after a day of runs). Those this node made and nothing uses any more go.
+  for (const ns of cniNetns()) {
+    if (node.netnsBefore?.has(ns) !== false) continue;
+    if (spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).stdout?.trim()) continue;
+    spawnSync("ip", ["netns", "del", ns]);
+  }
   removeDataDir(node.dataDir);
 }
