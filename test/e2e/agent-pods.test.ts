@@ -134,15 +134,19 @@ describe.skipIf(reason !== null)("agent runs pods on containerd", () => {
   });
 
   test("the node registers with capacity, conditions and a renewed Lease", async () => {
-    const node = await until("node Ready", async () => {
+    // Ready comes with the first status; the cluster DNS condition with the report the agent
+    // sends once DNS serves (it starts after registering): wait for both, not for whichever
+    // report a first read happens to see (a clean-clone run read the second one).
+    const node = await until("node Ready, cluster DNS serving", async () => {
       const n = (await api(`/api/v1/nodes/${NODE}`)).body;
-      return n?.status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True" && n;
+      const status = (type: string) => n?.status?.conditions?.find((c: any) => c.type === type)?.status;
+      return status("Ready") === "True" && status("ClusterDNSUnavailable") === "False" && n;
     });
     expect(Number(node.status.capacity.cpu)).toBeGreaterThan(0);
     expect(node.status.capacity.memory).toMatch(/^\d+Ki$/);
     expect(node.status.capacity.pods).toBe("110");
     expect(node.status.allocatable["ephemeral-storage"]).toMatch(/^\d+Ki$/);
-    expect(node.status.conditions.map((c: any) => c.type).sort()).toEqual(["DiskPressure", "MemoryPressure", "PIDPressure", "Ready"]);
+    expect(node.status.conditions.map((c: any) => c.type).sort()).toEqual(["ClusterDNSUnavailable", "DiskPressure", "MemoryPressure", "PIDPressure", "Ready"]);
     expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\//);
     expect(node.status.addresses.find((a: any) => a.type === "InternalIP")).toBeTruthy();
     expect(node.metadata.labels["kubernetes.io/os"]).toBe("linux");
