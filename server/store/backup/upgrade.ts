@@ -88,15 +88,11 @@ export interface UpgradeOptions {
 }
 
 export class Upgrade {
-  private readonly serverDir: string;
-
   constructor(
     private readonly o: Pick<UpgradeOptions, "serverDir" | "node" | "snapshotDir" | "retention">,
     readonly record: UpgradeRecord,
     private readonly log: (m: string) => void,
-  ) {
-    this.serverDir = o.serverDir;
-  }
+  ) {}
 
   get from(): string {
     return this.record.from;
@@ -110,8 +106,8 @@ export class Upgrade {
 
   /** The new version is ready: it is the one this data dir runs with now. */
   ready(): void {
-    recordReady(this.serverDir, this.to);
-    rmSync(upgradeFile(this.serverDir), { force: true });
+    recordReady(this.o.serverDir, this.to);
+    rmSync(upgradeFile(this.o.serverDir), { force: true });
     this.log(`upgrade from ${this.from} to ${this.to} done; the snapshot taken before it is kept: ${this.snapshot}`);
     // One snapshot per upgrade adds up on a small disk: the newest few are kept, as for the
     // scheduled ones, and never the one just taken.
@@ -127,9 +123,9 @@ export class Upgrade {
    * message to exit with. The process must exit right after (its store, if open, is stale).
    */
   async rollback(reason: string): Promise<string> {
-    await restoreState(this.serverDir, this.snapshot);
+    await restoreState(this.o.serverDir, this.snapshot);
     const failed: UpgradeRecord = { ...this.record, failed: { at: new Date().toISOString(), reason } };
-    writeFileDurable(upgradeFile(this.serverDir), JSON.stringify(failed) + "\n");
+    writeFileDurable(upgradeFile(this.o.serverDir), JSON.stringify(failed) + "\n");
     return `upgrade from Skiff ${this.from} to ${this.to} failed: ${reason}. The data dir was restored from ${this.snapshot} (taken before the upgrade): run Skiff ${this.from} again (\`skiff upgrade\` puts the previous binary back by itself). Starting ${this.to} again is refused until it is started with --force-upgrade.`;
   }
 }
