@@ -84,6 +84,21 @@ export class NodeLifecycleController extends Controller {
         this.queue.addAfter(name, confirmMs);
         return;
       }
+      if (now - first < confirmMs) return; // a look some other event brought: the timed one comes
+      // The second look judges what the store has committed, not what the informers have
+      // delivered so far: on an external datastore a heartbeat written right after a stall
+      // reaches the Lease informer 2 to 20 ms later on a busy machine (measured on etcd), close
+      // to a short grace period's confirmMs.
+      try {
+        await this.rt.store.readBarrier();
+      } catch {
+        this.queue.addAfter(name, confirmMs); // no quorum or datastore now: judge nothing
+        return;
+      }
+      if (this.heartbeat(this.nodes.getBy("", name) ?? node) !== p.renew) {
+        this.queue.add(name);
+        return;
+      }
       this.suspect.delete(name);
       const ts = timestamp(new Date(now));
       await this.api.updateStatus("Node", "", name, (cur) => {
