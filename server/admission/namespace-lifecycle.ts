@@ -12,14 +12,14 @@ export const namespaceLifecycle: AdmissionPlugin = {
     (req.operation === "DELETE" && req.resource.group === "" && req.resource.plural === "namespaces") ||
     // Subresource creates (bindings, evictions, tokens) act on objects that exist already.
     (req.operation === "CREATE" && req.resource.namespaced && req.subresource === ""),
-  admit(req) {
+  async admit(req) {
     if (req.operation === "DELETE") {
       if (UNDELETABLE.has(req.name)) throw forbidden(`namespaces "${req.name}" is forbidden: this namespace may not be deleted`);
       return;
     }
-    const ns = req.store.get("namespaces", "", req.namespace);
+    const ns = (await req.store.getFresh("namespaces", "", req.namespace))?.obj;
     if (!ns) throw namespaceNotFound(req.namespace);
-    if (ns.obj.metadata?.deletionTimestamp)
+    if (ns.metadata?.deletionTimestamp)
       throw forbidden(`${req.resource.plural} "${req.name}" is forbidden: unable to create new content in namespace ${req.namespace} because it is being terminated`);
   },
 };

@@ -16,7 +16,7 @@ export const priority: AdmissionPlugin = {
   name: "Priority",
   handles: (req) => req.subresource === "" && ((isPods(req) && req.operation === "CREATE") || isClasses(req)),
 
-  admit(req) {
+  async admit(req) {
     if (isClasses(req)) return checkClass(req);
     const spec = (req.object.spec ??= {});
     let cls: any;
@@ -28,7 +28,7 @@ export const priority: AdmissionPlugin = {
         .sort((a: any, b: any) => a.value - b.value)[0];
       if (cls) spec.priorityClassName = cls.metadata.name;
     } else {
-      cls = req.store.get(RES, "", spec.priorityClassName)?.obj;
+      cls = (await req.store.getFresh(RES, "", spec.priorityClassName))?.obj;
       if (!cls) throw forbidden(`pods "${req.name}" is forbidden: no PriorityClass with name ${spec.priorityClassName} was found`);
     }
     const value = cls?.value ?? 0;

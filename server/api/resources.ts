@@ -160,7 +160,7 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
     if (req.sub === "scale") return scale(c, deps, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
     const obj = v.in(checked(ctx, view, raw));
     const userRev = obj.metadata?.resourceVersion || undefined;
-    const exists = deps.store.get(req.res, ns ?? "", req.name);
+    const exists = await deps.store.getFresh(req.res, ns ?? "", req.name);
     if (!exists && !req.sub && deps.registry.strategy(r).allowCreateOnUpdate) {
       obj.metadata ??= {};
       obj.metadata.name ??= req.name;
@@ -339,7 +339,7 @@ async function patch(c: Context, deps: ApiDeps, req: ResourceRequest, v: Version
     if (!c.req.query("fieldManager")) throw badRequest("PATCH with application/apply-patch+yaml requires the fieldManager query parameter");
     const config = requireObject(body, "apply configuration");
     const force = queryBool(c.req.query("force"), "force");
-    const cur = deps.store.get(req.res, ns, name);
+    const cur = await deps.store.getFresh(req.res, ns, name);
     if (config.metadata?.name && config.metadata.name !== name) throw badRequest(`the name of the object (${config.metadata.name}) does not match the name on the URL (${name})`);
     const cleanConfig = checked(ctx, view, config);
     if (!cur) {

@@ -92,7 +92,7 @@ export class Registry {
    * (PodExecOptions, PodAttachOptions, PodPortForwardOptions), the object plugins see.
    */
   async connect(ctx: WriteCtx, r: RegisteredResource, ns: string, name: string, sub: string, options: any): Promise<void> {
-    if (!this.store.get(resKeyOf(r.group, r.plural), ns, name)) throw notFound(r, name);
+    if (!(await this.store.getFresh(resKeyOf(r.group, r.plural), ns, name))) throw notFound(r, name);
     await this.admission.run(this.admissionRequest(ctx, "CONNECT", r, sub, ns, name, options, undefined, options));
   }
 
@@ -148,7 +148,7 @@ export class Registry {
     const sub = opts.sub ?? "";
     const sctx = this.strategyCtx(ctx);
     for (let attempt = 0; ; attempt++) {
-      const cur = this.store.get(res, ns, name);
+      const cur = await this.store.getFresh(res, ns, name);
       if (!cur) throw notFound(r, name);
       const incoming = compute(structuredClone(cur.obj));
       const next = mergeForUpdate(r, cur.obj, incoming, sub);
@@ -191,7 +191,7 @@ export class Registry {
     const res = resKeyOf(r.group, r.plural);
     const s = this.strategy(r);
     for (let attempt = 0; ; attempt++) {
-      const cur = this.store.get(res, ns, name);
+      const cur = await this.store.getFresh(res, ns, name);
       if (!cur) throw notFound(r, name);
       const m = cur.obj.metadata ?? {};
       if (o.preconditions?.uid && o.preconditions.uid !== m.uid)

@@ -125,6 +125,18 @@ export class Store implements KubeStore {
   }
 
   /**
+   * get, except that "not found" is answered only after a read barrier. A write or an admission
+   * check that depends on an object must not refuse one another server created a moment ago and
+   * this one has not applied yet (kube-apiserver reads etcd, not its cache, for those).
+   */
+  async getFresh(res: ResKey, ns: string, name: string): Promise<{ obj: any; rev: number } | undefined> {
+    const local = this.get(res, ns, name);
+    if (local) return local;
+    await this.readBarrier();
+    return this.get(res, ns, name);
+  }
+
+  /**
    * List objects in key order (namespace, name) after `after`, at the current revision or,
    * when `atRev` is older, as they were at that revision (from the history on disk).
    */

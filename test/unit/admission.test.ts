@@ -73,6 +73,47 @@ test("NamespaceLifecycle: no content in a missing or terminating namespace; syst
   expect(store.get("namespaces", "", "kube-system")?.obj.metadata.deletionTimestamp).toBeUndefined();
 });
 
+test("a server that has not applied an object yet reads it through a read barrier before it refuses a write for its absence", async () => {
+  const registry = await setup();
+  const ctx = writeCtx(APISERVER_USER, "t");
+  await registry.create(ctx, kind("v1", "Namespace"), undefined, { metadata: { name: "late" } });
+  await registry.create(ctx, kind("scheduling.k8s.io/v1", "PriorityClass"), undefined, { metadata: { name: "late-class" }, value: 5 });
+  await registry.create(ctx, kind("v1", "ConfigMap"), "default", { metadata: { name: "late-cm" } });
+  // This server lags: what another server just created appears here only once a read barrier
+  // has caught it up (as a Raft follower's ReadIndex or an external datastore mirror's does).
+  let caughtUp = false;
+  let barriers = 0;
+  const get = store.get.bind(store);
+  const hidden = new Set(["namespaces//late", "scheduling.k8s.io/priorityclasses//late-class", "configmaps/default/late-cm"]);
+  (store as any).get = (res: string, ns: string, name: string) => (!caughtUp && hidden.has(`${res}/${ns}/${name}`) ? undefined : get(res as any, ns, name));
+  (store as any).readBarrier = async () => {
+    barriers++;
+    caughtUp = true;
+  };
+  const lagging = async <T>(f: () => Promise<T>) => {
+    caughtUp = false;
+    const before = barriers;
+    const out = await f();
+    expect(barriers - before).toBe(1);
+    return out;
+  };
+  // NamespaceLifecycle (upstream does a live lookup), Priority, update, delete and CONNECT.
+  await lagging(() => registry.create(ctx, kind("v1", "ConfigMap"), "late", { metadata: { name: "x" } }));
+  const p = await lagging(() => registry.create(ctx, kind("v1", "Pod"), "default", { metadata: { name: "p" }, spec: { priorityClassName: "late-class", containers: [{ name: "c", image: "busybox" }] } }));
+  expect(p.spec.priority).toBe(5);
+  const up = await lagging(() => registry.update(ctx, kind("v1", "ConfigMap"), "default", "late-cm", (cm) => ({ ...cm, data: { a: "1" } })));
+  expect(up.obj.data).toEqual({ a: "1" });
+  hidden.add("pods/default/p");
+  await lagging(() => registry.connect(ctx, kind("v1", "Pod"), "default", "p", "exec", { kind: "PodExecOptions", apiVersion: "v1", command: ["true"], stdout: true }));
+  await lagging(() => registry.delete(ctx, kind("v1", "ConfigMap"), "default", "late-cm", {}));
+  // Still missing after the barrier: refused as before.
+  const err = (p: Promise<unknown>) => p.then(() => undefined, (e) => e as ApiError);
+  const missing = await lagging(() => err(registry.create(ctx, kind("v1", "ConfigMap"), "nowhere", { metadata: { name: "x" } })));
+  expect([missing?.code, missing?.message]).toEqual([404, 'namespaces "nowhere" not found']);
+  const gone = await lagging(() => err(registry.delete(ctx, kind("v1", "ConfigMap"), "default", "late-cm", {})));
+  expect(gone?.code).toBe(404);
+});
+
 test("mutating plugins run before the strategy and validation, validating plugins after, with user, objects and dry-run", async () => {
   const order: string[] = [];
   const { plugin, seen } = recorder((r) => r.resource.plural === "pods");
