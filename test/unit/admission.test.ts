@@ -9,7 +9,9 @@ import { findByKind } from "../../schemas/registry";
 import { defaultPlugins } from "../../server/admission/index";
 import type { AdmissionPlugin, AdmissionRequest } from "../../server/admission/types";
 import { bootstrap } from "../../server/bootstrap";
+import { evictPod } from "../../server/registry/kinds/eviction";
 import { bindPod } from "../../server/registry/kinds/pods";
+import { issueToken } from "../../server/registry/kinds/serviceaccounts";
 import { startControllers } from "../../server/controllers/index";
 import { ApiError } from "../../server/errors";
 import { APISERVER_USER, writeCtx } from "../../server/registry/ctx";
@@ -79,6 +81,7 @@ test("a server that has not applied an object yet reads it through a read barrie
   await registry.create(ctx, kind("v1", "Namespace"), undefined, { metadata: { name: "late" } });
   await registry.create(ctx, kind("scheduling.k8s.io/v1", "PriorityClass"), undefined, { metadata: { name: "late-class" }, value: 5 });
   await registry.create(ctx, kind("v1", "ConfigMap"), "default", { metadata: { name: "late-cm" } });
+  await registry.create(ctx, kind("v1", "ServiceAccount"), "default", { metadata: { name: "late-sa" } });
   // This server lags: what another server just created appears here only once a read barrier
   // has caught it up (as a Raft follower's ReadIndex or an external datastore mirror's does).
   let caughtUp = false;
@@ -97,7 +100,7 @@ test("a server that has not applied an object yet reads it through a read barrie
     expect(barriers - before).toBe(1);
     return out;
   };
-  // NamespaceLifecycle (upstream does a live lookup), Priority, update, delete and CONNECT.
+  // NamespaceLifecycle (upstream does a live lookup), Priority, update, CONNECT, TokenRequest, eviction, delete.
   await lagging(() => registry.create(ctx, kind("v1", "ConfigMap"), "late", { metadata: { name: "x" } }));
   const p = await lagging(() => registry.create(ctx, kind("v1", "Pod"), "default", { metadata: { name: "p" }, spec: { priorityClassName: "late-class", containers: [{ name: "c", image: "busybox" }] } }));
   expect(p.spec.priority).toBe(5);
@@ -105,6 +108,10 @@ test("a server that has not applied an object yet reads it through a read barrie
   expect(up.obj.data).toEqual({ a: "1" });
   hidden.add("pods/default/p");
   await lagging(() => registry.connect(ctx, kind("v1", "Pod"), "default", "p", "exec", { kind: "PodExecOptions", apiVersion: "v1", command: ["true"], stdout: true }));
+  hidden.add("serviceaccounts/default/late-sa");
+  const tok = await lagging(() => issueToken(registry, ctx, new Uint8Array(32), "default", "late-sa", { spec: { audiences: ["x"] } }));
+  expect(typeof tok.status.token).toBe("string");
+  await lagging(() => evictPod(registry, ctx, "default", "p", { metadata: { name: "p" } }));
   await lagging(() => registry.delete(ctx, kind("v1", "ConfigMap"), "default", "late-cm", {}));
   // Still missing after the barrier: refused as before.
   const err = (p: Promise<unknown>) => p.then(() => undefined, (e) => e as ApiError);

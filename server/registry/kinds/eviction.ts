@@ -40,7 +40,7 @@ export async function evictPod(reg: Registry, ctx: WriteCtx, ns: string, name: s
   if (eviction?.metadata?.name && eviction.metadata.name !== name) throw badRequest(`name in URL does not match name in Eviction object`);
   await reg.admit(reg.admissionRequest(ctx, "CREATE", pods(), "eviction", ns, name, eviction));
   const opts = eviction?.deleteOptions ?? {};
-  const cur = reg.store.get("pods", ns, name);
+  const cur = await reg.store.getFresh("pods", ns, name);
   if (!cur) throw new ApiError(404, "NotFound", `pods "${name}" not found`, { name, kind: "pods" });
   const pod = cur.obj;
   if (opts.preconditions?.uid && opts.preconditions.uid !== pod.metadata.uid)

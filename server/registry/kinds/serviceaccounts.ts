@@ -10,7 +10,7 @@ export async function issueToken(reg: Registry, ctx: WriteCtx, key: Uint8Array, 
   const r = findByKind("v1", "ServiceAccount")!;
   // Bad input is a 400/422 before admission sees it, as upstream decodes and validates first.
   validateTokenRequest(tr, name);
-  if (!reg.store.get("serviceaccounts", ns, name)) throw notFound(r, name);
+  if (!(await reg.store.getFresh("serviceaccounts", ns, name))) throw notFound(r, name);
   await reg.admit(reg.admissionRequest(ctx, "CREATE", r, "token", ns, name, tr));
   return issueServiceAccountToken(reg.store, key, ns, name, tr);
 }
