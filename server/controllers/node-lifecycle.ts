@@ -31,6 +31,11 @@ export class NodeLifecycleController extends Controller {
   private probe = new Map<string, { renew: string; at: number }>();
   /** When a look first found a node's heartbeat stale (see reconcile). */
   private suspect = new Map<string, number>();
+  /** Monotonic time this process was last seen running (see alive). */
+  private lastAlive = performance.now();
+  /** Controller-clock time this process last came back from a stall. */
+  private resumedAt = -Infinity;
+  private ticker: ReturnType<typeof setInterval>;
 
   constructor(rt: ControllerContext) {
     super(rt, "nodelifecycle", 4);
@@ -53,6 +58,30 @@ export class NodeLifecycleController extends Controller {
       add: (p) => p.spec?.nodeName && this.queue.add(p.spec.nodeName),
       update: (o, p) => p.spec?.nodeName && !o.spec?.nodeName && this.queue.add(p.spec.nodeName),
     });
+    this.ticker = setInterval(() => this.alive(), this.tickMs());
+    this.ticker.unref?.();
+  }
+
+  override stop(): void {
+    clearInterval(this.ticker);
+    super.stop();
+  }
+
+  private tickMs(): number {
+    return Math.min(1000, this.rt.opts.nodeMonitorGracePeriodMs / 10);
+  }
+
+  /**
+   * Heartbeats due while this process was not running (a long GC, an SD card that froze writes,
+   * a suspended VM) could not be received, and those sent meanwhile are still on their way
+   * through the datastore when it resumes: after such a stall every node gets a full grace
+   * period again, from the moment the process resumed. A stall shows as this ticker (or a
+   * reconcile) running more than three ticks after the last one.
+   */
+  private alive(): void {
+    const t = performance.now();
+    if (t - this.lastAlive > 3 * this.tickMs()) this.resumedAt = this.now();
+    this.lastAlive = t;
   }
 
   private heartbeat(node: any): string {
@@ -64,6 +93,7 @@ export class NodeLifecycleController extends Controller {
   async reconcile(name: string): Promise<void> {
     const node = this.nodes.getBy("", name);
     if (!node) return;
+    this.alive();
     const now = this.now();
     const grace = this.rt.opts.nodeMonitorGracePeriodMs;
     const hb = this.heartbeat(node);
@@ -71,13 +101,13 @@ export class NodeLifecycleController extends Controller {
     if (!p || p.renew !== hb) this.probe.set(name, (p = { renew: hb, at: now }));
     const conds: any[] = node.status?.conditions ?? [];
     const ready = conds.find((c) => c.type === "Ready");
-    const stale = now - p.at > grace;
+    const since = Math.max(p.at, this.resumedAt);
+    const stale = now - since > grace;
     if (!stale) this.suspect.delete(name);
     if (stale && ready?.status !== "Unknown") {
-      // A heartbeat is judged missing only by two looks, the second one on time. A look right
-      // after this process stalled (a timer that fired late, a long GC) runs before the
-      // heartbeats that arrived meanwhile are applied, and would mark healthy nodes unreachable.
-      const confirmMs = Math.min(1000, grace / 10);
+      // A heartbeat is judged missing only by two looks, the second one on time and after a
+      // read barrier: a look can run before heartbeats already sent are applied here.
+      const confirmMs = this.tickMs();
       const first = this.suspect.get(name);
       if (first === undefined || now - first > 3 * confirmMs) {
         this.suspect.set(name, now);
@@ -95,7 +125,8 @@ export class NodeLifecycleController extends Controller {
         this.queue.addAfter(name, confirmMs); // no quorum or datastore now: judge nothing
         return;
       }
-      if (this.heartbeat(this.nodes.getBy("", name) ?? node) !== p.renew) {
+      this.alive();
+      if (this.heartbeat(this.nodes.getBy("", name) ?? node) !== p.renew || this.resumedAt > since) {
         this.queue.add(name);
         return;
       }
@@ -113,7 +144,7 @@ export class NodeLifecycleController extends Controller {
       });
       this.record({ ...node, kind: "Node", apiVersion: "v1" }, "Normal", "NodeNotReady", `Node ${name} status is now: NodeNotReady`);
       await this.markPodsNotReady(name);
-    } else if (!stale) this.queue.addAfter(name, p.at + grace - now + 50);
+    } else if (!stale) this.queue.addAfter(name, since + grace - now + 50);
     const state = stale ? "Unknown" : ready?.status ?? "Unknown";
     // NoExecute and NoSchedule taints follow the Ready condition; cordon adds unschedulable.
     const want: any[] = [];
