@@ -9,6 +9,7 @@ setDefaultTimeout(180_000);
 const cluster = new Cluster(3, { label: "cs" });
 afterAll(async () => {
   await cluster.stop();
+  cluster.cleanup();
 });
 
 const statuses = async (s: (typeof cluster.servers)[number]) => {

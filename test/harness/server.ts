@@ -230,6 +230,11 @@ export async function startServer(opts: StartOptions = {}): Promise<SkiffServer>
       proc.kill(9);
     } catch {}
     await stopDatastore();
+    // The error carries the log's tail; the run dir would only pile up (one per refused start).
+    if (process.env.SKIFF_E2E_KEEP !== "1") {
+      await proc.exited.catch(() => {});
+      rmSync(runDir, { recursive: true, force: true });
+    }
     throw e;
   }
 

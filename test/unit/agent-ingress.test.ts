@@ -4,7 +4,7 @@
 // refused connection, and a WebSocket bridged both ways.
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildRoutes, certFor, endpointsOf, pathMatches, route, type Backend } from "../../agent/services/ingress/routes.ts";
@@ -174,5 +174,6 @@ describe("the proxy on loopback", () => {
     expect(proxy.ports.https).toBe(port);
     expect(await subject("one.test")).toMatch(/subject: CN=one\.test one/);
     proxy.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,11 +1,15 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kubeconfigPaths, loadKubeconfig, KubeconfigError } from "../../lib/kubeconfig";
 import { KubeClient } from "../../lib/client";
 
 const dir = mkdtempSync(join(tmpdir(), "skiff-kc-"));
+const homes: string[] = [];
+afterAll(() => {
+  for (const d of [dir, ...homes]) rmSync(d, { recursive: true, force: true });
+});
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 function write(name: string, text: string): string {
@@ -81,6 +85,7 @@ contexts: [{name: extra, context: {cluster: extra, user: u}}]
   });
   test("fallbacks: ~/.kube/config, then ~/.skiff/kubeconfig.yaml", () => {
     const home = mkdtempSync(join(tmpdir(), "skiff-home-"));
+    homes.push(home);
     mkdirSync(join(home, ".skiff"));
     writeFileSync(join(home, ".skiff", "kubeconfig.yaml"), "clusters: []");
     const paths = kubeconfigPaths({ env: { HOME: home }, home });

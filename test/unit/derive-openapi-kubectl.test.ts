@@ -2,7 +2,7 @@
 // discovery plus the OpenAPI app over test kinds and records writes; kubectl (newest and
 // oldest installed) runs `explain` and `apply -f` against it. Skipped without kubectl.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { F, int32, intOrString, keyedList, map, obj, quantity, str, strEnum, type ObjTy } from "../../schemas/dsl";
 import { LabelSelector, typeMetaFields } from "../../schemas/types/meta";
@@ -63,7 +63,10 @@ beforeAll(() => {
     },
   });
 });
-afterAll(() => server?.stop(true));
+afterAll(() => {
+  server?.stop(true);
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function kubectl(bin: string, ...args: string[]) {
   const p = Bun.spawn([bin, "--server", `http://127.0.0.1:${server.port}`, "--cache-dir", `${dir}/cache-${bin.split(".").pop()}`, ...args], { stdout: "pipe", stderr: "pipe" });
