@@ -6,6 +6,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { alive } from "../../cli/host/processes.ts";
 
 export type DatastoreKind = "embedded" | "etcd" | "postgres";
 
@@ -113,13 +114,7 @@ function sweepDeadPostgresDirs(): void {
     } catch {
       continue; // being made, or not ours to judge
     }
-    try {
-      process.kill(owner, 0);
-      continue; // its test process still runs
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ESRCH") continue;
-    }
-    rmSync(dir, { recursive: true, force: true });
+    if (!alive(owner)) rmSync(dir, { recursive: true, force: true });
   }
 }
 

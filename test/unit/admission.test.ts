@@ -22,6 +22,8 @@ import { Store } from "../../server/store/store";
 const kind = (apiVersion: string, k: string) => findByKind(apiVersion, k)!;
 const pod = (name: string) => ({ metadata: { name }, spec: { containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "100m", memory: "64Mi" } } }] } });
 const alice = { user: "alice", groups: ["system:authenticated"] };
+/** The ApiError a write was refused with; undefined when it succeeded. */
+const err = (p: Promise<unknown>) => p.then(() => undefined, (e) => e as ApiError);
 
 let dir: string;
 let store: Store;
@@ -63,7 +65,6 @@ test("a claim without a class gets the default StorageClass; an explicit one is 
 test("NamespaceLifecycle: no content in a missing or terminating namespace; system namespaces stay", async () => {
   const registry = await setup();
   const ctx = writeCtx(APISERVER_USER, "t");
-  const err = async (p: Promise<unknown>) => p.then(() => undefined, (e) => e as ApiError);
   const missing = await err(registry.create(ctx, kind("v1", "ConfigMap"), "nope", { metadata: { name: "x" } }));
   expect([missing?.code, missing?.message]).toEqual([404, 'namespaces "nope" not found']);
   await registry.create(ctx, kind("v1", "Namespace"), undefined, { metadata: { name: "going" } });
@@ -114,7 +115,6 @@ test("a server that has not applied an object yet reads it through a read barrie
   await lagging(() => evictPod(registry, ctx, "default", "p", { metadata: { name: "p" } }));
   await lagging(() => registry.delete(ctx, kind("v1", "ConfigMap"), "default", "late-cm", {}));
   // Still missing after the barrier: refused as before.
-  const err = (p: Promise<unknown>) => p.then(() => undefined, (e) => e as ApiError);
   const missing = await lagging(() => err(registry.create(ctx, kind("v1", "ConfigMap"), "nowhere", { metadata: { name: "x" } })));
   expect([missing?.code, missing?.message]).toEqual([404, 'namespaces "nowhere" not found']);
   const gone = await lagging(() => err(registry.delete(ctx, kind("v1", "ConfigMap"), "default", "late-cm", {})));
