@@ -160,8 +160,8 @@ async function serveResource(c: Context, deps: ApiDeps, parsed: ResourceRequest)
     if (req.sub === "scale") return scale(c, deps, ctx, req, (cur) => raw?.spec?.replicas ?? cur, raw?.metadata?.resourceVersion);
     const obj = v.in(checked(ctx, view, raw));
     const userRev = obj.metadata?.resourceVersion || undefined;
-    const exists = await deps.store.getFresh(req.res, ns ?? "", req.name);
-    if (!exists && !req.sub && deps.registry.strategy(r).allowCreateOnUpdate) {
+    // Only kinds that allow create-on-update ask first; for the others update() answers 404.
+    if (!req.sub && deps.registry.strategy(r).allowCreateOnUpdate && !(await deps.store.getFresh(req.res, ns ?? "", req.name))) {
       obj.metadata ??= {};
       obj.metadata.name ??= req.name;
       const created = await deps.registry.create(ctx, r, ns, obj);
