@@ -317,7 +317,7 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
     console.log(`dashboard: page loaded in ${Math.round(firstRender)} ms`);
     const nodesTable = page.locator('table[aria-label="Nodes"]');
     await nodesTable.getByRole("link", { name: NODE }).waitFor();
-    await expect(nodesTable.locator("tbody tr").first().locator(".badge").first().textContent()).resolves.toBe("Ready");
+    expect(await nodesTable.locator("tbody tr").first().locator(".badge").first().textContent()).toBe("Ready");
     const deployments = page.locator('table[aria-label="Deployments"]');
     await deployments.getByRole("link", { name: "web", exact: true }).waitFor();
     // CPU and memory come from metrics.k8s.io through the node's tunnel.
@@ -378,10 +378,10 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
     const errLines = page.locator(".backdrop .line.err");
     await poll(() => errLines.count(), "toBe", 2);
     const replicasLine = page.locator(".backdrop .line.err", { hasText: "replicas: -3" });
-    await expect(replicasLine.locator(".inline-err").textContent()).resolves.toContain("must be greater than or equal to 0");
+    expect(await replicasLine.locator(".inline-err").textContent()).toContain("must be greater than or equal to 0");
     const imageLine = page.locator(".backdrop .line.err", { hasText: 'image: ""' });
-    await expect(imageLine.locator(".inline-err").textContent()).resolves.toContain("Required value");
-    await expect(page.locator("#yaml-errors").textContent()).resolves.toContain("spec.template.spec.containers[0].image");
+    expect(await imageLine.locator(".inline-err").textContent()).toContain("Required value");
+    expect(await page.locator("#yaml-errors").textContent()).toContain("spec.template.spec.containers[0].image");
     await shot("yaml-field-errors");
     const after = await api("/apis/apps/v1/namespaces/default/deployments/web");
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
@@ -439,7 +439,7 @@ describe.skipIf(reason !== null)("dashboard in headless Chromium", () => {
       await p.locator('table[aria-label="Nodes"]').getByRole("link", { name: NODE }).waitFor();
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow).toBeLessThanOrEqual(0);
-      await expect(p.locator("#nav").isVisible()).resolves.toBe(false);
+      expect(await p.locator("#nav").isVisible()).toBe(false);
       await p.getByRole("button", { name: "Menu" }).click();
       await p.getByRole("link", { name: "Pods", exact: true }).click();
       await p.locator('table[aria-label="Pods"]').waitFor();

@@ -19,6 +19,7 @@ import { describeResult, kubectl } from "../harness/kubectl.ts";
 import { startServer, type SkiffServer } from "../harness/server.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
 import { cleanupLocalNode, stopInProcessAgent, type LocalNode } from "../harness/local-node.ts";
+import { rejection } from "../harness/rejection.ts";
 
 setDefaultTimeout(120_000);
 
@@ -187,9 +188,8 @@ ${spec}`;
     const intruder = mkdtempSync(join(tmpdir(), "skiff-sec-intruder-"));
     try {
       const agentToken = readFileSync(join(srv.dataDir, "server", "agent-token"), "utf8").trim();
-      await expect(joinCluster({ server: srv.url, token: agentToken, nodeName: NODE, credFile: join(intruder, "c.json"), nodePassword: nodePassword(intruder) })).rejects.toThrow(
-        `Node password rejected for node "${NODE}"`,
-      );
+      const refused = await rejection(joinCluster({ server: srv.url, token: agentToken, nodeName: NODE, credFile: join(intruder, "c.json"), nodePassword: nodePassword(intruder) }));
+      expect(refused.message).toContain(`Node password rejected for node "${NODE}"`);
     } finally {
       rmSync(intruder, { recursive: true, force: true });
     }

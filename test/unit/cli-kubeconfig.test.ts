@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kubeconfigPaths, loadKubeconfig, KubeconfigError } from "../../lib/kubeconfig";
 import { KubeClient } from "../../lib/client";
+import { rejection } from "../harness/rejection.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "skiff-kc-"));
 const homes: string[] = [];
@@ -110,7 +111,7 @@ contexts: [{name: extra, context: {cluster: extra, user: u}}]
     });
     try {
       const c = new KubeClient({ server: `http://127.0.0.1:${srv.port}`, token: "abc", namespace: "default", sources: [] });
-      await expect(c.get("/api/v1/namespaces/default/pods/x")).rejects.toMatchObject({ code: 404, reason: "NotFound" });
+      expect(await rejection(c.get("/api/v1/namespaces/default/pods/x"))).toMatchObject({ code: 404, reason: "NotFound" });
       expect(seen.auth).toBe("Bearer abc");
       const evs: string[] = [];
       await c.watch("/api/v1/pods", { labelSelector: "a=b" }, (e) => void evs.push(`${e.type}:${e.object.metadata.name}`));

@@ -11,6 +11,7 @@ import { AppliedState } from "../../server/store/applied-state";
 import { readHeader } from "../../server/store/backup/archive";
 import { beginUpgrade, MAX_ATTEMPTS, nameOf, readUpgrade, readVersion, recordReady, UpgradeRefusedError } from "../../server/store/backup/upgrade";
 import { layoutOf } from "../../server/store/state-schema";
+import { rejection } from "../harness/rejection.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -109,8 +110,8 @@ test("a rollback after the migration puts state.db back as it was; the failed ve
   expect(existsSync(`${dbPath}-wal`)).toBe(false);
   expect(readVersion(serverDir)?.version).toBe("0.9.0");
   // Restarted by the service manager: refused, nothing touched.
-  await expect(beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet })).rejects.toThrow(UpgradeRefusedError);
-  await expect(beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet })).rejects.toThrow(/failed at .* \(not ready within 1 s\).*run Skiff 0\.9\.0.*--force-upgrade/);
+  expect(await rejection(beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet }))).toBeInstanceOf(UpgradeRefusedError);
+  expect((await rejection(beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet }))).message).toMatch(/failed at .* \(not ready within 1 s\).*run Skiff 0\.9\.0.*--force-upgrade/);
   expect(dump(dbPath)).toBe(before);
   // The old version runs as before.
   expect(await beginUpgrade({ serverDir, version: "0.9.0", node: "n1", snapshotDir, log: quiet })).toBeUndefined();
@@ -118,7 +119,7 @@ test("a rollback after the migration puts state.db back as it was; the failed ve
   recordReady(serverDir, "0.9.0");
   // ... and 1.0.0 is still refused after it.
   expect(readUpgrade(serverDir)?.failed?.reason).toBe("not ready within 1 s");
-  await expect(beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet })).rejects.toThrow(UpgradeRefusedError);
+  expect(await rejection(beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, log: quiet }))).toBeInstanceOf(UpgradeRefusedError);
   // Forced: a new attempt, with a new snapshot.
   const again = (await beginUpgrade({ serverDir, version: "1.0.0", node: "n1", snapshotDir, force: true, log: quiet }))!;
   expect(again).toBeDefined();
@@ -148,7 +149,7 @@ test("a new version that keeps dying before it is ready is rolled back after a f
     expect(up.record.attempts).toBe(i);
     expect(up.snapshot).toBe(first.snapshot); // one snapshot for the whole upgrade
   }
-  await expect(beginUpgrade(o)).rejects.toThrow(/started 3 times without becoming ready/);
+  expect((await rejection(beginUpgrade(o))).message).toMatch(/started 3 times without becoming ready/);
   expect(dump(dbPath)).toBe(before);
   expect(readUpgrade(serverDir)?.failed).toBeDefined();
   expect(JSON.parse(readFileSync(join(serverDir, "version.json"), "utf8")).version).toBe("0.9.0");

@@ -8,6 +8,7 @@ import { LogFormatter, parseCriLine, tailOffset, timeKey } from "../../agent/tun
 import { channelVersion, decodeChannel, encodeChannel, exitCodeStatus, pickProtocol, statusBytes, successStatus } from "../../lib/wsstream/channel.ts";
 import { MAX_DATA, TunnelMux, TunnelOpenError, WINDOW, type TunnelStream } from "../../lib/wsstream/tunnel.ts";
 import { splice } from "../../server/api/streams/relay.ts";
+import { rejection } from "../harness/rejection.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -154,7 +155,7 @@ describe("agent tunnel", () => {
       },
     });
     server = new TunnelMux({ send: (x) => queueMicrotask(() => agent.receive(x)) });
-    await expect(server.open({ kind: "log", namespace: "n", pod: "p", uid: "u", container: "c" }, 10)).rejects.toThrow(/did not answer/);
+    expect((await rejection(server.open({ kind: "log", namespace: "n", pod: "p", uid: "u", container: "c" }, 10))).message).toMatch(/did not answer/);
     await Bun.sleep(80);
     expect(resetReason).not.toBe("");
     expect(agent.size).toBe(0);
@@ -166,7 +167,7 @@ describe("agent tunnel", () => {
     const reset = new Promise<string>((r) => s.on({ reset: r }));
     server.close("gone");
     expect(await reset).toBe("gone");
-    await expect(server.open({ kind: "ping" })).rejects.toThrow(/closed/);
+    expect((await rejection(server.open({ kind: "ping" }))).message).toMatch(/closed/);
     void opened;
   });
 });
