@@ -12,14 +12,15 @@ const ROOT = resolve(import.meta.dir, "../..");
 // With `expect(await later).toBe(true)` the order is 1, 2, 3, 4. Playwright's in-process
 // connection delivers each message with setImmediate, so this reordered its messages (the
 // dashboard test failed in CI on "Object with guid response@… was not bound in the connection").
-test("no test uses expect(promise).resolves or .rejects (use `expect(await p)` or harness/rejection.ts)", () => {
+// `expect(async () => …).toThrow()` waits for the function's promise the same way.
+test("no test uses expect(promise).resolves, .rejects or expect(async fn) (use `expect(await p)`, harness/rejection.ts or harness/wait.ts)", () => {
   const offenders: string[] = [];
   for (const f of new Bun.Glob("**/*.ts").scanSync({ cwd: join(ROOT, "test") })) {
     if (f === "unit/test-rules.test.ts") continue;
     readFileSync(join(ROOT, "test", f), "utf8")
       .split("\n")
       .forEach((line, i) => {
-        if (!/^\s*(\/\/|\*)/.test(line) && /\)\s*\.(resolves|rejects)\b/.test(line)) offenders.push(`test/${f}:${i + 1}: ${line.trim()}`);
+        if (!/^\s*(\/\/|\*)/.test(line) && (/\)\s*\.(resolves|rejects)\b/.test(line) || /expect\(\s*async\b/.test(line))) offenders.push(`test/${f}:${i + 1}: ${line.trim()}`);
       });
   }
   expect(offenders).toEqual([]);
