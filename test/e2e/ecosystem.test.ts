@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeResult, kubectl, KUBECTL } from "../harness/kubectl.ts";
+import { describeResult, kubectl, KUBECTL, spawnKubectl } from "../harness/kubectl.ts";
 import { REPO, type SkiffServer } from "../harness/server.ts";
 import { until } from "../harness/wait.ts";
 import { clientTool, describeRun, run } from "../harness/clients.ts";
@@ -83,9 +83,15 @@ describe.skipIf(reason !== null)("the ecosystem on a single-node cluster: Helm 3
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
-    // attach to the running container's output.
-    const att = await kubectl(srv, ["attach", "tools"], { timeoutMs: 3_000 });
-    expect(att.stdout).toMatch(/tick \d+\ntick \d+\n/);
+    // attach to the running container's output: two ticks arrive (attach shows only new output).
+    // Followed until they come, not for a fixed 3 s that a slow start of kubectl could use up.
+    const att = spawnKubectl(srv, ["attach", "tools"]);
+    try {
+      const first = await att.waitForLine((l) => /^tick \d+$/.test(l), 30_000);
+      await att.waitForLine((l) => /^tick \d+$/.test(l), 30_000, first + 1);
+    } finally {
+      await att.kill();
+    }
     // run -i: stdin reaches the container through attach; the output comes back.
     const ri = await kubectl(srv, ["run", "reader", `--image=${BUSYBOX_IMAGE}`, "--image-pull-policy=IfNotPresent", "--restart=Never", "-i", "--rm", "--", "sh", "-c", "read l; echo got $l"], { stdin: "hello\n", timeoutMs: 60_000 });
     if (ri.code !== 0) throw new Error(describeResult(ri));

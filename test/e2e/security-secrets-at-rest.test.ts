@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, Cluster, REPO, type ServerProc } from "./raft-harness";
+import { until } from "../harness/wait.ts";
 
 setDefaultTimeout(120_000);
 
@@ -193,7 +194,7 @@ describe("secrets encryption at rest (three servers)", () => {
     }
     await allReadBack();
     // The watch saw the rewrites as plain objects, never an envelope.
-    await Bun.sleep(500);
+    await until(`${N} MODIFIED events on the watch`, () => events.filter((e) => e.type === "MODIFIED").length >= N, 15_000, 50);
     ctl.abort();
     await watching;
     const mods = events.filter((e) => e.type === "MODIFIED");

@@ -10,6 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, s
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { BUN, Cluster, freePort, REPO, ServerProc } from "./raft-harness";
+import { until } from "../harness/wait.ts";
 
 setDefaultTimeout(300_000);
 
@@ -156,9 +157,11 @@ test("--cluster-reset on the last survivor of three, then two new servers join: 
   };
   // Writes through every server; once the survivor holds them all (a write acknowledged by the
   // two others alone would die with them), two servers, the leader among them, are killed.
+  // Until 60 are acknowledged (not for a fixed time: how many fit in 3 s varied 5x with this
+  // VM's CPU steal).
   let stop = false;
   const writers = cluster.servers.map((s) => writer(s, () => stop));
-  await Bun.sleep(3000);
+  await until("60 acknowledged writes", () => acked.length >= 60, 60_000, 50);
   stop = true;
   await Promise.all(writers);
   const leader = await cluster.leader();

@@ -18,6 +18,7 @@ import { APISERVER_USER, writeCtx } from "../../server/registry/ctx";
 import { newRegistry } from "../../server/registry/index";
 import type { Registry } from "../../server/registry/registry";
 import { Store } from "../../server/store/store";
+import { until } from "../harness/wait.ts";
 
 const kind = (apiVersion: string, k: string) => findByKind(apiVersion, k)!;
 const pod = (name: string) => ({ metadata: { name }, spec: { containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "100m", memory: "64Mi" } } }] } });
@@ -199,7 +200,7 @@ test("controllers and the scheduler write as their own users, through admission"
       metadata: { name: "rs" },
       spec: { replicas: 1, selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: pod("x").spec } },
     });
-    for (let i = 0; i < 200 && !store.list("pods", "default").items.some((p) => p.spec.nodeName); i++) await Bun.sleep(10);
+    await until("the ReplicaSet's pod bound", () => store.list("pods", "default").items.some((p) => p.spec.nodeName), 15_000, 10);
   } finally {
     await running.stop();
   }

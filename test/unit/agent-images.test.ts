@@ -10,6 +10,7 @@ import { buildOciArchive, sha256, tar } from "../../agent/images/oci.ts";
 import { normalizeImageRef } from "../../agent/images/images.ts";
 import { buildPauseImage, elf64Executable, isStaticElf, pauseBinary, PAUSE_IMAGE } from "../../agent/images/pause.ts";
 import { BUSYBOX_IMAGE, busyboxImage } from "../images/builder.ts";
+import { until } from "../harness/wait.ts";
 
 /** Minimal ustar reader for checking our writer. */
 function untar(buf: Uint8Array): Map<string, { type: string; data: Uint8Array; link: string; mode: number }> {
@@ -121,7 +122,9 @@ describe("pause image", () => {
       writeFileSync(path, pauseBinary()!, { mode: 0o755 });
       for (const sig of ["SIGTERM", "SIGINT"] as const) {
         const p = Bun.spawn([path], { stdio: ["ignore", "ignore", "ignore"] });
-        await Bun.sleep(100);
+        // Signals only once it waits for them in rt_sigtimedwait (syscall 128 on x86_64; SigBlk
+        // reads 0 during that wait): a fixed sleep can end before it got there on a loaded machine.
+        await until("pause waiting in rt_sigtimedwait", () => readFileSync(`/proc/${p.pid}/syscall`, "utf8").startsWith("128 "), 10_000, 10);
         p.kill("SIGCHLD");
         await Bun.sleep(50);
         expect(p.exitCode).toBeNull();

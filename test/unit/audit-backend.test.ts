@@ -40,7 +40,7 @@ test("a stalled sink never blocks: the queue fills to its bound, then events are
   const t0 = performance.now();
   let accepted = 0;
   for (let i = 4; i < 20; i++) if (b.process({ i })) accepted++;
-  expect(performance.now() - t0).toBeLessThan(50);
+  expect(performance.now() - t0).toBeLessThan(1000); // process() is synchronous: this only catches a wait
   expect(accepted).toBe(10);
   expect(b.stats.dropped).toBe(6);
   expect((await droppedMetric()) - before).toBe(6);
